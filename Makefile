@@ -1,0 +1,106 @@
+# toolgate — `make help` lists the targets. Every target installs what it needs first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+export TOOLGATE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/toolgate
+include hack/tools/versions.env
+
+# Node: the machine's when new enough, else the pinned Node 24 (installed on first use).
+NODE_BIN_DIR := $(shell hack/tools/node.sh)
+ifeq ($(NODE_BIN_DIR),)
+$(error could not provision Node $(NODE_VERSION); see the message above)
+endif
+# Third-party binaries are symlinked from the versioned cache into build/bin.
+export TOOLGATE_BIN_DIR := $(CURDIR)/build/bin
+export PATH := $(TOOLGATE_BIN_DIR):$(NODE_BIN_DIR):$(CURDIR)/node_modules/.bin:$(PATH)
+export npm_config_update_notifier := false
+
+GO_TOOLS := opa etcd kube-apiserver kubectl helm kubeconform
+tool_version = $(strip $(if $(filter opa,$(1)),$(OPA_VERSION),$(if $(filter etcd,$(1)),$(ETCD_VERSION),$(if $(filter helm,$(1)),$(HELM_VERSION),$(if $(filter kubeconform,$(1)),$(KUBECONFORM_VERSION),$(KUBERNETES_VERSION))))))
+
+POLICY_WASM := build/policy/policy.wasm
+
+##@ General
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Setup
+.PHONY: tools
+tools: $(addprefix build/bin/,$(GO_TOOLS)) node_modules/.installed ## Build/install every tool (cached per version under $TOOLGATE_CACHE).
+
+build/bin/%: hack/tools/versions.env hack/tools/build-go-tool.sh
+	@hack/tools/build-go-tool.sh $*
+	@mkdir -p build/bin && ln -sfn "$(TOOLGATE_CACHE)/bin/$*-$(call tool_version,$*)/$*" $@
+
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+##@ Development
+.PHONY: generate
+generate: node_modules/.installed ## Regenerate crds/ from api/v1alpha1.
+	@node hack/generate-crds.ts
+
+.PHONY: verify
+verify: tools ## Check generated files are current and manifests are valid.
+	@node hack/generate-crds.ts --check
+	@kubeconform -strict -summary -ignore-missing-schemas crds/toolgate.io_*.yaml
+
+.PHONY: typecheck
+typecheck: node_modules/.installed ## Type-check all TypeScript.
+	@tsc --noEmit
+
+.PHONY: lint
+lint: node_modules/.installed ## Lint all TypeScript.
+	@eslint --max-warnings 0 .
+
+.PHONY: policy
+policy: $(POLICY_WASM) ## Compile the Rego policy to wasm with the real opa.
+
+$(POLICY_WASM): $(wildcard authorizer/policy/*.rego) build/bin/opa
+	@mkdir -p $(dir $@)
+	@opa build -t wasm -e toolgate/decision -e toolgate/classification -o build/policy/bundle.tar.gz authorizer/policy --ignore '*_test.rego'
+	@tar -xzf build/policy/bundle.tar.gz -C build/policy /policy.wasm && touch $@
+
+.PHONY: test-policy
+test-policy: build/bin/opa ## Run the Rego unit tests with coverage (opa test).
+	@node hack/opa-test.ts
+
+.PHONY: test-unit
+test-unit: node_modules/.installed ## Unit tests (pure logic, beside the code).
+	@vitest run --project unit
+
+.PHONY: test-integration
+test-integration: tools ## Integration tests against a real kube-apiserver + etcd.
+	@vitest run --project integration
+
+.PHONY: test
+test: tools verify typecheck lint test-unit test-integration ## Everything CI runs.
+
+##@ Run locally
+.PHONY: run-apiserver
+run-apiserver: tools ## Start a local etcd + kube-apiserver with the CRDs installed (Ctrl-C stops).
+	@node test/harness/run-controlplane.ts
+
+.PHONY: run
+run: node_modules/.installed ## Run the operator against $KUBECONFIG.
+	@node operator/src/main.ts
+
+.PHONY: install
+install: tools ## Install the CRDs into the cluster of $KUBECONFIG.
+	@kubectl apply --server-side --field-manager=toolgate-install -f crds/
+
+.PHONY: deploy
+deploy: install ## Apply RBAC, admission policies and samples to the cluster of $KUBECONFIG.
+	@kubectl apply --server-side --field-manager=toolgate-install -k config/default
+
+.PHONY: demo
+demo: tools ## Start a local control plane, install CRDs + samples, run the operator and show the result.
+	@node hack/demo.ts
+
+.PHONY: clean
+clean: ## Remove build output (the tool cache is kept).
+	@rm -rf build coverage

@@ -1,0 +1,78 @@
+// ApprovalRequest: one held tool call. Its status is where humans' decisions live.
+import type { Condition, ObjectMeta } from './meta.ts';
+import {
+  Conditions, Enum, FreeForm, Int, Labels, List, Obj, Str, StringSet, Type, hintProperties, verbs, type Static,
+} from './schema.ts';
+
+export const phases = ['Pending', 'Approved', 'Denied', 'Expired', 'Consumed'] as const;
+export type Phase = (typeof phases)[number];
+
+export const ApprovalRequestSpec = Obj(
+  {
+    requester: Obj(
+      {
+        agent: Str('Identity of the agent that made the call (token azp/client_id).', { minLength: 1, maxLength: 256 }),
+        operator: Type.Optional(Str('Identity of the human operator on whose behalf the agent acted (token sub).', { maxLength: 256 })),
+      },
+      { description: 'Who asks. Neither identity may approve this request.' },
+    ),
+    policyRef: Obj(
+      {
+        namespace: Str('Namespace of the McpSecurityPolicy.', { maxLength: 63 }),
+        name: Str('Name of the McpSecurityPolicy.', { maxLength: 253 }),
+        revision: Type.Optional(Str('Bundle revision the decision was made under.', { maxLength: 128 })),
+      },
+      { description: 'The policy whose rule held the call.' },
+    ),
+    rule: Str('Name of the matched rule.', { minLength: 1, maxLength: 128 }),
+    reason: Type.Optional(Str('Why the rule held the call, for the approver.', { maxLength: 2048 })),
+    server: Str('Governed server the call goes to.', { minLength: 1, maxLength: 63 }),
+    tool: Str('Tool being called.', { minLength: 1, maxLength: 256 }),
+    verb: Enum(verbs, { description: 'Classified verb of the call.' }),
+    labels: Type.Optional(Labels('Labels the call was classified with.')),
+    annotations: Type.Optional(Obj(hintProperties('The tool'), { description: 'Resolved MCP annotations of the tool.' })),
+    arguments: FreeForm({ description: 'The call\'s arguments, with secret-looking values redacted.' }),
+    argumentsDigest: Str('SHA-256 of the canonical JSON of the unredacted arguments; the released call must match it.', { pattern: '^sha256:[0-9a-f]{64}$' }),
+    approvers: StringSet('Groups whose members may decide.', { maxLength: 253 }, { minItems: 1, maxItems: 32 }),
+    quorum: Int('Distinct approvals needed.', { minimum: 1, maximum: 10 }),
+    expiresAt: Str('When the request expires unapproved (timeout-to-abort).', { format: 'date-time' }),
+  },
+  {
+    description: 'One tool call held for human approval. Immutable once created.',
+    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable' }],
+  },
+);
+export type ApprovalRequestSpec = Static<typeof ApprovalRequestSpec>;
+
+export const Decision = Obj(
+  {
+    user: Str('Kubernetes user name of the person deciding (checked against the API request).', { minLength: 1, maxLength: 256 }),
+    groups: Type.Optional(StringSet('Groups of the person deciding.', { maxLength: 253 }, { maxItems: 64 })),
+    decision: Enum(['approve', 'deny'] as const, { description: 'approve or deny.' }),
+    reason: Type.Optional(Str('Why, in the decider\'s words.', { maxLength: 2048 })),
+    time: Str('When the decision was made.', { format: 'date-time' }),
+  },
+  { description: 'One human decision.' },
+);
+export type Decision = Static<typeof Decision>;
+
+export const ApprovalRequestStatus = Obj(
+  {
+    phase: Type.Optional(Enum(phases, { description: 'Pending, Approved, Denied, Expired or Consumed.' })),
+    decisions: Type.Optional(List(Decision, 'Decisions in the order they were made; append-only.', { maxItems: 32 })),
+    consumedBy: Type.Optional(Str('Authorizer pod that released the approved call.', { maxLength: 253 })),
+    consumedAt: Type.Optional(Str('When the approved call was released.', { format: 'date-time' })),
+    observedGeneration: Type.Optional(Int('The metadata.generation this status describes.', { format: 'int64' })),
+    conditions: Type.Optional(Conditions()),
+  },
+  { description: 'Decisions and the resulting phase.' },
+);
+export type ApprovalRequestStatus = Static<typeof ApprovalRequestStatus> & { conditions?: Condition[] };
+
+export interface ApprovalRequest {
+  apiVersion: 'toolgate.io/v1alpha1';
+  kind: 'ApprovalRequest';
+  metadata: ObjectMeta;
+  spec: ApprovalRequestSpec;
+  status?: ApprovalRequestStatus;
+}
