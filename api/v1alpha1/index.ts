@@ -9,7 +9,7 @@ export * from './approvalrequest.ts';
 export * from './classifier.ts';
 export * from './mcpprofile.ts';
 export * from './mcpsecuritypolicy.ts';
-export type { Condition, ObjectMeta } from './meta.ts';
+export type { Condition, KubeObject, ObjectMeta } from './meta.ts';
 export { verbs, type Verb } from './schema.ts';
 
 export const group = 'toolgate.io';

@@ -1,12 +1,12 @@
-// The slice of Kubernetes object metadata toolgate reads.
+// The slice of Kubernetes object metadata toolgate reads, as JSON on the wire (times are strings).
 export interface ObjectMeta {
   name?: string;
   namespace?: string;
   uid?: string;
   generation?: number;
   resourceVersion?: string;
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
@@ -19,4 +19,11 @@ export interface Condition {
   lastTransitionTime: string;
   reason: string;
   message: string;
+}
+
+/** Any Kubernetes object as JSON. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
 }

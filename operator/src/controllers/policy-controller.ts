@@ -1,0 +1,116 @@
+// Reconciles McpSecurityPolicies: recompute the status from the caches, write it with
+// server-side apply only when it changed, and tell humans about transitions with Events.
+// Profile events requeue the policies that reference the profile, so a policy waiting for a
+// profile becomes Ready the moment the profile appears.
+import type { Logger } from 'pino';
+import { apiVersion, type McpProfile, type McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { getCondition, jsonEqual } from '../kube/conditions.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { objectKey, type ResourceInformer } from '../kube/informer.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
+import { errorMessage } from '../observability/log.ts';
+import type { OperatorMetrics } from '../observability/metrics.ts';
+import { desiredPolicyStatus, type PolicyValidator } from './policy-status.ts';
+
+export const fieldManager = 'toolgate-operator';
+const controller = 'mcpsecuritypolicy';
+
+export interface PolicyControllerOptions {
+  client: KubeClient;
+  policies: ResourceInformer<McpSecurityPolicy>;
+  profiles: ResourceInformer<McpProfile>;
+  validate: PolicyValidator;
+  events: EventRecorder;
+  log: Logger;
+  metrics: OperatorMetrics;
+  /** Only the leader writes; followers keep caches warm. */
+  canWrite: () => boolean;
+}
+
+export class PolicyController {
+  readonly queue: WorkQueue;
+  private readonly o: PolicyControllerOptions;
+  private readonly log: Logger;
+
+  constructor(o: PolicyControllerOptions) {
+    this.o = o;
+    this.log = o.log.child({ controller });
+    this.queue = new WorkQueue((key) => this.reconcile(key), {
+      onResult: (e) => {
+        o.metrics.workqueueDepth.set({ controller }, this.queue.length);
+        if (e.type === 'done') {
+          o.metrics.reconcileTotal.inc({ controller, result: 'success' });
+          o.metrics.reconcileSeconds.observe({ controller }, e.durationMs / 1000);
+        } else if (e.type === 'retry') {
+          o.metrics.reconcileTotal.inc({ controller, result: 'error' });
+          o.metrics.workqueueRetries.inc({ controller });
+          this.log.warn({ key: e.key, attempt: e.attempt, retryInMs: e.delayMs, err: errorMessage(e.error) }, 'reconcile failed');
+        } else {
+          o.metrics.workqueueDropped.inc({ controller });
+          this.log.error({ key: e.key, attempts: e.attempts, err: errorMessage(e.error) }, 'reconcile gave up');
+        }
+      },
+    });
+    o.policies.on((_type, policy) => this.queue.add(objectKey(policy)));
+    o.profiles.on((_type, profile) => this.requeueReferencing(profile.metadata?.name ?? ''));
+  }
+
+  /** Queue every cached policy (on becoming leader, every state must be re-derived). */
+  requeueAll(): void {
+    for (const p of this.o.policies.list()) this.queue.add(objectKey(p));
+  }
+
+  private requeueReferencing(profileName: string): void {
+    for (const p of this.o.policies.list()) {
+      if (p.spec?.profiles?.some((r) => r.name === profileName)) this.queue.add(objectKey(p));
+    }
+  }
+
+  async reconcile(key: string): Promise<void> {
+    if (!this.o.canWrite()) return;
+    const policy = this.o.policies.get(key);
+    if (!policy) {
+      this.queue.forget(key);
+      return;
+    }
+    const profiles = new Map(this.o.profiles.list().map((p) => [p.metadata?.name ?? '', p] as const));
+    const validation = this.o.validate(policy, profiles);
+    const status = desiredPolicyStatus(policy, validation);
+    this.updateGauge();
+    if (jsonEqual(status, policy.status ?? {})) {
+      this.o.metrics.statusWrites.inc({ kind: 'McpSecurityPolicy', outcome: 'skipped' });
+      return;
+    }
+    const { namespace, name } = policy.metadata;
+    try {
+      await this.o.client.apply(
+        { group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace, name, subresource: 'status' },
+        { apiVersion, kind: 'McpSecurityPolicy', metadata: { name, namespace }, status },
+        fieldManager,
+      );
+    } catch (err) {
+      this.o.metrics.statusWrites.inc({ kind: 'McpSecurityPolicy', outcome: 'failed' });
+      throw err;
+    }
+    this.o.metrics.statusWrites.inc({ kind: 'McpSecurityPolicy', outcome: 'written' });
+    const before = getCondition(policy.status?.conditions, 'Ready');
+    const after = getCondition(status.conditions, 'Ready');
+    if (after && (before?.status !== after.status || before.reason !== after.reason)) {
+      this.log.info({ key, ready: after.status, reason: after.reason, generation: policy.metadata.generation }, after.message);
+      await this.o.events.record(
+        { apiVersion, kind: 'McpSecurityPolicy', name: name ?? '', namespace, uid: policy.metadata.uid },
+        after.status === 'True' ? 'Normal' : 'Warning',
+        after.reason,
+        'Validate',
+        after.message,
+      );
+    }
+  }
+
+  private updateGauge(): void {
+    const counts = { True: 0, False: 0, Unknown: 0 };
+    for (const p of this.o.policies.list()) counts[getCondition(p.status?.conditions, 'Ready')?.status ?? 'Unknown']++;
+    for (const [ready, n] of Object.entries(counts)) this.o.metrics.policiesByCondition.set({ ready }, n);
+  }
+}
