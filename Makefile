@@ -41,15 +41,16 @@ node_modules/.installed: package.json package-lock.json
 
 ##@ Development
 .PHONY: generate
-generate: node_modules/.installed ## Regenerate crds/ from api/v1alpha1.
-	@node hack/generate-crds.ts
+generate: node_modules/.installed ## Regenerate crds/ (from api/v1alpha1) and the chart (from config/).
+	@node hack/generate.ts
 
 .PHONY: verify
 verify: tools ## Check generated files are current and manifests are valid.
-	@node hack/generate-crds.ts --check
+	@node hack/generate.ts --check
 	@node hack/write-cr-schemas.ts
 	@kubeconform -strict -summary -schema-location 'build/schemas/{{.ResourceKind}}-toolgate-{{.ResourceAPIVersion}}.json' \
 	  -skip CustomResourceDefinition,Kustomization config/samples profiles
+	@helm lint --quiet --kube-version $(KUBERNETES_VERSION) charts/toolgate
 
 .PHONY: typecheck
 typecheck: node_modules/.installed ## Type-check all TypeScript.
