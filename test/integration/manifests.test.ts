@@ -13,6 +13,11 @@ const run = (bin: string, args: string[], input?: string) =>
 
 describe('install manifests', () => {
   it('config/default passes a server-side dry run', () => {
+    // A dry run does not persist the Namespace it creates, so objects inside it need it to exist.
+    execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', env.adminKubeconfig, 'apply', '--server-side', '--field-manager=test', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'toolgate-system' } }),
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     const out = run('kubectl', ['--kubeconfig', env.adminKubeconfig, 'apply', '--server-side', '--dry-run=server', '--field-manager=test', '-k', 'config/default']);
     expect(out).toMatch(/deployment.apps\/toolgate-operator serverside-applied \(server dry run\)/);
     expect(out).toMatch(/clusterrole.rbac.authorization.k8s.io\/toolgate-operator serverside-applied/);
