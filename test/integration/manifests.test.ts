@@ -18,7 +18,7 @@ describe('install manifests', () => {
       input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'toolgate-system' } }),
       stdio: ['pipe', 'ignore', 'pipe'],
     });
-    const out = run('kubectl', ['--kubeconfig', env.adminKubeconfig, 'apply', '--server-side', '--dry-run=server', '--field-manager=test', '-k', 'config/default']);
+    const out = run('kubectl', ['--kubeconfig', env.adminKubeconfig, 'apply', '--server-side', '--dry-run=server', '--force-conflicts', '--field-manager=test', '-k', 'config/default']);
     expect(out).toMatch(/deployment.apps\/toolgate-operator serverside-applied \(server dry run\)/);
     expect(out).toMatch(/clusterrole.rbac.authorization.k8s.io\/toolgate-operator serverside-applied/);
   });
@@ -26,7 +26,7 @@ describe('install manifests', () => {
   it('the Helm chart renders and passes a server-side dry run', () => {
     const rendered = run('helm', ['template', 'toolgate', 'charts/toolgate', '--namespace', 'default', '--kube-version', '1.34.0', '--include-crds', '--set', 'operator.replicas=3']);
     expect(rendered).toContain('replicas: 3');
-    const out = run('kubectl', ['--kubeconfig', env.adminKubeconfig, 'apply', '--server-side', '--dry-run=server', '--field-manager=test', '-f', '-'], rendered);
+    const out = run('kubectl', ['--kubeconfig', env.adminKubeconfig, 'apply', '--server-side', '--dry-run=server', '--force-conflicts', '--field-manager=test', '-f', '-'], rendered);
     expect(out).toMatch(/deployment.apps\/toolgate-operator serverside-applied \(server dry run\)/);
     expect(out).toMatch(/customresourcedefinition.apiextensions.k8s.io\/mcpsecuritypolicies.toolgate.io serverside-applied/);
   });
