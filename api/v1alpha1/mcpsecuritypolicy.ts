@@ -95,7 +95,8 @@ export const Policy = Obj(
     match: Type.Optional(Enum(['all', 'any'] as const, { description: 'all: every condition in `when` must hold; any: at least one.', default: 'all' })),
     action: Enum(actions, { description: 'What happens to a matching call: allow, deny or require_approval.' }),
     approvers: Type.Optional(StringSet('Groups whose members may approve a held call (require_approval only).', { maxLength: 253 }, { maxItems: 32 })),
-    quorum: Type.Optional(Int('How many distinct approvers must approve (require_approval only).', { minimum: 1, maximum: 10, default: 1 })),
+    // No schema default: the API server would add it to allow/deny rules too, which the CEL rule refuses.
+    quorum: Type.Optional(Int('How many distinct approvers must approve (require_approval only; 1 when absent).', { minimum: 1, maximum: 10 })),
     timeout: Type.Optional(Duration('How long a held call waits for approval before it is aborted (require_approval only; for example `60m`).')),
   },
   {

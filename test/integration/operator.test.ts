@@ -146,9 +146,13 @@ describe('operator against the real API server', () => {
     expect(ready(p)?.message).toContain(profileName);
     expect(p.status?.problems?.[0]?.field).toMatch(/^spec\.profiles\[0\]/);
 
-    const events = await client.list<{ reason: string; type: string; note: string; regarding: { name: string } }>({ group: 'events.k8s.io', version: 'v1', plural: 'events', namespace: ns });
-    const warning = events.items.find((e) => e.regarding.name === 'needs-profile' && e.type === 'Warning');
-    expect(warning?.reason).toBe('ProfileNotFound');
+    // The Event follows the status write, so it may land a moment later.
+    const warning = await waitFor('a Warning event', async () => {
+      const events = await client.list<{ reason: string; type: string; note: string; regarding: { name: string } }>({ group: 'events.k8s.io', version: 'v1', plural: 'events', namespace: ns });
+      return events.items.find((e) => e.regarding.name === 'needs-profile' && e.type === 'Warning');
+    }, 5_000);
+    expect(warning.reason).toBe('ProfileNotFound');
+    expect(warning.note).toContain(profileName);
 
     await client.create({ group, version, plural: 'mcpprofiles' }, profile(profileName));
     const fixed = await waitFor('Ready after the profile is created', async () => {

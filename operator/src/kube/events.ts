@@ -52,7 +52,8 @@ export class EventRecorder {
       const created = await this.client.create<{ metadata: { name: string } }>(events, {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
-        metadata: { generateName: `${regarding.name}.`, namespace },
+        // client-go's naming: the object's name and a hex timestamp (generateName would end in '.').
+        metadata: { name: `${regarding.name}.${(now * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`, namespace },
         eventTime: microTime(new Date(now)),
         reportingController: this.controller,
         reportingInstance: this.instance,
