@@ -73,7 +73,7 @@ test-policy: build/bin/opa ## Run the Rego unit tests with coverage (opa test).
 	@node hack/opa-test.ts
 
 .PHONY: test-unit
-test-unit: node_modules/.installed ## Unit tests (pure logic, beside the code).
+test-unit: node_modules/.installed policy ## Unit tests (pure logic, beside the code; the decision table runs on the real wasm).
 	@vitest run --project unit
 
 .PHONY: test-integration
@@ -81,7 +81,7 @@ test-integration: tools ## Integration tests against a real kube-apiserver + etc
 	@vitest run --project integration
 
 .PHONY: test
-test: tools verify typecheck lint test-unit test-integration ## Everything CI runs.
+test: tools verify typecheck lint test-policy test-unit test-integration ## Everything CI runs.
 
 ##@ Run locally
 .PHONY: run-apiserver

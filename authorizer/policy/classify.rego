@@ -1,0 +1,163 @@
+# Classification of one call: annotations, verb and labels. Layers, lowest authority first:
+# server-reported hints (untrusted) -> profile -> operator override (both pre-merged by the
+# compiler into the tool entry) -> tool-name pattern (only for tools no profile or override
+# classifies) -> argument classifiers (labels only).
+package toolgate.classify
+
+import data.toolgate.args
+import data.toolgate.names
+
+compiled := data.toolgate.compiled
+
+# The MCP specification's values for hints a server leaves out. secretHint is a proposal
+# (SEP-1560) without a default; absent means the tool does not say it returns secrets.
+spec_defaults := {
+	"readOnlyHint": false,
+	"destructiveHint": true,
+	"idempotentHint": false,
+	"openWorldHint": true,
+	"secretHint": false,
+}
+
+# The riskier value of each hint. A pattern may always move a hint this way; it may move it
+# the other way only where the server said nothing, so an honest server that admits a
+# side effect is believed over a name that merely looks harmless.
+risky := {
+	"readOnlyHint": false,
+	"destructiveHint": true,
+	"idempotentHint": false,
+	"openWorldHint": true,
+	"secretHint": true,
+}
+
+server := compiled.servers[input.server]
+
+default known := false
+
+known if _ = server.tools[input.tool]
+
+# The compiled entry of the tool, or an empty one for a tool the compiler never heard of.
+tool := server.tools[input.tool] if known
+
+else := {}
+
+default classified := false
+
+classified if tool.classified == true
+
+server_hints := {k: v |
+	some k, v in input.annotations
+	_ = spec_defaults[k]
+	is_boolean(v)
+}
+
+# The tool-name pattern: the name is split into words (snake, kebab, camel and screaming
+# case), each tried as is and without a plural/tense suffix, and looked up in the compiler's
+# word index. Rows are ordered from most to least dangerous and the lowest row wins, so a
+# name like `read_and_delete` is classified by its riskiest word. One small regex and map
+# lookups: the wasm compiles a regex on every call, so a regex per row would cost far more.
+# Its hints and labels apply only to tools no profile or override classifies; its verb also
+# fills in for one that names none.
+word_pattern := "[A-Z]?[a-z]+|[A-Z]+"
+
+word_suffixes := ["s", "es", "d", "ed", "ing"]
+
+words := [lower(m[0]) | some m in regex.find_all_string_submatch_n(word_pattern, input.tool, -1)]
+
+pattern := compiled.patterns[i] if {
+	i := min({j |
+		some w in words
+		some stem in array.concat([w], [trim_suffix(w, s) | some s in word_suffixes])
+		j := compiled.patternWords[stem]
+	})
+}
+
+pattern_hints := {k: v |
+	not classified
+	some k, v in pattern.annotations
+	_pattern_applies(k, v)
+}
+
+_pattern_applies(k, v) if v == risky[k]
+
+_pattern_applies(k, _) if not _server_says(k)
+
+_server_says(k) if _ = server_hints[k]
+
+_layered := object.union(object.union(spec_defaults, server_hints), tool.annotations) if {
+	classified
+} else := object.union(object.union(spec_defaults, server_hints), pattern_hints)
+
+# destructiveHint is only meaningful when readOnlyHint is false (MCP spec); without this a
+# read-only tool would still carry the spec's default destructiveHint: true.
+annotations := object.union(_layered, {"destructiveHint": false}) if {
+	_layered.readOnlyHint == true
+} else := _layered
+
+# The empty string means no layer named a verb; rules on verbs then do not match.
+verb := tool.verb if {
+	tool.verb
+} else := pattern.verb if {
+	pattern.verb
+} else := ""
+
+arguments := input.arguments if is_object(input.arguments)
+
+else := {}
+
+fired := [c |
+	some c in tool.classifiers
+	args.holds(c, arguments)
+]
+
+labels := ({l | some l in tool.labels} | {l | not classified; some l in pattern.labels}) | {l | some c in fired; some l in c.labels}
+
+scopes := {s | some s in tool.scopes}
+
+caller_roles := {r | some r in input.caller.roles}
+
+caller_scopes := {s | some s in input.caller.scopes}
+
+missing_scopes := scopes - caller_scopes
+
+# Role tool grants: a caller holding at least one role that lists tools may call only what
+# one of its roles grants, unless it also holds a role without a tool list (unrestricted).
+_restricted_roles := {r | some r in caller_roles; _ = compiled.roles.grants[r]}
+
+grant_denied if {
+	count(_restricted_roles) > 0
+	not _unrestricted_role_held
+	not _granted
+}
+
+_unrestricted_role_held if {
+	some r in compiled.roles.unrestricted
+	r in caller_roles
+}
+
+_granted if {
+	some r in _restricted_roles
+	names.matches(compiled.roles.grants[r], concat("/", [input.server, input.tool]))
+}
+
+# Which layers contributed, in order of authority, for audit records and debugging.
+sources := array.concat(
+	array.concat([s | count(server_hints) > 0; s := "server"], [s | some s in tool.sources]),
+	array.concat([s | _pattern_used; s := concat(":", ["pattern", pattern.name])], [s | count(fired) > 0; s := "classifiers"]),
+)
+
+_pattern_used if {
+	not classified
+	pattern
+}
+
+_pattern_used if {
+	not tool.verb
+	pattern
+}
+
+# Reasons that explain labels set from arguments, one per classifier that fired.
+classifier_reasons := [r |
+	some c in fired
+	r := concat("", [c.source, " set ", concat(",", c.labels)])
+]

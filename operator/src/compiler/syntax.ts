@@ -1,0 +1,140 @@
+// Checks on the small languages embedded in a policy: RE2 regular expressions (evaluated by
+// OPA's regex.match, Go regexp or the RE2 build inside the wasm), tool globs (glob.match with
+// no delimiters) and argument field paths.
+import { fieldPathPattern } from '../../../api/v1alpha1/index.ts';
+import type { NameMatcher, PathSegment } from './types.ts';
+
+/** Constructs JavaScript accepts and RE2 rejects; OPA would fail the whole evaluation on them. */
+const unsupported: ReadonlyArray<[RegExp, string]> = [
+  [/\(\?<?[=!]/, 'lookaround ((?=, (?!, (?<=, (?<!) is not supported by RE2'],
+  [/\(\?>/, 'atomic groups ((?>...)) are not supported by RE2'],
+  [/\\[1-9]/, 'backreferences (\\1 ... \\9) are not supported by RE2'],
+  [/\\k</, 'named backreferences (\\k<name>) are not supported by RE2'],
+  [/[*+?}][+]/, 'possessive quantifiers (*+, ++, ?+) are not supported by RE2'],
+];
+
+/** Returns why the pattern cannot be used, or undefined when it is a valid RE2 expression. */
+export function re2Problem(pattern: string): string | undefined {
+  const stripped = stripEscapedBackslashes(pattern);
+  for (const [re, why] of unsupported) {
+    if (re.test(stripped)) return `not a valid RE2 regular expression: ${why}`;
+  }
+  // JavaScript's parser stands in for RE2's once RE2-only spellings are rewritten to their
+  // JavaScript equivalents; what is left is a syntax both share.
+  const js = pattern
+    .replace(/\(\?P</g, '(?<')
+    .replace(/^\(\?[imsU]+\)/, '')
+    .replace(/\\[Az]/g, '')
+    .replace(/\[\[:\^?[a-z]+:\]\]/g, '[a]')
+    .replace(/\\Q(.*?)(\\E|$)/g, (_m, lit: string) => lit.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  try {
+    new RegExp(js);
+  } catch (err) {
+    return `not a valid regular expression: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+/** Removes `\\` pairs so that an escaped backslash before a digit is not taken for \1. */
+function stripEscapedBackslashes(pattern: string): string {
+  return pattern.replace(/\\\\/g, '');
+}
+
+/** Regex metacharacters in a tenant value must match literally when interpolated into `matches`. */
+export function quoteMeta(s: string): string {
+  return s.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+}
+
+/** Returns why the glob cannot be used, or undefined. Mirrors gobwas/glob's grammar. */
+export function globProblem(glob: string): string | undefined {
+  let depthBrace = 0;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '\\') {
+      if (i === glob.length - 1) return 'glob ends with an unfinished escape (\\)';
+      i++;
+    } else if (c === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close < 0) return 'glob has an unclosed character class ([)';
+      i = close;
+    } else if (c === ']') {
+      return 'glob has an unmatched ]';
+    } else if (c === '{') {
+      depthBrace++;
+    } else if (c === '}') {
+      if (--depthBrace < 0) return 'glob has an unmatched }';
+    }
+  }
+  return depthBrace > 0 ? 'glob has an unclosed {' : undefined;
+}
+
+/**
+ * Decides a glob against a name when that can be done with certainty: `*`, `?`, `\x` and
+ * literal characters. For classes and alternatives it answers undefined ("cannot tell"), and
+ * callers must then assume the rule might match; guessing wrong would drop a rule for a tool.
+ */
+export function globMatches(glob: string, name: string): boolean | undefined {
+  if (/[[\]{}]/.test(glob)) return undefined;
+  let re = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '[\\s\\S]*';
+    else if (c === '?') re += '[\\s\\S]';
+    else if (c === '\\' && i + 1 < glob.length) re += escapeRegex(glob[++i]!);
+    else re += escapeRegex(c);
+  }
+  return new RegExp(`${re}$`, 'u').test(name);
+}
+
+/** Splits globs into exact names, prefixes, suffixes, infixes and the rest (see NameMatcher). */
+export function compileGlobs(globs: readonly string[]): NameMatcher {
+  const lists: Required<NameMatcher> = { exact: [], prefix: [], suffix: [], contains: [], glob: [] };
+  const plain = '[^*?[\\]{}\\\\]';
+  const shapes: Array<[keyof NameMatcher, RegExp]> = [
+    ['exact', new RegExp(`^(${plain}*)$`)],
+    ['prefix', new RegExp(`^(${plain}*)\\*$`)],
+    ['suffix', new RegExp(`^\\*(${plain}+)$`)],
+    ['contains', new RegExp(`^\\*(${plain}+)\\*$`)],
+  ];
+  for (const g of new Set(globs)) {
+    const shape = shapes.find(([, re]) => re.test(g));
+    if (shape) lists[shape[0]].push(shape[1].exec(g)![1]!);
+    else lists.glob.push(g);
+  }
+  const out: NameMatcher = {};
+  for (const k of Object.keys(lists) as Array<keyof NameMatcher>) {
+    if (lists[k].length > 0) out[k] = [...new Set(lists[k])].sort();
+  }
+  return out;
+}
+
+/** Decides a NameMatcher against a name when possible (undefined: only glob entries could tell). */
+export function matcherMatches(m: NameMatcher, name: string): boolean | undefined {
+  if (m.exact?.includes(name)) return true;
+  if (m.prefix?.some((p) => name.startsWith(p))) return true;
+  if (m.suffix?.some((s) => name.endsWith(s))) return true;
+  if (m.contains?.some((c) => name.includes(c))) return true;
+  const globs = (m.glob ?? []).map((g) => globMatches(g, name));
+  if (globs.includes(true)) return true;
+  return globs.every((r) => r === false) ? false : undefined;
+}
+
+function escapeRegex(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+export const maxPathDepth = 12;
+const fieldPath = new RegExp(fieldPathPattern);
+
+/** Splits `a.b[*].c[0]` into ["a", "b", "*", "c", 0]; a string on error. */
+export function parseFieldPath(path: string): PathSegment[] | string {
+  if (!fieldPath.test(path)) return 'must be keys joined by dots, each optionally followed by [*] or [N] (for example recipients[*].email)';
+  const segments: PathSegment[] = [];
+  for (const part of path.split('.')) {
+    const m = /^([^[]+)((?:\[(?:\*|[0-9]+)\])*)$/.exec(part)!;
+    segments.push(m[1]!);
+    for (const idx of m[2]!.matchAll(/\[(\*|[0-9]+)\]/g)) segments.push(idx[1] === '*' ? '*' : Number(idx[1]));
+  }
+  if (segments.length > maxPathDepth) return `has ${segments.length} segments; at most ${maxPathDepth} are supported`;
+  return segments;
+}

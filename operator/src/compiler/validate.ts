@@ -1,0 +1,111 @@
+// Reference and consistency checks that a schema cannot express: names that must exist, names
+// that must be unique, and combinations that would make decisions ambiguous. Every problem
+// names the field at fault so the status can point at it.
+import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec, Problem } from '../../../api/v1alpha1/index.ts';
+import { globProblem } from './syntax.ts';
+
+/** Rule names the decision program uses for its own outcomes (toolgate:default, ...). */
+export const reservedRulePrefix = 'toolgate:';
+
+/** The server a profile reference applies to: its own `server`, else the profile's service. */
+export function profileTarget(ref: { name: string; server?: string }, profile: McpProfile | undefined): string | undefined {
+  return ref.server ?? profile?.spec?.service;
+}
+
+export function checkReferences(policy: McpSecurityPolicy, profiles: ReadonlyMap<string, McpProfile>): Problem[] {
+  const spec: McpSecurityPolicySpec = policy.spec;
+  const problems: Problem[] = [];
+  const add = (field: string, message: string) => problems.push({ field, message });
+  const servers = new Set<string>();
+  const notGoverned = (name: string) => `server "${name}" is not in spec.servers`;
+
+  (spec.servers ?? []).forEach((s, i) => {
+    if (servers.has(s.name)) add(`spec.servers[${i}].name`, `duplicate server name "${s.name}"`);
+    servers.add(s.name);
+  });
+  if ((spec.servers ?? []).length === 0) add('spec.servers', 'at least one server must be governed');
+
+  const seenRefs = new Set<string>();
+  (spec.profiles ?? []).forEach((ref, i) => {
+    const profile = profiles.get(ref.name);
+    if (!profile) {
+      add(`spec.profiles[${i}].name`, `McpProfile "${ref.name}" not found`);
+      return;
+    }
+    const target = profileTarget(ref, profile)!;
+    if (!servers.has(target)) {
+      add(
+        ref.server !== undefined ? `spec.profiles[${i}].server` : `spec.profiles[${i}].name`,
+        ref.server !== undefined
+          ? notGoverned(target)
+          : `McpProfile "${ref.name}" describes service "${target}", which is not in spec.servers; set spec.profiles[${i}].server to the governed server it applies to`,
+      );
+    }
+    const key = `${ref.name}\u0000${target}`;
+    if (seenRefs.has(key)) add(`spec.profiles[${i}]`, `duplicate reference to McpProfile "${ref.name}" for server "${target}"`);
+    seenRefs.add(key);
+  });
+
+  const overrides = new Set<string>();
+  (spec.toolOverrides ?? []).forEach((o, i) => {
+    if (!servers.has(o.server)) add(`spec.toolOverrides[${i}].server`, notGoverned(o.server));
+    const key = `${o.server}\u0000${o.tool}`;
+    if (overrides.has(key)) add(`spec.toolOverrides[${i}]`, `duplicate override for tool "${o.tool}" of server "${o.server}"`);
+    overrides.add(key);
+  });
+
+  (spec.classifiers ?? []).forEach((c, i) => {
+    if (!servers.has(c.server)) add(`spec.classifiers[${i}].server`, notGoverned(c.server));
+  });
+
+  const roles = new Set<string>();
+  (spec.identity?.roles ?? []).forEach((r, i) => {
+    if (roles.has(r.name)) add(`spec.identity.roles[${i}].name`, `duplicate role name "${r.name}"`);
+    roles.add(r.name);
+    (r.tools ?? []).forEach((g, j) => {
+      const why = globProblem(g);
+      if (why) add(`spec.identity.roles[${i}].tools[${j}]`, why);
+      else if (!g.includes('/')) add(`spec.identity.roles[${i}].tools[${j}]`, `"${g}" must have the form server/tool (globs allowed, for example gmail/*)`);
+    });
+  });
+
+  if (spec.defaultAction === 'require_approval') {
+    add('spec.defaultAction', 'require_approval as the default has no approver groups to ask; add a last rule with `when: {}`, action require_approval and approvers instead');
+  }
+
+  const names = new Map<string, number>();
+  const byPriority = new Map<number, number>();
+  (spec.policies ?? []).forEach((p, i) => {
+    const at = `spec.policies[${i}]`;
+    const prior = names.get(p.name);
+    if (prior !== undefined) add(`${at}.name`, `duplicate rule name "${p.name}" (also spec.policies[${prior}])`);
+    else names.set(p.name, i);
+    if (p.name.startsWith(reservedRulePrefix)) add(`${at}.name`, `rule names starting with "${reservedRulePrefix}" are reserved for toolgate's own outcomes`);
+
+    const samePriority = byPriority.get(p.priority);
+    const other = samePriority === undefined ? undefined : spec.policies[samePriority];
+    if (other && other.action !== p.action) {
+      add(`${at}.priority`, `same priority ${p.priority} as spec.policies[${samePriority}] ("${other.name}") with a different action; give one of them a distinct priority so the order is explicit`);
+    } else if (samePriority === undefined) byPriority.set(p.priority, i);
+
+    if (p.action === 'require_approval' && !(p.approvers?.length)) add(`${at}.approvers`, 'require_approval needs at least one approver group');
+    if (p.action !== 'require_approval') {
+      for (const k of ['approvers', 'quorum', 'timeout'] as const) {
+        if (p[k] !== undefined) add(`${at}.${k}`, `${k} applies only to require_approval`);
+      }
+    }
+    (p.when?.servers ?? []).forEach((s, j) => {
+      if (!servers.has(s)) add(`${at}.when.servers[${j}]`, notGoverned(s));
+    });
+    (p.when?.tools ?? []).forEach((g, j) => {
+      const why = globProblem(g);
+      if (why) add(`${at}.when.tools[${j}]`, why);
+    });
+    if (spec.identity?.roles) {
+      (p.when?.roles ?? []).forEach((r, j) => {
+        if (!roles.has(r)) add(`${at}.when.roles[${j}]`, `role "${r}" is not defined in spec.identity.roles`);
+      });
+    }
+  });
+  return problems;
+}
