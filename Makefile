@@ -74,11 +74,11 @@ test-policy: build/bin/opa ## Run the Rego unit tests with coverage (opa test).
 
 .PHONY: test-unit
 test-unit: node_modules/.installed policy ## Unit tests (pure logic, beside the code; the decision table runs on the real wasm).
-	@vitest run --project unit
+	@vitest run --project unit --reporter=default --reporter=json --outputFile.json=build/test-results/unit.json
 
 .PHONY: test-integration
 test-integration: tools ## Integration tests against a real kube-apiserver + etcd.
-	@vitest run --project integration
+	@vitest run --project integration --reporter=default --reporter=json --outputFile.json=build/test-results/integration.json
 
 .PHONY: test
 test: tools verify typecheck lint test-policy test-unit test-integration ## Everything CI runs.

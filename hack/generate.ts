@@ -20,7 +20,7 @@ function sync(dir: string, want: Map<string, string>, owned: (name: string) => b
     if (!check) { mkdirSync(dirname(path), { recursive: true }); writeFileSync(path, text); }
   }
   for (const sub of new Set([...want.keys()].map((n) => dirname(n)))) {
-    let names: string[] = [];
+    let names: string[];
     try { names = readdirSync(join(root, dir, sub)); } catch { names = []; }
     for (const n of names) {
       const rel = sub === '.' ? n : `${sub}/${n}`;

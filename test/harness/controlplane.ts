@@ -25,7 +25,7 @@ export interface ControlPlaneEnv {
 export interface ControlPlaneOptions {
   /** Directory of CRD manifests to install; false installs none. Default: the repo's crds/. */
   crds?: string | false;
-  /** Budget for each process to become ready (kube-apiserver takes 10-20 s on a 2-core box). */
+  /** Budget for each wait (kube-apiserver readiness can take 10-20 s on a loaded 2-core box). */
   startTimeoutMs?: number;
 }
 
@@ -271,6 +271,17 @@ export class ControlPlane {
   }
 
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ControlPlane.startOnce(opts);
+      } catch (err) {
+        // Free ports are found, then released for the children to bind: another process may take one in between.
+        if (attempt >= 3 || !(err as Error).message.includes('address already in use')) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const [etcdBin, apiserverBin] = await Promise.all([binary('etcd'), binary('kube-apiserver')]);
     const dir = await mkdtemp(join(tmpdir(), 'toolgate-cp-'));
     liveDirs.add(dir);
@@ -357,9 +368,8 @@ export class ControlPlane {
     this.stopping ??= (async () => {
       if (this.apiserver) await stopProc(this.apiserver);
       if (this.etcd) await stopProc(this.etcd);
-      if (process.env.TOOLGATE_KEEP_CONTROLPLANE) return;
-      await rm(this.dir, { recursive: true, force: true });
       liveDirs.delete(this.dir);
+      if (!process.env.TOOLGATE_KEEP_CONTROLPLANE) await rm(this.dir, { recursive: true, force: true });
     })();
     return this.stopping;
   }

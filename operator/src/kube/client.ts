@@ -85,7 +85,7 @@ export class KubeClient {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
-          let parsed: unknown = undefined;
+          let parsed: unknown;
           try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
           if (status >= 200 && status < 300) {
             resolve(parsed as T);
