@@ -86,7 +86,7 @@ export const kinds = {
       { name: 'Tool', type: 'string', jsonPath: '.spec.tool', description: 'Tool called.' },
       { name: 'Agent', type: 'string', jsonPath: '.spec.requester.agent', description: 'Requesting agent.' },
       { name: 'Rule', type: 'string', jsonPath: '.spec.rule', description: 'Rule that held the call.', priority: 1 },
-      { name: 'Expires', type: 'date', jsonPath: '.spec.expiresAt', description: 'When it aborts unapproved.' },
+      { name: 'Expires', type: 'string', jsonPath: '.spec.expiresAt', description: 'When it aborts unapproved.' },
       age,
     ],
   },

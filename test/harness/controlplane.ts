@@ -127,13 +127,7 @@ export async function mintUserKubeconfig(env: ControlPlaneEnv, name: string, gro
 
 // ---- Processes ----
 
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  logPath: string;
-  exited: Promise<void>;
-  running: boolean;
-}
+interface Proc { name: string; child: ChildProcess; logPath: string; exited: Promise<void>; running: boolean }
 
 // Children must not outlive a crashed or interrupted test run: kill them from a synchronous
 // 'exit' handler (the only thing Node still runs then), and drop their temp dirs.
@@ -218,20 +212,12 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 /** The message of a Kubernetes Status body, or the body itself. */
-function statusMessage(body: string): string {
+export function statusMessage(body: string): string {
   try {
     return (JSON.parse(body) as { message?: string }).message ?? body;
   } catch {
     return body;
   }
-}
-
-/** The Status message of a client-node ApiException, which otherwise prints as a wall of headers. */
-export function apiErrorMessage(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  if (typeof body === 'string') return statusMessage(body);
-  if (body && typeof body === 'object' && 'message' in body) return String(body.message);
-  return err instanceof Error ? err.message : String(err);
 }
 
 // ---- The control plane ----

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import type {
   ApprovalRequest, McpProfile, McpProfileSpec, McpSecurityPolicy, McpSecurityPolicySpec, Policy, ProfileTool, ServerToolClassifier,
 } from '../../api/v1alpha1/index.ts';
-import { apiErrorMessage, binary, mintUserKubeconfig, type ControlPlaneEnv } from './controlplane.ts';
+import { binary, mintUserKubeconfig, statusMessage, type ControlPlaneEnv } from './controlplane.ts';
 
 export const apiVersion = 'toolgate.io/v1alpha1';
 
@@ -20,6 +20,14 @@ export function controlPlane(): ControlPlaneEnv {
 /** A kubeconfig acting as `name` in `groups`, signed by the test CA. */
 export function mintUser(name: string, groups: string[]): Promise<string> {
   return mintUserKubeconfig(controlPlane(), name, groups);
+}
+
+/** The Status message of a client-node ApiException, which otherwise prints as a wall of headers. */
+function apiErrorMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  if (typeof body === 'string') return statusMessage(body);
+  if (body && typeof body === 'object' && 'message' in body) return String(body.message);
+  return err instanceof Error ? err.message : String(err);
 }
 
 export function clientFor(kubeconfigPath: string): { kc: KubeConfig; client: KubernetesObjectApi } {

@@ -204,13 +204,13 @@ describe('RBAC', () => {
   it('a minted user with no grants is Forbidden, and allowed once a Role is bound to their group', async () => {
     const user = uniqueName('alice');
     const group = uniqueName('mail-approvers');
-    const kubeconfig = await mintUser(user, [group]);
+    const kubeconfig = await mintUser(user, [group, 'toolgate:humans']);
 
     const whoami = await kubectl(['auth', 'whoami', '-o', 'json'], { kubeconfig });
     expect(whoami.code, whoami.stderr).toBe(0);
     const info = (JSON.parse(whoami.stdout) as { status: { userInfo: { username: string; groups: string[] } } }).status.userInfo;
     expect(info.username).toBe(user);
-    expect(info.groups).toEqual(expect.arrayContaining([group, 'system:authenticated']));
+    expect(info.groups).toEqual(expect.arrayContaining([group, 'toolgate:humans', 'system:authenticated']));
 
     const denied = await kubectl(['get', 'mcpsecuritypolicies', '-n', ns], { kubeconfig });
     expect(denied.code).not.toBe(0);
