@@ -70,3 +70,18 @@ export function renderCrds(): Map<string, string> {
   files.set('kustomization.yaml', header + stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: names }));
   return files;
 }
+
+/**
+ * The schema with unknown fields refused (`additionalProperties: false` on every object that
+ * lists its properties), as the API server's strict field validation treats them.
+ */
+export function closedSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closedSchema);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = k === 'x-kubernetes-validations' ? v : closedSchema(v);
+  if (out.type === 'object' && out.properties && !out['x-kubernetes-preserve-unknown-fields'] && out.additionalProperties === undefined) {
+    out.additionalProperties = false;
+  }
+  return out;
+}

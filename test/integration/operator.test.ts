@@ -7,6 +7,7 @@ import type { Condition, McpProfile, McpSecurityPolicy } from '../../api/v1alpha
 import { validatePolicy } from '../../operator/src/compiler/index.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
+import { waitFor as harnessWaitFor } from '../harness/kube.ts';
 
 const env = inject('controlPlane');
 const quiet = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -19,20 +20,9 @@ function adminClient(): KubeClient {
   return new KubeClient(kc);
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-}
+// Adapts the harness's poller to this file's (what, fn, timeout) call shape.
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000) =>
+  harnessWaitFor(fn, { description: what, timeoutMs, intervalMs: 100 });
 
 function policy(namespace: string, name: string, profiles: string[] = []): McpSecurityPolicy {
   return {

@@ -3,21 +3,10 @@
 // fields rejected); the CEL rules are covered by compilePolicy, which re-checks them.
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { crdFor } from '../../../../api/v1alpha1/crd.ts';
+import { closedSchema as closed, crdFor } from '../../../../api/v1alpha1/crd.ts';
 import { kinds, type KindDefinition } from '../../../../api/v1alpha1/index.ts';
 import { compilePolicy } from '../../../../operator/src/compiler/index.ts';
 import { fixturePolicy, fixtureProfiles, readDocuments } from './load.ts';
-
-function closed(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(closed);
-  if (typeof schema !== 'object' || schema === null) return schema;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === 'x-kubernetes-validations' ? v : closed(v);
-  if (out.type === 'object' && out.properties && !out['x-kubernetes-preserve-unknown-fields'] && out.additionalProperties === undefined) {
-    out.additionalProperties = false;
-  }
-  return out;
-}
 
 function validator(def: KindDefinition) {
   const crd = crdFor(def) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, unknown> } }> } };
