@@ -17,8 +17,8 @@ export TOOLGATE_BIN_DIR := $(CURDIR)/build/bin
 export PATH := $(TOOLGATE_BIN_DIR):$(NODE_BIN_DIR):$(CURDIR)/node_modules/.bin:$(PATH)
 export npm_config_update_notifier := false
 
-GO_TOOLS := opa etcd kube-apiserver kubectl helm kubeconform
-tool_version = $(strip $(if $(filter opa,$(1)),$(OPA_VERSION),$(if $(filter etcd,$(1)),$(ETCD_VERSION),$(if $(filter helm,$(1)),$(HELM_VERSION),$(if $(filter kubeconform,$(1)),$(KUBECONFORM_VERSION),$(KUBERNETES_VERSION))))))
+GO_TOOLS := opa etcd kube-apiserver kubectl helm kubeconform vault
+tool_version = $(strip $(if $(filter opa,$(1)),$(OPA_VERSION)$(if $(OPA_TAGS),-$(OPA_TAGS)),$(if $(filter etcd,$(1)),$(ETCD_VERSION),$(if $(filter helm,$(1)),$(HELM_VERSION),$(if $(filter kubeconform,$(1)),$(KUBECONFORM_VERSION),$(if $(filter vault,$(1)),$(VAULT_VERSION),$(KUBERNETES_VERSION)))))))
 
 POLICY_WASM := build/policy/policy.wasm
 
@@ -82,6 +82,14 @@ test-integration: tools ## Integration tests against a real kube-apiserver + etc
 
 .PHONY: test
 test: tools verify typecheck lint test-policy test-unit test-integration ## Everything CI runs.
+
+##@ Benchmarks (reported, never asserted; see bench/README.md)
+.PHONY: bench
+bench: bench-policy ## Run every benchmark and print the figures.
+
+.PHONY: bench-policy
+bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eval latency at 10/100/1000 rules, compile, bundle size, toolgate vs opa run --server (→ build/bench/policy.json).
+	@node bench/policy.ts
 
 ##@ Run locally
 .PHONY: run-apiserver

@@ -3,11 +3,11 @@
 // sees: policies becoming Ready, a broken policy explained by field, and the fix. Exits when
 // done; DEMO_KEEP=1 keeps everything running until Ctrl-C.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { validatePolicy } from '../operator/src/compiler/index.ts';
+import { ensurePolicyWasm } from '../authorizer/src/engine/policy-wasm.ts';
 import { startOperator } from '../operator/src/operator.ts';
 import { ControlPlane, binDir } from '../test/harness/controlplane.ts';
 
@@ -44,7 +44,8 @@ try {
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
   const operator = await startOperator({
-    kubeConfig: kc, leaseNamespace: 'default', identity: 'demo', probePort: 0, probeHost: '127.0.0.1', validate: validatePolicy,
+    kubeConfig: kc, leaseNamespace: 'default', identity: 'demo', probePort: 0, probeHost: '127.0.0.1',
+    bundles: { policyWasm: readFileSync(ensurePolicyWasm()), port: 0, host: '127.0.0.1' },
     log: pino({ level: process.env.LOG_LEVEL ?? 'warn' }),
   });
   stopOperator = () => operator.stop();

@@ -136,6 +136,8 @@ export const Identity = Obj(
   { description: 'How callers are authenticated (MCP authorization: OAuth 2.1 bearer JWTs) and which roles they hold.' },
 );
 
+export type Identity = Static<typeof Identity>;
+
 export const McpSecurityPolicySpec = Obj(
   {
     enforcement: Type.Optional(Enum(['enforce', 'dryrun'] as const, { description: 'enforce: decisions are applied; dryrun: decisions are computed and audited but every call is allowed.', default: 'enforce' })),

@@ -14,8 +14,9 @@ source "$here/versions.env"
 cache=${TOOLGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toolgate}
 
 ldflags="-s -w"
+tags=
 case "$name" in
-  opa)            module=github.com/open-policy-agent/opa; version=$OPA_VERSION; pkg=$module ;;
+  opa)            module=github.com/open-policy-agent/opa; version=$OPA_VERSION; pkg=$module; tags=$OPA_TAGS ;;
   kube-apiserver|kubectl)
                   module=k8s.io/kubernetes; version=$KUBERNETES_VERSION; pkg=k8s.io/kubernetes/cmd/$name
                   IFS=. read -r major minor _ <<<"${version#v}"
@@ -25,10 +26,12 @@ case "$name" in
   helm)           module=helm.sh/helm/v3; version=$HELM_VERSION; pkg=helm.sh/helm/v3/cmd/helm
                   ldflags+=" -X helm.sh/helm/v3/internal/version.version=$version" ;;
   kubeconform)    module=github.com/yannh/kubeconform; version=$KUBECONFORM_VERSION; pkg=$module/cmd/kubeconform ;;
-  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform)" >&2; exit 2 ;;
+  vault)          module=github.com/hashicorp/vault; version=$VAULT_VERSION; pkg=$module ;;
+  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, vault)" >&2; exit 2 ;;
 esac
 
-out="$cache/bin/$name-$version/$name"
+# Build tags change the binary, so they are part of the cache key like the version.
+out="$cache/bin/$name-$version${tags:+-$tags}/$name"
 [ -x "$out" ] && exit 0
 
 fail() { echo "build-go-tool: $name $version: step '$1' failed (log: $log)" >&2; tail -n 20 "$log" >&2; exit 1; }
@@ -45,6 +48,8 @@ upstream_mod=$(go mod download -json "$module@$version" 2>>"$log" | sed -n 's/^[
 # Which version a sibling module is published at: k8s staging modules use v0.<minor>.<patch>.
 sibling_version=$version
 [ "$module" = k8s.io/kubernetes ] && sibling_version="v0.${version#v1.}"
+# Vault's api and sdk are versioned independently of the server: use the versions it requires.
+[ "$module" = github.com/hashicorp/vault ] && sibling_version=required
 
 {
   echo "module toolgate.local/tools/$name"
@@ -56,8 +61,8 @@ sibling_version=$version
   awk -v sv="$sibling_version" '
     /^require[[:space:]]*\($/ { inreq = 1; next }
     inreq && /^\)/ { inreq = 0; next }
-    inreq { required[$1] = 1; next }
-    /^require[[:space:]]/ { required[$2] = 1; next }
+    inreq { required[$1] = $2; next }
+    /^require[[:space:]]/ { required[$2] = $3; next }
     /^replace[[:space:]]*\($/ { inblock = 1; next }
     inblock && /^\)/ { inblock = 0; next }
     inblock || /^replace[[:space:]]/ {
@@ -67,13 +72,13 @@ sibling_version=$version
         if (seen) rhs = rhs " " f[i]; else lhs = lhs " " f[i] }
       if (!seen) next
       split(rhs, r, " ")
-      if (r[1] ~ /^\.\.?\//) { split(lhs, l, " "); if (l[1] in required) print "replace " l[1] " => " l[1] " " sv }
+      if (r[1] ~ /^\.\.?\//) { split(lhs, l, " "); if (l[1] in required) print "replace " l[1] " => " l[1] " " (sv == "required" ? required[l[1]] : sv) }
       else print "replace" lhs " =>" rhs
     }' "$upstream_mod"
 } > go.mod
 printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
 go mod tidy >>"$log" 2>&1 || fail "go mod tidy (wrapper module)"
-CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" >>"$log" 2>&1 || fail "go build $pkg"
+CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out.tmp" "$pkg" >>"$log" 2>&1 || fail "go build $pkg"
 mv "$out.tmp" "$out"
 cp go.mod "$(dirname "$out")/wrapper.go.mod"
 echo "built $name $version -> $out" >&2

@@ -1,5 +1,6 @@
 // Operator entry point: configuration from the environment, graceful shutdown on signals.
-import { validatePolicy } from './compiler/index.ts';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { startOperator } from './operator.ts';
 import { createLogger, errorMessage } from './observability/log.ts';
 
@@ -13,12 +14,38 @@ function intFromEnv(name: string, fallback: number): number {
   return n;
 }
 
+function listFromEnv(name: string): string[] | undefined {
+  const raw = process.env[name]?.trim();
+  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}
+
+function fileFromEnv(name: string, fallback?: string): Buffer | undefined {
+  const path = process.env[name] || fallback;
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${name}: cannot read ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
 try {
+  const cert = fileFromEnv('BUNDLE_TLS_CERT_FILE');
+  const key = fileFromEnv('BUNDLE_TLS_KEY_FILE');
+  if (Boolean(cert) !== Boolean(key)) throw new Error('BUNDLE_TLS_CERT_FILE and BUNDLE_TLS_KEY_FILE must be set together');
+  const allow = listFromEnv('BUNDLE_ALLOWED_SERVICE_ACCOUNTS');
+  const audiences = listFromEnv('BUNDLE_TOKEN_AUDIENCES');
   const operator = await startOperator({
     leaseNamespace: process.env.POD_NAMESPACE ?? process.env.TOOLGATE_NAMESPACE ?? 'toolgate-system',
     identity: process.env.POD_NAME,
     probePort: intFromEnv('PROBE_PORT', 8081),
-    validate: validatePolicy,
+    bundles: {
+      policyWasm: fileFromEnv('POLICY_WASM_FILE', fileURLToPath(new URL('../../build/policy/policy.wasm', import.meta.url)))!,
+      port: intFromEnv('BUNDLE_PORT', 8443),
+      ...(cert && key ? { tls: { cert, key } } : {}),
+      ...(allow ? { allow } : {}),
+      ...(audiences ? { audiences } : {}),
+    },
     log,
   });
   let stopping = false;

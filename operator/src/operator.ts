@@ -1,11 +1,14 @@
-// Assembles the operator: informers for the three kinds, the controllers, leader election and
-// the probe server. Every replica watches (caches stay warm for a fast failover and, later,
-// for serving bundles); only the leader writes.
+// Assembles the operator: informers for the three kinds and the authorizers' Leases, the
+// controllers, leader election, the bundle service and the probe server. Every replica watches,
+// compiles and serves bundles (caches stay warm for a fast failover, and authorizers may pull
+// from any replica behind the Service); only the leader writes status.
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ApprovalRequest, McpProfile, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { PolicyController } from './controllers/policy-controller.ts';
-import type { PolicyValidator } from './controllers/policy-status.ts';
+import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner } from './bundle/index.ts';
+import { authorizerLeaseSelector, type Lease } from './controllers/distribution.ts';
+import { PolicyBundler } from './controllers/policy-bundler.ts';
 import { KubeClient } from './kube/client.ts';
 import { EventRecorder } from './kube/events.ts';
 import { ResourceInformer } from './kube/informer.ts';
@@ -22,16 +25,36 @@ export interface OperatorConfig {
   identity?: string;
   probePort: number;
   probeHost?: string;
-  validate: PolicyValidator;
+  bundles: BundleServiceConfig;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   log?: Logger;
 }
 
+export interface BundleServiceConfig {
+  /** The compiled Rego program shipped in every bundle (build/policy/policy.wasm). */
+  policyWasm: Uint8Array;
+  port: number;
+  host?: string;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Service accounts allowed to pull ("system:serviceaccount:<ns>:<name>" or "<ns>:*"); empty: any. */
+  allow?: readonly string[];
+  /** Audiences the callers' tokens must carry (TokenReview); the API server's default when absent. */
+  audiences?: readonly string[];
+  /** Secret (in leaseNamespace) holding the signing key; created when absent. */
+  signingSecretName?: string;
+  /** ConfigMap (in leaseNamespace) the public key is published in for authorizers to mount. */
+  publicKeyConfigMap?: string;
+}
+
+export const defaultPublicKeyConfigMap = 'toolgate-bundle-signing-public';
+
 export interface RunningOperator {
   identity: string;
   probe: ProbeServer;
+  bundleServer: BundleServer;
+  store: BundleStore;
   isLeader(): boolean;
   policies: ResourceInformer<McpSecurityPolicy>;
   stop(): Promise<void>;
@@ -50,11 +73,17 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
   const policies = new ResourceInformer<McpSecurityPolicy>({ resource: { group, version, plural: 'mcpsecuritypolicies' }, client, log, metrics });
   const profiles = new ResourceInformer<McpProfile>({ resource: { group, version, plural: 'mcpprofiles' }, client, log, metrics });
   const approvals = new ResourceInformer<ApprovalRequest>({ resource: { group, version, plural: 'approvalrequests' }, client, log, metrics });
-  const informers = [policies, profiles, approvals];
+  const leases = new ResourceInformer<Lease>({ resource: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' }, labelSelector: authorizerLeaseSelector, client, log, metrics });
+  const informers = [policies, profiles, approvals, leases];
+
+  const bundleMetrics = createBundleMetrics(metrics.registry);
+  const store = new BundleStore({ metrics: bundleMetrics, log });
+  const signer = memoizedSigner(client, cfg, log);
+  const bundler = new PolicyBundler({ store, policyWasm: cfg.bundles.policyWasm, signer, log });
 
   const events = new EventRecorder({ client, controller: 'toolgate.io/operator', instance: identity, log });
   let leading = false;
-  const policyController = new PolicyController({ client, policies, profiles, validate: cfg.validate, events, log, metrics, canWrite: () => leading });
+  const policyController = new PolicyController({ client, policies, profiles, leases, bundler, events, log, metrics, canWrite: () => leading });
 
   const elector = new LeaderElector({
     client,
@@ -77,6 +106,19 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
     },
   });
 
+  const bundleServer = await startBundleServer({
+    store,
+    port: cfg.bundles.port,
+    ...(cfg.bundles.host ? { host: cfg.bundles.host } : {}),
+    ...(cfg.bundles.tls ? { tls: cfg.bundles.tls } : {}),
+    ...(cfg.bundles.allow ? { allow: cfg.bundles.allow } : {}),
+    authenticate: tokenReviewAuthenticator({ client, metrics: bundleMetrics, log, ...(cfg.bundles.audiences ? { audiences: cfg.bundles.audiences } : {}) }),
+    metrics: bundleMetrics,
+    log,
+  });
+  // Replicas serve whatever they compiled; fetch the key early so the first compile need not wait.
+  signer().catch(() => undefined);
+
   const probe = await startProbeServer({
     port: cfg.probePort,
     host: cfg.probeHost,
@@ -91,17 +133,21 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
 
   await Promise.all(informers.map((i) => i.start()));
   elector.start();
-  log.info({ identity, probePort: probe.port, server: kc.getCurrentCluster()?.server }, 'operator started');
+  log.info({ identity, probePort: probe.port, bundleUrl: bundleServer.url, server: kc.getCurrentCluster()?.server }, 'operator started');
 
   return {
     identity,
     probe,
+    bundleServer,
+    store,
     isLeader: () => leading,
     policies,
     async stop() {
       policyController.queue.stop();
       await elector.stop();
       await Promise.all(informers.map((i) => i.stop()));
+      store.close();
+      await bundleServer.close();
       await probe.close();
       log.info({ identity }, 'operator stopped');
     },
@@ -112,4 +158,30 @@ export function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;
+}
+
+/**
+ * Loads (or creates) the signing key once, retrying on the next call after a failure, and
+ * publishes the public half in a ConfigMap so authorizers can verify without reading the Secret.
+ */
+function memoizedSigner(client: KubeClient, cfg: OperatorConfig, log: Logger): () => Promise<BundleSigner> {
+  let pending: Promise<BundleSigner> | undefined;
+  return () => (pending ??= (async () => {
+    const material = await loadOrCreateSigningKey({ client, namespace: cfg.leaseNamespace, log, ...(cfg.bundles.signingSecretName ? { secretName: cfg.bundles.signingSecretName } : {}) });
+    const name = cfg.bundles.publicKeyConfigMap ?? defaultPublicKeyConfigMap;
+    await client.apply(
+      { group: '', version: 'v1', plural: 'configmaps', namespace: cfg.leaseNamespace, name },
+      {
+        apiVersion: 'v1', kind: 'ConfigMap',
+        metadata: { name, namespace: cfg.leaseNamespace, labels: { 'app.kubernetes.io/managed-by': 'toolgate-operator', 'app.kubernetes.io/component': 'bundle-signing' } },
+        data: { 'public.pem': material.publicKeyPem, 'key-id': material.keyId, algorithm: material.algorithm },
+      },
+      'toolgate-operator',
+    );
+    log.info({ thumbprint: material.thumbprint, configMap: name }, 'bundle signing key ready');
+    return signerFor(material);
+  })().catch((err: unknown) => {
+    pending = undefined;
+    throw err;
+  }));
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { validatePolicy } from '../../operator/src/compiler/index.ts';
+import { operatorBundles } from '../harness/operator.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
@@ -51,7 +51,7 @@ describe('operator across a kube-apiserver restart', () => {
     kc.loadFromFile(cp.kubeconfigPath);
     client = new KubeClient(kc);
     op = await startOperator({
-      kubeConfig: kc, leaseNamespace: ns, identity: 'disrupted', probePort: 0, probeHost: '127.0.0.1', validate: validatePolicy,
+      kubeConfig: kc, leaseNamespace: ns, identity: 'disrupted', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(),
       log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       // The lease outlives the outage, so the same replica keeps leading after it.
       leaseDurationMs: 60_000, renewDeadlineMs: 45_000, retryPeriodMs: 500,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { Condition, McpProfile, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { validatePolicy } from '../../operator/src/compiler/index.ts';
+import { operatorBundles } from '../harness/operator.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import { waitFor as harnessWaitFor } from '../harness/kube.ts';
@@ -69,7 +69,7 @@ describe('operator against the real API server', () => {
     const kc = new KubeConfig();
     kc.loadFromFile(env.adminKubeconfig);
     first = await startOperator({
-      kubeConfig: kc, leaseNamespace: ns, identity: 'replica-a', probePort: 0, probeHost: '127.0.0.1', validate: validatePolicy, log: quiet,
+      kubeConfig: kc, leaseNamespace: ns, identity: 'replica-a', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log: quiet,
       leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
     });
     await waitFor('replica-a to lead', async () => (first.isLeader() ? true : undefined));
@@ -156,7 +156,7 @@ describe('operator against the real API server', () => {
     const kc = new KubeConfig();
     kc.loadFromFile(env.adminKubeconfig);
     const second = await startOperator({
-      kubeConfig: kc, leaseNamespace: ns, identity: 'replica-b', probePort: 0, probeHost: '127.0.0.1', validate: validatePolicy, log: quiet,
+      kubeConfig: kc, leaseNamespace: ns, identity: 'replica-b', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log: quiet,
       leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
     });
     try {

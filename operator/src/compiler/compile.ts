@@ -5,6 +5,7 @@ import type { McpProfile, McpSecurityPolicy, Policy, Problem } from '../../../ap
 import { candidatesFor, knownToolView, ListInterner, wildcardView } from './candidates.ts';
 import { compareCodePoints } from './canonical.ts';
 import { defaultPatterns, patternWordIndex } from './patterns.ts';
+import type { GatewayConfig } from '../../../authorizer/src/gateway/types.ts';
 import { buildToolTable, type ToolTable } from './tools.ts';
 import { compileGlobs } from './syntax.ts';
 import { checkReferences } from './validate.ts';
@@ -53,7 +54,8 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
     candidateLists,
     roles: { grants, unrestricted: sortedUnique(roles.filter((r) => r.tools === undefined).map((r) => r.name)) },
   };
-  return { data: { toolgate: { compiled: document } }, problems, counts };
+  const gateway = gatewayConfig(document.policy, spec);
+  return { data: { toolgate: { compiled: document, gateway } }, problems, counts };
 }
 
 /** Rules in evaluation order: ascending priority, ties by name (validation rejects ties with different actions). */
@@ -115,4 +117,15 @@ function compileServers(table: ToolTable, rules: readonly CompiledRule[], patter
     servers[server] = { wildcard: interner.intern(candidatesFor(rules, wildcardView(server, patterns))), tools };
   }
   return { servers, candidateLists: interner.lists };
+}
+
+/**
+ * The authorizer's part of the data: servers and identity as declared, with list-maps sorted by
+ * key and sets sorted, so reordering the YAML does not change the revision.
+ */
+export function gatewayConfig(policy: GatewayConfig['policy'], spec: McpSecurityPolicy['spec']): GatewayConfig {
+  const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => compareCodePoints(a.name, b.name));
+  const setsSorted = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) && v.every((x) => typeof x === 'string') ? sortedUnique(v) : v])) as T;
+  const identity = spec.identity && setsSorted({ ...spec.identity, ...(spec.identity.roles ? { roles: byName(spec.identity.roles).map(setsSorted) } : {}) });
+  return { policy, servers: byName(spec.servers), ...(identity ? { identity } : {}) };
 }

@@ -2,6 +2,7 @@
 // data.toolgate.compiled. CONTRACT.md beside the Rego describes it field by field; a change
 // here that the Rego does not understand must bump schemaVersion.
 import type { Action, Problem } from '../../../api/v1alpha1/index.ts';
+import type { GatewayConfig } from '../../../authorizer/src/gateway/types.ts';
 
 export const schemaVersion = 1;
 
@@ -111,7 +112,8 @@ export interface CompiledDocument {
 
 /** The whole OPA data document (data.json of a bundle, or opa-wasm's setData argument). */
 export interface CompiledData {
-  toolgate: { compiled: CompiledDocument };
+  /** `gateway` is for the authorizer (servers, identity); the Rego reads only `compiled`. */
+  toolgate: { compiled: CompiledDocument; gateway: GatewayConfig };
 }
 
 export interface CompileCounts {

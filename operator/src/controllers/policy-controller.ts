@@ -1,7 +1,9 @@
-// Reconciles McpSecurityPolicies: recompute the status from the caches, write it with
-// server-side apply only when it changed, and tell humans about transitions with Events.
-// Profile events requeue the policies that reference the profile, so a policy waiting for a
-// profile becomes Ready the moment the profile appears.
+// Reconciles McpSecurityPolicies: compile each into its bundle (every replica, so each can
+// serve it), then — leader only — recompute the status from the outcome and the authorizers'
+// Leases, write it with server-side apply only when it changed, and tell humans about
+// transitions with Events. Profile events requeue the policies that reference the profile, so
+// a policy waiting for a profile becomes Ready the moment the profile appears; Lease changes
+// requeue the policies whose distribution they change.
 import type { Logger } from 'pino';
 import { apiVersion, type McpProfile, type McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
 import type { KubeClient } from '../kube/client.ts';
@@ -11,7 +13,9 @@ import { objectKey, type ResourceInformer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { errorMessage } from '../observability/log.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
-import { desiredPolicyStatus, type PolicyValidator } from './policy-status.ts';
+import { distributionFor, liveReports, revisionsAnnotation, type Lease } from './distribution.ts';
+import type { PolicyBundler } from './policy-bundler.ts';
+import { desiredPolicyStatus } from './policy-status.ts';
 
 export const fieldManager = 'toolgate-operator';
 const controller = 'mcpsecuritypolicy';
@@ -20,7 +24,9 @@ export interface PolicyControllerOptions {
   client: KubeClient;
   policies: ResourceInformer<McpSecurityPolicy>;
   profiles: ResourceInformer<McpProfile>;
-  validate: PolicyValidator;
+  bundler: PolicyBundler;
+  /** Authorizer Leases (label toolgate.io/authorizer=true), for the Distributed condition. */
+  leases?: ResourceInformer<Lease>;
   events: EventRecorder;
   log: Logger;
   metrics: OperatorMetrics;
@@ -54,6 +60,18 @@ export class PolicyController {
     });
     o.policies.on((_type, policy) => this.queue.add(objectKey(policy)));
     o.profiles.on((_type, profile) => this.requeueReferencing(profile.metadata?.name ?? ''));
+    // Renewals every few seconds change nothing we show: only a changed set of revisions (or a
+    // Lease coming or going) requeues, and only the policies it names.
+    const seen = new Map<string, string>();
+    o.leases?.on((type, lease) => {
+      const name = `${lease.metadata?.namespace}/${lease.metadata?.name}`;
+      const now = type === 'delete' ? undefined : (lease.metadata?.annotations?.[revisionsAnnotation] ?? '{}');
+      const before = seen.get(name);
+      if (now === before) return;
+      if (now === undefined) seen.delete(name);
+      else seen.set(name, now);
+      for (const raw of [before, now]) for (const key of policyKeysIn(raw)) if (this.o.policies.get(key)) this.queue.add(key);
+    });
   }
 
   /** Queue every cached policy (on becoming leader, every state must be re-derived). */
@@ -68,18 +86,27 @@ export class PolicyController {
   }
 
   async reconcile(key: string): Promise<void> {
-    if (!this.o.canWrite()) return;
     const policy = this.o.policies.get(key);
     if (!policy) {
+      this.o.bundler.remove(key);
       this.queue.forget(key);
       return;
     }
     const profiles = new Map(this.o.profiles.list().map((p) => [p.metadata?.name ?? '', p] as const));
-    const validation = this.o.validate(policy, profiles);
-    const status = desiredPolicyStatus(policy, validation);
+    const outcome = await this.o.bundler.sync(policy, profiles);
+    if (!this.o.canWrite()) {
+      if (outcome.buildError) throw new Error(`bundle build failed: ${outcome.buildError}`);
+      return;
+    }
+    const now = Date.now();
+    const distribution = this.o.leases ? distributionFor(key, outcome.servedRevision, liveReports(this.o.leases.list(), now)) : undefined;
+    // A Lease that lapses sends no event: look again just after the earliest one would.
+    if (distribution?.nextExpiry !== undefined) this.queue.addAfter(key, Math.max(0, distribution.nextExpiry - now) + 500);
+    const status = desiredPolicyStatus(policy, outcome, distribution, new Date(now));
     this.updateGauge();
     if (jsonEqual(status, policy.status ?? {})) {
       this.o.metrics.statusWrites.inc({ kind: 'McpSecurityPolicy', outcome: 'skipped' });
+      if (outcome.buildError) throw new Error(`bundle build failed: ${outcome.buildError}`);
       return;
     }
     const { namespace, name } = policy.metadata;
@@ -106,11 +133,32 @@ export class PolicyController {
         after.message,
       );
     }
+    if (status.revision && status.revision !== policy.status?.revision && outcome.current) {
+      await this.o.events.record(
+        { apiVersion, kind: 'McpSecurityPolicy', name: name ?? '', namespace, uid: policy.metadata.uid },
+        'Normal',
+        'BundleCompiled',
+        'Compile',
+        `serving bundle revision ${status.revision}` + (policy.status?.revision ? ` (was ${policy.status.revision})` : ''),
+      );
+    }
+    // Retry with backoff: the status already says what is wrong.
+    if (outcome.buildError) throw new Error(`bundle build failed: ${outcome.buildError}`);
   }
 
   private updateGauge(): void {
     const counts = { True: 0, False: 0, Unknown: 0 };
     for (const p of this.o.policies.list()) counts[getCondition(p.status?.conditions, 'Ready')?.status ?? 'Unknown']++;
     for (const [ready, n] of Object.entries(counts)) this.o.metrics.policiesByCondition.set({ ready }, n);
+  }
+}
+
+function policyKeysIn(annotation: string | undefined): string[] {
+  if (!annotation) return [];
+  try {
+    const parsed: unknown = JSON.parse(annotation);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.keys(parsed) : [];
+  } catch {
+    return [];
   }
 }

@@ -1,16 +1,10 @@
-// Computes an McpSecurityPolicy's status from the cached policy and profiles: Accepted (the
-// policy is valid beyond what the schema checks), Ready (everything needed to enforce it holds),
-// per-problem messages naming their field, and counts. Pure: the controller decides whether to
-// write the result.
-import type { Condition, McpProfile, McpSecurityPolicy, McpSecurityPolicyStatus, Problem } from '../../../api/v1alpha1/index.ts';
+// Computes an McpSecurityPolicy's status from the compile/bundle outcome and the authorizers'
+// reports: conditions, served revision, per-problem messages naming their field, and counts.
+// Pure: the controller decides whether to write the result.
+import type { Condition, McpSecurityPolicy, McpSecurityPolicyStatus, Problem } from '../../../api/v1alpha1/index.ts';
 import { setCondition } from '../kube/conditions.ts';
-
-export interface ValidationResult {
-  problems: Problem[];
-  counts?: McpSecurityPolicyStatus['counts'];
-}
-
-export type PolicyValidator = (policy: McpSecurityPolicy, profiles: ReadonlyMap<string, McpProfile>) => ValidationResult;
+import type { Distribution } from './distribution.ts';
+import type { BundleOutcome } from './policy-bundler.ts';
 
 /** CamelCase reasons by the kind of problem, most specific first. */
 export function reasonFor(problems: readonly Problem[]): string {
@@ -29,27 +23,54 @@ export function summarize(problems: readonly Problem[], max = 3): string {
   return shown.join('; ') + more;
 }
 
+/**
+ * Conditions:
+ * - Accepted: the policy is valid (schema aside: references, regexes, variables, duplicates).
+ * - Compiled: a bundle was built from this generation; when not, whether the last good one is
+ *   still served.
+ * - Ready: Accepted and Compiled — what this generation declares is what is served.
+ * - Distributed: how many authorizers enforce the served revision (informational; not part of
+ *   Ready, since a policy can be ready before any authorizer points at it).
+ */
 export function desiredPolicyStatus(
   policy: McpSecurityPolicy,
-  validation: ValidationResult,
+  outcome: BundleOutcome,
+  distribution?: Distribution,
   now: Date = new Date(),
 ): McpSecurityPolicyStatus {
   const generation = policy.metadata.generation ?? 0;
   const previous: Condition[] = policy.status?.conditions ?? [];
-  const ok = validation.problems.length === 0;
-  const reason = ok ? 'Valid' : reasonFor(validation.problems);
-  const message = ok ? 'policy is valid' : summarize(validation.problems);
-  let conditions = setCondition(previous, { type: 'Accepted', status: ok ? 'True' : 'False', reason, message, observedGeneration: generation }, now);
+  const valid = outcome.problems.length === 0;
+  const reason = valid ? 'Valid' : reasonFor(outcome.problems);
+  const message = valid ? 'policy is valid' : summarize(outcome.problems);
+  const served = outcome.servedRevision;
+  const stillServing = served ? `; authorizers keep the last good revision ${served}` : '; no bundle is served for it';
+  let conditions = setCondition(previous, { type: 'Accepted', status: valid ? 'True' : 'False', reason, message, observedGeneration: generation }, now);
+
+  let compiled: Omit<Condition, 'lastTransitionTime'>;
+  if (outcome.current && served) {
+    const c = outcome.counts;
+    compiled = { type: 'Compiled', status: 'True', reason: 'Compiled', message: `bundle ${served} compiled: ${c.servers} servers, ${c.tools} tools, ${c.policies} rules, ${c.classifiers} classifiers`, observedGeneration: generation };
+  } else if (!valid) {
+    compiled = { type: 'Compiled', status: 'False', reason: 'InvalidPolicy', message: `not compiled: the policy is invalid${stillServing}`, observedGeneration: generation };
+  } else {
+    compiled = { type: 'Compiled', status: 'False', reason: 'BundleBuildFailed', message: `bundle build failed: ${outcome.buildError ?? 'unknown error'}${stillServing}`, observedGeneration: generation };
+  }
+  conditions = setCondition(conditions, compiled, now);
+  const ready = valid && compiled.status === 'True';
   conditions = setCondition(conditions, {
     type: 'Ready',
-    status: ok ? 'True' : 'False',
-    reason: ok ? 'Ready' : reason,
-    message: ok ? 'policy is valid and ready to enforce' : message,
+    status: ready ? 'True' : 'False',
+    reason: ready ? 'Ready' : valid ? compiled.reason : reason,
+    message: ready ? `policy is valid and served as revision ${served}` : valid ? compiled.message : message,
     observedGeneration: generation,
   }, now);
+  if (distribution) {
+    conditions = setCondition(conditions, { type: 'Distributed', status: distribution.status, reason: distribution.reason, message: distribution.message, observedGeneration: generation }, now);
+  }
   const status: McpSecurityPolicyStatus = { observedGeneration: generation, conditions };
-  if (policy.status?.revision) status.revision = policy.status.revision;
-  if (validation.counts) status.counts = validation.counts;
-  if (!ok) status.problems = validation.problems.slice(0, 100);
+  if (served) status.revision = served;
+  status.counts = outcome.counts;
+  if (!valid) status.problems = outcome.problems.slice(0, 100);
   return status;
 }

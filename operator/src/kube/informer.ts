@@ -25,6 +25,8 @@ export function splitKey(key: string): { namespace?: string; name: string } {
 export interface InformerOptions {
   resource: Omit<ResourceRef, 'name' | 'namespace' | 'subresource'>;
   client: KubeClient;
+  /** Watch only objects with these labels (e.g. `toolgate.io/authorizer=true`). */
+  labelSelector?: string;
   log: Logger;
   metrics?: OperatorMetrics;
   baseBackoffMs?: number;
@@ -52,11 +54,11 @@ export class ResourceInformer<T extends KubeObject> {
     // Objects stay plain JSON (our list and client-node's watch both parse JSON without the
     // typed deserializer), so the casts below only bridge client-node's Date-typed metadata.
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const result = await opts.client.list<T>(opts.resource);
+      const result = await opts.client.list<T>(opts.resource, opts.labelSelector ? { labelSelector: opts.labelSelector } : undefined);
       this.markSynced();
       return result as unknown as KubernetesListObject<KubernetesObject>;
     };
-    this.informer = makeInformer<KubernetesObject>(opts.client.kubeConfig, path, list);
+    this.informer = makeInformer<KubernetesObject>(opts.client.kubeConfig, path, list, opts.labelSelector);
     const emit = (type: WatchEventType) => (raw: KubernetesObject) => {
       const obj = raw as unknown as T;
       opts.metrics?.watchEvents.inc({ resource: this.name, event: type });

@@ -1,0 +1,81 @@
+// The client's GET stream: one downstream SSE stream merging the GET streams of every upstream
+// server of the session. Upstreams without one (405) are left out; when none has one the client
+// gets the 405 itself. An upstream stream that ends or fails is reopened with Last-Event-ID
+// (with backoff) for as long as the client keeps its stream open.
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { sendJsonRpcError, transportErrorCode } from './http.ts';
+import type { ProxySession, Upstream } from './session.ts';
+import { SseWriter } from './sse.ts';
+import { messagesOf } from './upstream.ts';
+
+export interface GetStreamOptions {
+  res: ServerResponse;
+  session: ProxySession;
+  log: Logger;
+  keepAliveMs: number;
+  /** First reconnect delay; doubles up to 30 s. */
+  reconnectMs: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  const t = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+});
+
+export async function openMergedStream(o: GetStreamOptions): Promise<void> {
+  const { res, session } = o;
+  if (session.deliver) {
+    sendJsonRpcError(res, 409, null, transportErrorCode, 'this session already has an open GET stream; only one is allowed');
+    return;
+  }
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  // DELETE (or expiry) ends the session: its GET stream ends with it.
+  const unregister = session.onClose(() => abort.abort());
+  abort.signal.addEventListener('abort', () => unregister(), { once: true });
+  // Servers known to have no GET stream are left out. The others are opened in the background:
+  // some servers send their stream's headers only with the first event, and the client must
+  // not wait for that. If every one of them then says 405, the stream ends and the client's
+  // next GET gets the 405.
+  const candidates = session.upstreams().filter((u) => u.session.streamSupported !== false);
+  if (candidates.length === 0) {
+    sendJsonRpcError(res, 405, null, transportErrorCode, 'no upstream server offers a server-to-client stream (GET); use the POST responses', undefined, { allow: 'POST, DELETE' });
+    return;
+  }
+  const writer = new SseWriter(res, {}, o.keepAliveMs);
+  const deliver = (m: Record<string, unknown>) => writer.send(m);
+  session.deliver = deliver;
+  abort.signal.addEventListener('abort', () => {
+    if (session.deliver === deliver) session.deliver = undefined;
+    writer.close();
+  }, { once: true });
+  o.log.debug({ session: session.id.slice(0, 8), upstreams: candidates.map((u) => u.session.name) }, 'GET stream opened');
+  await Promise.all(candidates.map((u) => pump(o, u, writer, abort.signal)));
+  abort.abort();
+}
+
+async function pump(o: GetStreamOptions, u: Upstream, writer: SseWriter, signal: AbortSignal): Promise<void> {
+  const server = u.session.name;
+  let res: Response | undefined;
+  let lastEventId: string | undefined;
+  let delay = o.reconnectMs;
+  while (!signal.aborted && !writer.closed) {
+    try {
+      res ??= await u.session.openStream(signal, lastEventId);
+      if (!res) return;
+      for await (const m of messagesOf(server, res)) {
+        if (m.eventId !== undefined) lastEventId = m.eventId;
+        if (m.retry !== undefined) delay = m.retry;
+        writer.send(o.session.fromUpstream(server, m.message));
+        delay = o.reconnectMs;
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      o.log.warn({ server, err: (err as Error).message }, 'upstream GET stream failed; reopening');
+    }
+    res = undefined;
+    await sleep(delay, signal);
+    delay = Math.min(delay * 2, 30_000);
+  }
+}

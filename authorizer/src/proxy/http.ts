@@ -1,0 +1,90 @@
+// HTTP plumbing of the proxy's downstream side: bounded body reading, Accept / Content-Type
+// negotiation as the Streamable HTTP transport requires, and JSON / JSON-RPC error replies.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JsonRpcId } from '../gateway/index.ts';
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly status: number;
+  readonly code: number;
+  readonly headers: Record<string, string>;
+  constructor(status: number, code: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+/** JSON-RPC code for transport-level refusals, as the MCP SDK uses it (no stable toolgate meaning). */
+export const transportErrorCode = -32000;
+
+/** Reads the whole body, refusing more than `limit` bytes (by Content-Length up front, else as it streams). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new HttpError(413, transportErrorCode, `request body larger than ${limit} bytes`);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+interface MediaRange { type: string; subtype: string; q: number }
+
+function mediaRanges(accept: string | undefined): MediaRange[] {
+  if (!accept) return [];
+  return accept.split(',').map((part) => {
+    const [range = '', ...params] = part.trim().toLowerCase().split(';');
+    const [type = '', subtype = ''] = range.trim().split('/');
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    return { type, subtype, q: Number.isFinite(q) ? q : 0 };
+  });
+}
+
+/** Whether an Accept header admits a media type (wildcards honoured, q=0 excludes). */
+export function accepts(accept: string | undefined, mediaType: string): boolean {
+  const [type, subtype] = mediaType.split('/');
+  return mediaRanges(accept).some((r) => r.q > 0 && (r.type === '*' || r.type === type) && (r.subtype === '*' || r.subtype === subtype));
+}
+
+export function isJsonContentType(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+/** A JSON-RPC error response body (id null when the request could not be identified). */
+export function sendJsonRpcError(res: ServerResponse, status: number, id: JsonRpcId, code: number, message: string, data?: unknown, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined ? { data } : {}) } }, headers);
+}
+
+export function sendHttpError(res: ServerResponse, err: HttpError, id: JsonRpcId = null): void {
+  sendJsonRpcError(res, err.status, id, err.code, err.message, undefined, err.headers);
+}
+
+/** Origin of a URL as browsers send it in the Origin header (scheme://host[:port], lower case). */
+export function normalizeOrigin(origin: string): string {
+  try {
+    return new URL(origin).origin.toLowerCase();
+  } catch {
+    return origin.toLowerCase();
+  }
+}

@@ -1,0 +1,43 @@
+// Proxy-side metrics; decisions themselves are counted by the shared GatewayMetrics. Label
+// values are bounded: HTTP methods and statuses, governed server names (from the policy), and
+// a fixed set of outcomes.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface ProxyMetrics {
+  request(method: string, status: number): void;
+  upstream(server: string, method: string, status: string, seconds: number): void;
+  sessions(delta: number): void;
+}
+
+export function createProxyMetrics(registry: Registry): ProxyMetrics {
+  const requests = new Counter({
+    name: 'toolgate_proxy_http_requests_total',
+    help: 'Downstream HTTP requests to the MCP proxy by method and status.',
+    labelNames: ['method', 'status'] as const,
+    registers: [registry],
+  });
+  const upstream = new Histogram({
+    name: 'toolgate_proxy_upstream_request_duration_seconds',
+    help: 'Time until an upstream MCP server answered (response headers), by server, HTTP method and status.',
+    labelNames: ['server', 'method', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  const sessions = new Gauge({
+    name: 'toolgate_proxy_sessions',
+    help: 'Open downstream MCP sessions.',
+    registers: [registry],
+  });
+  const knownMethod = (m: string) => (['GET', 'POST', 'DELETE', 'OPTIONS'].includes(m) ? m : 'other');
+  return {
+    request(method, status) {
+      requests.inc({ method: knownMethod(method), status: String(status) });
+    },
+    upstream(server, method, status, seconds) {
+      upstream.observe({ server, method: knownMethod(method), status }, seconds);
+    },
+    sessions(delta) {
+      sessions.inc(delta);
+    },
+  };
+}

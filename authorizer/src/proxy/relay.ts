@@ -1,0 +1,128 @@
+// Relays one allowed client request to its upstream server and the answer back: a JSON answer
+// byte for byte (upstream errors pass through untouched), an SSE answer event by event, with
+// the server's own requests and notifications on that stream rewritten for the client
+// (session.fromUpstream). When an upstream closes the stream before answering (2025-11-25 SSE
+// polling), the proxy resumes it with Last-Event-ID itself, so the client's stream stays open.
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { JsonRpcId } from '../gateway/index.ts';
+import { sendJson, sendJsonRpcError } from './http.ts';
+import type { ProxySession, Upstream } from './session.ts';
+import { SseWriter } from './sse.ts';
+import { messagesOf, UpstreamError } from './upstream.ts';
+
+/** JSON-RPC internal error: the upstream could not be reached or answered outside the protocol. */
+export const upstreamFailureCode = -32603;
+
+export interface RelayOptions {
+  res: ServerResponse;
+  session: ProxySession;
+  upstream: Upstream;
+  id: JsonRpcId;
+  /** The message as it goes upstream (tool name already without the prefix). */
+  message: Record<string, unknown>;
+  signal: AbortSignal;
+  log: Logger;
+  keepAliveMs: number;
+  /** Resumption attempts after an upstream stream ended without the response. */
+  maxResumes?: number;
+}
+
+function failure(o: RelayOptions, message: string, data: Record<string, unknown>): Record<string, unknown> {
+  return { jsonrpc: '2.0', id: o.id, error: { code: upstreamFailureCode, message, data: { server: o.upstream.session.name, ...data } } };
+}
+
+export async function relayRequest(o: RelayOptions): Promise<void> {
+  const server = o.upstream.session.name;
+  o.session.trackRequest(o.id, server);
+  try {
+    let upstreamRes: Response;
+    try {
+      upstreamRes = await o.upstream.session.send(o.message, o.signal);
+    } catch (err) {
+      if (o.signal.aborted) return;
+      o.log.warn({ server, err: (err as Error).message }, 'upstream request failed');
+      sendJson(o.res, 200, failure(o, (err as Error).message, {}));
+      return;
+    }
+    if (!upstreamRes.ok || upstreamRes.status === 202) {
+      await relayHttpError(o, upstreamRes);
+      return;
+    }
+    const type = (upstreamRes.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type === 'application/json') {
+      const raw = await upstreamRes.text();
+      o.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(raw)) });
+      o.res.end(raw);
+      return;
+    }
+    if (type !== 'text/event-stream') {
+      await upstreamRes.body?.cancel();
+      sendJson(o.res, 200, failure(o, `upstream server "${server}" answered with content type "${type}"`, {}));
+      return;
+    }
+    await relayStream(o, upstreamRes);
+  } finally {
+    o.session.untrackRequest(o.id);
+  }
+}
+
+async function relayHttpError(o: RelayOptions, upstreamRes: Response): Promise<void> {
+  const text = await upstreamRes.text().catch(() => '');
+  // An upstream that answers a JSON-RPC error with an HTTP error status: the error is the
+  // upstream's word, passed on as is (with the client's id, which it already carries).
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    if (body && typeof body === 'object' && body.error && typeof body.error === 'object') {
+      sendJson(o.res, 200, { jsonrpc: '2.0', id: o.id, error: body.error });
+      return;
+    }
+  } catch {
+    // not JSON: answered below
+  }
+  sendJson(o.res, 200, failure(o, `upstream server "${o.upstream.session.name}" answered HTTP ${upstreamRes.status}`, { status: upstreamRes.status }));
+}
+
+async function relayStream(o: RelayOptions, first: Response): Promise<void> {
+  const server = o.upstream.session.name;
+  const writer = new SseWriter(o.res, {}, o.keepAliveMs);
+  let res: Response | undefined = first;
+  let lastEventId: string | undefined;
+  let retryMs = 1_000;
+  let resumes = 0;
+  try {
+    while (res) {
+      let progressed = false;
+      for await (const m of messagesOf(server, res)) {
+        if (m.eventId !== undefined) lastEventId = m.eventId;
+        if (m.retry !== undefined) retryMs = m.retry;
+        progressed = true;
+        if (typeof m.message.method !== 'string') {
+          writer.sendRaw(m.raw);
+          if (isAnswer(m.message.id, o.id)) return;
+          continue;
+        }
+        writer.send(o.session.fromUpstream(server, m.message));
+      }
+      if (writer.closed || o.signal.aborted) return;
+      if (progressed) resumes = 0;
+      if (lastEventId === undefined || ++resumes > (o.maxResumes ?? 5)) break;
+      await new Promise((r) => setTimeout(r, Math.min(retryMs, 30_000)));
+      res = await o.upstream.session.openStream(o.signal, lastEventId);
+    }
+    writer.send(failure(o, `upstream server "${server}" closed the stream without answering`, {}));
+  } catch (err) {
+    if (o.signal.aborted || writer.closed) return;
+    o.log.warn({ server, err: (err as Error).message }, 'upstream stream failed');
+    writer.send(failure(o, err instanceof UpstreamError ? err.message : `upstream stream failed: ${(err as Error).message}`, {}));
+  } finally {
+    writer.close();
+  }
+}
+
+const isAnswer = (id: unknown, expected: JsonRpcId) => id === expected;
+
+/** A JSON-RPC error reply for the request, with HTTP 200 (the transport worked; the call did not). */
+export function answerError(res: ServerResponse, id: JsonRpcId, code: number, message: string, data?: unknown): void {
+  sendJsonRpcError(res, 200, id, code, message, data);
+}

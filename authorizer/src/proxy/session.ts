@@ -1,0 +1,253 @@
+// Downstream sessions. One per MCP client, identified by a random MCP-Session-Id the proxy
+// issues, bound to the caller that created it (another caller presenting the id is told the
+// session does not exist), holding one upstream session per governed server.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CallerIdentity, GatewayConfig, GatewayServer, JsonRpcId, PolicyRouter } from '../gateway/index.ts';
+import { ToolCatalog } from './catalog.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import { UpstreamSession, type ClientInit, type UpstreamHeaders } from './upstream.ts';
+
+export interface Upstream {
+  session: UpstreamSession;
+  catalog: ToolCatalog;
+  policy: GatewayConfig['policy'];
+}
+
+export interface SessionDeps {
+  router: PolicyRouter;
+  upstreamHeaders: UpstreamHeaders;
+  supportedVersions: readonly string[];
+  upstreamTimeoutMs: number;
+  log: Logger;
+  metrics?: ProxyMetrics;
+}
+
+/** Messages for the client that arrive outside a request's own stream go here (the GET stream). */
+export type Deliver = (message: Record<string, unknown>) => void;
+
+const maxPendingServerRequests = 1000;
+const idKey = (id: unknown) => JSON.stringify(id);
+const callerKey = (c: CallerIdentity) => JSON.stringify([c.issuer, c.subject, c.agent ?? '']);
+
+export class ProxySession {
+  readonly id = randomBytes(32).toString('base64url');
+  readonly protocolVersion: string;
+  readonly init: ClientInit;
+  readonly #caller: string;
+  readonly #deps: SessionDeps;
+  readonly #upstreams = new Map<string, Upstream>();
+  /** Downstream id → upstream id, for requests servers send to the client (sampling, elicitation, roots). */
+  readonly #serverRequests = new Map<string, { server: string; id: JsonRpcId; downstreamId: string }>();
+  readonly #serverRequestsByUpstream = new Map<string, string>();
+  /** Client request id → server it went to, so notifications/cancelled reaches the right one. */
+  readonly #inflight = new Map<string, string>();
+  readonly #closers = new Set<() => void>();
+  #seq = 0;
+  clientInitialized = false;
+  lastSeen = Date.now();
+  /** Set while the client holds the GET stream open. */
+  deliver: Deliver | undefined;
+
+  constructor(caller: CallerIdentity, init: ClientInit, deps: SessionDeps) {
+    this.#caller = callerKey(caller);
+    this.init = init;
+    this.protocolVersion = init.protocolVersion;
+    this.#deps = deps;
+  }
+
+  belongsTo(caller: CallerIdentity): boolean {
+    return this.#caller === callerKey(caller);
+  }
+
+  /**
+   * The upstreams of every server the loaded policies govern now. Bundles change under a live
+   * session: a new server gets an upstream session, one whose URL changed gets a fresh one, and
+   * one no longer governed is closed.
+   */
+  upstreams(): Upstream[] {
+    const current = new Map<string, { server: GatewayServer; policy: GatewayConfig['policy'] }>();
+    for (const { entry, server } of this.#deps.router.servers()) {
+      if (entry.gateway && !current.has(server.name)) current.set(server.name, { server, policy: entry.gateway.policy });
+    }
+    for (const [name, u] of this.#upstreams) {
+      const now = current.get(name);
+      if (!now || now.server.url !== u.session.server.url) {
+        this.#upstreams.delete(name);
+        void u.session.close();
+      }
+    }
+    for (const [name, { server, policy }] of current) {
+      if (this.#upstreams.has(name)) continue;
+      const session = new UpstreamSession({
+        server, policy, headers: this.#deps.upstreamHeaders, init: this.init, supportedVersions: this.#deps.supportedVersions,
+        timeoutMs: this.#deps.upstreamTimeoutMs, onMessage: (s, m) => this.#undelivered(s, m), log: this.#deps.log,
+        ...(this.#deps.metrics ? { metrics: this.#deps.metrics } : {}),
+      });
+      session.clientInitialized = this.clientInitialized;
+      this.#upstreams.set(name, { session, catalog: new ToolCatalog(session), policy });
+    }
+    return [...this.#upstreams.values()];
+  }
+
+  /** A server message outside any relayed request: to the GET stream if open, else dropped. */
+  #undelivered(server: string, m: Record<string, unknown>): void {
+    const out = this.fromUpstream(server, m);
+    if (this.deliver) this.deliver(out);
+    else this.#deps.log.debug({ server, method: m.method }, 'no GET stream open; server message dropped');
+  }
+
+  upstream(server: string): Upstream | undefined {
+    return this.upstreams().find((u) => u.session.name === server);
+  }
+
+  /**
+   * The client sent notifications/initialized: pass it on, now and to upstreams initialized
+   * later. Servers commonly register tools once they know the client's capabilities and say so
+   * on a GET stream the client may not have opened yet, so cached lists are dropped here.
+   */
+  async markInitialized(): Promise<void> {
+    this.clientInitialized = true;
+    await Promise.all([...this.#upstreams.values()].map(async (u) => {
+      u.session.clientInitialized = true;
+      if (u.session.ready) await u.session.notify('notifications/initialized');
+      u.catalog.invalidate();
+    }));
+  }
+
+  trackRequest(id: JsonRpcId, server: string): void {
+    this.#inflight.set(idKey(id), server);
+  }
+
+  untrackRequest(id: JsonRpcId): void {
+    this.#inflight.delete(idKey(id));
+  }
+
+  serverOf(id: unknown): string | undefined {
+    return this.#inflight.get(idKey(id));
+  }
+
+  /**
+   * Rewrites a server→client message for the client. Requests get a session-unique id (two servers may both use id 1)
+   * remembered for the client's answer; tools/list_changed drops the server's cached list.
+   */
+  fromUpstream(server: string, m: Record<string, unknown>): Record<string, unknown> {
+    let out = m;
+    if (typeof m.method === 'string') {
+      if ('id' in m) {
+        // A client that never answers must not grow the map without bound: the oldest go first.
+        if (this.#serverRequests.size >= maxPendingServerRequests) this.#forgetServerRequest(this.#serverRequests.keys().next().value!);
+        const downstreamId = `${server}:${++this.#seq}`;
+        const entry = { server, id: m.id as JsonRpcId, downstreamId };
+        this.#serverRequests.set(downstreamId, entry);
+        this.#serverRequestsByUpstream.set(`${server}\0${idKey(m.id)}`, downstreamId);
+        out = { ...m, id: downstreamId };
+      } else if (m.method === 'notifications/tools/list_changed') {
+        this.#upstreams.get(server)?.catalog.invalidate();
+      } else if (m.method === 'notifications/cancelled') {
+        const params = (m.params ?? {}) as Record<string, unknown>;
+        const key = `${server}\0${idKey(params.requestId)}`;
+        const downstreamId = this.#serverRequestsByUpstream.get(key);
+        if (downstreamId !== undefined) {
+          this.#forgetServerRequest(downstreamId);
+          out = { ...m, params: { ...params, requestId: downstreamId } };
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The upstream request a client response answers; consumed (a response is accepted once). */
+  takeServerRequest(id: unknown): { server: string; id: JsonRpcId } | undefined {
+    if (typeof id !== 'string') return undefined;
+    const entry = this.#serverRequests.get(id);
+    if (!entry) return undefined;
+    this.#forgetServerRequest(id);
+    return entry;
+  }
+
+  #forgetServerRequest(downstreamId: string): void {
+    const e = this.#serverRequests.get(downstreamId);
+    if (!e) return;
+    this.#serverRequests.delete(downstreamId);
+    this.#serverRequestsByUpstream.delete(`${e.server}\0${idKey(e.id)}`);
+  }
+
+  /** Runs `fn` when the session ends (e.g. to end its GET stream); returns the unregister function. */
+  onClose(fn: () => void): () => void {
+    this.#closers.add(fn);
+    return () => this.#closers.delete(fn);
+  }
+
+  async close(): Promise<void> {
+    for (const fn of this.#closers) fn();
+    this.#closers.clear();
+    const ups = [...this.#upstreams.values()];
+    this.#upstreams.clear();
+    await Promise.allSettled(ups.map((u) => u.session.close()));
+  }
+}
+
+export interface SessionStoreOptions {
+  maxSessions: number;
+  idleTimeoutMs: number;
+  log: Logger;
+  metrics?: ProxyMetrics;
+  onEvict?: (s: ProxySession) => void;
+}
+
+export class SessionStore {
+  readonly #sessions = new Map<string, ProxySession>();
+  readonly #o: SessionStoreOptions;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(o: SessionStoreOptions) {
+    this.#o = o;
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(60_000, Math.max(1_000, o.idleTimeoutMs / 4))).unref();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get full(): boolean {
+    return this.#sessions.size >= this.#o.maxSessions;
+  }
+
+  all(): IterableIterator<ProxySession> {
+    return this.#sessions.values();
+  }
+
+  add(s: ProxySession): void {
+    this.#sessions.set(s.id, s);
+    this.#o.metrics?.sessions(1);
+  }
+
+  get(id: string): ProxySession | undefined {
+    const s = this.#sessions.get(id);
+    if (s) s.lastSeen = Date.now();
+    return s;
+  }
+
+  async delete(s: ProxySession): Promise<void> {
+    if (!this.#sessions.delete(s.id)) return;
+    this.#o.metrics?.sessions(-1);
+    this.#o.onEvict?.(s);
+    await s.close();
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.allSettled([...this.#sessions.values()].map((s) => this.delete(s)));
+  }
+
+  #sweep(): void {
+    const cutoff = Date.now() - this.#o.idleTimeoutMs;
+    for (const s of this.#sessions.values()) {
+      if (s.lastSeen < cutoff && !s.deliver) {
+        this.#o.log.info({ session: s.id.slice(0, 8) }, 'idle session expired');
+        void this.delete(s);
+      }
+    }
+  }
+}

@@ -1,0 +1,271 @@
+// The proxy's client side: one MCP Streamable HTTP session with one upstream server, on behalf
+// of one downstream session. Requests carry the server's own credentials (from
+// upstreamHeaders) and never anything the client sent: the client's Authorization header has
+// no path to this file.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { GatewayConfig, GatewayServer, JsonRpcError } from '../gateway/index.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import { parseSse } from './sse.ts';
+
+export type UpstreamHeaders = (server: GatewayServer, policy: GatewayConfig['policy']) => Promise<Record<string, string>>;
+
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  readonly server: string;
+  readonly status: number | undefined;
+  readonly rpcError: JsonRpcError | undefined;
+  constructor(server: string, message: string, opts: { status?: number; rpcError?: JsonRpcError; cause?: unknown } = {}) {
+    super(`upstream server "${server}": ${message}`, { cause: opts.cause });
+    this.server = server;
+    this.status = opts.status;
+    this.rpcError = opts.rpcError;
+  }
+}
+
+export interface ClientInit {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  clientInfo: Record<string, unknown>;
+}
+
+export interface UpstreamOptions {
+  server: GatewayServer;
+  policy: GatewayConfig['policy'];
+  headers: UpstreamHeaders;
+  init: ClientInit;
+  supportedVersions: readonly string[];
+  /** Time allowed until the upstream's response headers arrive. */
+  timeoutMs: number;
+  /** Server→client messages that arrive outside a relayed request (e.g. during tools/list). */
+  onMessage: (server: string, message: Record<string, unknown>) => void;
+  log: Logger;
+  metrics?: ProxyMetrics;
+}
+
+export interface UpstreamMessage {
+  message: Record<string, unknown>;
+  /** The JSON text as the upstream sent it, for untouched pass-through. */
+  raw: string;
+  eventId?: string;
+  retry?: number;
+}
+
+const idPrefix = `toolgate-${randomUUID()}-`;
+let idSeq = 0;
+/** Ids of the proxy's own upstream requests: unguessable, so a client id can never collide with them. */
+export const internalId = (): string => `${idPrefix}${++idSeq}`;
+
+export class UpstreamSession {
+  readonly server: GatewayServer;
+  readonly #o: UpstreamOptions;
+  sessionId: string | undefined;
+  protocolVersion: string;
+  /** Set once the client sent notifications/initialized; later (re)initializations replay it. */
+  clientInitialized = false;
+  /** Whether the server offers a GET stream; undefined until first tried. */
+  streamSupported: boolean | undefined;
+  #ready = false;
+  #initializing: Promise<void> | undefined;
+
+  constructor(o: UpstreamOptions) {
+    this.#o = o;
+    this.server = o.server;
+    this.protocolVersion = o.init.protocolVersion;
+  }
+
+  get name(): string {
+    return this.server.name;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Initializes the upstream session unless it is; concurrent callers share one attempt. */
+  async ensure(signal?: AbortSignal): Promise<void> {
+    if (this.#ready) return;
+    this.#initializing ??= this.#initialize(signal).finally(() => { this.#initializing = undefined; });
+    return this.#initializing;
+  }
+
+  async #initialize(signal?: AbortSignal): Promise<void> {
+    this.sessionId = undefined;
+    this.protocolVersion = this.#o.init.protocolVersion;
+    const result = await this.call('initialize', { ...this.#o.init }, signal, true) as { protocolVersion?: unknown };
+    const version = typeof result?.protocolVersion === 'string' ? result.protocolVersion : '';
+    if (!this.#o.supportedVersions.includes(version)) {
+      await this.close();
+      throw new UpstreamError(this.name, `negotiated protocol version "${version}", expected one of ${this.#o.supportedVersions.join(', ')}`);
+    }
+    this.protocolVersion = version;
+    this.#ready = true;
+    this.#o.log.info({ server: this.name, protocolVersion: version, upstreamSession: Boolean(this.sessionId) }, 'upstream session initialized');
+    if (this.clientInitialized) await this.notify('notifications/initialized');
+  }
+
+  async #headers(extra: Record<string, string>): Promise<Headers> {
+    let credentials: Record<string, string>;
+    try {
+      credentials = await this.#o.headers(this.server, this.#o.policy);
+    } catch (err) {
+      // Fail closed: no call goes upstream without its credentials. The provider's messages name
+      // the source, never the value.
+      throw new UpstreamError(this.name, `credentials unavailable: ${(err as Error).message}`, { cause: err });
+    }
+    // Credentials first: protocol headers set below win over a misconfigured credential header name.
+    const h = new Headers(credentials);
+    for (const [k, v] of Object.entries(extra)) h.set(k, v);
+    if (this.sessionId) h.set('mcp-session-id', this.sessionId);
+    h.set('mcp-protocol-version', this.protocolVersion);
+    return h;
+  }
+
+  /** POSTs one message; the caller reads the body. A 404 on a live session means it expired upstream. */
+  async post(message: unknown, signal?: AbortSignal): Promise<Response> {
+    const headers = await this.#headers({ 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
+    const res = await this.#fetch('POST', { headers, body: JSON.stringify(message) }, signal);
+    if (res.status === 404 && this.sessionId) this.#expire();
+    return res;
+  }
+
+  /**
+   * Sends a client request upstream, renewing an upstream session that expired (404) once: the
+   * upstream did not process the request, so sending it again cannot duplicate it.
+   */
+  async send(message: unknown, signal?: AbortSignal): Promise<Response> {
+    await this.ensure(signal);
+    const res = await this.post(message, signal);
+    if (res.status !== 404 || this.#ready) return res;
+    await res.body?.cancel();
+    this.#o.log.info({ server: this.name }, 'upstream session expired; re-initializing');
+    await this.ensure(signal);
+    return this.post(message, signal);
+  }
+
+  /** The proxy's own request (initialize, tools/list): returns the result, relays anything else. */
+  async call(method: string, params: Record<string, unknown>, signal?: AbortSignal, initializing = false): Promise<unknown> {
+    if (!initializing) await this.ensure(signal);
+    const id = internalId();
+    const res = await this.post({ jsonrpc: '2.0', id, method, params }, signal);
+    if (initializing) this.sessionId = res.headers.get('mcp-session-id') ?? undefined;
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      throw new UpstreamError(this.name, `${method} answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`, { status: res.status });
+    }
+    for await (const m of messagesOf(this.name, res)) {
+      if (m.message.id === id && !('method' in m.message)) {
+        const error = m.message.error as JsonRpcError | undefined;
+        if (error) throw new UpstreamError(this.name, `${method} failed: ${error.message}`, { rpcError: error });
+        return m.message.result;
+      }
+      this.#o.onMessage(this.name, m.message);
+    }
+    throw new UpstreamError(this.name, `${method}: the response stream ended without a response`);
+  }
+
+  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    await this.forward({ jsonrpc: '2.0', method, ...(params ? { params } : {}) });
+  }
+
+  /** Forwards a notification or a response (202 expected); failures are logged, not thrown. */
+  async forward(message: unknown): Promise<void> {
+    try {
+      const res = await this.post(message);
+      await res.body?.cancel();
+      if (res.status !== 202 && !res.ok) this.#o.log.warn({ server: this.name, status: res.status }, 'upstream refused a forwarded message');
+    } catch (err) {
+      this.#o.log.warn({ server: this.name, err: (err as Error).message }, 'could not forward a message upstream');
+    }
+  }
+
+  /** Opens the upstream GET stream; undefined when the server offers none (405). */
+  async openStream(signal: AbortSignal, lastEventId?: string): Promise<Response | undefined> {
+    await this.ensure(signal);
+    const headers = await this.#headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) });
+    // No header timeout: some servers send a stream's headers only with its first event.
+    const res = await this.#fetch('GET', { headers }, signal, 0);
+    if (res.status === 405) {
+      await res.body?.cancel();
+      this.streamSupported = false;
+      return undefined;
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      if (res.status === 404 && this.sessionId) this.#expire();
+      throw new UpstreamError(this.name, `GET stream answered HTTP ${res.status}`, { status: res.status });
+    }
+    this.streamSupported = true;
+    return res;
+  }
+
+  /** Ends the upstream session (DELETE); best effort, 405 means the server keeps no sessions. */
+  async close(): Promise<void> {
+    const sessionId = this.sessionId;
+    this.#ready = false;
+    if (!sessionId) return;
+    try {
+      const headers = await this.#headers({});
+      const res = await this.#fetch('DELETE', { headers }, AbortSignal.timeout(this.#o.timeoutMs));
+      await res.body?.cancel();
+    } catch (err) {
+      this.#o.log.debug({ server: this.name, err: (err as Error).message }, 'upstream session DELETE failed');
+    } finally {
+      this.sessionId = undefined;
+    }
+  }
+
+  #expire(): void {
+    this.#ready = false;
+    this.sessionId = undefined;
+  }
+
+  async #fetch(method: string, init: { headers: Headers; body?: string }, signal?: AbortSignal, timeoutMs = this.#o.timeoutMs): Promise<Response> {
+    const started = performance.now();
+    // Time out only the wait for headers: an SSE body may legitimately stream for minutes.
+    const timeout = new AbortController();
+    const timer = timeoutMs > 0 ? setTimeout(() => timeout.abort(new Error(`no response within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    try {
+      const res = await fetch(this.server.url, { method, ...init, redirect: 'manual', signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal });
+      this.#o.metrics?.upstream(this.name, method, String(res.status), (performance.now() - started) / 1000);
+      return res;
+    } catch (err) {
+      this.#o.metrics?.upstream(this.name, method, 'error', (performance.now() - started) / 1000);
+      const reason = timeout.signal.aborted ? (timeout.signal.reason as Error).message : (err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message;
+      throw new UpstreamError(this.name, `unreachable: ${reason}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The JSON-RPC messages of an upstream response body: one JSON document, or an SSE stream. */
+export async function* messagesOf(server: string, res: Response): AsyncGenerator<UpstreamMessage> {
+  if (res.status === 202 || !res.body) return;
+  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json') {
+    const raw = await res.text();
+    yield { message: parseObject(server, raw), raw };
+    return;
+  }
+  if (type !== 'text/event-stream') {
+    await res.body.cancel();
+    throw new UpstreamError(server, `unexpected response content type "${type}"`);
+  }
+  for await (const e of parseSse(res.body)) {
+    // Priming events (2025-11-25) carry an id and no data: nothing to relay.
+    if (e.event !== 'message' || e.data.trim() === '') continue;
+    yield { message: parseObject(server, e.data), raw: e.data, ...(e.id !== undefined ? { eventId: e.id } : {}), ...(e.retry !== undefined ? { retry: e.retry } : {}) };
+  }
+}
+
+function parseObject(server: string, raw: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new UpstreamError(server, 'sent a message that is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UpstreamError(server, 'sent a message that is not a JSON-RPC object');
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,259 @@
+// The Envoy ext_authz v3 front end over gRPC, driven by a client built from the same official
+// Envoy protos (@grpc/grpc-js-xds deps/envoy-api) with real MCP JSON-RPC bodies. Decisions come
+// from the real policy.wasm over the decision-table policy compiled as the operator compiles it;
+// callers carry real jose-signed JWTs from the test issuer, verified by the identity module.
+import { credentials } from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExtAuthzServer, routerAuthenticator, loadProtos, type CheckResponse, type ExtAuthzServer, type ExtAuthzServerOptions } from '../../authorizer/src/extauthz/index.ts';
+import { createExtAuthzMetrics } from '../../authorizer/src/extauthz/metrics.ts';
+import {
+  authorizationClient, checkOnce, compileFixture, envoyCheckRequest, fixturePolicyKey, loadFixtureRouter, toolsCall, type EnvoyRequest,
+} from '../../authorizer/src/extauthz/test-support.ts';
+import { DecisionPath, PolicyRouter, createGatewayMetrics } from '../../authorizer/src/gateway/index.ts';
+import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
+
+const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const allScopes = ['norg:contacts:read', 'norg:messaging:write', 'norg:messaging:bulk'];
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+let issuer: TestIssuer;
+let router: PolicyRouter;
+let registry: Registry;
+const servers: ExtAuthzServer[] = [];
+let ready = true;
+let main: ReturnType<typeof authorizationClient>;
+let token: string;
+
+async function start(o: Partial<ExtAuthzServerOptions> & { router: PolicyRouter }): Promise<ReturnType<typeof authorizationClient>> {
+  const s = await startExtAuthzServer({
+    port: 0, host: '127.0.0.1', log, ready: () => ready, authenticate: routerAuthenticator(o.router),
+    decisionPath: new DecisionPath({ router: o.router, log }), ...o,
+  });
+  servers.push(s);
+  return authorizationClient(s.port);
+}
+
+const bearer = (t = token) => ({ authorization: `Bearer ${t}` });
+const send = (r: EnvoyRequest, client = main) => checkOnce(client, envoyCheckRequest({ ...r, headers: { ...bearer(), ...r.headers } }));
+const headerMap = (list: Array<{ header: { key: string; value: string } }> | undefined) => Object.fromEntries((list ?? []).map((h) => [h.header.key, h.header.value]));
+
+function denial(res: CheckResponse) {
+  expect(res.ok_response).toBeUndefined();
+  const d = res.denied_response!;
+  const body = JSON.parse(d.body) as { jsonrpc: string; id: unknown; error: { code: number; message: string; data?: Record<string, unknown> } };
+  expect(body.jsonrpc).toBe('2.0');
+  const headers = headerMap(d.headers);
+  expect(headers['content-type']).toBe('application/json');
+  // Loaded with enums as names: HttpStatus codes come back as e.g. "Forbidden".
+  return { grpc: res.status.code, http: d.status.code as unknown as string, headers, body };
+}
+
+beforeAll(async () => {
+  issuer = await startJwtIssuer({ audience: 'https://gateway.example.com/mcp' });
+  const data = compileFixture({ issuer: issuer.issuer, jwksUri: issuer.jwksUri, audience: issuer.audience });
+  router = await loadFixtureRouter(data);
+  registry = new Registry();
+  main = await start({
+    router,
+    decisionPath: new DecisionPath({ router, log, metrics: createGatewayMetrics(registry) }),
+    metrics: createExtAuthzMetrics(registry),
+    maxBodyBytes: 4096,
+  });
+  token = await issuer.mint({ sub: 'alice', azp: 'agent-1', scope: allScopes.join(' ') });
+}, 120_000);
+
+afterAll(async () => {
+  for (const s of servers) await s.close();
+  await issuer?.close();
+});
+
+describe('ext_authz Check: messages that need no decision', () => {
+  it('allows initialize, strips the token and names the caller to the upstream', async () => {
+    const res = await send({ body: { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } } });
+    expect(res.status.code).toBe(0);
+    const ok = res.ok_response!;
+    expect(headerMap(ok.headers)).toEqual({ 'x-toolgate-agent': 'agent-1', 'x-toolgate-operator': 'alice' });
+    // Overwrite, never append: a client-sent x-toolgate-agent cannot survive beside ours.
+    expect(ok.headers.every((h) => h.append_action === 'OVERWRITE_IF_EXISTS_OR_ADD')).toBe(true);
+    expect(ok.headers_to_remove).toEqual(expect.arrayContaining(['authorization', 'x-toolgate-decision-id']));
+  });
+
+  it('allows tools/list and notifications', async () => {
+    expect((await send({ body: { jsonrpc: '2.0', id: 2, method: 'tools/list' } })).status.code).toBe(0);
+    expect((await send({ body: { jsonrpc: '2.0', method: 'notifications/initialized' } })).status.code).toBe(0);
+  });
+
+  it('allows the GET stream and DELETE session after authentication, refuses other methods', async () => {
+    expect((await send({ method: 'GET', headers: { 'mcp-session-id': 's-1' } })).status.code).toBe(0);
+    expect((await send({ method: 'DELETE', headers: { 'mcp-session-id': 's-1' } })).status.code).toBe(0);
+    const unauth = denial(await checkOnce(main, envoyCheckRequest({ method: 'GET' })));
+    expect(unauth.http).toBe('Unauthorized');
+    const put = denial(await send({ method: 'PUT', body: toolsCall('read_email') }));
+    expect(put.http).toBe('MethodNotAllowed');
+    expect(put.body.error.message).toContain('PUT');
+  });
+});
+
+describe('ext_authz Check: tools/call decided by the policy', () => {
+  it('allows an internal e-mail, with a decision id upstream and to the client', async () => {
+    for (const packAsBytes of [false, true]) {
+      const res = await send({ server: 'gmail', packAsBytes, body: toolsCall('send_email', { to: 'bob@acme.com', body: 'hi' }) });
+      expect(res.status.code).toBe(0);
+      const headers = headerMap(res.ok_response!.headers);
+      expect(headers['x-toolgate-decision-id']).toMatch(uuid);
+      expect(headerMap(res.ok_response!.response_headers_to_add)['x-toolgate-decision-id']).toBe(headers['x-toolgate-decision-id']);
+      expect(res.ok_response!.headers_to_remove).toEqual(['authorization']);
+    }
+  });
+
+  it('denies SSRF to the cloud metadata service with the rule and a JSON-RPC error', async () => {
+    const d = denial(await send({ server: 'fetch', body: toolsCall('fetch', { url: 'http://169.254.169.254/latest/meta-data/' }, 'req-7') }));
+    expect(d.grpc).toBe(7);
+    expect(d.http).toBe('Forbidden');
+    expect(d.body.id).toBe('req-7');
+    expect(d.body.error.code).toBe(-32001);
+    expect(d.body.error.message).toContain('Block SSRF to cloud metadata');
+    expect(d.body.error.data).toMatchObject({ rule: 'Block SSRF to cloud metadata', revision: 'rev-1' });
+    expect(d.headers['x-toolgate-decision-id']).toBe(d.body.error.data!.decisionId);
+  });
+
+  it('holds external e-mail for approval and says who must approve', async () => {
+    const d = denial(await send({ server: 'gmail', body: toolsCall('send_email', { to: 'eve@evil.com', body: 'hi' }, 9) }));
+    expect(d.grpc).toBe(7);
+    expect(d.http).toBe('Forbidden');
+    expect(d.body.error.code).toBe(-32002);
+    expect(d.body.error.data).toMatchObject({ rule: 'Approve external communication', approvers: ['manager'], quorum: 1, timeout: '60m' });
+    expect(d.body.error.data!.decisionId).toMatch(uuid);
+  });
+
+  it('answers a missing scope with 403 insufficient_scope naming the scope', async () => {
+    const narrow = await issuer.mint({ sub: 'alice', azp: 'agent-1', scope: 'norg:contacts:read' });
+    const d = denial(await send({ server: 'norg', headers: bearer(narrow), body: toolsCall('send_message', { to: '+15550000000', text: 'x' }) }));
+    expect(d.http).toBe('Forbidden');
+    expect(d.body.error.code).toBe(-32004);
+    expect(d.headers['www-authenticate']).toContain('error="insufficient_scope"');
+    expect(d.headers['www-authenticate']).toContain('scope="norg:messaging:write"');
+  });
+
+  it('refuses unknown methods, malformed JSON and batches before any decision', async () => {
+    const unknown = denial(await send({ body: { jsonrpc: '2.0', id: 3, method: 'sampling/createMessage', params: {} } }));
+    expect([unknown.http, unknown.body.error.code, unknown.body.id]).toEqual(['Forbidden', -32601, 3]);
+    const malformed = denial(await send({ body: '{"jsonrpc":"2.0","id":4,"method":' }));
+    expect([malformed.http, malformed.body.error.code]).toEqual(['BadRequest', -32700]);
+    const batch = denial(await send({ body: [toolsCall('read_email'), toolsCall('delete_email')] }));
+    expect([batch.http, batch.body.error.code]).toEqual(['BadRequest', -32600]);
+    expect(batch.body.error.message).toContain('batches');
+  });
+
+  it('refuses oversized and truncated bodies (fail closed)', async () => {
+    const big = denial(await send({ body: toolsCall('send_email', { to: 'bob@acme.com', body: 'x'.repeat(5000) }) }));
+    expect([big.grpc, big.http]).toEqual([7, 'PayloadTooLarge']);
+    expect(big.body.error.message).toContain('4096-byte limit');
+    const cut = denial(await send({ partial: true, body: toolsCall('read_email', { id: '1' }) }));
+    expect(cut.http).toBe('PayloadTooLarge');
+    expect(cut.body.error.message).toContain('truncated');
+  });
+
+  it('takes the server from x-toolgate-server when the route sets none, and refuses when neither names one', async () => {
+    const viaHeader = await send({ server: null, headers: { 'x-toolgate-server': 'fetch' }, body: toolsCall('fetch', { url: 'http://169.254.169.254/' }) });
+    expect(denial(viaHeader).body.error.data).toMatchObject({ rule: 'Block SSRF to cloud metadata' });
+    const none = denial(await send({ server: null, body: toolsCall('read_email') }));
+    expect([none.grpc, none.http]).toEqual([9, 'InternalServerError']);
+    expect(none.body.error.message).toContain('context_extensions["toolgate-server"]');
+    const unknown = denial(await send({ server: 'nope', body: toolsCall('x') }));
+    expect(unknown.http).toBe('NotFound');
+  });
+});
+
+describe('ext_authz Check: callers', () => {
+  it('answers a missing token with 401 and the RFC 9728 metadata URL', async () => {
+    const d = denial(await checkOnce(main, envoyCheckRequest({ body: toolsCall('read_email') })));
+    expect([d.grpc, d.http]).toEqual([16, 'Unauthorized']);
+    expect(d.headers['www-authenticate']).toBe('Bearer resource_metadata="https://gateway.example.com/.well-known/oauth-protected-resource/mcp"');
+  });
+
+  it('answers a tampered token with invalid_token, never echoing the token', async () => {
+    const forged = await issuer.hostile.tampered({ sub: 'alice', azp: 'agent-1' });
+    const d = denial(await send({ headers: bearer(forged), body: toolsCall('read_email') }));
+    expect(d.http).toBe('Unauthorized');
+    expect(d.headers['www-authenticate']).toContain('error="invalid_token"');
+    expect(d.body.error.message).not.toContain(forged.split('.')[1]!);
+  });
+
+  it('percent-encodes claim values that would break a header', async () => {
+    const odd = await issuer.mint({ sub: 'alice', azp: 'agent\r\nx-evil: 1 é' });
+    const res = await send({ headers: bearer(odd), body: { jsonrpc: '2.0', id: 1, method: 'ping' } });
+    expect(headerMap(res.ok_response!.headers)['x-toolgate-agent']).toBe('agent%0D%0Ax-evil: 1 %C3%A9');
+  });
+
+  it('counts every Check outcome in the metrics', async () => {
+    const text = await registry.metrics();
+    expect(text).toMatch(/toolgate_extauthz_checks_total\{outcome="deny",http_status="403"\} [1-9]/);
+    expect(text).toMatch(/toolgate_extauthz_checks_total\{outcome="unauthenticated",http_status="401"\} [1-9]/);
+    expect(text).toMatch(/toolgate_authorizer_decisions_total\{front_end="ext_authz",action="allow"/);
+  });
+});
+
+describe('ext_authz: availability and options', () => {
+  it('refuses as unavailable (503) until the policies are loaded', async () => {
+    ready = false;
+    try {
+      const d = denial(await send({ body: toolsCall('read_email') }));
+      expect([d.grpc, d.http, d.body.error.code]).toEqual([14, 'ServiceUnavailable', -32003]);
+    } finally {
+      ready = true;
+    }
+    // A policy the router knows but has not loaded yet: its servers are unavailable, not unknown.
+    const pending = new PolicyRouter();
+    pending.entry(fixturePolicyKey);
+    const client = await start({ router: pending });
+    const d = denial(await send({ body: toolsCall('read_email') }, client));
+    expect([d.grpc, d.http, d.body.error.code]).toEqual([14, 'ServiceUnavailable', -32003]);
+  });
+
+  it('ignores the x-toolgate-server header when configured to trust only the route', async () => {
+    const client = await start({ router, trustServerHeader: false });
+    const d = denial(await send({ server: null, headers: { 'x-toolgate-server': 'gmail' }, body: toolsCall('read_email', { id: '1' }) }, client));
+    expect(d.http).toBe('InternalServerError');
+    expect((await send({ server: 'gmail', body: toolsCall('read_email', { id: '1' }) }, client)).status.code).toBe(0);
+  });
+
+  it('passes the token through only when configured to', async () => {
+    const client = await start({ router, passAuthorization: true });
+    const res = await send({ body: toolsCall('read_email', { id: '1' }) }, client);
+    expect(res.status.code).toBe(0);
+    expect(res.ok_response!.headers_to_remove ?? []).not.toContain('authorization');
+    expect(headerMap(res.ok_response!.headers)['x-toolgate-decision-id']).toMatch(uuid);
+  });
+
+  it('reports health: SERVING only when ready, NOT_FOUND for unknown services, Watch follows changes', async () => {
+    const { HealthClient } = loadProtos();
+    const health = new HealthClient(`127.0.0.1:${servers[0]!.port}`, credentials.createInsecure()) as never as {
+      Check(req: object, cb: (err: (Error & { code?: number }) | null, res?: { status: string }) => void): void;
+      Watch(req: object): NodeJS.EventEmitter & { cancel(): void };
+    };
+    const check = (service: string) => new Promise<{ status?: string; code?: number }>((resolve) => health.Check({ service }, (err, res) => resolve(err ? { code: err.code } : { status: res!.status })));
+    expect(await check('')).toEqual({ status: 'SERVING' });
+    expect(await check('envoy.service.auth.v3.Authorization')).toEqual({ status: 'SERVING' });
+    expect(await check('nope')).toEqual({ code: 5 });
+    const seen: string[] = [];
+    const stream = health.Watch({ service: '' });
+    const notServing = new Promise<void>((resolve) => stream.on('data', (m: { status: string }) => {
+      seen.push(m.status);
+      if (m.status === 'NOT_SERVING') resolve();
+    }));
+    stream.on('error', () => {});
+    await new Promise((r) => setTimeout(r, 100));
+    ready = false;
+    try {
+      await notServing;
+      expect(await check('')).toEqual({ status: 'NOT_SERVING' });
+    } finally {
+      ready = true;
+      stream.cancel();
+    }
+    expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+  });
+});

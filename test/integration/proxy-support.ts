@@ -1,0 +1,186 @@
+// Real peers for the MCP proxy tests: the reference "everything" MCP server from npm in its
+// Streamable HTTP mode (one process per upstream), a policy compiled by the operator's compiler
+// into the real wasm, caller tokens from the test JWT issuer verified by the identity module,
+// and the official SDK client. Nothing here imitates an MCP server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { pino } from 'pino';
+import { parse } from 'yaml';
+import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec } from '../../api/v1alpha1/index.ts';
+import { ensurePolicyWasm } from '../../authorizer/src/engine/policy-wasm.ts';
+import { DecisionPath, PolicyRouter, type GatewayConfig } from '../../authorizer/src/gateway/index.ts';
+import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
+import { startMcpProxy, type McpProxy, type McpProxyOptions } from '../../authorizer/src/proxy/index.ts';
+import { compilePolicy } from '../../operator/src/compiler/index.ts';
+import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
+
+const require = createRequire(import.meta.url);
+export const audience = 'https://toolgate.test/mcp';
+
+export interface EverythingServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The reference server over Streamable HTTP, on a port it reports once listening. */
+export async function startEverything(): Promise<EverythingServer> {
+  const pkgJson = require.resolve('@modelcontextprotocol/server-everything/package.json');
+  const bin = join(dirname(pkgJson), (JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: Record<string, string> }).bin['mcp-server-everything']!);
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [bin, 'streamableHttp'], { env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    const onData = (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening on port')) {
+        child.stderr?.off('data', onData);
+        child.stderr?.resume();
+        resolve();
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server-everything exited with ${code}: ${err}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    close: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    }),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A pass-through in front of an upstream that records the headers the proxy sent it. */
+export async function startHeaderTap(target: string): Promise<{ url: string; seen: IncomingHttpHeaders[]; close(): Promise<void> }> {
+  const t = new URL(target);
+  const seen: IncomingHttpHeaders[] = [];
+  const server: Server = createServer((req, res) => {
+    seen.push(req.headers);
+    const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: t.host } }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`,
+    seen,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+export function everythingProfile(): McpProfile {
+  return parse(readFileSync(fileURLToPath(new URL('../../profiles/everything.yaml', import.meta.url)), 'utf8')) as McpProfile;
+}
+
+/** The test policy: two governed copies of the server, read-only tools allowed, some denied or held. */
+export function testPolicy(urls: { everything: string; mirror: string }, issuer: TestIssuer, extra: Partial<McpSecurityPolicySpec> = {}): McpSecurityPolicy {
+  return {
+    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'agents' },
+    spec: {
+      servers: [{ name: 'everything', url: urls.everything }, { name: 'mirror', url: urls.mirror }],
+      profiles: [{ name: 'everything' }, { name: 'everything', server: 'mirror' }],
+      toolOverrides: [{ server: 'mirror', tool: 'get-sum', scopes: ['math:sum'] }],
+      policies: [
+        { name: 'no-secrets', priority: 10, when: { labels: ['data:secret'] }, action: 'deny' },
+        { name: 'images-need-approval', priority: 20, when: { tools: ['get-tiny-image'] }, action: 'require_approval', approvers: ['sre', 'security'] },
+        { name: 'sampling-allowed', priority: 30, when: { tools: ['trigger-sampling-request'] }, action: 'allow' },
+        { name: 'read-only', priority: 50, when: { readOnlyHint: true }, action: 'allow' },
+      ],
+      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
+      ...extra,
+    },
+  };
+}
+
+/** Compiles the policy and loads it into a router, as the bundle client does with a bundle. */
+export async function loadPolicy(router: PolicyRouter, policy: McpSecurityPolicy, revision: string): Promise<GatewayConfig> {
+  const profiles = new Map([['everything', everythingProfile()]]);
+  const { data, problems } = compilePolicy(policy, profiles);
+  if (!data) throw new Error(`policy does not compile: ${JSON.stringify(problems)}`);
+  const key = `${policy.metadata.namespace}/${policy.metadata.name}`;
+  await router.entry(key).engine.load(readFileSync(ensurePolicyWasm()), data, revision);
+  router.update(key, { gateway: data.toolgate.gateway, data });
+  return data.toolgate.gateway;
+}
+
+export interface Rig {
+  issuer: TestIssuer;
+  everything: EverythingServer;
+  mirror: EverythingServer;
+  tap: Awaited<ReturnType<typeof startHeaderTap>>;
+  router: PolicyRouter;
+  proxy: McpProxy;
+  token(claims?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Issuer, two upstream servers (the mirror behind a header tap), compiled policy, proxy. */
+export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}): Promise<Rig> {
+  const issuer = await startJwtIssuer({ audience });
+  const [everything, mirror] = await Promise.all([startEverything(), startEverything()]);
+  const tap = await startHeaderTap(mirror.url);
+  const router = new PolicyRouter();
+  const gateway = await loadPolicy(router, testPolicy({ everything: everything.url, mirror: tap.url }, issuer), 'rev-1');
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const verifier = createTokenVerifier(gateway.identity!, {});
+  const proxy = await startMcpProxy({
+    router,
+    decisionPath: new DecisionPath({ router, log }),
+    authenticate: (req) => verifier.verify(req.headers.authorization, { url: req.url ?? '/' }),
+    upstreamHeaders: async (server): Promise<Record<string, string>> => (server.name === 'mirror' ? { authorization: 'Bearer upstream-credential-for-mirror' } : {}),
+    allowedOrigins: ['http://localhost:6274'],
+    resourceMetadataUrl: 'https://toolgate.test/.well-known/oauth-protected-resource/mcp',
+    log,
+    ...proxyOptions,
+  });
+  return {
+    issuer, everything, mirror, tap, router, proxy,
+    token: (claims = {}) => issuer.mint({ sub: 'alice', azp: 'agent-1', ...claims }),
+    async close() {
+      await proxy.close();
+      await Promise.all([everything.close(), mirror.close(), tap.close(), issuer.close()]);
+    },
+  };
+}
+
+export const fullCapabilities = {
+  roots: { listChanged: true },
+  sampling: {},
+} as ClientCapabilities;
+
+/** An SDK client connected through the proxy with a bearer token. */
+export async function connectClient(url: string, token: string, capabilities: ClientCapabilities = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client({ name: 'proxy-test', version: '1.0.0' }, { capabilities });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** A raw POST to the proxy, for what the SDK client will not send. */
+export async function rawPost(url: string, body: unknown, headers: Record<string, string>): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
