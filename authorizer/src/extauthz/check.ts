@@ -20,7 +20,7 @@ export type Authenticate = (headers: Readonly<Record<string, string>>, server: s
  * JSON-RPC code of a refusal made before any policy decision because the caller is not
  * authenticated; the HTTP status and WWW-Authenticate say the rest (RFC 6750, RFC 9728).
  */
-export const unauthenticatedCode = -32000;
+export const unauthenticatedCode = ErrorCodes.unauthenticated;
 
 export const defaultMaxBodyBytes = 1024 * 1024;
 

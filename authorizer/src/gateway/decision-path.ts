@@ -102,18 +102,22 @@ export class DecisionPath {
 
   /**
    * The tools a caller may see in tools/list. A tool is hidden only when no arguments could
-   * make the call succeed: it is denied for the caller (role grant, scope, server) or denied by
-   * a rule while the tool has no argument classifiers that could change its labels.
+   * make the call succeed: it is denied for the caller whatever the call (role grant, scope,
+   * server), or denied by a rule (or the default) that arguments cannot reach — the tool has
+   * no argument classifiers, or no rule evaluated up to the deciding one reads labels.
    */
   visibleTools<T extends { name: string; annotations?: ToolAnnotations }>(server: string, tools: readonly T[], caller: CallerIdentity): T[] {
     const route = this.#o.router.route(server);
     if (!route.ok) return [];
-    const counts = route.entry.classifierCounts?.get(server);
+    const sensitivity = route.entry.argumentSensitivity;
     return tools.filter((t) => {
       const d = route.entry.engine.evaluate(policyInput({ server, tool: t.name, arguments: {}, annotations: t.annotations, caller, frontEnd: 'proxy' }));
       if (d.action !== 'deny') return true;
-      if (d.rule.startsWith('toolgate:')) return false;
-      return (counts?.get(t.name) ?? 0) > 0;
+      if (d.rule.startsWith('toolgate:') && d.rule !== RULES.default) return false;
+      const candidates = sensitivity?.classifiedTools.get(server)?.get(t.name);
+      if (!sensitivity || !candidates) return false;
+      const deciding = d.rule === RULES.default ? Number.POSITIVE_INFINITY : sensitivity.rules.findIndex((r) => r.name === d.rule);
+      return candidates.some((i) => i <= deciding && sensitivity.rules[i]?.readsLabels === true);
     });
   }
 

@@ -50,6 +50,12 @@ export const ErrorCodes = {
   policyUnavailable: -32003,
   /** The caller's token lacks a scope the tool needs. */
   insufficientScope: -32004,
+  /** No valid bearer token (the HTTP status and WWW-Authenticate say more). */
+  unauthenticated: -32005,
+  /** The governed upstream server could not be reached or failed at the transport level. */
+  upstreamUnavailable: -32006,
+  /** A transport-level refusal (session, headers, size) before any message was read. */
+  transport: -32000,
 } as const;
 
 export class JsonRpcParseError extends Error {

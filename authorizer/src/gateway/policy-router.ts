@@ -10,8 +10,20 @@ export interface PolicyEntry {
   engine: PolicyEngine;
   /** From the loaded bundle; undefined until the first load. */
   gateway?: GatewayConfig;
-  /** Tool name → number of argument classifiers, per server (from the compiled data). */
-  classifierCounts?: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Per server, the tools whose labels depend on arguments and what rules read labels (from the compiled data). */
+  argumentSensitivity?: ArgumentSensitivity;
+}
+
+/**
+ * What the compiled data says about how arguments can change a decision: only argument
+ * classifiers depend on arguments, and they only add labels, so a decision can change with the
+ * arguments only if the tool has classifiers and some rule it is evaluated against reads labels.
+ */
+export interface ArgumentSensitivity {
+  /** Rule names in evaluation order, and whether each reads labels. */
+  rules: Array<{ name: string; readsLabels: boolean }>;
+  /** Per server: tool → its candidate rule indexes (ascending) when it has classifiers. */
+  classifiedTools: Map<string, Map<string, number[]>>;
 }
 
 export type Route =
@@ -36,7 +48,7 @@ export class PolicyRouter {
   update(key: string, loaded: { gateway?: GatewayConfig; data?: unknown }): void {
     const e = this.entry(key);
     e.gateway = loaded.gateway;
-    e.classifierCounts = classifierCounts(loaded.data);
+    e.argumentSensitivity = argumentSensitivity(loaded.data);
   }
 
   route(server: string): Route {
@@ -64,15 +76,23 @@ export class PolicyRouter {
   }
 }
 
-function classifierCounts(data: unknown): Map<string, Map<string, number>> | undefined {
-  const servers = (data as { toolgate?: { compiled?: { servers?: Record<string, { tools?: Record<string, { classifiers?: unknown[] }> }> } } } | undefined)
-    ?.toolgate?.compiled?.servers;
-  if (!servers) return undefined;
-  const out = new Map<string, Map<string, number>>();
-  for (const [server, s] of Object.entries(servers)) {
-    const tools = new Map<string, number>();
-    for (const [tool, t] of Object.entries(s.tools ?? {})) tools.set(tool, t.classifiers?.length ?? 0);
-    out.set(server, tools);
+interface CompiledView {
+  policies?: Array<{ name: string; when?: { labelsAll?: string[]; labelsAny?: string[] } }>;
+  candidateLists?: number[][];
+  servers?: Record<string, { tools?: Record<string, { classifiers?: unknown[]; candidates?: number }> }>;
+}
+
+function argumentSensitivity(data: unknown): ArgumentSensitivity | undefined {
+  const compiled = (data as { toolgate?: { compiled?: CompiledView } } | undefined)?.toolgate?.compiled;
+  if (!compiled?.servers || !compiled.policies || !compiled.candidateLists) return undefined;
+  const rules = compiled.policies.map((p) => ({ name: p.name, readsLabels: (p.when?.labelsAll?.length ?? 0) + (p.when?.labelsAny?.length ?? 0) > 0 }));
+  const classifiedTools = new Map<string, Map<string, number[]>>();
+  for (const [server, s] of Object.entries(compiled.servers)) {
+    const tools = new Map<string, number[]>();
+    for (const [tool, t] of Object.entries(s.tools ?? {})) {
+      if ((t.classifiers?.length ?? 0) > 0) tools.set(tool, compiled.candidateLists[t.candidates ?? -1] ?? rules.map((_, i) => i));
+    }
+    classifiedTools.set(server, tools);
   }
-  return out;
+  return { rules, classifiedTools };
 }

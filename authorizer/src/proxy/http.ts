@@ -1,7 +1,7 @@
 // HTTP plumbing of the proxy's downstream side: bounded body reading, Accept / Content-Type
 // negotiation as the Streamable HTTP transport requires, and JSON / JSON-RPC error replies.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JsonRpcId } from '../gateway/index.ts';
+import { ErrorCodes, type JsonRpcId } from '../gateway/index.ts';
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -17,7 +17,7 @@ export class HttpError extends Error {
 }
 
 /** JSON-RPC code for transport-level refusals, as the MCP SDK uses it (no stable toolgate meaning). */
-export const transportErrorCode = -32000;
+export const transportErrorCode = ErrorCodes.transport;
 
 /** Reads the whole body, refusing more than `limit` bytes (by Content-Length up front, else as it streams). */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

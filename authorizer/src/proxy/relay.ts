@@ -5,14 +5,14 @@
 // polling), the proxy resumes it with Last-Event-ID itself, so the client's stream stays open.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { JsonRpcId } from '../gateway/index.ts';
+import { ErrorCodes, type JsonRpcId } from '../gateway/index.ts';
 import { sendJson, sendJsonRpcError } from './http.ts';
 import type { ProxySession, Upstream } from './session.ts';
 import { SseWriter } from './sse.ts';
 import { messagesOf, UpstreamError } from './upstream.ts';
 
 /** JSON-RPC internal error: the upstream could not be reached or answered outside the protocol. */
-export const upstreamFailureCode = -32603;
+export const upstreamFailureCode = ErrorCodes.upstreamUnavailable;
 
 export interface RelayOptions {
   res: ServerResponse;
