@@ -85,11 +85,23 @@ test: tools verify typecheck lint test-policy test-unit test-integration ## Ever
 
 ##@ Benchmarks (reported, never asserted; see bench/README.md)
 .PHONY: bench
-bench: bench-policy ## Run every benchmark and print the figures.
+bench: bench-policy bench-extauthz bench-proxy bench-propagation ## Run every benchmark and print the figures.
 
 .PHONY: bench-policy
 bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eval latency at 10/100/1000 rules, compile, bundle size, toolgate vs opa run --server (→ build/bench/policy.json).
 	@node bench/policy.ts
+
+.PHONY: bench-extauthz
+bench-extauthz: node_modules/.installed policy build/bin/opa ## ext_authz Check: decisions/s and p50/p99 vs an empty handler and a real OPA server (→ build/bench/extauthz.json).
+	@node bench/extauthz/run.ts
+
+.PHONY: bench-proxy
+bench-proxy: node_modules/.installed policy build/bin/opa ## MCP proxy: added p50/p99 per tools/call vs calling the upstream directly (→ build/bench/proxy.json).
+	@node bench/proxy/overhead.ts
+
+.PHONY: bench-propagation
+bench-propagation: node_modules/.installed policy build/bin/opa build/bin/etcd build/bin/kube-apiserver build/bin/kubectl ## kubectl apply → first decision under the new revision, p50/p99/max (→ build/bench/propagation.json).
+	@node bench/propagation/run.ts
 
 ##@ Run locally
 .PHONY: run-apiserver

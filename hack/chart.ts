@@ -19,6 +19,8 @@ const placeholders: Record<string, string> = {
   __PULL_POLICY__: '{{ .Values.image.pullPolicy }}',
   __REPLICAS__: '{{ .Values.operator.replicas }}',
   '__RESOURCES__': '{{- toYaml .Values.operator.resources | nindent 12 }}',
+  __AUTHORIZER_REPLICAS__: '{{ .Values.authorizer.replicas }}',
+  '__AUTHORIZER_RESOURCES__': '{{- toYaml .Values.authorizer.resources | nindent 12 }}',
 };
 
 function templated(obj: Record<string, unknown>): string {
@@ -35,15 +37,17 @@ function templated(obj: Record<string, unknown>): string {
   const o = walk(obj) as Record<string, unknown>;
   if (o.kind === 'Deployment') {
     const spec = o.spec as { replicas: unknown; template: { spec: { containers: Array<Record<string, unknown>> } } };
-    spec.replicas = '__REPLICAS__';
+    // Each component's replicas and resources come from its own values section.
+    const prefix = (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'] === 'authorizer' ? '__AUTHORIZER_' : '__';
+    spec.replicas = `${prefix}REPLICAS__`;
     for (const c of spec.template.spec.containers) {
       c.image = '__IMAGE__';
       c.imagePullPolicy = '__PULL_POLICY__';
-      c.resources = '__RESOURCES__';
+      c.resources = `${prefix}RESOURCES__`;
     }
   }
   let text = stringify(o, { lineWidth: 0 });
-  text = text.replace('resources: __RESOURCES__', 'resources:\n            __RESOURCES__');
+  text = text.replace(/resources: (__(?:AUTHORIZER_)?RESOURCES__)/, 'resources:\n            $1');
   for (const [k, v] of Object.entries(placeholders)) text = text.split(k).join(v);
   return text.replace(/^(\s*)__RESOURCES__$/m, (_m, indent: string) => `${indent}${placeholders.__RESOURCES__}`);
 }
@@ -53,7 +57,8 @@ export function renderChart(): Map<string, string> {
   for (const f of readdirSync(join(root, 'crds')).filter((f) => f.startsWith('toolgate.io_'))) {
     files.set(`crds/${f}`, readFileSync(join(root, 'crds', f), 'utf8'));
   }
-  const sources = ['config/rbac/service_account.yaml', 'config/rbac/role.yaml', 'config/rbac/role_binding.yaml', 'config/rbac/leader_election_role.yaml', 'config/manager/manager.yaml'];
+  const sources = ['config/rbac/service_account.yaml', 'config/rbac/role.yaml', 'config/rbac/role_binding.yaml', 'config/rbac/leader_election_role.yaml', 'config/manager/manager.yaml',
+    'config/authorizer/authorizer_service_account.yaml', 'config/authorizer/authorizer_role.yaml', 'config/authorizer/authorizer_cluster_role.yaml', 'config/authorizer/authorizer.yaml'];
   for (const src of sources) {
     // The namespace belongs to the release (helm install --create-namespace), not the chart.
     const objs = docs(src).filter((o) => o.kind !== 'Namespace');

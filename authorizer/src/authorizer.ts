@@ -1,0 +1,238 @@
+// Assembles an authorizer pod: one PolicyRouter with a PolicyEngine per enforced policy, fed by
+// the bundle clients; ONE DecisionPath shared by the Envoy ext_authz front end and the MCP
+// proxy (so both decide every message identically); caller identity from the policies' own
+// spec.identity, shared by both front ends; upstream credentials for the proxy; a Lease per pod
+// reporting the revisions in force; and the probe server. Fail-closed from the first instant:
+// the front ends listen before any bundle has loaded and refuse everything as unavailable.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { KubeClient } from '../../operator/src/kube/client.ts';
+import { createLogger, errorMessage, type Logger } from '../../operator/src/observability/log.ts';
+import { startProbeServer, type ProbeServer } from '../../operator/src/observability/server.ts';
+import { loadKubeConfig } from '../../operator/src/operator.ts';
+import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
+import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
+import type { PolicyEngine } from './engine/index.ts';
+import { routerAuthenticator, createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from './extauthz/index.ts';
+import { DecisionPath, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, proxyAuthenticator, type DecisionRecord } from './gateway/index.ts';
+import { createAuthnMetrics, protectedResourceMetadata, protectedResourceMetadataHandler, type TokenVerifierOptions } from './identity/index.ts';
+import { startMcpProxy, type McpProxy, type McpProxyOptions } from './proxy/index.ts';
+
+export interface AuthorizerConfig {
+  /** For the revision Lease and credential Secrets; in-cluster or $KUBECONFIG when absent. */
+  kubeConfig?: KubeConfig;
+  /** The pod's namespace (downward API): where its revision Lease lives. */
+  namespace: string;
+  podName: string;
+  /** When set, the Lease is owned by the pod and garbage-collected with it. */
+  podUid?: string;
+  /** Base URL of the operator's bundle service. */
+  bundleService: string;
+  /** The McpSecurityPolicies enforced, as "<namespace>/<name>". */
+  policies: string[];
+  /** Service-account token presented to the bundle service (projected token path by default). */
+  tokenPath?: string;
+  /** PEM CA bundle of an https bundle service. */
+  caFile?: string;
+  /** The operator's bundle signing public key (ConfigMap toolgate-bundle-signing-public). */
+  verification: { publicKeyPem: string; keyId: string; algorithm: string };
+  extAuthz?: { port: number; host?: string; passAuthorization?: boolean; trustServerHeader?: boolean; maxBodyBytes?: number };
+  proxy?: { port: number; host?: string; allowedOrigins?: string[] } & Partial<Omit<McpProxyOptions, 'router' | 'decisionPath' | 'authenticate' | 'upstreamHeaders' | 'ready' | 'log' | 'registry' | 'handlers'>>;
+  probePort: number;
+  probeHost?: string;
+  /** Write the per-pod revision Lease the operator aggregates into `Distributed`. */
+  reportRevisions: boolean;
+  /** Lease timing (tests shorten it). */
+  lease?: { durationSeconds?: number; renewIntervalMs?: number };
+  /** Bundle polling knobs (long-poll wait, backoff); defaults suit production. */
+  bundles?: Pick<BundleClientOptions, 'waitSeconds' | 'minDelayMs' | 'backoff' | 'maxBundleBytes'>;
+  /** Vault for `credentials.vault` references; absent: such servers fail their calls. */
+  vault?: VaultSourceOptions;
+  /** Token verification knobs (JWKS timeouts, a custom fetch in tests). */
+  identity?: Omit<TokenVerifierOptions, 'metrics' | 'log'>;
+  /** Called once per tools/call decision (audit). */
+  onDecision?: (record: DecisionRecord) => void;
+  log?: Logger;
+  registry?: Registry;
+}
+
+export interface RunningAuthorizer {
+  router: PolicyRouter;
+  decisionPath: DecisionPath;
+  bundles: BundleClients;
+  extAuthz?: ExtAuthzServer;
+  proxy?: McpProxy;
+  probe: ProbeServer;
+  reporter?: RevisionReporter;
+  registry: Registry;
+  /** True once every policy's bundle has loaded once. */
+  ready(): boolean;
+  /** Revision in force per policy. */
+  revisions(): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAuthorizer> {
+  const log = cfg.log ?? createLogger('authorizer');
+  if (cfg.policies.length === 0) throw new Error('no policies to enforce: set at least one "<namespace>/<name>"');
+  if (!cfg.extAuthz && !cfg.proxy) throw new Error('neither the ext_authz nor the proxy front end is enabled: nothing would be served');
+  const registry = cfg.registry ?? defaultRegistry();
+
+  const router = new PolicyRouter();
+  const engines = new Map<string, PolicyEngine>(cfg.policies.map((key) => [key, router.entry(key).engine]));
+  const gatewayMetrics = createGatewayMetrics(registry);
+  const decisionPath = new DecisionPath({ router, log, metrics: gatewayMetrics, ...(cfg.onDecision ? { onDecision: cfg.onDecision } : {}) });
+  const verifiers = new PolicyVerifiers(router, { ...cfg.identity, metrics: createAuthnMetrics(registry), log });
+
+  let kube: KubeClient | undefined;
+  const kubeClient = () => (kube ??= new KubeClient(cfg.kubeConfig ?? loadKubeConfig()));
+  const reporter = cfg.reportRevisions
+    ? new RevisionReporter({
+      client: kubeClient(), namespace: cfg.namespace, podName: cfg.podName, log,
+      ...(cfg.podUid ? { podUid: cfg.podUid } : {}),
+      ...(cfg.lease?.durationSeconds ? { leaseDurationSeconds: cfg.lease.durationSeconds } : {}),
+      ...(cfg.lease?.renewIntervalMs ? { renewIntervalMs: cfg.lease.renewIntervalMs } : {}),
+    })
+    : undefined;
+
+  let proxy: McpProxy | undefined;
+  const bundles = new BundleClients({
+    bundles: engines,
+    service: cfg.bundleService,
+    verification: { keys: { [cfg.verification.keyId]: { key: cfg.verification.publicKeyPem, algorithm: cfg.verification.algorithm } }, keyId: cfg.verification.keyId },
+    ...(cfg.tokenPath ? { tokenPath: cfg.tokenPath } : {}),
+    ...(cfg.caFile ? { caFile: cfg.caFile } : {}),
+    ...cfg.bundles,
+    registry,
+    log,
+    ...(reporter ? { reporter } : {}),
+    onLoaded: (loaded) => {
+      router.update(loaded.bundle, { gateway: loaded.gateway, data: loaded.data });
+      // Clients re-list tools under the new revision (tools/list is filtered per caller).
+      proxy?.notifyToolsChanged();
+    },
+  });
+  const ready = () => bundles.ready;
+
+  const started: Array<{ close(): Promise<void> }> = [];
+  try {
+    const extAuthz = cfg.extAuthz
+      ? await startExtAuthzServer({
+        port: cfg.extAuthz.port,
+        ...(cfg.extAuthz.host ? { host: cfg.extAuthz.host } : {}),
+        decisionPath,
+        authenticate: routerAuthenticator(router, {}, verifiers),
+        ready,
+        log,
+        gatewayMetrics,
+        metrics: createExtAuthzMetrics(registry),
+        ...(cfg.extAuthz.passAuthorization !== undefined ? { passAuthorization: cfg.extAuthz.passAuthorization } : {}),
+        ...(cfg.extAuthz.trustServerHeader !== undefined ? { trustServerHeader: cfg.extAuthz.trustServerHeader } : {}),
+        ...(cfg.extAuthz.maxBodyBytes !== undefined ? { maxBodyBytes: cfg.extAuthz.maxBodyBytes } : {}),
+      })
+      : undefined;
+    if (extAuthz) started.push(extAuthz);
+
+    if (cfg.proxy) {
+      const credentials = new CredentialProvider({
+        namespace: cfg.namespace,
+        secrets: new KubeSecretSource({ client: kubeClient() }),
+        ...(cfg.vault ? { vault: new VaultSource(cfg.vault) } : {}),
+        log,
+        metrics: createCredentialMetrics(registry),
+      });
+      const { port, host, ...rest } = cfg.proxy;
+      proxy = await startMcpProxy({
+        ...rest,
+        port,
+        host: host ?? '0.0.0.0',
+        router,
+        decisionPath,
+        authenticate: proxyAuthenticator(verifiers),
+        // Secrets are read from the namespace of the policy that names them.
+        upstreamHeaders: (server, policy) => credentials.headersFor(server, policy.namespace),
+        ready,
+        handlers: [resourceMetadataRoute(verifiers)],
+        log,
+        registry,
+      });
+      started.push(proxy);
+    }
+
+    const probe = await startProbeServer({
+      port: cfg.probePort,
+      ...(cfg.probeHost ? { host: cfg.probeHost } : {}),
+      registry,
+      readiness: { bundles: () => bundles.readiness() },
+    });
+    started.push(probe);
+
+    // The Lease first says "enforcing nothing"; each load then reports its revision.
+    await reporter?.start();
+    bundles.start();
+    log.info({
+      policies: cfg.policies, bundleService: cfg.bundleService, extAuthzPort: extAuthz?.port, proxyUrl: proxy?.url, probePort: probe.port,
+      lease: reporter?.leaseName,
+    }, 'authorizer started; every call is refused until the bundles load');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      router, decisionPath, bundles, ...(extAuthz ? { extAuthz } : {}), ...(proxy ? { proxy } : {}), probe,
+      ...(reporter ? { reporter } : {}),
+      registry,
+      ready,
+      revisions: () => bundles.revisions(),
+      stop() {
+        stopping ??= (async () => {
+          // Front ends drain first (ext_authz reports NOT_SERVING, in-flight calls finish), then
+          // the pod stops counting as an authorizer (Lease deleted), then the probes go.
+          await Promise.all([extAuthz?.close(), proxy?.close()]);
+          await bundles.stop();
+          await reporter?.stop();
+          await probe.close();
+          log.info({ pod: cfg.podName }, 'authorizer stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close().catch(() => undefined)));
+    log.error({ err: errorMessage(err) }, 'authorizer failed to start');
+    throw err;
+  }
+}
+
+function defaultRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/**
+ * RFC 9728 metadata for the audiences of the loaded policies, rebuilt when their identity
+ * settings change (bundles carry them, so they are unknown until the first load).
+ */
+function resourceMetadataRoute(verifiers: PolicyVerifiers): (req: IncomingMessage, res: ServerResponse) => boolean {
+  let key = '';
+  let handler: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  return (req, res) => {
+    const identities = verifiers.identities();
+    const next = JSON.stringify(identities.map((i) => [i.audience, i.issuer, i.jwksUri ?? '']));
+    if (next !== key || !handler) {
+      key = next;
+      const byAudience = new Map<string, string[]>();
+      for (const i of identities) byAudience.set(i.audience, [...new Set([...(byAudience.get(i.audience) ?? []), i.issuer])]);
+      const docs = [...byAudience].flatMap(([resource, issuers]) => {
+        if (!metadataUrlOf(resource)) return []; // an audience that is not an http(s) URL has no well-known location
+        try {
+          return [protectedResourceMetadata({ resource, authorizationServers: issuers, resourceName: 'toolgate MCP gateway' })];
+        } catch {
+          return [];
+        }
+      });
+      handler = protectedResourceMetadataHandler(docs);
+    }
+    return handler(req, res);
+  };
+}

@@ -1,0 +1,141 @@
+// Caller authentication shared by both front ends. A policy says how its callers are
+// authenticated (spec.identity, shipped in the bundle at data.toolgate.gateway); the identity
+// module verifies bearer tokens against it. One verifier per policy, rebuilt only when that
+// policy's identity settings change, so the JWKS cache survives bundle reloads; both front ends
+// use the same PolicyVerifiers, so they share that cache and refuse the same tokens.
+//
+// ext_authz knows the governed server of each request (the route says), so it authenticates
+// against that server's policy. The proxy serves every governed server behind one endpoint and
+// must authenticate before it knows which tool will be called: it accepts only when every
+// loaded policy authenticates the same way, and refuses (naming the policies) otherwise.
+import type { IncomingMessage } from 'node:http';
+import type { Identity } from '../../../api/v1alpha1/index.ts';
+import { createTokenVerifier, protectedResourceMetadataUrl, type TokenVerifier, type TokenVerifierOptions } from '../identity/index.ts';
+import { ErrorCodes } from './jsonrpc.ts';
+import type { PolicyEntry, PolicyRouter } from './policy-router.ts';
+import type { CallerIdentity } from './types.ts';
+
+export type VerifierLookup =
+  | { ok: true; verifier: TokenVerifier; identity: Identity; policy: string }
+  | { ok: false; httpStatus: 404 | 500 | 503; code: number; message: string };
+
+/**
+ * Refusal before any token was looked at (no policy loaded, no identity settings). Shaped like
+ * identity's AuthenticationError (status, toJSON, wwwAuthenticate) so the proxy answers it as-is.
+ */
+export class GatewayAuthRefusal extends Error {
+  override name = 'GatewayAuthRefusal';
+  readonly status: number;
+  readonly code: number;
+  readonly description: string;
+  constructor(status: number, code: number, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.description = message;
+  }
+
+  wwwAuthenticate(resourceMetadataUrl?: string): string {
+    return resourceMetadataUrl ? `Bearer resource_metadata="${resourceMetadataUrl}"` : 'Bearer';
+  }
+
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.status === 503 ? 'temporarily_unavailable' : 'server_error', error_description: this.message };
+  }
+}
+
+export class PolicyVerifiers {
+  readonly #router: PolicyRouter;
+  readonly #opts: TokenVerifierOptions;
+  readonly #cache = new Map<string, { settings: string; verifier: TokenVerifier }>();
+
+  constructor(router: PolicyRouter, opts: TokenVerifierOptions = {}) {
+    this.#router = router;
+    this.#opts = opts;
+  }
+
+  /** The verifier of the policy governing `server`. */
+  forServer(server: string): VerifierLookup {
+    const route = this.#router.route(server);
+    if (!route.ok) {
+      if (route.reason === 'not-loaded') return { ok: false, httpStatus: 503, code: ErrorCodes.policyUnavailable, message: `policy unavailable, call refused: ${route.message}` };
+      return { ok: false, httpStatus: route.reason === 'unknown-server' ? 404 : 500, code: ErrorCodes.invalidRequest, message: route.message };
+    }
+    return this.#forEntry(route.entry, `callers of server "${server}"`);
+  }
+
+  /** The one verifier that fits every loaded policy (the proxy's case). */
+  forAll(): VerifierLookup {
+    const keys = this.#router.keys();
+    const entries = keys.map((k) => this.#router.entry(k));
+    const missing = entries.filter((e) => !e.gateway).map((e) => e.key);
+    if (keys.length === 0 || missing.length > 0) {
+      return { ok: false, httpStatus: 503, code: ErrorCodes.policyUnavailable, message: `policy unavailable, call refused: no bundle loaded yet for ${missing.join(', ') || 'any policy'}` };
+    }
+    const distinct = new Map<string, string[]>();
+    for (const e of entries) {
+      const s = JSON.stringify(e.gateway?.identity ?? null);
+      distinct.set(s, [...(distinct.get(s) ?? []), e.key]);
+    }
+    if (distinct.size > 1) {
+      const groups = [...distinct.values()].map((g) => g.join(' + ')).join(' vs ');
+      return { ok: false, httpStatus: 500, code: ErrorCodes.invalidRequest, message: `the policies behind this endpoint authenticate callers differently (${groups}): spec.identity must be identical for the MCP proxy` };
+    }
+    return this.#forEntry(entries[0]!, 'callers of the MCP proxy');
+  }
+
+  /** Identity settings of every loaded policy (for the RFC 9728 metadata). */
+  identities(): Identity[] {
+    const out: Identity[] = [];
+    for (const k of this.#router.keys()) {
+      const id = this.#router.entry(k).gateway?.identity;
+      if (id) out.push(id);
+    }
+    return out;
+  }
+
+  #forEntry(entry: PolicyEntry, who: string): VerifierLookup {
+    const identity = entry.gateway?.identity;
+    if (!identity) {
+      return { ok: false, httpStatus: 500, code: ErrorCodes.invalidRequest, message: `policy ${entry.key} has no spec.identity: ${who} cannot be authenticated` };
+    }
+    const settings = JSON.stringify(identity);
+    let cached = this.#cache.get(entry.key);
+    if (cached?.settings !== settings) this.#cache.set(entry.key, (cached = { settings, verifier: createTokenVerifier(identity, this.#opts) }));
+    return { ok: true, verifier: cached.verifier, identity, policy: entry.key };
+  }
+}
+
+/**
+ * The proxy's authenticate: the token verified against the identity every loaded policy shares.
+ * Challenges name the RFC 9728 metadata of that identity's audience unless the proxy was given
+ * a fixed metadata URL.
+ */
+export function proxyAuthenticator(verifiers: PolicyVerifiers): (req: IncomingMessage) => Promise<CallerIdentity> {
+  return async (req) => {
+    const found = verifiers.forAll();
+    if (!found.ok) throw new GatewayAuthRefusal(found.httpStatus, found.code, found.message);
+    try {
+      return await found.verifier.verify(req.headers.authorization, { url: req.url ?? '/' });
+    } catch (err) {
+      const e = err as { wwwAuthenticate?: (url?: string) => string };
+      if (typeof e.wwwAuthenticate === 'function') {
+        const challenge = e.wwwAuthenticate.bind(err);
+        const derived = metadataUrlOf(found.identity.audience);
+        e.wwwAuthenticate = (url?: string) => challenge(url ?? derived);
+      }
+      throw err;
+    }
+  };
+}
+
+/** RFC 9728 metadata URL of an audience, when the audience is a URL at all. */
+export function metadataUrlOf(audience: string): string | undefined {
+  // RFC 9728 §3.1 derives the well-known URL from an https (or, in tests, http) resource only.
+  if (!/^https?:\/\//i.test(audience)) return undefined;
+  try {
+    return protectedResourceMetadataUrl(audience);
+  } catch {
+    return undefined;
+  }
+}

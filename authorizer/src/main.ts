@@ -1,0 +1,153 @@
+// Authorizer entry point: configuration from the environment (documented in
+// config/authorizer/README.md), graceful shutdown on signals. Every configuration error names
+// the variable at fault and what it expects.
+import { readFileSync } from 'node:fs';
+import { createLogger, errorMessage } from '../../operator/src/observability/log.ts';
+import { startAuthorizer, type AuthorizerConfig } from './authorizer.ts';
+
+const log = createLogger('authorizer');
+
+class ConfigError extends Error {}
+
+function required(name: string, what: string): string {
+  const v = process.env[name]?.trim();
+  if (!v) throw new ConfigError(`${name} is not set: expected ${what}`);
+  return v;
+}
+
+function optional(name: string): string | undefined {
+  return process.env[name]?.trim() || undefined;
+}
+
+/** A port number; "" or "0" disables the listener when `disableable`. */
+function port(name: string, fallback: number | undefined): number | undefined {
+  const raw = optional(name);
+  if (raw === undefined) return fallback;
+  if (raw === 'off' || raw === 'disabled') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${name} must be a port number 1-65535 (or "off"), got "${raw}"`);
+  return n;
+}
+
+function list(name: string): string[] {
+  return (optional(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function bool(name: string, fallback: boolean): boolean {
+  const raw = optional(name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function file(name: string, fallback?: string): string | undefined {
+  const path = optional(name) ?? fallback;
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${name}: cannot read ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function url(name: string): string {
+  const v = required(name, 'the URL of the operator\'s bundle service, e.g. http://toolgate-bundles.toolgate-system.svc:8443');
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(`${name} is not a URL: "${v}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL, got "${v}"`);
+  return v;
+}
+
+export function configFromEnv(): AuthorizerConfig {
+  const policies = list('POLICIES');
+  if (policies.length === 0) throw new ConfigError('POLICIES is not set: expected a comma-separated list of "<namespace>/<name>" McpSecurityPolicies to enforce');
+  const bad = policies.filter((p) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(p));
+  if (bad.length) throw new ConfigError(`POLICIES: ${bad.map((p) => `"${p}"`).join(', ')} must be "<namespace>/<name>"`);
+  const keyFile = optional('BUNDLE_PUBLIC_KEY_FILE') ?? '/etc/toolgate/bundle-signing/public.pem';
+  const publicKeyPem = file('BUNDLE_PUBLIC_KEY_FILE', keyFile)!;
+  if (!publicKeyPem.includes('-----BEGIN')) throw new ConfigError(`BUNDLE_PUBLIC_KEY_FILE: ${keyFile} is not a PEM public key`);
+  const keyDir = keyFile.replace(/\/[^/]*$/, '');
+  // The operator's ConfigMap carries key-id and algorithm beside public.pem: read them when mounted.
+  const keyId = optional('BUNDLE_KEY_ID') ?? readOptional(`${keyDir}/key-id`) ?? 'toolgate';
+  const algorithm = optional('BUNDLE_KEY_ALGORITHM') ?? readOptional(`${keyDir}/algorithm`) ?? 'RS256';
+  const extPort = port('EXT_AUTHZ_PORT', 9191);
+  const proxyPort = port('PROXY_PORT', 8080);
+  const vaultAddr = optional('VAULT_ADDR');
+  const resourceMetadataUrl = optional('RESOURCE_METADATA_URL');
+  const allowedHosts = list('ALLOWED_HOSTS');
+  const tokenPath = optional('BUNDLE_TOKEN_FILE');
+  const caFile = optional('BUNDLE_CA_FILE');
+  const podUid = optional('POD_UID');
+  return {
+    namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
+    podName: required('POD_NAME', 'the pod\'s name (downward API metadata.name)'),
+    ...(podUid ? { podUid } : {}),
+    bundleService: url('BUNDLE_SERVICE_URL'),
+    policies,
+    ...(tokenPath ? { tokenPath } : {}),
+    ...(caFile ? { caFile } : {}),
+    verification: { publicKeyPem, keyId, algorithm },
+    ...(extPort ? {
+      extAuthz: {
+        port: extPort,
+        passAuthorization: bool('EXT_AUTHZ_PASS_AUTHORIZATION', false),
+        // Envoy Gateway can only name the server with a header its listener sets; plain Envoy and
+        // Istio use context_extensions and should set this to false.
+        trustServerHeader: bool('EXT_AUTHZ_TRUST_SERVER_HEADER', true),
+      },
+    } : {}),
+    ...(proxyPort ? {
+      proxy: {
+        port: proxyPort,
+        allowedOrigins: list('ALLOWED_ORIGINS'),
+        ...(allowedHosts.length ? { allowedHosts } : {}),
+        ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}),
+      },
+    } : {}),
+    probePort: port('PROBE_PORT', 8081)!,
+    reportRevisions: bool('REPORT_REVISIONS', true),
+    ...(vaultAddr ? {
+      vault: {
+        endpoint: vaultAddr,
+        ...(optional('VAULT_ROLE') ? { defaultRole: optional('VAULT_ROLE')! } : {}),
+        ...(optional('VAULT_AUTH_MOUNT') ? { authMount: optional('VAULT_AUTH_MOUNT')! } : {}),
+        ...(optional('VAULT_CACERT') ? { caCert: file('VAULT_CACERT')! } : {}),
+      },
+    } : {}),
+    log,
+  };
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    const authorizer = await startAuthorizer(configFromEnv());
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      authorizer.stop().then(() => process.exit(0), (err: unknown) => {
+        log.error({ err: errorMessage(err) }, 'unclean shutdown');
+        process.exit(1);
+      });
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  } catch (err) {
+    log.fatal({ err: errorMessage(err) }, err instanceof ConfigError ? 'authorizer configuration is invalid' : 'authorizer failed to start');
+    process.exit(1);
+  }
+}
