@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -20,6 +19,7 @@ import { gzipDeterministic, writeTar } from '../../operator/src/bundle/tar.ts';
 import { compileWasm, opaBinary, runOpa, tempDir } from '../../operator/src/bundle/test-support.ts';
 import { tokenReviewAuthenticator } from '../../operator/src/bundle/token-review.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
+import { freePort, serviceAccountToken as saToken } from '../harness/accounts.ts';
 
 const env = inject('controlPlane');
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -47,24 +47,7 @@ let token: string;
 let intruderToken: string;
 let opa: { child: ChildProcess; url: string; logs: string[] } | undefined;
 
-async function serviceAccountToken(name: string): Promise<string> {
-  await admin.create({ group: '', version: 'v1', plural: 'serviceaccounts', namespace }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
-  const review = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  return review.status.token;
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+const serviceAccountToken = (name: string) => saToken(admin, namespace, name);
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +19,7 @@ import { openBundle } from '../../operator/src/bundle/index.ts';
 import { opaBinary } from '../../operator/src/bundle/test-support.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
 import { startOperator, defaultPublicKeyConfigMap, type RunningOperator } from '../../operator/src/operator.ts';
+import { freePort, serviceAccountToken } from '../harness/accounts.ts';
 import { waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';
 
@@ -39,25 +39,6 @@ const opas = new Map<Variant, Opa>();
 const engines = new Map<Variant, PolicyEngine>();
 let operator: RunningOperator;
 let dir: string;
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function serviceAccountToken(name: string): Promise<string> {
-  await admin.create({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: ns }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
-  const review = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  return review.status.token;
-}
 
 async function startOpa(variant: Variant, tokenPath: string, publicKey: { pem: string; keyId: string; algorithm: string }): Promise<Opa> {
   const config = {
@@ -85,7 +66,7 @@ async function opaDecision(opa: Opa, input: unknown): Promise<{ result: Decision
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'toolgate-opa-compat-'));
   await admin.create({ group: '', version: 'v1', plural: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const token = await serviceAccountToken('opa');
+  const token = await serviceAccountToken(admin, ns, 'opa');
   const tokenPath = join(dir, 'token');
   await writeFile(tokenPath, token, { mode: 0o600 });
 

@@ -11,6 +11,7 @@ import { openBundle } from '../../operator/src/bundle/index.ts';
 import { revisionsAnnotation } from '../../operator/src/controllers/distribution.ts';
 import { KubeClient, microTime } from '../../operator/src/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator, type RunningOperator } from '../../operator/src/operator.ts';
+import { serviceAccountToken } from '../harness/accounts.ts';
 import { waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';
 
@@ -50,10 +51,7 @@ async function authorizerLease(pod: string, revisions: Record<string, string>): 
 
 beforeAll(async () => {
   await admin.create({ group: '', version: 'v1', plural: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  await admin.create({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: ns }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'authorizer' } });
-  token = (await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/authorizer/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  })).status.token;
+  token = await serviceAccountToken(admin, ns, 'authorizer');
   operator = await startOperator({
     kubeConfig: kc, leaseNamespace: ns, identity: 'bundles', probePort: 0, probeHost: '127.0.0.1', log,
     bundles: operatorBundles({ allow: [`system:serviceaccount:${ns}:authorizer`] }),

@@ -1,0 +1,29 @@
+// Service accounts and ports for tests that stand in for pods: a ServiceAccount with a token
+// from the real TokenRequest API (what kubelet projects into a pod), and a free loopback port.
+import { createServer } from 'node:net';
+import { isAlreadyExists, type KubeClient } from '../../operator/src/kube/client.ts';
+
+/** Creates the ServiceAccount (unless it exists) and returns a fresh token for it. */
+export async function serviceAccountToken(admin: KubeClient, namespace: string, name: string, expirationSeconds = 3600): Promise<string> {
+  try {
+    await admin.create({ group: '', version: 'v1', plural: 'serviceaccounts', namespace }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+  const review = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
+  });
+  return review.status.token;
+}
+
+/** A loopback port free at the time of asking (for processes that must be told their port). */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
