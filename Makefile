@@ -29,7 +29,11 @@ help: ## Show this help.
 
 ##@ Setup
 .PHONY: tools
-tools: $(addprefix build/bin/,$(GO_TOOLS)) node_modules/.installed ## Build/install every tool (cached per version under $TOOLGATE_CACHE).
+tools: $(addprefix build/bin/,$(GO_TOOLS)) build/bin/kubectl-mcp node_modules/.installed ## Build/install every tool (cached per version under $TOOLGATE_CACHE).
+
+# The kubectl plugin, on PATH beside kubectl so `kubectl mcp ...` works in the demo and tests.
+build/bin/kubectl-mcp:
+	@mkdir -p build/bin && ln -sfn ../../kubectl-mcp/kubectl-mcp.ts $@
 
 build/bin/%: hack/tools/versions.env hack/tools/build-go-tool.sh
 	@hack/tools/build-go-tool.sh $*
