@@ -11,6 +11,7 @@ import { KubeClient } from '../../operator/src/kube/client.ts';
 import { createLogger, errorMessage, type Logger } from '../../operator/src/observability/log.ts';
 import { startProbeServer, type ProbeServer } from '../../operator/src/observability/server.ts';
 import { loadKubeConfig } from '../../operator/src/operator.ts';
+import { ApprovalCoordinator } from './approvals/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
 import type { PolicyEngine } from './engine/index.ts';
@@ -53,6 +54,12 @@ export interface AuthorizerConfig {
   identity?: Omit<TokenVerifierOptions, 'metrics' | 'log'>;
   /** Called once per tools/call decision (audit). */
   onDecision?: (record: DecisionRecord) => void;
+  /**
+   * Held calls (require_approval) become ApprovalRequests the authorizer watches and consumes
+   * (needs the RBAC in config/authorizer). Off: held calls are refused with approvalRequired.
+   * The proxy's hold/retry mode is proxy.approvalMode.
+   */
+  approvals?: { enabled: boolean };
   log?: Logger;
   registry?: Registry;
 }
@@ -65,6 +72,7 @@ export interface RunningAuthorizer {
   proxy?: McpProxy;
   probe: ProbeServer;
   reporter?: RevisionReporter;
+  approvals?: ApprovalCoordinator;
   registry: Registry;
   /** True once every policy's bundle has loaded once. */
   ready(): boolean;
@@ -95,6 +103,8 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       ...(cfg.lease?.renewIntervalMs ? { renewIntervalMs: cfg.lease.renewIntervalMs } : {}),
     })
     : undefined;
+
+  const approvals = cfg.approvals?.enabled ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry }) : undefined;
 
   let proxy: McpProxy | undefined;
   const bundles = new BundleClients({
@@ -130,6 +140,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
         ...(cfg.extAuthz.passAuthorization !== undefined ? { passAuthorization: cfg.extAuthz.passAuthorization } : {}),
         ...(cfg.extAuthz.trustServerHeader !== undefined ? { trustServerHeader: cfg.extAuthz.trustServerHeader } : {}),
         ...(cfg.extAuthz.maxBodyBytes !== undefined ? { maxBodyBytes: cfg.extAuthz.maxBodyBytes } : {}),
+        ...(approvals ? { approvals } : {}),
       })
       : undefined;
     if (extAuthz) started.push(extAuthz);
@@ -156,6 +167,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
         handlers: [resourceMetadataRoute(verifiers)],
         log,
         registry,
+        ...(approvals ? { approvals } : {}),
       });
       started.push(proxy);
     }
@@ -164,13 +176,18 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       port: cfg.probePort,
       ...(cfg.probeHost ? { host: cfg.probeHost } : {}),
       registry,
-      readiness: { bundles: () => bundles.readiness() },
+      readiness: {
+        bundles: () => bundles.readiness(),
+        ...(approvals ? { approvals: () => ({ ok: approvals.watching, detail: approvals.watching ? 'watching ApprovalRequests' : 'ApprovalRequest watch not synced' }) } : {}),
+      },
     });
     started.push(probe);
 
     // The Lease first says "enforcing nothing"; each load then reports its revision.
     await reporter?.start();
     bundles.start();
+    // Not awaited: until the watch lists, held calls are refused (fail closed) rather than startup blocked.
+    approvals?.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'ApprovalRequest watch failed to start'));
     log.info({
       policies: cfg.policies, bundleService: cfg.bundleService, extAuthzPort: extAuthz?.port, proxyUrl: proxy?.url, probePort: probe.port,
       lease: reporter?.leaseName,
@@ -180,6 +197,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     return {
       router, decisionPath, bundles, ...(extAuthz ? { extAuthz } : {}), ...(proxy ? { proxy } : {}), probe,
       ...(reporter ? { reporter } : {}),
+      ...(approvals ? { approvals } : {}),
       registry,
       ready,
       revisions: () => bundles.revisions(),
@@ -188,6 +206,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
           // Front ends drain first (ext_authz reports NOT_SERVING, in-flight calls finish), then
           // the pod stops counting as an authorizer (Lease deleted), then the probes go.
           await Promise.all([extAuthz?.close(), proxy?.close()]);
+          await approvals?.stop();
           await bundles.stop();
           await reporter?.stop();
           await probe.close();

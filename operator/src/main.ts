@@ -35,8 +35,15 @@ try {
   if (Boolean(cert) !== Boolean(key)) throw new Error('BUNDLE_TLS_CERT_FILE and BUNDLE_TLS_KEY_FILE must be set together');
   const allow = listFromEnv('BUNDLE_ALLOWED_SERVICE_ACCOUNTS');
   const audiences = listFromEnv('BUNDLE_TOKEN_AUDIENCES');
+  const namespace = process.env.POD_NAMESPACE ?? process.env.TOOLGATE_NAMESPACE ?? 'toolgate-system';
+  // The webhook URL is a credential: prefer a Secret (APPROVAL_WEBHOOK_SECRET, key `url` unless
+  // APPROVAL_WEBHOOK_SECRET_KEY says otherwise, read at send time) over a plain env value.
+  const webhookSecret = process.env.APPROVAL_WEBHOOK_SECRET?.trim();
+  const webhookUrl = process.env.APPROVAL_WEBHOOK_URL?.trim();
+  const approvalNamespaces = listFromEnv('APPROVAL_NAMESPACES');
   const operator = await startOperator({
-    leaseNamespace: process.env.POD_NAMESPACE ?? process.env.TOOLGATE_NAMESPACE ?? 'toolgate-system',
+    leaseNamespace: namespace,
+    ...(process.env.WATCH_NAMESPACE ? { watchNamespace: process.env.WATCH_NAMESPACE } : {}),
     identity: process.env.POD_NAME,
     probePort: intFromEnv('PROBE_PORT', 8081),
     bundles: {
@@ -45,6 +52,12 @@ try {
       ...(cert && key ? { tls: { cert, key } } : {}),
       ...(allow ? { allow } : {}),
       ...(audiences ? { audiences } : {}),
+    },
+    approvals: {
+      retentionMs: intFromEnv('APPROVAL_RETENTION_SECONDS', 24 * 3600) * 1000,
+      ...(approvalNamespaces ? { namespaces: approvalNamespaces } : {}),
+      ...(webhookSecret ? { webhook: { secret: { namespace, name: webhookSecret, key: process.env.APPROVAL_WEBHOOK_SECRET_KEY || 'url' } } }
+        : webhookUrl ? { webhook: { url: webhookUrl } } : {}),
     },
     log,
   });

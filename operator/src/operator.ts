@@ -6,6 +6,8 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ApprovalRequest, McpProfile, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { PolicyController } from './controllers/policy-controller.ts';
+import { ApprovalController } from './controllers/approval-controller.ts';
+import { WebhookNotifier, secretUrl, type SecretKeyRef } from './controllers/approval-notifier.ts';
 import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner } from './bundle/index.ts';
 import { authorizerLeaseSelector, type Lease } from './controllers/distribution.ts';
 import { PolicyBundler } from './controllers/policy-bundler.ts';
@@ -21,6 +23,11 @@ export interface OperatorConfig {
   kubeConfig?: KubeConfig;
   /** Namespace of the leader Lease. */
   leaseNamespace: string;
+  /**
+   * Watch (and act on) policies, approval requests and authorizer Leases in this namespace only;
+   * all namespaces when absent. Profiles are cluster-scoped and always watched.
+   */
+  watchNamespace?: string;
   leaseName?: string;
   identity?: string;
   probePort: number;
@@ -30,6 +37,19 @@ export interface OperatorConfig {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   log?: Logger;
+  approvals?: ApprovalsConfig;
+}
+
+/** The ApprovalRequest controller: phases, expiry, Events, chat notifications, garbage collection. */
+export interface ApprovalsConfig {
+  /** false: do not run it (default true). */
+  enabled?: boolean;
+  /** How long a settled request is kept before deletion (default 24 h). */
+  retentionMs?: number;
+  /** Reconcile only these namespaces (default: all). */
+  namespaces?: readonly string[];
+  /** Slack-compatible incoming webhook; the URL itself, or a Secret key holding it (read at send time). */
+  webhook?: { url?: string; secret?: SecretKeyRef };
 }
 
 export interface BundleServiceConfig {
@@ -70,10 +90,11 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
   const metrics = createOperatorMetrics();
   const client = new KubeClient(kc);
 
-  const policies = new ResourceInformer<McpSecurityPolicy>({ resource: { group, version, plural: 'mcpsecuritypolicies' }, client, log, metrics });
+  const scope = cfg.watchNamespace ? { namespace: cfg.watchNamespace } : {};
+  const policies = new ResourceInformer<McpSecurityPolicy>({ resource: { group, version, plural: 'mcpsecuritypolicies', ...scope }, client, log, metrics });
   const profiles = new ResourceInformer<McpProfile>({ resource: { group, version, plural: 'mcpprofiles' }, client, log, metrics });
-  const approvals = new ResourceInformer<ApprovalRequest>({ resource: { group, version, plural: 'approvalrequests' }, client, log, metrics });
-  const leases = new ResourceInformer<Lease>({ resource: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' }, labelSelector: authorizerLeaseSelector, client, log, metrics });
+  const approvals = new ResourceInformer<ApprovalRequest>({ resource: { group, version, plural: 'approvalrequests', ...scope }, client, log, metrics });
+  const leases = new ResourceInformer<Lease>({ resource: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', ...scope }, labelSelector: authorizerLeaseSelector, client, log, metrics });
   const informers = [policies, profiles, approvals, leases];
 
   const bundleMetrics = createBundleMetrics(metrics.registry);
@@ -84,6 +105,7 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
   const events = new EventRecorder({ client, controller: 'toolgate.io/operator', instance: identity, log });
   let leading = false;
   const policyController = new PolicyController({ client, policies, profiles, leases, bundler, events, log, metrics, canWrite: () => leading });
+  const approvalController = cfg.approvals?.enabled === false ? undefined : startApprovals(cfg.approvals ?? {}, { client, approvals, events, log, metrics, canWrite: () => leading });
 
   const elector = new LeaderElector({
     client,
@@ -99,6 +121,7 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
       metrics.leader.set(1);
       await Promise.all(informers.map((i) => i.synced()));
       policyController.requeueAll();
+      approvalController?.requeueAll();
     },
     onStoppedLeading: () => {
       leading = false;
@@ -144,6 +167,7 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
     policies,
     async stop() {
       policyController.queue.stop();
+      approvalController?.stop();
       await elector.stop();
       await Promise.all(informers.map((i) => i.stop()));
       store.close();
@@ -152,6 +176,18 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
       log.info({ identity }, 'operator stopped');
     },
   };
+}
+
+function startApprovals(cfg: ApprovalsConfig, deps: Omit<ConstructorParameters<typeof ApprovalController>[0], 'notifier'>): ApprovalController {
+  const { webhook } = cfg;
+  const url = webhook?.url ? async () => webhook.url : webhook?.secret ? secretUrl(deps.client, webhook.secret, deps.log) : undefined;
+  const notifier = url ? new WebhookNotifier({ url, log: deps.log.child({ component: 'approval-notifier' }), registry: deps.metrics.registry }) : undefined;
+  return new ApprovalController({
+    ...deps,
+    ...(notifier ? { notifier } : {}),
+    ...(cfg.retentionMs !== undefined ? { retentionMs: cfg.retentionMs } : {}),
+    ...(cfg.namespaces ? { namespaces: cfg.namespaces } : {}),
+  });
 }
 
 export function loadKubeConfig(): KubeConfig {

@@ -125,7 +125,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'token'), saToken, { mode: 0o600 });
 
   operator = await startOperator({
-    kubeConfig: kc, leaseNamespace: ns, identity: 'e2e', probePort: 0, probeHost: '127.0.0.1', log,
+    kubeConfig: kc, leaseNamespace: ns, watchNamespace: ns, identity: 'e2e', probePort: 0, probeHost: '127.0.0.1', log,
     bundles: operatorBundles({ allow: [`system:serviceaccount:${ns}:authorizer`] }),
   });
   const cm = await waitFor(() => admin.get<{ data?: Record<string, string> }>({ ...core, plural: 'configmaps', name: defaultPublicKeyConfigMap }),

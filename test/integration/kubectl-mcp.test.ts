@@ -190,7 +190,7 @@ describe('kubectl mcp explain', () => {
       .withClassifier({ server: 'mail', tool: 'send_email', field: 'to', notContains: '@acme.com', setLabels: ['scope:external'] })
       .withPolicy({ name: 'hold-external', priority: 10, when: { labels: ['scope:external'] }, action: 'require_approval', approvers: [approvers], quorum: 2, timeout: '30m' })
       .withPolicy({ name: 'allow-read', priority: 20, when: { readOnlyHint: true }, action: 'allow' }).build());
-    operator = await startOperator({ kubeConfig: kc, leaseNamespace: ns, identity: 'kmcp', probePort: 0, probeHost: '127.0.0.1', log: pino({ level: 'silent' }), bundles: operatorBundles() });
+    operator = await startOperator({ kubeConfig: kc, leaseNamespace: ns, watchNamespace: ns, identity: 'kmcp', probePort: 0, probeHost: '127.0.0.1', log: pino({ level: 'silent' }), bundles: operatorBundles() });
     policy = await waitFor(async () => {
       const p = await admin.get<McpSecurityPolicy>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name: 'mail' });
       return p.status?.revision ? p : undefined;

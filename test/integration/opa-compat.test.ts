@@ -71,7 +71,7 @@ beforeAll(async () => {
   await writeFile(tokenPath, token, { mode: 0o600 });
 
   operator = await startOperator({
-    kubeConfig: kc, leaseNamespace: ns, identity: 'compat', probePort: 0, probeHost: '127.0.0.1', log,
+    kubeConfig: kc, leaseNamespace: ns, watchNamespace: ns, identity: 'compat', probePort: 0, probeHost: '127.0.0.1', log,
     bundles: operatorBundles({ allow: [`system:serviceaccount:${ns}:opa`] }),
   });
 

@@ -53,7 +53,7 @@ beforeAll(async () => {
   await admin.create({ group: '', version: 'v1', plural: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   token = await serviceAccountToken(admin, ns, 'authorizer');
   operator = await startOperator({
-    kubeConfig: kc, leaseNamespace: ns, identity: 'bundles', probePort: 0, probeHost: '127.0.0.1', log,
+    kubeConfig: kc, leaseNamespace: ns, watchNamespace: ns, identity: 'bundles', probePort: 0, probeHost: '127.0.0.1', log,
     bundles: operatorBundles({ allow: [`system:serviceaccount:${ns}:authorizer`] }),
   });
 }, 60_000);

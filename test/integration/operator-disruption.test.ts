@@ -51,7 +51,7 @@ describe('operator across a kube-apiserver restart', () => {
     kc.loadFromFile(cp.kubeconfigPath);
     client = new KubeClient(kc);
     op = await startOperator({
-      kubeConfig: kc, leaseNamespace: ns, identity: 'disrupted', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(),
+      kubeConfig: kc, leaseNamespace: ns, watchNamespace: ns, identity: 'disrupted', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(),
       log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       // The lease outlives the outage, so the same replica keeps leading after it.
       leaseDurationMs: 60_000, renewDeadlineMs: 45_000, retryPeriodMs: 500,

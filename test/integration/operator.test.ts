@@ -69,7 +69,7 @@ describe('operator against the real API server', () => {
     const kc = new KubeConfig();
     kc.loadFromFile(env.adminKubeconfig);
     first = await startOperator({
-      kubeConfig: kc, leaseNamespace: ns, identity: 'replica-a', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log: quiet,
+      kubeConfig: kc, leaseNamespace: ns, watchNamespace: ns, identity: 'replica-a', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log: quiet,
       leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
     });
     await waitFor('replica-a to lead', async () => (first.isLeader() ? true : undefined));
@@ -156,7 +156,7 @@ describe('operator against the real API server', () => {
     const kc = new KubeConfig();
     kc.loadFromFile(env.adminKubeconfig);
     const second = await startOperator({
-      kubeConfig: kc, leaseNamespace: ns, identity: 'replica-b', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log: quiet,
+      kubeConfig: kc, leaseNamespace: ns, watchNamespace: ns, identity: 'replica-b', probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log: quiet,
       leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
     });
     try {

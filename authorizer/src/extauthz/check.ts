@@ -4,6 +4,8 @@
 // DecisionPath.gate, so ext_authz and the MCP proxy decide every message identically.
 // Fail closed: a request we cannot read, a truncated body or any exception is a denial.
 import type { Logger } from 'pino';
+import type { ApprovalCoordinator } from '../approvals/coordinator.ts';
+import { outcomeError } from '../approvals/outcome.ts';
 import type { DecisionPath } from '../gateway/decision-path.ts';
 import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError } from '../gateway/jsonrpc.ts';
 import type { GatewayMetrics } from '../gateway/metrics.ts';
@@ -60,6 +62,12 @@ export interface CheckOptions {
   trustServerHeader?: boolean;
   /** The RFC 9728 metadata URL named in WWW-Authenticate; default derived from the request's host and path. */
   resourceMetadataUrl?: (view: HttpView & { server: string }) => string | undefined;
+  /**
+   * Held calls (require_approval) in retry mode: denied with the ApprovalRequest's reference, and
+   * allowed once, when the identical call comes back after approval. Without it a held call is
+   * denied with approvalRequired and no reference.
+   */
+  approvals?: ApprovalCoordinator;
 }
 
 type Outcome = { response: CheckResponse; outcome: CheckOutcome; httpStatus: number };
@@ -122,6 +130,12 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest) => Prom
       resolveTool: (tool) => ({ server, tool }),
     });
     if (gated.allow) return allow(caller, gated.verdict);
+    if (o.approvals && gated.verdict?.effect === 'hold' && gated.call) {
+      const outcome = await o.approvals.check(gated.call, gated.verdict);
+      if (outcome.kind === 'released') return allow(caller, gated.verdict);
+      const { httpStatus, error } = outcomeError(outcome, gated.verdict);
+      return refuse({ httpStatus, id: gated.id, error, verdict: gated.verdict }, outcome.kind === 'failed' ? 'error' : 'deny');
+    }
     const scopes = gated.requiredScopes;
     return refuse({
       httpStatus: gated.httpStatus,

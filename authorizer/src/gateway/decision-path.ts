@@ -27,7 +27,7 @@ export interface GateContext {
 
 export type GateResult =
   | { allow: true; method: string; verdict?: Verdict; call?: ToolCall }
-  | { allow: false; method: string; id: JsonRpcId; httpStatus: number; error: JsonRpcError; verdict?: Verdict; requiredScopes?: string[] };
+  | { allow: false; method: string; id: JsonRpcId; httpStatus: number; error: JsonRpcError; verdict?: Verdict; requiredScopes?: string[]; call?: ToolCall };
 
 export interface DecisionRecord {
   verdict: Verdict;
@@ -141,7 +141,7 @@ export class DecisionPath {
     };
     const verdict = this.decide(call);
     if (verdict.effect === 'proceed') return { allow: true, method, verdict, call };
-    return { allow: false, method, id, verdict, ...verdictError(verdict, this.#requiredScopes(call, verdict)) };
+    return { allow: false, method, id, verdict, call, ...verdictError(verdict, this.#requiredScopes(call, verdict)) };
   }
 
   #requiredScopes(call: ToolCall, verdict: Verdict): string[] | undefined {

@@ -56,6 +56,12 @@ export const ErrorCodes = {
   upstreamUnavailable: -32006,
   /** A transport-level refusal (session, headers, size) before any message was read. */
   transport: -32000,
+  /** A human denied the held call; data names who and why. */
+  approvalDenied: -32007,
+  /** The held call was not approved before its ApprovalRequest expired (timeout-to-abort). */
+  approvalExpired: -32008,
+  /** The approval was already spent: another replica or an earlier identical call released it. */
+  alreadyReleased: -32009,
 } as const;
 
 export class JsonRpcParseError extends Error {

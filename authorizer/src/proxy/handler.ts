@@ -10,8 +10,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { ErrorCodes, type CallerIdentity, type DecisionPath, type GateResult, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter } from '../gateway/index.ts';
+import type { ApprovalCoordinator, ApprovalMode } from '../approvals/index.ts';
 import { insufficientScope } from '../identity/index.ts';
 import { mergeTools, splitName } from './catalog.ts';
+import { cancelHeld, handleHeld } from './held.ts';
 import { sendJson, sendJsonRpcError } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { answerError, relayRequest } from './relay.ts';
@@ -31,6 +33,11 @@ export interface ProxyContext {
   resourceMetadataUrl?: string;
   log: Logger;
   metrics?: ProxyMetrics;
+  /** Without it a held call is refused with approvalRequired and no approval reference. */
+  approvals?: ApprovalCoordinator;
+  approvalMode: ApprovalMode;
+  /** Keep-alive / progress interval of a held call's stream. */
+  approvalKeepAliveMs: number;
 }
 
 export interface PostContext {
@@ -79,7 +86,10 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
     caller: p.caller, frontEnd: 'proxy', sessionId: session.id,
     resolveTool: (name) => resolveTool(ctx, session, name),
   });
-  if (!gate.allow) return refuse(ctx, p, msg, gate);
+  if (!gate.allow) {
+    if (ctx.approvals && gate.verdict?.effect === 'hold' && gate.call && msg.kind === 'request') return handleHeld(ctx, p, session, msg.message, gate.call, gate.verdict);
+    return refuse(ctx, p, msg, gate);
+  }
 
   if (msg.kind === 'response') {
     const target = session.takeServerRequest(msg.message.id);
@@ -95,6 +105,10 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
     const n = msg.message;
     if (n.method === 'notifications/initialized') await session.markInitialized();
     else if (n.method === 'notifications/cancelled') {
+      if (cancelHeld(session, n.params?.requestId)) {
+        p.res.writeHead(202).end();
+        return;
+      }
       const server = session.serverOf(n.params?.requestId);
       if (server) void session.upstream(server)?.session.forward(n);
     } else {

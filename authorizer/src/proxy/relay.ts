@@ -26,6 +26,15 @@ export interface RelayOptions {
   keepAliveMs: number;
   /** Resumption attempts after an upstream stream ended without the response. */
   maxResumes?: number;
+  /** An SSE stream already open to the client (a call held for approval): the answer goes there. */
+  writer?: SseWriter;
+}
+
+/** Answers the client with one message: as the JSON body, or as the last event of an open stream. */
+function reply(o: RelayOptions, body: unknown): void {
+  if (!o.writer) return sendJson(o.res, 200, body);
+  o.writer.send(body);
+  o.writer.close();
 }
 
 function failure(o: RelayOptions, message: string, data: Record<string, unknown>): Record<string, unknown> {
@@ -42,7 +51,7 @@ export async function relayRequest(o: RelayOptions): Promise<void> {
     } catch (err) {
       if (o.signal.aborted) return;
       o.log.warn({ server, err: (err as Error).message }, 'upstream request failed');
-      sendJson(o.res, 200, failure(o, (err as Error).message, {}));
+      reply(o, failure(o, (err as Error).message, {}));
       return;
     }
     if (!upstreamRes.ok || upstreamRes.status === 202) {
@@ -52,13 +61,18 @@ export async function relayRequest(o: RelayOptions): Promise<void> {
     const type = (upstreamRes.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') {
       const raw = await upstreamRes.text();
+      if (o.writer) {
+        o.writer.sendRaw(raw.trim());
+        o.writer.close();
+        return;
+      }
       o.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(raw)) });
       o.res.end(raw);
       return;
     }
     if (type !== 'text/event-stream') {
       await upstreamRes.body?.cancel();
-      sendJson(o.res, 200, failure(o, `upstream server "${server}" answered with content type "${type}"`, {}));
+      reply(o, failure(o, `upstream server "${server}" answered with content type "${type}"`, {}));
       return;
     }
     await relayStream(o, upstreamRes);
@@ -74,18 +88,18 @@ async function relayHttpError(o: RelayOptions, upstreamRes: Response): Promise<v
   try {
     const body = JSON.parse(text) as Record<string, unknown>;
     if (body && typeof body === 'object' && body.error && typeof body.error === 'object') {
-      sendJson(o.res, 200, { jsonrpc: '2.0', id: o.id, error: body.error });
+      reply(o, { jsonrpc: '2.0', id: o.id, error: body.error });
       return;
     }
   } catch {
     // not JSON: answered below
   }
-  sendJson(o.res, 200, failure(o, `upstream server "${o.upstream.session.name}" answered HTTP ${upstreamRes.status}`, { status: upstreamRes.status }));
+  reply(o, failure(o, `upstream server "${o.upstream.session.name}" answered HTTP ${upstreamRes.status}`, { status: upstreamRes.status }));
 }
 
 async function relayStream(o: RelayOptions, first: Response): Promise<void> {
   const server = o.upstream.session.name;
-  const writer = new SseWriter(o.res, {}, o.keepAliveMs);
+  const writer = o.writer ?? new SseWriter(o.res, {}, o.keepAliveMs);
   let res: Response | undefined = first;
   let lastEventId: string | undefined;
   let retryMs = 1_000;

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type CallerIdentity, type DecisionPath, type JsonRpcMessage, type PolicyRouter } from '../gateway/index.ts';
+import type { ApprovalCoordinator, ApprovalMode } from '../approvals/index.ts';
 import { defaultSeparator, validSeparator } from './catalog.ts';
 import { openMergedStream } from './get-stream.ts';
 import { handleInitialize, handleMessage, type PostContext, type ProxyContext } from './handler.ts';
@@ -47,6 +48,12 @@ export interface McpProxyOptions {
   serverInfo?: { name: string; version: string };
   log?: Logger;
   registry?: Registry;
+  /** Creates, watches and consumes ApprovalRequests for held calls (see held.ts). */
+  approvals?: ApprovalCoordinator;
+  /** hold (default): keep the call open until decided; retry: answer at once with the approval reference. */
+  approvalMode?: ApprovalMode;
+  /** Keep-alive comments / progress notifications on a held call's stream. Default keepAliveMs. */
+  approvalKeepAliveMs?: number;
 }
 
 export interface McpProxy {
@@ -81,6 +88,9 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000,
     ...(o.resourceMetadataUrl ? { resourceMetadataUrl: o.resourceMetadataUrl } : {}),
     log, ...(metrics ? { metrics } : {}),
+    ...(o.approvals ? { approvals: o.approvals } : {}),
+    approvalMode: o.approvalMode ?? 'hold',
+    approvalKeepAliveMs: o.approvalKeepAliveMs ?? o.keepAliveMs ?? 15_000,
   };
 
   async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<CallerIdentity | undefined> {

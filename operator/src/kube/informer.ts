@@ -23,7 +23,8 @@ export function splitKey(key: string): { namespace?: string; name: string } {
 }
 
 export interface InformerOptions {
-  resource: Omit<ResourceRef, 'name' | 'namespace' | 'subresource'>;
+  /** With `namespace`: watch that namespace only. */
+  resource: Omit<ResourceRef, 'name' | 'subresource'>;
   client: KubeClient;
   /** Watch only objects with these labels (e.g. `toolgate.io/authorizer=true`). */
   labelSelector?: string;

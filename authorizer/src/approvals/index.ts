@@ -1,0 +1,8 @@
+// Human approval of held tool calls: ApprovalRequests created, watched and consumed exactly once.
+export { ApprovalCoordinator, approvalResource, defaultFieldManager, type ApprovalCoordinatorOptions, type ApprovalMode } from './coordinator.ts';
+export { approvalRef, approveCommand, outcomeError, type Outcome, type OutcomeKind } from './outcome.ts';
+export {
+  approvalName, approvalSelector, argumentsDigest, buildApprovalRequest, looksSecret, managedByLabel, managedByValue, policyLabel, redactArguments, redacted, requesterOf,
+  ApprovalBuildError,
+} from './request.ts';
+export { createApprovalMetrics, type ApprovalMetrics } from './metrics.ts';

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { Decision } from '../engine/types.ts';
+import type { ToolCall, Verdict } from '../gateway/types.ts';
+import { approvalName, argumentsDigest, buildApprovalRequest, looksSecret, redactArguments, redacted } from './request.ts';
+
+const decision: Decision = {
+  action: 'require_approval', rule: 'external-mail', reasons: ['mail leaves the company'], labels: ['external'],
+  annotations: { readOnlyHint: false, openWorldHint: true }, verb: 'create', approvers: ['sre'], quorum: 2, timeout: '15m',
+  enforcement: 'enforce', sources: [], policy: { namespace: 'team-a', name: 'agents' },
+};
+const verdict: Verdict = { decisionId: 'd-1', decision, revision: 'rev-9', effect: 'hold' };
+const call = (args: Record<string, unknown>, agent = 'agent-1'): ToolCall => ({
+  server: 'gmail', tool: 'send_email', arguments: args, frontEnd: 'proxy',
+  caller: { subject: 'alice', issuer: 'https://idp', agent, operator: 'alice', roles: [], scopes: [] },
+});
+
+describe('argumentsDigest', () => {
+  it('ignores key order and differs on any value change', () => {
+    expect(argumentsDigest({ a: 1, b: { c: 'x', d: [1, 2] } })).toBe(argumentsDigest({ b: { d: [1, 2], c: 'x' }, a: 1 }));
+    expect(argumentsDigest({ a: 1 })).not.toBe(argumentsDigest({ a: 2 }));
+    expect(argumentsDigest(undefined)).toBe(argumentsDigest({}));
+    expect(argumentsDigest({})).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe('redactArguments', () => {
+  it('hides values of secret-named keys and credential-looking strings, keeps the rest', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl';
+    const out = redactArguments({
+      to: 'bob@example.com', body: 'Hello Bob, the report is attached.', password: 'hunter2', api_key: 12345,
+      headers: { Authorization: 'anything', 'x-trace': 'abc' }, credentials: { user: 'u', pass: 'p' },
+      note: jwt, stripe: 'sk_live_abcdefghijklmnop1234', pem: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----',
+      random: 'Zx9Qw2Er7Ty1Ui8Op3As6Df4Gh5Jk0LmNb', commit: '3f786850e387550fdab836ed7e6dc881de23001b', list: ['fine', jwt],
+    });
+    expect(out).toEqual({
+      to: 'bob@example.com', body: 'Hello Bob, the report is attached.', password: redacted, api_key: redacted,
+      headers: { Authorization: redacted, 'x-trace': 'abc' }, credentials: { user: redacted, pass: redacted },
+      note: redacted, stripe: redacted, pem: redacted, random: redacted, commit: '3f786850e387550fdab836ed7e6dc881de23001b', list: ['fine', redacted],
+    });
+  });
+
+  it('cuts very long strings and says how much was cut', () => {
+    const out = redactArguments({ text: 'a b '.repeat(2000) }) as { text: string };
+    expect(out.text.endsWith('…[3904 more characters]')).toBe(true);
+  });
+
+  it('does not flag prose or short ids', () => {
+    expect(looksSecret('please send the quarterly numbers to finance')).toBe(false);
+    expect(looksSecret('INV-2024-0001')).toBe(false);
+    expect(looksSecret('ghp_abcdefghijklmnopqrstuvwxyz0123456789')).toBe(true);
+  });
+});
+
+describe('buildApprovalRequest', () => {
+  const now = new Date('2030-01-01T00:00:00.400Z');
+
+  it('fills the spec from the call and the decision, redacting arguments and digesting the originals', () => {
+    const args = { to: 'bob@example.com', token: 'secret-value' };
+    const r = buildApprovalRequest(call(args), verdict, now);
+    expect(r.metadata).toEqual({
+      name: expect.stringMatching(/^ar-[0-9a-f]{40}$/), namespace: 'team-a',
+      labels: { 'app.kubernetes.io/managed-by': 'toolgate-authorizer', 'toolgate.io/policy': 'agents' },
+    });
+    expect(r.spec).toEqual({
+      requester: { agent: 'agent-1', operator: 'alice' },
+      policyRef: { namespace: 'team-a', name: 'agents', revision: 'rev-9' },
+      rule: 'external-mail', reason: 'mail leaves the company', server: 'gmail', tool: 'send_email', verb: 'create',
+      labels: ['external'], annotations: { readOnlyHint: false, openWorldHint: true },
+      arguments: { to: 'bob@example.com', token: redacted }, argumentsDigest: argumentsDigest(args),
+      approvers: ['sre'], quorum: 2, expiresAt: '2030-01-01T00:15:01Z',
+    });
+  });
+
+  it('names the identical call identically and any different call differently', () => {
+    const name = (c: ToolCall) => buildApprovalRequest(c, verdict, now).metadata.name;
+    expect(name(call({ b: 2, a: 1 }))).toBe(name(call({ a: 1, b: 2 })));
+    expect(name(call({ a: 1 }))).not.toBe(name(call({ a: 2 })));
+    expect(name(call({ a: 1 }))).not.toBe(name(call({ a: 1 }, 'agent-2')));
+    expect(approvalName({ policy: { namespace: 'n', name: 'p' }, agent: 'a', server: 's', tool: 't', argumentsDigest: 'sha256:0' }))
+      .not.toBe(approvalName({ policy: { namespace: 'n', name: 'p' }, agent: 'a', server: 's', tool: 'u', argumentsDigest: 'sha256:0' }));
+  });
+
+  it('refuses a verdict without a policy or approvers, naming what is missing', () => {
+    expect(() => buildApprovalRequest(call({}), { ...verdict, decision: { ...decision, policy: {} } }, now)).toThrow(/names no policy/);
+    expect(() => buildApprovalRequest(call({}), { ...verdict, decision: { ...decision, approvers: [] } }, now)).toThrow(/no approver groups/);
+  });
+});

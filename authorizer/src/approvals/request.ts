@@ -1,0 +1,143 @@
+// The ApprovalRequest a held call becomes. Pure: the same call and verdict always give the same
+// name and digest, so a retried call (on any replica, after a restart) finds the request it
+// created before instead of asking the humans twice.
+import { createHash } from 'node:crypto';
+import type { ApprovalRequest, ApprovalRequestSpec } from '../../../api/v1alpha1/index.ts';
+import { canonicalJson } from '../../../operator/src/compiler/canonical.ts';
+import type { ToolCall, Verdict } from '../gateway/types.ts';
+import { parseDuration } from '../identity/claims.ts';
+
+export const managedByLabel = 'app.kubernetes.io/managed-by';
+export const managedByValue = 'toolgate-authorizer';
+export const policyLabel = 'toolgate.io/policy';
+export const approvalSelector = `${managedByLabel}=${managedByValue}`;
+export const redacted = '[REDACTED]';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** "sha256:<hex>" over the canonical JSON (sorted keys) of the unredacted arguments. */
+export function argumentsDigest(args: Record<string, unknown> | undefined): string {
+  return `sha256:${sha256(canonicalJson(args ?? {}))}`;
+}
+
+/** Key names whose values are secrets whatever they look like. */
+const secretKey = /pass(word|wd|phrase)?$|^pwd$|token|secret|api[-_]?key|apikey|authori[sz]ation|^auth$|credential|private[-_]?key|access[-_]?key|cookie|session[-_]?key|signing[-_]?key/i;
+
+/** Values that look like credentials wherever they appear. */
+const secretValue = [
+  /^eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*$/, // JWT / JWS
+  /-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----/, // PEM
+  /^(Bearer|Basic)\s+\S{8,}$/i,
+  /^(sk|pk|rk)[-_](live|test|proj)?[-_]?[A-Za-z0-9]{16,}/, // Stripe, OpenAI
+  /^(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}$|^github_pat_[A-Za-z0-9_]{40,}$/, // GitHub
+  /^xox[abposr]-[A-Za-z0-9-]{10,}$/, // Slack
+  /^AKIA[0-9A-Z]{16}$/, // AWS access key id
+  /^AIza[0-9A-Za-z_-]{35}$/, // Google API key
+];
+
+/**
+ * A long unbroken token mixing upper case, lower case and digits is a key far more often than
+ * prose; hex digests (no upper case) and sentences (spaces) stay readable for the approver.
+ */
+function looksRandom(s: string): boolean {
+  return s.length >= 32 && /^[A-Za-z0-9+/_=.-]+$/.test(s) && /[A-Z]/.test(s) && /[a-z]/.test(s) && /[0-9]/.test(s);
+}
+
+export function looksSecret(value: string): boolean {
+  const v = value.trim();
+  return secretValue.some((re) => re.test(v)) || looksRandom(v);
+}
+
+const maxString = 4096;
+
+/** The arguments as approvers see them: secret-looking values replaced, very long strings cut. */
+export function redactArguments(value: unknown, key?: string): unknown {
+  if (key !== undefined && secretKey.test(key) && value !== null && typeof value !== 'object') return redacted;
+  if (typeof value === 'string') {
+    if (looksSecret(value)) return redacted;
+    return value.length > maxString ? `${value.slice(0, maxString)}…[${value.length - maxString} more characters]` : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => redactArguments(v));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = key !== undefined && secretKey.test(key) ? redacted : redactArguments(v, k);
+    return out;
+  }
+  return value;
+}
+
+export interface ApprovalIdentity {
+  policy: { namespace: string; name: string };
+  agent: string;
+  operator?: string;
+  server: string;
+  tool: string;
+  argumentsDigest: string;
+}
+
+/** Who asks: the agent (azp), falling back to the token subject, which is always present. */
+export function requesterOf(call: ToolCall): { agent: string; operator?: string } {
+  const agent = call.caller.agent || call.caller.subject;
+  return { agent, ...(call.caller.operator ? { operator: call.caller.operator } : {}) };
+}
+
+/** `ar-` + 40 hex chars of sha256 over the canonical JSON of what identifies the call. */
+export function approvalName(id: ApprovalIdentity): string {
+  return `ar-${sha256(canonicalJson({
+    policy: `${id.policy.namespace}/${id.policy.name}`, agent: id.agent, operator: id.operator, server: id.server, tool: id.tool, argumentsDigest: id.argumentsDigest,
+  })).slice(0, 40)}`;
+}
+
+export class ApprovalBuildError extends Error {
+  override name = 'ApprovalBuildError';
+}
+
+/** RFC 3339 without fractional seconds, rounded up so the request never expires early. */
+function expiry(now: Date, timeoutMs: number): string {
+  return new Date(Math.ceil((now.getTime() + timeoutMs) / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+const defaultTimeout = '60m';
+
+/** The ApprovalRequest for a held call; throws ApprovalBuildError when the verdict cannot back one. */
+export function buildApprovalRequest(call: ToolCall, verdict: Verdict, now = new Date()): ApprovalRequest {
+  const d = verdict.decision;
+  const ns = d.policy?.namespace;
+  const policyName = d.policy?.name;
+  if (!ns || !policyName) throw new ApprovalBuildError(`decision by rule "${d.rule}" names no policy (decision.policy.namespace/name); cannot place the ApprovalRequest`);
+  if (d.approvers.length === 0) throw new ApprovalBuildError(`rule "${d.rule}" holds the call but names no approver groups`);
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDuration(d.timeout || defaultTimeout);
+  } catch (err) {
+    throw new ApprovalBuildError(`rule "${d.rule}" has an unusable timeout: ${(err as Error).message}`);
+  }
+  const digest = argumentsDigest(call.arguments);
+  const requester = requesterOf(call);
+  const name = approvalName({ policy: { namespace: ns, name: policyName }, ...requester, server: call.server, tool: call.tool, argumentsDigest: digest });
+  const verb = (['get', 'list', 'create', 'update', 'delete'] as const).find((v) => v === d.verb);
+  const annotations = Object.fromEntries(Object.entries(d.annotations).filter(([, v]) => typeof v === 'boolean'));
+  const spec: ApprovalRequestSpec = {
+    requester,
+    policyRef: { namespace: ns, name: policyName, ...(verdict.revision ? { revision: verdict.revision.slice(0, 128) } : {}) },
+    rule: d.rule,
+    ...(d.reasons.length ? { reason: d.reasons.join('; ').slice(0, 2048) } : {}),
+    server: call.server,
+    tool: call.tool,
+    // The CRD requires a verb; an unclassified call is shown as the most consequential one.
+    verb: verb ?? 'update',
+    ...(d.labels.length ? { labels: [...d.labels] } : {}),
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+    arguments: redactArguments(call.arguments ?? {}) as Record<string, unknown>,
+    argumentsDigest: digest,
+    approvers: [...d.approvers],
+    quorum: Math.max(1, d.quorum || 1),
+    expiresAt: expiry(now, timeoutMs),
+  };
+  return {
+    apiVersion: 'toolgate.io/v1alpha1',
+    kind: 'ApprovalRequest',
+    metadata: { name, namespace: ns, labels: { [managedByLabel]: managedByValue, [policyLabel]: policyName } },
+    spec,
+  };
+}

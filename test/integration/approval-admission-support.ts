@@ -1,0 +1,187 @@
+// Shared set-up for the approval tests: a namespace with the shipped admission policy bound to it
+// (params naming this namespace's operator and authorizer service accounts), the shipped operator
+// RBAC bound to that operator SA, and people minted with their own credentials.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll } from 'vitest';
+import type { ApprovalRequest, Decision } from '../../api/v1alpha1/index.ts';
+import { KubeClient, isConflict, type KubeError, type ResourceRef } from '../../operator/src/kube/client.ts';
+import { controlPlane, mintUser, uniqueName, waitFor } from '../harness/kube.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+export const fieldManager = 'toolgate-test';
+type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+
+function docs(file: string): Obj[] {
+  return parseAllDocuments(readFileSync(join(root, file), 'utf8')).map((d) => d.toJSON() as Obj).filter(Boolean);
+}
+
+function refOf(o: Obj): ResourceRef {
+  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') as [string, string] : ['', o.apiVersion];
+  const kind = o.kind.toLowerCase();
+  const plural = kind.endsWith('y') ? `${kind.slice(0, -1)}ies` : `${kind}s`;
+  return { group, version, plural, namespace: o.metadata.namespace, name: o.metadata.name };
+}
+
+export function admin(): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromFile(controlPlane().adminKubeconfig);
+  return new KubeClient(kc);
+}
+
+export function clientOf(kubeconfigPath: string): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  return new KubeClient(kc);
+}
+
+/** A KubeConfig authenticated as a real service account (TokenRequest), as a pod would be. */
+export async function serviceAccountConfig(namespace: string, name: string): Promise<KubeConfig> {
+  const res = await admin().create<{ status: { token: string } }>(
+    { group: '', version: 'v1', plural: 'serviceaccounts', namespace, name, subresource: 'token' },
+    { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+  );
+  const base = new KubeConfig();
+  base.loadFromFile(controlPlane().adminKubeconfig);
+  const cluster = base.getCurrentCluster();
+  if (!cluster) throw new Error('admin kubeconfig has no cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster], users: [{ name, token: res.status.token }],
+    contexts: [{ name, cluster: cluster.name, user: name, namespace }], currentContext: name,
+  });
+  return kc;
+}
+
+export const approvalRef = (namespace: string, name?: string, subresource?: string): ResourceRef =>
+  ({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace, name, subresource });
+
+export interface ApprovalEnv {
+  ns: string;
+  operatorUser: string;
+  authorizerUser: string;
+  operatorConfig: () => Promise<KubeConfig>;
+  authorizer: () => KubeClient;
+  /** A person in `groups` (plus toolgate:humans, which may write decisions in ns). */
+  person: (name: string, groups: string[]) => Promise<KubeClient>;
+}
+
+/**
+ * Namespace + admission policy (bound to this namespace only, so parallel test files and their
+ * operators are unaffected) + RBAC. Waits until the API server enforces the binding.
+ */
+export function withApprovalNamespace(prefix: string): ApprovalEnv {
+  const ns = uniqueName(prefix);
+  const binding = `toolgate-approvalrequests-${ns}`;
+  const operatorUser = `system:serviceaccount:${ns}:toolgate-operator`;
+  const authorizerUser = `system:serviceaccount:${ns}:toolgate-authorizer`;
+  let authorizerClient: KubeClient | undefined;
+  const env: ApprovalEnv = {
+    ns, operatorUser, authorizerUser,
+    operatorConfig: () => serviceAccountConfig(ns, 'toolgate-operator'),
+    authorizer: () => authorizerClient as KubeClient,
+    person: async (name, groups) => clientOf(await mintUser(name, [...groups, 'toolgate:humans'])),
+  };
+
+  beforeAll(async () => {
+    const a = admin();
+    const put = (o: Obj) => a.apply(refOf(o), o, fieldManager);
+    await put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    for (const sa of ['toolgate-operator', 'toolgate-authorizer']) await put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns } });
+
+    // The shipped policy as is; the shipped binding scoped to this namespace and its params.
+    const [policy] = docs('config/admission/admission_policy.yaml') as [Obj];
+    await put(policy);
+    const [params] = docs('config/admission/admission_params.yaml') as [Obj];
+    await put({ ...params, metadata: { ...params.metadata, namespace: ns }, data: { operator: operatorUser, authorizer: authorizerUser } });
+    const [shipped] = docs('config/admission/admission_binding.yaml') as [Obj & { spec: Record<string, unknown> & { paramRef: Record<string, unknown> } }];
+    await put({
+      ...shipped, metadata: { ...shipped.metadata, name: binding },
+      spec: { ...shipped.spec, paramRef: { ...shipped.spec.paramRef, namespace: ns }, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+    });
+
+    // The shipped operator RBAC, for this namespace's operator SA.
+    for (const o of [...docs('config/rbac/role.yaml'), ...docs('config/rbac/leader_election_role.yaml')]) {
+      const copy = structuredClone(o) as Obj & { subjects?: Array<{ namespace?: string }>; roleRef?: { name: string } };
+      if (copy.metadata.namespace) copy.metadata.namespace = ns;
+      for (const s of copy.subjects ?? []) s.namespace = ns;
+      await put(copy);
+    }
+    await put({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `toolgate-operator-${ns}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'toolgate-operator' },
+      subjects: [{ kind: 'ServiceAccount', name: 'toolgate-operator', namespace: ns }],
+    });
+    // The authorizer creates requests and consumes approvals; people read them and append decisions.
+    const rules = (verbs: string[], statusVerbs: string[]) => [
+      { apiGroups: ['toolgate.io'], resources: ['approvalrequests'], verbs },
+      { apiGroups: ['toolgate.io'], resources: ['approvalrequests/status'], verbs: statusVerbs },
+    ];
+    for (const [role, subject, verbs] of [
+      ['toolgate-authorizer-approvals', { kind: 'ServiceAccount', name: 'toolgate-authorizer', namespace: ns }, ['create', 'get', 'list', 'watch', 'patch']],
+      ['approvers', { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'toolgate:humans' }, ['get', 'list', 'watch', 'patch']],
+    ] as const) {
+      await put({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role, namespace: ns }, rules: rules([...verbs], ['get', 'patch', 'update']) });
+      await put({
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: role, namespace: ns },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role }, subjects: [subject],
+      });
+    }
+    authorizerClient = new KubeClient(await serviceAccountConfig(ns, 'toolgate-authorizer'));
+
+    // Policies and bindings reach the admission plugin through an informer: wait until a create
+    // by someone other than the authorizer is refused (dry run: nothing is stored).
+    await waitFor(async () => {
+      const err = await a.request('POST', `/apis/toolgate.io/v1alpha1/namespaces/${ns}/approvalrequests`, {
+        body: { apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest', metadata: { name: 'probe' }, spec: minimalSpec() }, query: { dryRun: 'All' },
+      }).then(() => undefined, (e: unknown) => e as KubeError);
+      return err?.message.includes('only the toolgate authorizer');
+    }, { description: `the admission policy to be enforced in ${ns}`, timeoutMs: 30_000, intervalMs: 200 });
+  });
+
+  afterAll(async () => {
+    const a = admin();
+    const del = (r: ResourceRef) => a.delete(r).catch(() => undefined);
+    await del({ group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings', name: binding });
+    await del({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', name: `toolgate-operator-${ns}` });
+    await del({ group: '', version: 'v1', plural: 'namespaces', name: ns });
+  });
+  return env;
+}
+
+function minimalSpec(): ApprovalRequest['spec'] {
+  return {
+    requester: { agent: 'agent' }, policyRef: { namespace: 'default', name: 'p' }, rule: 'r', server: 's', tool: 't', verb: 'get',
+    arguments: {}, argumentsDigest: `sha256:${'0'.repeat(64)}`, approvers: ['g'], quorum: 1, expiresAt: '2099-01-01T00:00:00Z',
+  };
+}
+
+/** What `kubectl mcp approve|deny` does: append one decision with a resourceVersion precondition. */
+export async function decide(
+  client: KubeClient, namespace: string, name: string, entry: Omit<Decision, 'time'> & { time?: string },
+  mutate?: (decisions: Decision[]) => Decision[],
+): Promise<ApprovalRequest> {
+  for (let attempt = 1; ; attempt++) {
+    const ar = await client.get<ApprovalRequest>(approvalRef(namespace, name));
+    const decisions = [...(ar.status?.decisions ?? []), { time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), ...entry }];
+    const body = { ...ar, status: { ...ar.status, decisions: mutate ? mutate(decisions) : decisions } };
+    try {
+      return await client.replace<ApprovalRequest>(approvalRef(namespace, name, 'status'), body, 'kubectl-mcp');
+    } catch (err) {
+      // The operator wrote the phase in between: read again and re-append, as the plugin does.
+      if (!isConflict(err) || attempt >= 5) throw err;
+    }
+  }
+}
+
+/** The API server's refusal message, or undefined when the write went through. */
+export async function refusal(write: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await write;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}

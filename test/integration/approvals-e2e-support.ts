@@ -1,0 +1,261 @@
+// Real parts for the held-call tests: service-account identities for the authorizer and the
+// operator (TokenRequest; the authorizer's RBAC from config/authorizer), approvers as minted
+// users deciding with the real `kubectl mcp` code, the operator in-process, authorizer replicas
+// (proxy + ApprovalCoordinator) over the real control plane, and a pass-through recorder that
+// counts what reaches upstream.
+import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { parseAllDocuments } from 'yaml';
+import type { ApprovalRequest, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
+import { ApprovalCoordinator, argumentsDigest, type ApprovalMode } from '../../authorizer/src/approvals/index.ts';
+import { DecisionPath, PolicyRouter } from '../../authorizer/src/gateway/index.ts';
+import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
+import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
+import { main as kubectlMcp } from '../../kubectl-mcp/kubectl-mcp.ts';
+import { isAlreadyExists, KubeClient } from '../../operator/src/kube/client.ts';
+import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
+import type { TestIssuer } from '../harness/jwt-issuer.ts';
+import { controlPlane, mintUser, waitFor } from '../harness/kube.ts';
+import { operatorBundles } from '../harness/operator.ts';
+import { audience, loadPolicy } from './proxy-support.ts';
+
+export const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+export const systemNamespace = 'toolgate-system';
+const group = 'toolgate.io';
+const version = 'v1alpha1';
+const manager = 'toolgate-approvals-e2e';
+const rbacRef = (plural: string, name: string, namespace?: string) => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, name, ...(namespace ? { namespace } : {}) });
+
+export function adminClient(): KubeClient {
+  const kc = new KubeConfig();
+  kc.loadFromFile(controlPlane().adminKubeconfig);
+  return new KubeClient(kc);
+}
+
+/** A KubeConfig authenticated as a service account (bound token from TokenRequest), as a pod would be. */
+async function serviceAccountConfig(admin: KubeClient, name: string): Promise<KubeConfig> {
+  await admin.create({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: systemNamespace }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } }, manager)
+    .catch((err: unknown) => { if (!isAlreadyExists(err)) throw err; });
+  const reply = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${systemNamespace}/serviceaccounts/${name}/token`, {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+  });
+  const env = controlPlane();
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'test', server: env.server, caFile: env.caCertPath, skipTLSVerify: false }],
+    users: [{ name, token: reply.status.token }],
+    contexts: [{ name, cluster: 'test', user: name }],
+    currentContext: name,
+  });
+  return kc;
+}
+
+/**
+ * The authorizer as system:serviceaccount:toolgate-system:toolgate-authorizer with the RBAC the
+ * package ships (config/authorizer), and the operator as its own service account (cluster-admin
+ * here: the operator's RBAC is its own tests' subject).
+ */
+export async function identities(): Promise<{ authorizer: KubeConfig; operator: KubeConfig }> {
+  const admin = adminClient();
+  await admin.apply({ group: '', version: 'v1', plural: 'namespaces', name: systemNamespace }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: systemNamespace } }, manager);
+  const shipped = parseAllDocuments(readFileSync(new URL('../../config/authorizer/authorizer_cluster_role.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
+  for (const doc of shipped) await admin.apply(rbacRef(doc.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings', doc.metadata.name), doc, manager);
+  await admin.apply(rbacRef('clusterrolebindings', 'toolgate-operator-approvals-e2e'), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'toolgate-operator-approvals-e2e' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [{ kind: 'ServiceAccount', name: 'toolgate-operator', namespace: systemNamespace }],
+  }, manager);
+  return { authorizer: await serviceAccountConfig(admin, 'toolgate-authorizer'), operator: await serviceAccountConfig(admin, 'toolgate-operator') };
+}
+
+const shippedDoc = (file: string) => parseAllDocuments(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'))[0]!.toJS() as Record<string, unknown> & { metadata: Record<string, unknown>; spec?: Record<string, unknown> };
+
+/**
+ * The shipped admission policy, bound to `namespace` only (parallel test files are unaffected),
+ * trusting the toolgate-system service accounts as the shipped params do. Resolves once the API
+ * server enforces it; returns the unbinding.
+ */
+export async function bindAdmission(namespace: string): Promise<() => Promise<void>> {
+  const admin = adminClient();
+  const admission = (plural: string, name: string) => ({ group: 'admissionregistration.k8s.io', version: 'v1', plural, name });
+  const policy = shippedDoc('config/admission/admission_policy.yaml');
+  await admin.apply(admission('validatingadmissionpolicies', policy.metadata.name as string), policy, manager);
+  const params = shippedDoc('config/admission/admission_params.yaml');
+  await admin.apply({ group: '', version: 'v1', plural: 'configmaps', namespace, name: params.metadata.name as string }, { ...params, metadata: { ...params.metadata, namespace } }, manager);
+  const shipped = shippedDoc('config/admission/admission_binding.yaml');
+  const name = `toolgate-approvalrequests-${namespace}`;
+  await admin.apply(admission('validatingadmissionpolicybindings', name), {
+    ...shipped, metadata: { ...shipped.metadata, name },
+    spec: {
+      ...shipped.spec, paramRef: { ...(shipped.spec?.paramRef as object), namespace },
+      matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
+    },
+  }, manager);
+  await waitFor(async () => {
+    const refused = await admin.request('POST', `/apis/${group}/${version}/namespaces/${namespace}/approvalrequests`, {
+      query: { dryRun: 'All' },
+      body: {
+        apiVersion: `${group}/${version}`, kind: 'ApprovalRequest', metadata: { name: 'probe' },
+        spec: {
+          requester: { agent: 'a' }, policyRef: { namespace, name: 'p' }, rule: 'r', server: 's', tool: 't', verb: 'get', arguments: {},
+          argumentsDigest: `sha256:${'0'.repeat(64)}`, approvers: ['g'], quorum: 1, expiresAt: '2099-01-01T00:00:00Z',
+        },
+      },
+    }).then(() => false, (err: unknown) => String((err as Error).message).includes('only the toolgate authorizer'));
+    return refused;
+  }, { description: `the admission policy enforced in ${namespace}`, timeoutMs: 30_000, intervalMs: 200 });
+  return async () => { await admin.delete(admission('validatingadmissionpolicybindings', name)).catch(() => undefined); };
+}
+
+/** Lets the approver groups read requests and append decisions in `namespace`. */
+export async function approverRbac(namespace: string, groups: string[]): Promise<void> {
+  const admin = adminClient();
+  await admin.apply(rbacRef('roles', 'approvers', namespace), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'approvers', namespace },
+    rules: [
+      { apiGroups: [group], resources: ['approvalrequests'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [group], resources: ['approvalrequests/status'], verbs: ['get', 'update', 'patch'] },
+    ],
+  }, manager);
+  await admin.apply(rbacRef('rolebindings', 'approvers', namespace), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'approvers', namespace },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'approvers' },
+    subjects: groups.map((g) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: g })),
+  }, manager);
+}
+
+export interface Approver {
+  name: string;
+  kubeconfig: string;
+  /** `kubectl mcp approve|deny NAME -n NS` (the plugin's own code, in-process): exit code and output. */
+  decide(verb: 'approve' | 'deny', request: ApprovalRequest, reason?: string): Promise<{ code: number; out: string; err: string }>;
+}
+
+export async function approver(name: string, groups: string[]): Promise<Approver> {
+  const kubeconfig = await mintUser(name, groups);
+  return {
+    name, kubeconfig,
+    async decide(verb, request, reason) {
+      let out = '';
+      let err = '';
+      const sink = (append: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { append(String(chunk)); cb(); } });
+      const args = [verb, request.metadata.name!, '-n', request.metadata.namespace!, `--kubeconfig=${kubeconfig}`, '--wait=0', ...(reason ? [`--reason=${reason}`] : [])];
+      const code = await kubectlMcp(args, sink((s) => (out += s)), sink((s) => (err += s)));
+      return { code, out, err };
+    },
+  };
+}
+
+export async function startTestOperator(kubeConfig: KubeConfig, leaseNamespace: string): Promise<RunningOperator> {
+  const op = await startOperator({
+    kubeConfig, leaseNamespace, identity: `approvals-${leaseNamespace}`, probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log,
+    leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300, approvals: { namespaces: [leaseNamespace] },
+  });
+  await waitFor(() => op.isLeader(), { description: 'the operator to lead', timeoutMs: 30_000 });
+  return op;
+}
+
+export interface Recorder {
+  url: string;
+  calls: Array<{ name: string; arguments: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** Every tools/call that reached the upstream server, recorded on its way through. */
+export async function startRecorder(target: string): Promise<Recorder> {
+  const t = new URL(target);
+  const calls: Recorder['calls'] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      try {
+        const msg = JSON.parse(body.toString('utf8')) as { method?: string; params?: { name: string; arguments?: Record<string, unknown> } };
+        if (msg.method === 'tools/call' && msg.params) calls.push({ name: msg.params.name, arguments: msg.params.arguments ?? {} });
+      } catch {
+        // not a JSON body (GET, DELETE)
+      }
+      const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: t.host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`,
+    calls,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+/** Held tools: echo (1 of sre), get-sum (2 of sre/security), get-annotated-message (expires in 4 s). */
+export function approvalPolicy(namespace: string, upstream: string, issuer: TestIssuer): McpSecurityPolicy {
+  return {
+    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace, name: 'agents' },
+    spec: {
+      servers: [{ name: 'everything', url: upstream }],
+      profiles: [{ name: 'everything' }],
+      policies: [
+        { name: 'echo-needs-sre', priority: 10, when: { tools: ['echo'] }, action: 'require_approval', approvers: ['sre'], timeout: '10m' },
+        { name: 'sum-needs-two', priority: 20, when: { tools: ['get-sum'] }, action: 'require_approval', approvers: ['sre', 'security'], quorum: 2 },
+        { name: 'short-fuse', priority: 30, when: { tools: ['get-annotated-message'] }, action: 'require_approval', approvers: ['sre'], timeout: '4s' },
+        { name: 'read-only', priority: 50, when: { readOnlyHint: true }, action: 'allow' },
+      ],
+      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
+    },
+  };
+}
+
+export interface Replica {
+  pod: string;
+  router: PolicyRouter;
+  coordinator: ApprovalCoordinator;
+  proxy: McpProxy;
+  /** Calls this replica holds open right now (toolgate_approval_waiting_calls). */
+  waiting(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** One authorizer replica: its own router, coordinator (own watch) and proxy. */
+export async function startReplica(o: { pod: string; kubeConfig: KubeConfig; policy: McpSecurityPolicy; mode?: ApprovalMode }): Promise<Replica> {
+  const router = new PolicyRouter();
+  const gateway = await loadPolicy(router, o.policy, 'rev-1');
+  const registry = new Registry();
+  const coordinator = new ApprovalCoordinator({ client: new KubeClient(o.kubeConfig), pod: o.pod, log: log.child({ pod: o.pod }), registry });
+  await coordinator.start();
+  const verifier = createTokenVerifier(gateway.identity!, {});
+  const proxy = await startMcpProxy({
+    router, decisionPath: new DecisionPath({ router, log }),
+    authenticate: (req) => verifier.verify(req.headers.authorization, { url: req.url ?? '/' }),
+    approvals: coordinator, approvalMode: o.mode ?? 'hold', approvalKeepAliveMs: 200, log,
+  });
+  return {
+    pod: o.pod, router, coordinator, proxy,
+    waiting: async () => (await coordinator.metrics!.waiting.get()).values[0]?.value ?? 0,
+    async close() {
+      await proxy.close();
+      await coordinator.stop();
+    },
+  };
+}
+
+/** The request a call with these arguments created (found by its digest), once it exists and matches. */
+export async function requestFor(namespace: string, tool: string, args: Record<string, unknown>, predicate: (r: ApprovalRequest) => boolean = () => true): Promise<ApprovalRequest> {
+  const digest = argumentsDigest(args);
+  const admin = adminClient();
+  return waitFor(async () => {
+    const list = await admin.list<ApprovalRequest>({ group, version, plural: 'approvalrequests', namespace });
+    return list.items.find((r) => r.spec.tool === tool && r.spec.argumentsDigest === digest && predicate(r));
+  }, { description: `an ApprovalRequest for ${tool} ${JSON.stringify(args)} in ${namespace}`, timeoutMs: 20_000 });
+}
+
+export const phaseIs = (phase: string) => (r: ApprovalRequest) => (r.status?.phase ?? 'Pending') === phase;

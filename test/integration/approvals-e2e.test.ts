@@ -1,0 +1,126 @@
+// Human approval end to end, hold mode: the official MCP SDK client calls through the proxy, the
+// call is held while an ApprovalRequest waits in the real API server, approvers (minted users)
+// decide with the `kubectl mcp` code, the real operator computes the phase, and the authorizer
+// releases (or ends) the held call from its watch. A recorder in front of the real upstream
+// counts what reached it.
+import { randomUUID } from 'node:crypto';
+import { McpError, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../../authorizer/src/gateway/index.ts';
+import { waitFor, withNamespace } from '../harness/kube.ts';
+import { phaseIs, requestFor, startReplica, type Replica } from './approvals-e2e-support.ts';
+import { startApprovalRig, type ApprovalRig } from './approvals-e2e-rig.ts';
+import { connectClient } from './proxy-support.ts';
+
+const ns = withNamespace('approvals');
+let rig: ApprovalRig;
+let replica: Replica;
+
+beforeAll(async () => {
+  rig = await startApprovalRig(ns);
+  replica = await startReplica({ pod: 'authorizer-a', kubeConfig: rig.ids.authorizer, policy: rig.policy });
+}, 180_000);
+
+afterAll(async () => {
+  await replica?.close();
+  await rig?.close();
+});
+
+const asError = (e: unknown) => e as McpError;
+
+describe('held calls (proxy, hold mode)', () => {
+  it('an approval releases the held call with the real upstream result, exactly once', async () => {
+    const { client } = await connectClient(replica.proxy.url, await rig.token());
+    try {
+      const args = { message: `hello ${randomUUID()}` };
+      const progress: Progress[] = [];
+      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { onprogress: (p) => progress.push(p), timeout: 120_000 });
+      const pending = await requestFor(ns, 'echo', args);
+      expect(pending.metadata.name).toMatch(/^ar-[0-9a-f]{40}$/);
+      expect(pending.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'toolgate-authorizer', 'toolgate.io/policy': 'agents' });
+      expect(pending.spec).toMatchObject({
+        requester: { agent: 'agent-1', operator: 'alice' }, policyRef: { namespace: ns, name: 'agents', revision: 'rev-1' },
+        rule: 'echo-needs-sre', server: 'everything', tool: 'echo', arguments: args, approvers: ['sre'], quorum: 1,
+      });
+      // Keep-alive progress names the request and how to approve it.
+      await waitFor(() => progress.length > 0, { description: 'a progress notification on the held stream' });
+      expect(progress[0]!.message).toContain(`kubectl mcp approve ${pending.metadata.name} -n ${ns}`);
+      expect(rig.upstreamCalls('echo', args)).toBe(0);
+
+      const approved = await rig.ann.decide('approve', pending, 'checked');
+      expect(approved, approved.err).toMatchObject({ code: 0 });
+      const result = await call;
+      expect(result.content).toEqual([{ type: 'text', text: `Echo: ${args.message}` }]);
+      expect(rig.upstreamCalls('echo', args)).toBe(1);
+      const consumed = await requestFor(ns, 'echo', args, phaseIs('Consumed'));
+      expect(consumed.status).toMatchObject({ consumedBy: 'authorizer-a', decisions: [{ user: 'ann', decision: 'approve', reason: 'checked' }] });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a denial ends the call with who denied and why; upstream never sees it', async () => {
+    const { client } = await connectClient(replica.proxy.url, await rig.token());
+    try {
+      const args = { message: `deny me ${randomUUID()}` };
+      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
+      const pending = await requestFor(ns, 'echo', args);
+      const denied = await rig.bob.decide('deny', pending, 'not on a Friday');
+      expect(denied, denied.err).toMatchObject({ code: 0 });
+      const err = await call;
+      expect(err).toBeInstanceOf(McpError);
+      expect(err!.code).toBe(ErrorCodes.approvalDenied);
+      expect(err!.message).toContain('bob ("not on a Friday")');
+      expect(err!.data).toMatchObject({ rule: 'echo-needs-sre', approval: { namespace: ns, name: pending.metadata.name }, deniedBy: [{ user: 'bob', reason: 'not on a Friday' }] });
+      expect(rig.upstreamCalls('echo', args)).toBe(0);
+      expect((await requestFor(ns, 'echo', args)).status?.phase).toBe('Denied');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a quorum of 2 needs two distinct approvers', async () => {
+    const { client } = await connectClient(replica.proxy.url, await rig.token());
+    try {
+      const args = { a: 2, b: Math.floor(Math.random() * 1e6) };
+      let settled = false;
+      const call = client.callTool({ name: 'everything__get-sum', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
+      const pending = await requestFor(ns, 'get-sum', args);
+      expect(pending.spec.quorum).toBe(2);
+      expect((await rig.ann.decide('approve', pending)).code).toBe(0);
+      // The operator has counted ann's approval and still waits for one more.
+      const half = await requestFor(ns, 'get-sum', args, (r) => (r.status?.conditions ?? []).some((c) => c.type === 'Decided' && c.message.includes('approved so far by ann')));
+      expect(half.status?.phase).toBe('Pending');
+      expect(settled).toBe(false);
+      expect(rig.upstreamCalls('get-sum', args)).toBe(0);
+
+      expect((await rig.cat.decide('approve', pending)).code).toBe(0);
+      const result = await call;
+      expect(result.content).toEqual([{ type: 'text', text: `The sum of 2 and ${args.b} is ${2 + args.b}.` }]);
+      expect(rig.upstreamCalls('get-sum', args)).toBe(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('expiry aborts the call; an approval after expiry releases nothing', async () => {
+    const { client } = await connectClient(replica.proxy.url, await rig.token());
+    try {
+      const args = { messageType: 'success', includeImage: false, note: randomUUID() };
+      const err = await client.callTool({ name: 'everything__get-annotated-message', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
+      expect(err).toBeInstanceOf(McpError);
+      expect(err!.code).toBe(ErrorCodes.approvalExpired);
+      expect(err!.message).toContain('expired unapproved');
+      const expired = await requestFor(ns, 'get-annotated-message', args, phaseIs('Expired'));
+
+      // Refused (by the plugin or the API server's admission policy), and nothing changes.
+      const late = await rig.ann.decide('approve', expired);
+      expect(late.code).not.toBe(0);
+      expect(late.err).toMatch(/Expired/);
+      expect((await requestFor(ns, 'get-annotated-message', args)).status?.phase).toBe('Expired');
+      expect(rig.upstreamCalls('get-annotated-message', args)).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
