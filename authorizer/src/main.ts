@@ -107,8 +107,10 @@ export function configFromEnv(): AuthorizerConfig {
         allowedOrigins: list('ALLOWED_ORIGINS'),
         ...(allowedHosts.length ? { allowedHosts } : {}),
         ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}),
+        approvalMode: approvalMode(),
       },
     } : {}),
+    approvals: { enabled: bool('APPROVALS', true) },
     probePort: port('PROBE_PORT', 8081)!,
     reportRevisions: bool('REPORT_REVISIONS', true),
     ...(vaultAddr ? {
@@ -121,6 +123,13 @@ export function configFromEnv(): AuthorizerConfig {
     } : {}),
     log,
   };
+}
+
+/** hold: keep a held tools/call open until it is decided; retry: answer at once with the approval reference. */
+function approvalMode(): 'hold' | 'retry' {
+  const v = optional('APPROVAL_MODE') ?? 'hold';
+  if (v !== 'hold' && v !== 'retry') throw new ConfigError(`APPROVAL_MODE must be "hold" or "retry", got "${v}"`);
+  return v;
 }
 
 function readOptional(path: string): string | undefined {

@@ -153,7 +153,7 @@ export async function approver(name: string, groups: string[]): Promise<Approver
 
 export async function startTestOperator(kubeConfig: KubeConfig, leaseNamespace: string): Promise<RunningOperator> {
   const op = await startOperator({
-    kubeConfig, leaseNamespace, identity: `approvals-${leaseNamespace}`, probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log,
+    kubeConfig, leaseNamespace, watchNamespace: leaseNamespace, identity: `approvals-${leaseNamespace}`, probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log,
     leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300, approvals: { namespaces: [leaseNamespace] },
   });
   await waitFor(() => op.isLeader(), { description: 'the operator to lead', timeoutMs: 30_000 });
