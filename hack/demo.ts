@@ -1,35 +1,40 @@
 // `make demo`: a real etcd + kube-apiserver on loopback, the CRDs, the community profiles and
-// the samples applied with kubectl, the operator running against it — then shows what a user
-// sees: policies becoming Ready, a broken policy explained by field, and the fix. Exits when
-// done; DEMO_KEEP=1 keeps everything running until Ctrl-C.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+// the samples applied with kubectl; then the main job (demo-gateway.ts): the operator and the
+// authorizer as their service accounts, an agent's calls through the proxy to a real MCP server
+// allowed, denied, and held until a human approves with `kubectl mcp approve`; finally a broken
+// policy explained by field. Exits when done; DEMO_KEEP=1 keeps everything running until Ctrl-C.
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import { pino } from 'pino';
-import { ensurePolicyWasm } from '../authorizer/src/engine/policy-wasm.ts';
-import { startOperator } from '../operator/src/operator.ts';
 import { ControlPlane, binDir } from '../test/harness/controlplane.ts';
+import { runGatewayDemo } from './demo-gateway.ts';
 
 const root = join(import.meta.dirname, '..');
+const execFileP = promisify(execFile);
 const step = (text: string) => console.log(`\n\x1b[1m==> ${text}\x1b[0m`);
 
 const cp = await ControlPlane.start();
-const kubectl = (...args: string[]) => {
-  console.log(`$ kubectl ${args.join(' ')}`);
+// KUBECONFIG rather than --kubeconfig: kubectl refuses flags before a plugin's name (kubectl mcp).
+// Asynchronous: the operator and the authorizer run in this process and must keep serving
+// while kubectl (and the plugin, which waits for the operator) runs.
+const kubectlAs = async (kubeconfig: string, ...args: string[]) => {
+  const who = kubeconfig === cp.kubeconfigPath ? '' : `KUBECONFIG=${kubeconfig.replace(cp.dir, '$TMP')} `;
+  console.log(`$ ${who}kubectl ${args.join(' ')}`);
   try {
-    const out = execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    process.stdout.write(out);
+    const { stdout } = await execFileP(join(binDir(), 'kubectl'), args, { cwd: root, encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } });
+    process.stdout.write(stdout);
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string };
     process.stdout.write(e.stdout ?? '');
     process.stdout.write(e.stderr ?? '');
   }
 };
+const kubectl = (...args: string[]) => kubectlAs(cp.kubeconfigPath, ...args);
 
-let stopOperator: (() => Promise<void>) | undefined;
+const cleanup: Array<() => Promise<void>> = [];
 const finish = async (code: number) => {
-  await stopOperator?.();
+  for (const stop of cleanup.reverse()) await stop().catch(() => undefined);
   await cp.stop();
   process.exit(code);
 };
@@ -38,24 +43,18 @@ process.on('SIGTERM', () => void finish(0));
 
 try {
   step(`kube-apiserver ${cp.version} + etcd running at ${cp.server}; CRDs installed`);
-  kubectl('get', 'crd', '-l', 'app.kubernetes.io/part-of=toolgate');
-
-  step('starting the operator (leader election, informers, status via server-side apply)');
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  const operator = await startOperator({
-    kubeConfig: kc, leaseNamespace: 'default', identity: 'demo', probePort: 0, probeHost: '127.0.0.1',
-    bundles: { policyWasm: readFileSync(ensurePolicyWasm()), port: 0, host: '127.0.0.1' },
-    log: pino({ level: process.env.LOG_LEVEL ?? 'warn' }),
-  });
-  stopOperator = () => operator.stop();
+  await kubectl('get', 'crd', '-l', 'app.kubernetes.io/part-of=toolgate');
 
   step('applying the community profiles and the samples');
-  if (existsSync(join(root, 'profiles', 'kustomization.yaml'))) kubectl('apply', '--server-side', '--field-manager=demo', '-k', 'profiles');
-  kubectl('apply', '--server-side', '--field-manager=demo', '-k', 'config/samples');
+  if (existsSync(join(root, 'profiles', 'kustomization.yaml'))) await kubectl('apply', '--server-side', '--field-manager=demo', '-k', 'profiles');
+  await kubectl('apply', '--server-side', '--field-manager=demo', '-k', 'config/samples');
   await new Promise((r) => setTimeout(r, 1500));
-  kubectl('get', 'mcpprofiles');
-  kubectl('get', 'mcpsecuritypolicies,approvalrequests', '-A', '-o', 'wide');
+  await kubectl('get', 'mcpprofiles');
+
+  await runGatewayDemo(cp, { step, kubectl, kubectlAs, cleanup });
+
+  step('every policy and approval in the cluster, as the operator sees them');
+  await kubectl('get', 'mcpsecuritypolicies,approvalrequests', '-A', '-o', 'wide');
 
   step('a policy that references a profile nobody installed, and a rule with a bad regex');
   execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'apply', '--server-side', '--field-manager=demo', '-f', '-'], {
@@ -71,9 +70,9 @@ try {
     stdio: ['pipe', 'inherit', 'inherit'],
   });
   await new Promise((r) => setTimeout(r, 1500));
-  kubectl('get', 'mcpsecuritypolicy', 'broken');
-  kubectl('get', 'mcpsecuritypolicy', 'broken', '-o', 'jsonpath={range .status.problems[*]}{.field}: {.message}{"\\n"}{end}');
-  kubectl('events', '-n', 'default', '--for', 'mcpsecuritypolicy/broken');
+  await kubectl('get', 'mcpsecuritypolicy', 'broken');
+  await kubectl('get', 'mcpsecuritypolicy', 'broken', '-o', 'jsonpath={range .status.problems[*]}{.field}: {.message}{"\\n"}{end}');
+  await kubectl('events', '-n', 'default', '--for', 'mcpsecuritypolicy/broken');
 
   step('the schema itself refuses what it can: a require_approval rule without approvers');
   try {
