@@ -39,11 +39,11 @@ beforeAll(async () => {
   await admin.create({ group: '', version: 'v1', plural: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   for (const name of ['toolgate-operator', 'toolgate-authorizer']) await admin.create(core('serviceaccounts'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
   const admission = { group: 'admissionregistration.k8s.io', version: 'v1' };
-  const policy = shipped<{ metadata: { name: string } }>('policy.yaml');
+  const policy = shipped<{ metadata: { name: string } }>('admission_policy.yaml');
   await admin.apply({ ...admission, plural: 'validatingadmissionpolicies', name: policy.metadata.name }, policy, 'toolgate-test');
-  const params = shipped<{ metadata: { name: string } }>('params.yaml');
+  const params = shipped<{ metadata: { name: string } }>('admission_params.yaml');
   await admin.create(core('configmaps'), { ...params, metadata: { ...params.metadata, namespace: ns }, data: { operator: `system:serviceaccount:${ns}:toolgate-operator`, authorizer: `system:serviceaccount:${ns}:toolgate-authorizer` } });
-  const b = shipped<{ metadata: object; spec: { paramRef: object } }>('binding.yaml');
+  const b = shipped<{ metadata: object; spec: { paramRef: object } }>('admission_binding.yaml');
   await admin.create({ ...admission, plural: 'validatingadmissionpolicybindings' }, {
     ...b, metadata: { ...b.metadata, name: binding },
     spec: { ...b.spec, paramRef: { ...b.spec.paramRef, namespace: ns }, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
