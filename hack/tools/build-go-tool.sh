@@ -26,7 +26,8 @@ case "$name" in
   helm)           module=helm.sh/helm/v3; version=$HELM_VERSION; pkg=helm.sh/helm/v3/cmd/helm
                   ldflags+=" -X helm.sh/helm/v3/internal/version.version=$version" ;;
   kubeconform)    module=github.com/yannh/kubeconform; version=$KUBECONFORM_VERSION; pkg=$module/cmd/kubeconform ;;
-  vault)          module=github.com/hashicorp/vault; version=$VAULT_VERSION; pkg=$module ;;
+  # -e: tests of vault's plugins import sdk test helpers newer than the sdk the server pairs with.
+  vault)          module=github.com/hashicorp/vault; version=$VAULT_VERSION; pkg=$module; tidy_flags=-e ;;
   *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, vault)" >&2; exit 2 ;;
 esac
 
@@ -59,10 +60,9 @@ sibling_version=$version
   # Relative replaces of modules upstream does not require (etcd's FORBIDDEN_DEPENDENCY guards)
   # are dropped: they only exist to stop accidental imports.
   awk -v sv="$sibling_version" '
-    /^require[[:space:]]*\($/ { inreq = 1; next }
-    inreq && /^\)/ { inreq = 0; next }
-    inreq { required[$1] = $2; next }
-    /^require[[:space:]]/ { required[$2] = $3; next }
+    # First pass: what upstream requires (vault lists its replaces before its requires).
+    NR == FNR { if (/^require[[:space:]]*\($/) inreq = 1; else if (inreq && /^\)/) inreq = 0
+      else if (inreq) required[$1] = $2; else if (/^require[[:space:]]/) required[$2] = $3; next }
     /^replace[[:space:]]*\($/ { inblock = 1; next }
     inblock && /^\)/ { inblock = 0; next }
     inblock || /^replace[[:space:]]/ {
@@ -74,10 +74,10 @@ sibling_version=$version
       split(rhs, r, " ")
       if (r[1] ~ /^\.\.?\//) { split(lhs, l, " "); if (l[1] in required) print "replace " l[1] " => " l[1] " " (sv == "required" ? required[l[1]] : sv) }
       else print "replace" lhs " =>" rhs
-    }' "$upstream_mod"
+    }' "$upstream_mod" "$upstream_mod"
 } > go.mod
 printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
-go mod tidy >>"$log" 2>&1 || fail "go mod tidy (wrapper module)"
+go mod tidy ${tidy_flags:-} >>"$log" 2>&1 || fail "go mod tidy (wrapper module)"
 CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$out.tmp" "$pkg" >>"$log" 2>&1 || fail "go build $pkg"
 mv "$out.tmp" "$out"
 cp go.mod "$(dirname "$out")/wrapper.go.mod"
