@@ -32,7 +32,7 @@ function templated(obj: Record<string, unknown>): string {
       return out;
     }
     if (key === 'namespace' && v === 'toolgate-system') return '__NAMESPACE__';
-    // Service-account usernames (admission params, allow lists) name the release namespace too.
+    // Service-account usernames (admission policy, allow lists) name the release namespace too.
     if (typeof v === 'string' && v.includes('system:serviceaccount:toolgate-system:')) return v.split('system:serviceaccount:toolgate-system:').join('system:serviceaccount:__NAMESPACE__:');
     return v;
   };
@@ -61,7 +61,7 @@ export function renderChart(): Map<string, string> {
   }
   const sources = ['config/rbac/service_account.yaml', 'config/rbac/role.yaml', 'config/rbac/role_binding.yaml', 'config/rbac/leader_election_role.yaml', 'config/manager/manager.yaml',
     'config/authorizer/authorizer_service_account.yaml', 'config/authorizer/authorizer_role.yaml', 'config/authorizer/authorizer_cluster_role.yaml', 'config/authorizer/authorizer.yaml',
-    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml', 'config/admission/admission_params.yaml'];
+    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml'];
   for (const src of sources) {
     // The namespace belongs to the release (helm install --create-namespace), not the chart.
     const objs = docs(src).filter((o) => o.kind !== 'Namespace');

@@ -1,17 +1,19 @@
 // Shared set-up for the approval tests: a namespace with the shipped admission policy bound to it
 // (params naming this namespace's operator and authorizer service accounts), the shipped operator
 // RBAC bound to that operator SA, and people minted with their own credentials.
+import { waitForApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll } from 'vitest';
 import type { ApprovalRequest, Decision } from '../../api/v1alpha1/index.ts';
-import { KubeClient, isConflict, type KubeError, type ResourceRef } from '../../operator/src/kube/client.ts';
-import { controlPlane, mintUser, uniqueName, waitFor } from '../harness/kube.ts';
+import { KubeClient, isConflict, type ResourceRef } from '../../operator/src/kube/client.ts';
+import { controlPlane, mintUser, uniqueName } from '../harness/kube.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 export const fieldManager = 'toolgate-test';
+const systemNamespace = 'toolgate-system';
 type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
 
 function docs(file: string): Obj[] {
@@ -75,12 +77,13 @@ export interface ApprovalEnv {
 export function withApprovalNamespace(prefix: string): ApprovalEnv {
   const ns = uniqueName(prefix);
   const binding = `toolgate-approvalrequests-${ns}`;
-  const operatorUser = `system:serviceaccount:${ns}:toolgate-operator`;
-  const authorizerUser = `system:serviceaccount:${ns}:toolgate-authorizer`;
+  // The identities the shipped admission policy trusts.
+  const operatorUser = `system:serviceaccount:${systemNamespace}:toolgate-operator`;
+  const authorizerUser = `system:serviceaccount:${systemNamespace}:toolgate-authorizer`;
   let authorizerClient: KubeClient | undefined;
   const env: ApprovalEnv = {
     ns, operatorUser, authorizerUser,
-    operatorConfig: () => serviceAccountConfig(ns, 'toolgate-operator'),
+    operatorConfig: () => serviceAccountConfig(systemNamespace, 'toolgate-operator'),
     authorizer: () => authorizerClient as KubeClient,
     person: async (name, groups) => clientOf(await mintUser(name, [...groups, 'toolgate:humans'])),
   };
@@ -89,30 +92,29 @@ export function withApprovalNamespace(prefix: string): ApprovalEnv {
     const a = admin();
     const put = (o: Obj) => a.apply(refOf(o), o, fieldManager);
     await put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    for (const sa of ['toolgate-operator', 'toolgate-authorizer']) await put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns } });
+    await put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: systemNamespace } });
+    for (const sa of ['toolgate-operator', 'toolgate-authorizer']) await put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: systemNamespace } });
 
     // The shipped policy as is; the shipped binding scoped to this namespace and its params.
     const [policy] = docs('config/admission/admission_policy.yaml') as [Obj];
     await put(policy);
-    const [params] = docs('config/admission/admission_params.yaml') as [Obj];
-    await put({ ...params, metadata: { ...params.metadata, namespace: ns }, data: { operator: operatorUser, authorizer: authorizerUser } });
-    const [shipped] = docs('config/admission/admission_binding.yaml') as [Obj & { spec: Record<string, unknown> & { paramRef: Record<string, unknown> } }];
+    const [shipped] = docs('config/admission/admission_binding.yaml') as [Obj & { spec: Record<string, unknown> }];
     await put({
       ...shipped, metadata: { ...shipped.metadata, name: binding },
-      spec: { ...shipped.spec, paramRef: { ...shipped.spec.paramRef, namespace: ns }, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+      spec: { ...shipped.spec, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
     });
 
     // The shipped operator RBAC, for this namespace's operator SA.
     for (const o of [...docs('config/rbac/role.yaml'), ...docs('config/rbac/leader_election_role.yaml')]) {
       const copy = structuredClone(o) as Obj & { subjects?: Array<{ namespace?: string }>; roleRef?: { name: string } };
       if (copy.metadata.namespace) copy.metadata.namespace = ns;
-      for (const s of copy.subjects ?? []) s.namespace = ns;
+      for (const s of copy.subjects ?? []) s.namespace = systemNamespace;
       await put(copy);
     }
     await put({
       apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `toolgate-operator-${ns}` },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'toolgate-operator' },
-      subjects: [{ kind: 'ServiceAccount', name: 'toolgate-operator', namespace: ns }],
+      subjects: [{ kind: 'ServiceAccount', name: 'toolgate-operator', namespace: systemNamespace }],
     });
     // The authorizer creates requests and consumes approvals; people read them and append decisions.
     const rules = (verbs: string[], statusVerbs: string[]) => [
@@ -120,7 +122,7 @@ export function withApprovalNamespace(prefix: string): ApprovalEnv {
       { apiGroups: ['toolgate.io'], resources: ['approvalrequests/status'], verbs: statusVerbs },
     ];
     for (const [role, subject, verbs] of [
-      ['toolgate-authorizer-approvals', { kind: 'ServiceAccount', name: 'toolgate-authorizer', namespace: ns }, ['create', 'get', 'list', 'watch', 'patch']],
+      ['toolgate-authorizer-approvals', { kind: 'ServiceAccount', name: 'toolgate-authorizer', namespace: systemNamespace }, ['create', 'get', 'list', 'watch', 'patch']],
       ['approvers', { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'toolgate:humans' }, ['get', 'list', 'watch', 'patch']],
     ] as const) {
       await put({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: role, namespace: ns }, rules: rules([...verbs], ['get', 'patch', 'update']) });
@@ -129,16 +131,9 @@ export function withApprovalNamespace(prefix: string): ApprovalEnv {
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role }, subjects: [subject],
       });
     }
-    authorizerClient = new KubeClient(await serviceAccountConfig(ns, 'toolgate-authorizer'));
+    authorizerClient = new KubeClient(await serviceAccountConfig(systemNamespace, 'toolgate-authorizer'));
 
-    // Policies and bindings reach the admission plugin through an informer: wait until a create
-    // by someone other than the authorizer is refused (dry run: nothing is stored).
-    await waitFor(async () => {
-      const err = await a.request('POST', `/apis/toolgate.io/v1alpha1/namespaces/${ns}/approvalrequests`, {
-        body: { apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest', metadata: { name: 'probe' }, spec: minimalSpec() }, query: { dryRun: 'All' },
-      }).then(() => undefined, (e: unknown) => e as KubeError);
-      return err?.message.includes('only the toolgate authorizer');
-    }, { description: `the admission policy to be enforced in ${ns}`, timeoutMs: 30_000, intervalMs: 200 });
+    await waitForApprovalAdmission(a, ns);
   });
 
   afterAll(async () => {
@@ -149,13 +144,6 @@ export function withApprovalNamespace(prefix: string): ApprovalEnv {
     await del({ group: '', version: 'v1', plural: 'namespaces', name: ns });
   });
   return env;
-}
-
-function minimalSpec(): ApprovalRequest['spec'] {
-  return {
-    requester: { agent: 'agent' }, policyRef: { namespace: 'default', name: 'p' }, rule: 'r', server: 's', tool: 't', verb: 'get',
-    arguments: {}, argumentsDigest: `sha256:${'0'.repeat(64)}`, approvers: ['g'], quorum: 1, expiresAt: '2099-01-01T00:00:00Z',
-  };
 }
 
 /** What `kubectl mcp approve|deny` does: append one decision with a resourceVersion precondition. */

@@ -3,6 +3,7 @@
 // users deciding with the real `kubectl mcp` code, the operator in-process, authorizer replicas
 // (proxy + ApprovalCoordinator) over the real control plane, and a pass-through recorder that
 // counts what reaches upstream.
+import { waitForApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,30 +86,16 @@ export async function bindAdmission(namespace: string): Promise<() => Promise<vo
   const admission = (plural: string, name: string) => ({ group: 'admissionregistration.k8s.io', version: 'v1', plural, name });
   const policy = shippedDoc('config/admission/admission_policy.yaml');
   await admin.apply(admission('validatingadmissionpolicies', policy.metadata.name as string), policy, manager);
-  const params = shippedDoc('config/admission/admission_params.yaml');
-  await admin.apply({ group: '', version: 'v1', plural: 'configmaps', namespace, name: params.metadata.name as string }, { ...params, metadata: { ...params.metadata, namespace } }, manager);
   const shipped = shippedDoc('config/admission/admission_binding.yaml');
   const name = `toolgate-approvalrequests-${namespace}`;
   await admin.apply(admission('validatingadmissionpolicybindings', name), {
     ...shipped, metadata: { ...shipped.metadata, name },
     spec: {
-      ...shipped.spec, paramRef: { ...(shipped.spec?.paramRef as object), namespace },
+      ...shipped.spec,
       matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
     },
   }, manager);
-  await waitFor(async () => {
-    const refused = await admin.request('POST', `/apis/${group}/${version}/namespaces/${namespace}/approvalrequests`, {
-      query: { dryRun: 'All' },
-      body: {
-        apiVersion: `${group}/${version}`, kind: 'ApprovalRequest', metadata: { name: 'probe' },
-        spec: {
-          requester: { agent: 'a' }, policyRef: { namespace, name: 'p' }, rule: 'r', server: 's', tool: 't', verb: 'get', arguments: {},
-          argumentsDigest: `sha256:${'0'.repeat(64)}`, approvers: ['g'], quorum: 1, expiresAt: '2099-01-01T00:00:00Z',
-        },
-      },
-    }).then(() => false, (err: unknown) => String((err as Error).message).includes('only the toolgate authorizer'));
-    return refused;
-  }, { description: `the admission policy enforced in ${namespace}`, timeoutMs: 30_000, intervalMs: 200 });
+  await waitForApprovalAdmission(admin, namespace);
   return async () => { await admin.delete(admission('validatingadmissionpolicybindings', name)).catch(() => undefined); };
 }
 

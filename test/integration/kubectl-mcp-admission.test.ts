@@ -1,13 +1,14 @@
 // `kubectl mcp approve` under the shipped ValidatingAdmissionPolicy (config/admission), bound to
 // this file's namespace only: the plugin's write passes (the user and groups it records are the
 // ones the API server authenticated), and the server's refusals reach the user verbatim.
+import { waitForApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { ApprovalRequest } from '../../api/v1alpha1/index.ts';
 import { KubeClient, KubeError } from '../../operator/src/kube/client.ts';
-import { anApprovalRequest, controlPlane, mintUser, uniqueName, waitFor } from '../harness/kube.ts';
+import { anApprovalRequest, controlPlane, mintUser, uniqueName } from '../harness/kube.ts';
 import { kubectlMcp } from '../harness/kubectl-plugin.ts';
 
 const ns = uniqueName('kmcp-adm');
@@ -21,14 +22,13 @@ const clientOf = (kubeconfig: string | KubeConfig) => {
 };
 const admin = clientOf(controlPlane().adminKubeconfig);
 const ar = (name?: string, subresource?: string) => ({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns, ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) });
-const core = (plural: string, name?: string) => ({ group: '', version: 'v1', plural, namespace: ns, ...(name ? { name } : {}) });
 const rbac = (plural: string) => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, namespace: ns });
 const shipped = <T>(file: string): T => parseAllDocuments(readFileSync(new URL(`../../config/admission/${file}`, import.meta.url), 'utf8'))[0]!.toJSON() as T;
 const users = { alice: '', carol: '', victor: '' };
 let authorizer: KubeClient;
 
 async function serviceAccountClient(name: string): Promise<KubeClient> {
-  const { status } = await admin.create<{ status: { token: string } }>({ ...core('serviceaccounts', name), subresource: 'token' }, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+  const { status } = await admin.create<{ status: { token: string } }>({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: 'toolgate-system', name, subresource: 'token' }, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
   const cluster = { name: 'cp', server: controlPlane().server, caFile: controlPlane().caCertPath };
   const kc = new KubeConfig();
   kc.loadFromOptions({ clusters: [cluster], users: [{ name, token: status.token }], contexts: [{ name, cluster: 'cp', user: name }], currentContext: name });
@@ -37,34 +37,30 @@ async function serviceAccountClient(name: string): Promise<KubeClient> {
 
 beforeAll(async () => {
   await admin.create({ group: '', version: 'v1', plural: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  for (const name of ['toolgate-operator', 'toolgate-authorizer']) await admin.create(core('serviceaccounts'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+  // The authorizer identity the shipped policy trusts, shared by the test files.
+  await admin.apply({ group: '', version: 'v1', plural: 'namespaces', name: 'toolgate-system' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'toolgate-system' } }, 'toolgate-test');
+  await admin.apply({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: 'toolgate-system', name: 'toolgate-authorizer' },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'toolgate-authorizer', namespace: 'toolgate-system' } }, 'toolgate-test');
   const admission = { group: 'admissionregistration.k8s.io', version: 'v1' };
   const policy = shipped<{ metadata: { name: string } }>('admission_policy.yaml');
   await admin.apply({ ...admission, plural: 'validatingadmissionpolicies', name: policy.metadata.name }, policy, 'toolgate-test');
-  const params = shipped<{ metadata: { name: string } }>('admission_params.yaml');
-  await admin.create(core('configmaps'), { ...params, metadata: { ...params.metadata, namespace: ns }, data: { operator: `system:serviceaccount:${ns}:toolgate-operator`, authorizer: `system:serviceaccount:${ns}:toolgate-authorizer` } });
-  const b = shipped<{ metadata: object; spec: { paramRef: object } }>('admission_binding.yaml');
+  const b = shipped<{ metadata: object; spec: object }>('admission_binding.yaml');
   await admin.create({ ...admission, plural: 'validatingadmissionpolicybindings' }, {
     ...b, metadata: { ...b.metadata, name: binding },
-    spec: { ...b.spec, paramRef: { ...b.spec.paramRef, namespace: ns }, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+    spec: { ...b.spec, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
   });
   const role = (name: string, rules: object[], subject: object) => Promise.all([
     admin.create(rbac('roles'), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name }, rules }),
     admin.create(rbac('rolebindings'), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [subject] }),
   ]);
-  await role('authorizer', [{ apiGroups: ['toolgate.io'], resources: ['approvalrequests'], verbs: ['create', 'get'] }], { kind: 'ServiceAccount', name: 'toolgate-authorizer', namespace: ns });
+  await role('authorizer', [{ apiGroups: ['toolgate.io'], resources: ['approvalrequests'], verbs: ['create', 'get'] }], { kind: 'ServiceAccount', name: 'toolgate-authorizer', namespace: 'toolgate-system' });
   await role('people', [
     { apiGroups: ['toolgate.io'], resources: ['approvalrequests'], verbs: ['get', 'list'] },
     { apiGroups: ['toolgate.io'], resources: ['approvalrequests/status'], verbs: ['get', 'update'] },
   ], { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:authenticated' });
   authorizer = await serviceAccountClient('toolgate-authorizer');
   [users.alice, users.carol, users.victor] = await Promise.all([mintUser('alice', [approvers]), mintUser('carol', [approvers]), mintUser('victor', ['viewers'])]);
-  // Bindings reach the admission plugin through an informer: wait until it refuses a create by admin.
-  await waitFor(async () => {
-    const err = await admin.request('POST', `/apis/toolgate.io/v1alpha1/namespaces/${ns}/approvalrequests`, { body: anApprovalRequest('probe').build(), query: { dryRun: 'All' } })
-      .then(() => undefined, (e: unknown) => e as KubeError);
-    return err?.message.includes('only the toolgate authorizer');
-  }, { description: `the admission policy to be enforced in ${ns}`, timeoutMs: 30_000, intervalMs: 200 });
+  await waitForApprovalAdmission(admin, ns);
 }, 60_000);
 
 afterAll(async () => {

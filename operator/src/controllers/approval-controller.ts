@@ -10,7 +10,7 @@ import { getCondition, jsonEqual } from '../kube/conditions.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { objectKey, type ResourceInformer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { errorMessage } from '../observability/log.ts';
+import { queueResultReporter } from './queue-results.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
 import { decidedMessage, requestedMessage } from './approval-message.ts';
 import type { WebhookNotifier } from './approval-notifier.ts';
@@ -71,20 +71,7 @@ export class ApprovalController {
     this.deleted = new Counter({ name: 'toolgate_approval_requests_deleted_total', help: 'Settled ApprovalRequests deleted after the retention.', registers: [registry] });
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       concurrency: 4,
-      onResult: (e) => {
-        o.metrics.workqueueDepth.set({ controller }, this.queue.length);
-        if (e.type === 'done') {
-          o.metrics.reconcileTotal.inc({ controller, result: 'success' });
-          o.metrics.reconcileSeconds.observe({ controller }, e.durationMs / 1000);
-        } else if (e.type === 'retry') {
-          o.metrics.reconcileTotal.inc({ controller, result: 'error' });
-          o.metrics.workqueueRetries.inc({ controller });
-          this.log.warn({ key: e.key, attempt: e.attempt, retryInMs: e.delayMs, err: errorMessage(e.error) }, 'reconcile failed');
-        } else {
-          o.metrics.workqueueDropped.inc({ controller });
-          this.log.error({ key: e.key, attempts: e.attempts, err: errorMessage(e.error) }, 'reconcile gave up');
-        }
-      },
+      onResult: queueResultReporter(controller, o.metrics, this.log, () => this.queue.length),
     });
     o.approvals.on((_type, ar) => { if (this.watches(ar)) this.queue.add(objectKey(ar)); });
   }

@@ -11,7 +11,7 @@ import { getCondition, jsonEqual } from '../kube/conditions.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { objectKey, type ResourceInformer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { errorMessage } from '../observability/log.ts';
+import { queueResultReporter } from './queue-results.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
 import { distributionFor, liveReports, revisionsAnnotation, type Lease } from './distribution.ts';
 import type { PolicyBundler } from './policy-bundler.ts';
@@ -43,20 +43,7 @@ export class PolicyController {
     this.o = o;
     this.log = o.log.child({ controller });
     this.queue = new WorkQueue((key) => this.reconcile(key), {
-      onResult: (e) => {
-        o.metrics.workqueueDepth.set({ controller }, this.queue.length);
-        if (e.type === 'done') {
-          o.metrics.reconcileTotal.inc({ controller, result: 'success' });
-          o.metrics.reconcileSeconds.observe({ controller }, e.durationMs / 1000);
-        } else if (e.type === 'retry') {
-          o.metrics.reconcileTotal.inc({ controller, result: 'error' });
-          o.metrics.workqueueRetries.inc({ controller });
-          this.log.warn({ key: e.key, attempt: e.attempt, retryInMs: e.delayMs, err: errorMessage(e.error) }, 'reconcile failed');
-        } else {
-          o.metrics.workqueueDropped.inc({ controller });
-          this.log.error({ key: e.key, attempts: e.attempts, err: errorMessage(e.error) }, 'reconcile gave up');
-        }
-      },
+      onResult: queueResultReporter(controller, o.metrics, this.log, () => this.queue.length),
     });
     o.policies.on((_type, policy) => this.queue.add(objectKey(policy)));
     o.profiles.on((_type, profile) => this.requeueReferencing(profile.metadata?.name ?? ''));
