@@ -1,7 +1,7 @@
 // Shared set-up for the approval tests: a namespace with the shipped admission policy bound to it
 // (params naming this namespace's operator and authorizer service accounts), the shipped operator
 // RBAC bound to that operator SA, and people minted with their own credentials.
-import { waitForApprovalAdmission } from '../harness/admission.ts';
+import { bindApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -76,7 +76,7 @@ export interface ApprovalEnv {
  */
 export function withApprovalNamespace(prefix: string): ApprovalEnv {
   const ns = uniqueName(prefix);
-  const binding = `toolgate-approvalrequests-${ns}`;
+  let unbind: (() => Promise<void>) | undefined;
   // The identities the shipped admission policy trusts.
   const operatorUser = `system:serviceaccount:${systemNamespace}:toolgate-operator`;
   const authorizerUser = `system:serviceaccount:${systemNamespace}:toolgate-authorizer`;
@@ -95,14 +95,7 @@ export function withApprovalNamespace(prefix: string): ApprovalEnv {
     await put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: systemNamespace } });
     for (const sa of ['toolgate-operator', 'toolgate-authorizer']) await put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: systemNamespace } });
 
-    // The shipped policy as is; the shipped binding scoped to this namespace and its params.
-    const [policy] = docs('config/admission/admission_policy.yaml') as [Obj];
-    await put(policy);
-    const [shipped] = docs('config/admission/admission_binding.yaml') as [Obj & { spec: Record<string, unknown> }];
-    await put({
-      ...shipped, metadata: { ...shipped.metadata, name: binding },
-      spec: { ...shipped.spec, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
-    });
+    unbind = await bindApprovalAdmission(a, ns, fieldManager);
 
     // The shipped operator RBAC, for this namespace's operator SA.
     for (const o of [...docs('config/rbac/role.yaml'), ...docs('config/rbac/leader_election_role.yaml')]) {
@@ -133,13 +126,12 @@ export function withApprovalNamespace(prefix: string): ApprovalEnv {
     }
     authorizerClient = new KubeClient(await serviceAccountConfig(systemNamespace, 'toolgate-authorizer'));
 
-    await waitForApprovalAdmission(a, ns);
   });
 
   afterAll(async () => {
     const a = admin();
     const del = (r: ResourceRef) => a.delete(r).catch(() => undefined);
-    await del({ group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings', name: binding });
+    await unbind?.();
     await del({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', name: `toolgate-operator-${ns}` });
     await del({ group: '', version: 'v1', plural: 'namespaces', name: ns });
   });

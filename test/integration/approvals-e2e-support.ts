@@ -3,7 +3,7 @@
 // users deciding with the real `kubectl mcp` code, the operator in-process, authorizer replicas
 // (proxy + ApprovalCoordinator) over the real control plane, and a pass-through recorder that
 // counts what reaches upstream.
-import { waitForApprovalAdmission } from '../harness/admission.ts';
+import { bindApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -74,30 +74,8 @@ export async function identities(): Promise<{ authorizer: KubeConfig; operator: 
   return { authorizer: await serviceAccountConfig(admin, 'toolgate-authorizer'), operator: await serviceAccountConfig(admin, 'toolgate-operator') };
 }
 
-const shippedDoc = (file: string) => parseAllDocuments(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'))[0]!.toJS() as Record<string, unknown> & { metadata: Record<string, unknown>; spec?: Record<string, unknown> };
-
-/**
- * The shipped admission policy, bound to `namespace` only (parallel test files are unaffected),
- * trusting the toolgate-system service accounts as the shipped params do. Resolves once the API
- * server enforces it; returns the unbinding.
- */
-export async function bindAdmission(namespace: string): Promise<() => Promise<void>> {
-  const admin = adminClient();
-  const admission = (plural: string, name: string) => ({ group: 'admissionregistration.k8s.io', version: 'v1', plural, name });
-  const policy = shippedDoc('config/admission/admission_policy.yaml');
-  await admin.apply(admission('validatingadmissionpolicies', policy.metadata.name as string), policy, manager);
-  const shipped = shippedDoc('config/admission/admission_binding.yaml');
-  const name = `toolgate-approvalrequests-${namespace}`;
-  await admin.apply(admission('validatingadmissionpolicybindings', name), {
-    ...shipped, metadata: { ...shipped.metadata, name },
-    spec: {
-      ...shipped.spec,
-      matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
-    },
-  }, manager);
-  await waitForApprovalAdmission(admin, namespace);
-  return async () => { await admin.delete(admission('validatingadmissionpolicybindings', name)).catch(() => undefined); };
-}
+/** The shipped admission policy, bound to `namespace` only; resolves once enforced; returns the unbinding. */
+export const bindAdmission = (namespace: string) => bindApprovalAdmission(adminClient(), namespace, manager);
 
 /** Lets the approver groups read requests and append decisions in `namespace`. */
 export async function approverRbac(namespace: string, groups: string[]): Promise<void> {

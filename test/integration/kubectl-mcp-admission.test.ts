@@ -1,18 +1,16 @@
 // `kubectl mcp approve` under the shipped ValidatingAdmissionPolicy (config/admission), bound to
 // this file's namespace only: the plugin's write passes (the user and groups it records are the
 // ones the API server authenticated), and the server's refusals reach the user verbatim.
-import { waitForApprovalAdmission } from '../harness/admission.ts';
-import { readFileSync } from 'node:fs';
+import { bindApprovalAdmission } from '../harness/admission.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import type { ApprovalRequest } from '../../api/v1alpha1/index.ts';
 import { KubeClient, KubeError } from '../../operator/src/kube/client.ts';
 import { anApprovalRequest, controlPlane, mintUser, uniqueName } from '../harness/kube.ts';
 import { kubectlMcp } from '../harness/kubectl-plugin.ts';
 
 const ns = uniqueName('kmcp-adm');
-const binding = `toolgate-approvalrequests-${ns}`;
+let unbind: (() => Promise<void>) | undefined;
 const approvers = `approvers-${ns.slice(-6)}`;
 const clientOf = (kubeconfig: string | KubeConfig) => {
   if (kubeconfig instanceof KubeConfig) return new KubeClient(kubeconfig);
@@ -23,7 +21,6 @@ const clientOf = (kubeconfig: string | KubeConfig) => {
 const admin = clientOf(controlPlane().adminKubeconfig);
 const ar = (name?: string, subresource?: string) => ({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns, ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) });
 const rbac = (plural: string) => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, namespace: ns });
-const shipped = <T>(file: string): T => parseAllDocuments(readFileSync(new URL(`../../config/admission/${file}`, import.meta.url), 'utf8'))[0]!.toJSON() as T;
 const users = { alice: '', carol: '', victor: '' };
 let authorizer: KubeClient;
 
@@ -41,14 +38,6 @@ beforeAll(async () => {
   await admin.apply({ group: '', version: 'v1', plural: 'namespaces', name: 'toolgate-system' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'toolgate-system' } }, 'toolgate-test');
   await admin.apply({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: 'toolgate-system', name: 'toolgate-authorizer' },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'toolgate-authorizer', namespace: 'toolgate-system' } }, 'toolgate-test');
-  const admission = { group: 'admissionregistration.k8s.io', version: 'v1' };
-  const policy = shipped<{ metadata: { name: string } }>('admission_policy.yaml');
-  await admin.apply({ ...admission, plural: 'validatingadmissionpolicies', name: policy.metadata.name }, policy, 'toolgate-test');
-  const b = shipped<{ metadata: object; spec: object }>('admission_binding.yaml');
-  await admin.create({ ...admission, plural: 'validatingadmissionpolicybindings' }, {
-    ...b, metadata: { ...b.metadata, name: binding },
-    spec: { ...b.spec, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
-  });
   const role = (name: string, rules: object[], subject: object) => Promise.all([
     admin.create(rbac('roles'), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name }, rules }),
     admin.create(rbac('rolebindings'), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [subject] }),
@@ -60,11 +49,11 @@ beforeAll(async () => {
   ], { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:authenticated' });
   authorizer = await serviceAccountClient('toolgate-authorizer');
   [users.alice, users.carol, users.victor] = await Promise.all([mintUser('alice', [approvers]), mintUser('carol', [approvers]), mintUser('victor', ['viewers'])]);
-  await waitForApprovalAdmission(admin, ns);
+  unbind = await bindApprovalAdmission(admin, ns, 'toolgate-test');
 }, 60_000);
 
 afterAll(async () => {
-  await admin.delete({ group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings', name: binding }).catch(() => undefined);
+  await unbind?.();
   await admin.delete({ group: '', version: 'v1', plural: 'namespaces', name: ns }).catch(() => undefined);
 });
 
