@@ -95,6 +95,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
 
   const cm = await until('the bundle public key', () => admin.get<{ data?: Record<string, string> }>({ group: '', version: 'v1', plural: 'configmaps', namespace: system, name: defaultPublicKeyConfigMap }));
   const authorizerToken = await serviceAccountToken(admin, system, 'toolgate-authorizer');
+  const auditFile = join(cp.dir, 'audit.jsonl');
   const tokenPath = join(cp.dir, 'authorizer.token');
   execFileSync('sh', ['-c', `umask 077; cat > ${tokenPath}`], { input: authorizerToken });
   const authorizer = await startAuthorizer({
@@ -102,7 +103,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
     bundleService: operator.bundleServer.url, policies: [`${ns}/agents`], tokenPath,
     verification: { publicKeyPem: cm.data!['public.pem']!, keyId: cm.data!['key-id']!, algorithm: cm.data!.algorithm! },
     proxy: { port: 0, host: '127.0.0.1', approvalMode: 'hold' }, probePort: 0, probeHost: '127.0.0.1', reportRevisions: true,
-    approvals: { enabled: true }, log,
+    approvals: { enabled: true }, audit: { file: auditFile }, log,
   });
   io.cleanup.push(() => authorizer.stop());
   await until('the authorizer to load the policy', async () => authorizer.ready());
@@ -155,6 +156,16 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   await held;
   console.log(`the held call was answered ${Math.round(performance.now() - approved)} ms after ann ran kubectl mcp approve (${Math.round((performance.now() - started) / 1000)} s after the agent made it)`);
   await io.kubectl('mcp', 'approvals', '-n', ns, '--all');
+
+  io.step('the evidence: the authorizer\'s hash-chained audit trail, verified');
+  await authorizer.audit?.flush();
+  for (const line of readFileSync(auditFile, 'utf8').trim().split('\n').slice(1)) {
+    const r = JSON.parse(line) as Record<string, unknown>;
+    console.log(r.type === 'decision'
+      ? `#${String(r.seq)} decision ${String(r.tool)}: ${String(r.action)} by rule ${String(r.rule)} for ${JSON.stringify(r.caller)}`
+      : `#${String(r.seq)} approval ${String(r.tool)}: ${String(r.outcome)}, approved by ${JSON.stringify(r.approvedBy)}, released by ${String(r.consumedBy)}`);
+  }
+  console.log(execFileSync(process.execPath, [join(import.meta.dirname, '../authorizer/src/audit/verify.ts'), auditFile], { encoding: 'utf8' }).replace(cp.dir, '$TMP').trim());
 
   io.step('explain, without executing anything, what the live policy decides and why');
   await io.kubectl('mcp', 'explain', '-n', ns, '--policy', 'agents', '--server', 'everything', '--tool', 'get-env');

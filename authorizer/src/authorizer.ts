@@ -12,6 +12,7 @@ import { createLogger, errorMessage, type Logger } from '../../operator/src/obse
 import { startProbeServer, type ProbeServer } from '../../operator/src/observability/server.ts';
 import { loadKubeConfig } from '../../operator/src/operator.ts';
 import { ApprovalCoordinator } from './approvals/index.ts';
+import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
 import type { PolicyEngine } from './engine/index.ts';
@@ -52,8 +53,13 @@ export interface AuthorizerConfig {
   vault?: VaultSourceOptions;
   /** Token verification knobs (JWKS timeouts, a custom fetch in tests). */
   identity?: Omit<TokenVerifierOptions, 'metrics' | 'log'>;
-  /** Called once per tools/call decision (audit). */
+  /** Called once per tools/call decision (after the audit trail, when one is configured). */
   onDecision?: (record: DecisionRecord) => void;
+  /**
+   * Hash-chained JSON-lines audit trail: one record per tools/call decision and one per outcome of a held call (one file per pod).
+   * An existing file continues its chain; one whose last line does not verify stops the start.
+   */
+  audit?: { file: string; fsync?: boolean };
   /**
    * Held calls (require_approval) become ApprovalRequests the authorizer watches and consumes
    * (needs the RBAC in config/authorizer). Off: held calls are refused with approvalRequired.
@@ -73,6 +79,7 @@ export interface RunningAuthorizer {
   probe: ProbeServer;
   reporter?: RevisionReporter;
   approvals?: ApprovalCoordinator;
+  audit?: AuditTrail;
   registry: Registry;
   /** True once every policy's bundle has loaded once. */
   ready(): boolean;
@@ -90,7 +97,14 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   const router = new PolicyRouter();
   const engines = new Map<string, PolicyEngine>(cfg.policies.map((key) => [key, router.entry(key).engine]));
   const gatewayMetrics = createGatewayMetrics(registry);
-  const decisionPath = new DecisionPath({ router, log, metrics: gatewayMetrics, ...(cfg.onDecision ? { onDecision: cfg.onDecision } : {}) });
+  const audit = cfg.audit ? await AuditTrail.open({ file: cfg.audit.file, log, registry, ...(cfg.audit.fsync !== undefined ? { fsync: cfg.audit.fsync } : {}) }) : undefined;
+  const onDecision = audit || cfg.onDecision
+    ? (r: DecisionRecord) => {
+      audit?.record(r);
+      cfg.onDecision?.(r);
+    }
+    : undefined;
+  const decisionPath = new DecisionPath({ router, log, metrics: gatewayMetrics, ...(onDecision ? { onDecision } : {}) });
   const verifiers = new PolicyVerifiers(router, { ...cfg.identity, metrics: createAuthnMetrics(registry), log });
 
   let kube: KubeClient | undefined;
@@ -104,7 +118,9 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     })
     : undefined;
 
-  const approvals = cfg.approvals?.enabled ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry }) : undefined;
+  const approvals = cfg.approvals?.enabled
+    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
+    : undefined;
 
   let proxy: McpProxy | undefined;
   const bundles = new BundleClients({
@@ -198,6 +214,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       router, decisionPath, bundles, ...(extAuthz ? { extAuthz } : {}), ...(proxy ? { proxy } : {}), probe,
       ...(reporter ? { reporter } : {}),
       ...(approvals ? { approvals } : {}),
+      ...(audit ? { audit } : {}),
       registry,
       ready,
       revisions: () => bundles.revisions(),
@@ -206,6 +223,8 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
           // Front ends drain first (ext_authz reports NOT_SERVING, in-flight calls finish), then
           // the pod stops counting as an authorizer (Lease deleted), then the probes go.
           await Promise.all([extAuthz?.close(), proxy?.close()]);
+          // After the front ends: every decision they made is written before the file closes.
+          await audit?.close();
           await approvals?.stop();
           await bundles.stop();
           await reporter?.stop();
@@ -217,6 +236,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     };
   } catch (err) {
     await Promise.all(started.map((s) => s.close().catch(() => undefined)));
+    await audit?.close().catch(() => undefined);
     log.error({ err: errorMessage(err) }, 'authorizer failed to start');
     throw err;
   }

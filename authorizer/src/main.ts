@@ -83,6 +83,7 @@ export function configFromEnv(): AuthorizerConfig {
   const tokenPath = optional('BUNDLE_TOKEN_FILE');
   const caFile = optional('BUNDLE_CA_FILE');
   const podUid = optional('POD_UID');
+  const auditFile = optional('AUDIT_FILE');
   return {
     namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
     podName: required('POD_NAME', 'the pod\'s name (downward API metadata.name)'),
@@ -111,6 +112,7 @@ export function configFromEnv(): AuthorizerConfig {
       },
     } : {}),
     approvals: { enabled: bool('APPROVALS', true) },
+    ...(auditFile ? { audit: { file: auditFile, fsync: bool('AUDIT_FSYNC', true) } } : {}),
     probePort: port('PROBE_PORT', 8081)!,
     reportRevisions: bool('REPORT_REVISIONS', true),
     ...(vaultAddr ? {

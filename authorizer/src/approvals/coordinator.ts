@@ -30,6 +30,8 @@ export interface ApprovalCoordinatorOptions {
   registry?: Registry;
   fieldManager?: string;
   now?: () => Date;
+  /** Called with what became of every held call (the audit trail hangs here). */
+  onOutcome?: (e: { mode: ApprovalMode; outcome: Outcome; call: ToolCall; verdict: Verdict }) => void;
 }
 
 export type ApprovalMode = 'hold' | 'retry';
@@ -106,6 +108,7 @@ export class ApprovalCoordinator {
   async check(call: ToolCall, verdict: Verdict): Promise<Outcome> {
     const outcome = await this.#guard(async () => this.#settle(await this.open(call, verdict), argumentsDigest(call.arguments)));
     this.metrics?.outcome(outcome.kind, 'retry');
+    this.#o.onOutcome?.({ mode: 'retry', outcome, call, verdict });
     return outcome;
   }
 
@@ -135,6 +138,7 @@ export class ApprovalCoordinator {
         }
       });
       this.metrics?.outcome(outcome.kind, 'hold');
+      this.#o.onOutcome?.({ mode: 'hold', outcome, call, verdict });
       return outcome;
     } finally {
       this.metrics?.waiting.dec();

@@ -1,0 +1,225 @@
+// The audit trail: one hash-chained JSON line per tools/call decision, appended to a file this
+// pod alone writes (one file per pod; two writers on one file would fork the chain).
+//
+// The DecisionPath calls record() synchronously; the line is written later by a single async
+// queue that takes its seq and prev from the last line actually written. So the chain never
+// forks, and a failed write (disk full, I/O error) loses only the records of that batch: the
+// file is cut back to its last good line and the next batch chains from there.
+//
+// Trade-off, deliberately: a failed audit write does NOT change the decision already answered.
+// Failing closed would need every decision to wait for its disk write, putting the disk on the
+// latency path of every tool call; instead each lost record is logged and counted in
+// toolgate_authorizer_audit_write_errors_total, which deployments should alert on.
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { DecisionRecord } from '../gateway/decision-path.ts';
+import { createAuditMetrics, type AuditMetrics } from './metrics.ts';
+import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, serialize, type ApprovalEvent, type AuditBody } from './record.ts';
+import { fileLines } from './verify.ts';
+
+export interface AuditTrailOptions {
+  file: string;
+  log: Logger;
+  registry?: Registry;
+  /** fdatasync after each batch (default true): a record the pod wrote survives a node crash. */
+  fsync?: boolean;
+  now?: () => Date;
+}
+
+export class AuditTrailError extends Error {
+  override name = 'AuditTrailError';
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export class AuditTrail {
+  readonly file: string;
+  readonly metrics: AuditMetrics;
+  readonly #o: AuditTrailOptions;
+  readonly #fh: FileHandle;
+  readonly #now: () => Date;
+  #size: number;
+  #head: { seq: number; prev: string };
+  #pending: AuditBody[] = [];
+  #draining: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  /** Set when a failed write could not be undone: the file's tail is unknown, nothing more is appended. */
+  #broken: string | undefined;
+
+  private constructor(o: AuditTrailOptions, fh: FileHandle, size: number, head: { seq: number; prev: string }) {
+    this.#o = o;
+    this.file = o.file;
+    this.#fh = fh;
+    this.#size = size;
+    this.#head = head;
+    this.#now = o.now ?? (() => new Date());
+    this.metrics = createAuditMetrics(o.registry ?? new Registry());
+  }
+
+  /**
+   * Opens (or creates) the trail. An existing file continues its chain from its last line,
+   * which must verify; otherwise this throws naming the line, and the authorizer does not start
+   * rather than write records no verifier would accept.
+   */
+  static async open(o: AuditTrailOptions): Promise<AuditTrail> {
+    await mkdir(dirname(o.file), { recursive: true });
+    const fh = await open(o.file, 'a', 0o600);
+    try {
+      const { size } = await fh.stat();
+      if (size === 0) {
+        const opening = openLine(o.now?.() ?? new Date());
+        const first = serialize(opening);
+        await fh.write(first);
+        await fh.datasync();
+        const trail = new AuditTrail(o, fh, Buffer.byteLength(first), headAfter(opening));
+        o.log.info({ file: o.file }, 'audit trail created');
+        return trail;
+      }
+      const tail = await readLastLine(o.file, size);
+      if (!tail.terminated) throw new AuditTrailError(`audit trail ${o.file}: line ${await lineCount(o.file)} has no newline (cut mid-write?); refusing to continue a chain whose tail does not verify. Run the verifier, move the file aside and restart`);
+      const checked = checkLine(tail.text);
+      if (!checked.ok) throw new AuditTrailError(`audit trail ${o.file}: last line (line ${await lineCount(o.file)}) does not verify: ${checked.reason}; refusing to continue the chain. Run the verifier, move the file aside and restart`);
+      const head = headAfter(checked.line);
+      o.log.info({ file: o.file, seq: head.seq }, 'audit trail continues an existing chain');
+      return new AuditTrail(o, fh, size, head);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The last record written: seq and hash (after the open line: seq 0 and the genesis value). */
+  get head(): { seq: number; prev: string } {
+    return { ...this.#head };
+  }
+
+  /** Why nothing more is written, when a failed write could not be undone. */
+  get broken(): string | undefined {
+    return this.#broken;
+  }
+
+  /** Queues one decision; never throws (the decision path must not fail because of the audit). */
+  record(r: DecisionRecord): void {
+    this.#queue(() => decisionBody(r, this.#now()), r.verdict.decisionId);
+  }
+
+  /** Queues what became of a held call (released, denied, expired, ...); never throws. */
+  recordApproval(e: ApprovalEvent): void {
+    this.#queue(() => approvalBody(e, this.#now()), e.verdict.decisionId);
+  }
+
+  #queue(build: () => AuditBody, decisionId: string): void {
+    let body: AuditBody;
+    try {
+      if (this.#closing) throw new Error('the audit trail is closed');
+      body = build();
+    } catch (err) {
+      this.#lost(1, err, decisionId);
+      return;
+    }
+    this.#pending.push(body);
+    this.#draining ??= this.#drain();
+  }
+
+  /** Resolves once everything queued so far is written (or counted as lost). */
+  async flush(): Promise<void> {
+    while (this.#draining) await this.#draining;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.flush();
+      await this.#fh.datasync().catch(() => undefined);
+      await this.#fh.close();
+      // The head in the log is the anchor that shows a later cut of whole lines at the tail.
+      this.#o.log.info({ file: this.file, seq: this.#head.seq, hash: this.#head.prev }, 'audit trail closed');
+    })();
+    return this.#closing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) await this.#write(this.#pending.splice(0));
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+
+  async #write(batch: AuditBody[]): Promise<void> {
+    if (this.#broken) {
+      this.#lost(batch.length, new Error(this.#broken));
+      return;
+    }
+    let { seq, prev } = this.#head;
+    let text = '';
+    try {
+      for (const body of batch) {
+        const line = chain(body, ++seq, prev);
+        prev = line.hash;
+        text += serialize(line);
+      }
+    } catch (err) {
+      this.#lost(batch.length, err);
+      return;
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    try {
+      const { bytesWritten } = await this.#fh.write(bytes);
+      if (bytesWritten !== bytes.length) throw new Error(`short write: ${bytesWritten} of ${bytes.length} bytes`);
+      if (this.#o.fsync !== false) await this.#fh.datasync();
+    } catch (err) {
+      this.#lost(batch.length, err);
+      // Cut back to the last good line so the next batch chains onto a tail that verifies.
+      try {
+        await this.#fh.truncate(this.#size);
+      } catch (truncErr) {
+        this.#broken = `a failed write could not be undone (${errorText(truncErr)}); the tail of ${this.file} is unknown`;
+        this.#o.log.error({ file: this.file, err: errorText(truncErr) }, 'audit trail stopped: restart the authorizer to re-check the tail');
+      }
+      return;
+    }
+    this.#size += bytes.length;
+    this.#head = { seq, prev };
+    this.metrics.records.inc(batch.length);
+  }
+
+  #lost(n: number, err: unknown, decisionId?: string): void {
+    this.metrics.writeErrors.inc(n);
+    this.#o.log.error({ file: this.file, records: n, ...(decisionId ? { decisionId } : {}), err: errorText(err) }, 'audit records lost: the decisions were answered but not written');
+  }
+}
+
+/** The file's last line, read backwards from the end in chunks (the trail can be large). */
+async function readLastLine(path: string, size: number): Promise<{ text: string; terminated: boolean }> {
+  const fh = await open(path, 'r');
+  try {
+    const chunk = 64 * 1024;
+    let buf = Buffer.alloc(0);
+    let pos = size;
+    for (;;) {
+      const terminated = buf.length > 0 && buf[buf.length - 1] === 0x0a;
+      const searchEnd = terminated ? buf.length - 2 : buf.length - 1;
+      const nl = searchEnd >= 0 ? buf.lastIndexOf(0x0a, searchEnd) : -1;
+      if (nl >= 0 || pos === 0) {
+        const text = buf.subarray(nl + 1, terminated ? buf.length - 1 : buf.length).toString('utf8');
+        return { text, terminated };
+      }
+      const len = Math.min(chunk, pos);
+      pos -= len;
+      const part = Buffer.alloc(len);
+      await fh.read(part, 0, len, pos);
+      buf = Buffer.concat([part, buf]);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** 1-based number of the last line (error messages only, so a full read is fine). */
+async function lineCount(path: string): Promise<number> {
+  let n = 0;
+  for await (const _line of fileLines(path)) n++;
+  return n;
+}
