@@ -19,6 +19,7 @@ import { parse } from 'yaml';
 import type { McpProfile, McpSecurityPolicy, Policy } from '../../api/v1alpha1/index.ts';
 import { startAuthorizer, type RunningAuthorizer } from '../../authorizer/src/authorizer.ts';
 import { authorizationClient, checkOnce, envoyCheckRequest, toolsCall } from '../../authorizer/src/extauthz/test-support.ts';
+import { verifyAuditFile } from '../../authorizer/src/audit/index.ts';
 import { ErrorCodes, type DecisionRecord } from '../../authorizer/src/gateway/index.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator, type RunningOperator } from '../../operator/src/operator.ts';
@@ -156,6 +157,7 @@ beforeAll(async () => {
     reportRevisions: true,
     bundles: { waitSeconds: 20, backoff: { initialMs: 100, maxMs: 500 } },
     onDecision: (d) => decisions.push(d),
+    audit: { file: join(dir, 'audit.jsonl'), fsync: false },
     log,
   });
   grpc = authorizationClient(authorizer.extAuthz!.port);
@@ -268,5 +270,14 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
     await authorizer.stop();
     await expect(admin.get(lease)).rejects.toMatchObject({ code: 404 });
     await expect(fetch(`http://127.0.0.1:${authorizer.probe.port}/healthz`)).rejects.toThrow();
+  });
+
+  it('left one verified audit record per decision, through both front ends, in order', async () => {
+    const audit = join(dir, 'audit.jsonl');
+    expect(await verifyAuditFile(audit)).toMatchObject({ ok: true, records: decisions.length });
+    const records = readFileSync(audit, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as { decisionId: string; frontEnd: string; revision: string });
+    expect(records.map((r) => r.decisionId)).toEqual(decisions.map((d) => d.verdict.decisionId));
+    expect(new Set(records.map((r) => r.frontEnd))).toEqual(new Set(['ext_authz', 'proxy']));
+    expect(readFileSync(audit, 'utf8')).not.toContain(token);
   });
 });
