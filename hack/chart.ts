@@ -1,6 +1,7 @@
 // Renders the Helm chart's generated parts from config/ (Gatekeeper's way: the manifests are
 // written once, in config/, and the chart is derived from them, never maintained twice).
-// Only what must vary per install is templated: namespace, image, replicas, resources.
+// Only what must vary per install is templated: namespace, image, replicas, resources, and the
+// policies the authorizer enforces.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -21,6 +22,7 @@ const placeholders: Record<string, string> = {
   '__RESOURCES__': '{{- toYaml .Values.operator.resources | nindent 12 }}',
   __AUTHORIZER_REPLICAS__: '{{ .Values.authorizer.replicas }}',
   '__AUTHORIZER_RESOURCES__': '{{- toYaml .Values.authorizer.resources | nindent 12 }}',
+  __AUTHORIZER_POLICIES__: '{{ join "," .Values.authorizer.policies | quote }}',
 };
 
 function templated(obj: Record<string, unknown>): string {
@@ -46,6 +48,8 @@ function templated(obj: Record<string, unknown>): string {
       c.image = '__IMAGE__';
       c.imagePullPolicy = '__PULL_POLICY__';
       c.resources = `${prefix}RESOURCES__`;
+      // Which McpSecurityPolicies the authorizer enforces is the install's choice.
+      for (const e of (c.env ?? []) as Array<{ name: string; value?: unknown }>) if (e.name === 'POLICIES') e.value = '__AUTHORIZER_POLICIES__';
     }
   }
   let text = stringify(o, { lineWidth: 0 });
