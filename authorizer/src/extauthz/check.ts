@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { ApprovalCoordinator } from '../approvals/coordinator.ts';
 import { outcomeError } from '../approvals/outcome.ts';
+import { GatewayAuthRefusal } from '../gateway/authenticate.ts';
 import type { DecisionPath } from '../gateway/decision-path.ts';
 import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError } from '../gateway/jsonrpc.ts';
 import type { GatewayMetrics } from '../gateway/metrics.ts';
@@ -25,21 +26,6 @@ export type Authenticate = (headers: Readonly<Record<string, string>>, server: s
 export const unauthenticatedCode = ErrorCodes.unauthenticated;
 
 export const defaultMaxBodyBytes = 1024 * 1024;
-
-/**
- * Thrown by an Authenticate function that cannot even try (the route's server is not governed,
- * or its policy is not loaded): the request is refused with this status and message.
- */
-export class ExtAuthzRefusal extends Error {
-  override name = 'ExtAuthzRefusal';
-  readonly httpStatus: number;
-  readonly code: number;
-  constructor(httpStatus: number, code: number, message: string) {
-    super(message);
-    this.httpStatus = httpStatus;
-    this.code = code;
-  }
-}
 
 export interface CheckOptions {
   decisionPath: DecisionPath;
@@ -96,7 +82,7 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest) => Prom
     try {
       caller = await o.authenticate(view.headers, server);
     } catch (err) {
-      if (err instanceof ExtAuthzRefusal) return refuse(plain(err.httpStatus, err.code, err.message), err.httpStatus === 503 ? 'error' : 'deny');
+      if (err instanceof GatewayAuthRefusal) return refuse(plain(err.status, err.code, err.message), err.status === 503 ? 'error' : 'deny');
       if (!(err instanceof AuthenticationError)) throw err;
       o.log.info({ server, ...err.toLog(), requestId: view.requestId }, 'ext_authz caller refused');
       const error: JsonRpcError = { code: unauthenticatedCode, message: `authentication failed: ${err.description}`, data: err.toJSON() };

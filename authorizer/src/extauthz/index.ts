@@ -1,6 +1,6 @@
 // Envoy ext_authz v3 front end: the gRPC Authorization and Health services over the shared
 // decision path.
-export { createCheckHandler, defaultMaxBodyBytes, ExtAuthzRefusal, unauthenticatedCode, type Authenticate, type CheckOptions } from './check.ts';
+export { createCheckHandler, defaultMaxBodyBytes, unauthenticatedCode, type Authenticate, type CheckOptions } from './check.ts';
 export { createHealthService, type HealthService } from './health.ts';
 export { createExtAuthzMetrics, type CheckOutcome, type ExtAuthzMetrics } from './metrics.ts';
 export { authorizationServiceName, healthServiceName, loadProtos, protoLoaderOptions, type Protos } from './protos.ts';

@@ -47,7 +47,8 @@ export class GatewayAuthRefusal extends Error {
 export class PolicyVerifiers {
   readonly #router: PolicyRouter;
   readonly #opts: TokenVerifierOptions;
-  readonly #cache = new Map<string, { settings: string; verifier: TokenVerifier }>();
+  /** Per policy: the identity object last seen, its settings as JSON, and the verifier built for them. */
+  readonly #cache = new Map<string, { identity: Identity; settings: string; verifier?: TokenVerifier }>();
 
   constructor(router: PolicyRouter, opts: TokenVerifierOptions = {}) {
     this.#router = router;
@@ -74,7 +75,7 @@ export class PolicyVerifiers {
     }
     const distinct = new Map<string, string[]>();
     for (const e of entries) {
-      const s = JSON.stringify(e.gateway?.identity ?? null);
+      const s = this.#settings(e)?.settings ?? 'null';
       distinct.set(s, [...(distinct.get(s) ?? []), e.key]);
     }
     if (distinct.size > 1) {
@@ -95,14 +96,28 @@ export class PolicyVerifiers {
   }
 
   #forEntry(entry: PolicyEntry, who: string): VerifierLookup {
-    const identity = entry.gateway?.identity;
-    if (!identity) {
+    const cached = this.#settings(entry);
+    if (!cached) {
       return { ok: false, httpStatus: 500, code: ErrorCodes.invalidRequest, message: `policy ${entry.key} has no spec.identity: ${who} cannot be authenticated` };
     }
-    const settings = JSON.stringify(identity);
+    cached.verifier ??= createTokenVerifier(cached.identity, this.#opts);
+    return { ok: true, verifier: cached.verifier, identity: cached.identity, policy: entry.key };
+  }
+
+  /**
+   * The entry's identity settings. Serialized only when a bundle load brings a new identity
+   * object, not per request; equal settings keep their verifier (and its JWKS cache).
+   */
+  #settings(entry: PolicyEntry): { identity: Identity; settings: string; verifier?: TokenVerifier } | undefined {
+    const identity = entry.gateway?.identity;
+    if (!identity) return undefined;
     let cached = this.#cache.get(entry.key);
-    if (cached?.settings !== settings) this.#cache.set(entry.key, (cached = { settings, verifier: createTokenVerifier(identity, this.#opts) }));
-    return { ok: true, verifier: cached.verifier, identity, policy: entry.key };
+    if (cached?.identity !== identity) {
+      const settings = JSON.stringify(identity);
+      cached = { identity, settings, ...(cached?.settings === settings && cached.verifier ? { verifier: cached.verifier } : {}) };
+      this.#cache.set(entry.key, cached);
+    }
+    return cached;
   }
 }
 
