@@ -9,6 +9,7 @@ export * from './approvalrequest.ts';
 export * from './classifier.ts';
 export * from './mcpprofile.ts';
 export * from './mcpsecuritypolicy.ts';
+export * from './authorizer-lease.ts';
 export type { Condition, KubeObject, ObjectMeta } from './meta.ts';
 export { verbs, type Verb } from './schema.ts';
 

@@ -4,12 +4,12 @@
 // from any replica behind the Service); only the leader writes status.
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { ApprovalRequest, McpProfile, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
+import { authorizerLeaseSelector, type ApprovalRequest, type McpProfile, type McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { PolicyController } from './controllers/policy-controller.ts';
 import { ApprovalController } from './controllers/approval-controller.ts';
 import { WebhookNotifier, secretUrl, type SecretKeyRef } from './controllers/approval-notifier.ts';
 import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner } from './bundle/index.ts';
-import { authorizerLeaseSelector, type Lease } from './controllers/distribution.ts';
+import type { Lease } from './controllers/distribution.ts';
 import { PolicyBundler } from './controllers/policy-bundler.ts';
 import { KubeClient } from './kube/client.ts';
 import { EventRecorder } from './kube/events.ts';

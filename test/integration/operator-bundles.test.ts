@@ -6,9 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import type { Condition, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
+import { authorizerLeaseLabel, bundleRevisionsAnnotation, type Condition, type McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { openBundle } from '../../operator/src/bundle/index.ts';
-import { revisionsAnnotation } from '../../operator/src/controllers/distribution.ts';
 import { KubeClient, microTime } from '../../operator/src/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import { serviceAccountToken } from '../harness/accounts.ts';
@@ -44,7 +43,7 @@ const readOnly: McpSecurityPolicy['spec']['policies'] = [{ name: 'allow-read-onl
 async function authorizerLease(pod: string, revisions: Record<string, string>): Promise<void> {
   await admin.apply({ ...leases, name: `toolgate-authorizer-${pod}` }, {
     apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-    metadata: { name: `toolgate-authorizer-${pod}`, namespace: ns, labels: { 'toolgate.io/authorizer': 'true' }, annotations: { [revisionsAnnotation]: JSON.stringify(revisions) } },
+    metadata: { name: `toolgate-authorizer-${pod}`, namespace: ns, labels: { [authorizerLeaseLabel]: 'true' }, annotations: { [bundleRevisionsAnnotation]: JSON.stringify(revisions) } },
     spec: { holderIdentity: pod, leaseDurationSeconds: 30, renewTime: microTime() },
   }, 'test-authorizer');
 }

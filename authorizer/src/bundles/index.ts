@@ -2,7 +2,7 @@
 // report the revisions in force (metrics, logs, a Lease per pod).
 export { BundleClient, type BundleClientOptions, type BundleLoaded } from './client.ts';
 export { BundleClients, type BundleClientsOptions, type RevisionSink } from './clients.ts';
-export { RevisionReporter, leaseName, revisionsValue, revisionsAnnotation, authorizerLabel, type RevisionReporterOptions } from './reporter.ts';
+export { RevisionReporter, leaseName, revisionsValue, type RevisionReporterOptions } from './reporter.ts';
 export { createBundleClientMetrics, type BundleClientMetrics } from './metrics.ts';
 export { Backoff, jittered, retryAfterMs, type BackoffOptions } from './backoff.ts';
 export { FileSource, defaultTokenPath, type FileSourceOptions } from './file-source.ts';

@@ -9,8 +9,7 @@ import { isNotFound, microTime, type KubeClient } from '../../../operator/src/ku
 import { errorMessage, type Logger } from '../../../operator/src/observability/log.ts';
 import type { RevisionSink } from './clients.ts';
 
-export const revisionsAnnotation = 'toolgate.io/bundle-revisions';
-export const authorizerLabel = 'toolgate.io/authorizer';
+import { authorizerLeaseLabel, bundleRevisionsAnnotation } from '../../../api/v1alpha1/index.ts';
 export const fieldManager = 'toolgate-authorizer';
 const leasePrefix = 'toolgate-authorizer-';
 
@@ -135,8 +134,8 @@ export class RevisionReporter implements RevisionSink {
       metadata: {
         name: this.leaseName,
         namespace: this.#opts.namespace,
-        labels: { 'app.kubernetes.io/component': 'authorizer', [authorizerLabel]: 'true' },
-        annotations: { [revisionsAnnotation]: revisions },
+        labels: { 'app.kubernetes.io/component': 'authorizer', [authorizerLeaseLabel]: 'true' },
+        annotations: { [bundleRevisionsAnnotation]: revisions },
         ...(podUid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: podName, uid: podUid }] } : {}),
       },
       spec: {

@@ -4,8 +4,7 @@
 // enforces to the revision it loaded. The operator aggregates them into the policy's
 // Distributed condition: "2/3 authorizers at revision X".
 
-export const authorizerLeaseSelector = 'toolgate.io/authorizer=true';
-export const revisionsAnnotation = 'toolgate.io/bundle-revisions';
+import { bundleRevisionsAnnotation } from '../../../api/v1alpha1/index.ts';
 
 export interface Lease {
   metadata?: { name?: string; namespace?: string; annotations?: Record<string, string>; resourceVersion?: string };
@@ -29,7 +28,7 @@ export function liveReports(leases: readonly Lease[], now: number): AuthorizerRe
     if (!Number.isFinite(renew) || duration <= 0 || renew + duration <= now) continue;
     let revisions: Record<string, string> = {};
     try {
-      const parsed: unknown = JSON.parse(l.metadata?.annotations?.[revisionsAnnotation] ?? '{}');
+      const parsed: unknown = JSON.parse(l.metadata?.annotations?.[bundleRevisionsAnnotation] ?? '{}');
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
         revisions = Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
       }

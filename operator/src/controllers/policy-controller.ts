@@ -5,7 +5,7 @@
 // a policy waiting for a profile becomes Ready the moment the profile appears; Lease changes
 // requeue the policies whose distribution they change.
 import type { Logger } from 'pino';
-import { apiVersion, type McpProfile, type McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
+import { apiVersion, bundleRevisionsAnnotation, type McpProfile, type McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { getCondition, jsonEqual } from '../kube/conditions.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -13,7 +13,7 @@ import { objectKey, type ResourceInformer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { queueResultReporter } from './queue-results.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
-import { distributionFor, liveReports, revisionsAnnotation, type Lease } from './distribution.ts';
+import { distributionFor, liveReports, type Lease } from './distribution.ts';
 import type { PolicyBundler } from './policy-bundler.ts';
 import { desiredPolicyStatus } from './policy-status.ts';
 
@@ -52,7 +52,7 @@ export class PolicyController {
     const seen = new Map<string, string>();
     o.leases?.on((type, lease) => {
       const name = `${lease.metadata?.namespace}/${lease.metadata?.name}`;
-      const now = type === 'delete' ? undefined : (lease.metadata?.annotations?.[revisionsAnnotation] ?? '{}');
+      const now = type === 'delete' ? undefined : (lease.metadata?.annotations?.[bundleRevisionsAnnotation] ?? '{}');
       const before = seen.get(name);
       if (now === before) return;
       if (now === undefined) seen.delete(name);
