@@ -12,7 +12,7 @@ import { ensurePolicyWasm } from '../authorizer/src/engine/policy-wasm.ts';
 import { policyInput } from '../authorizer/src/gateway/decision-path.ts';
 import { bundleRevision } from '../operator/src/bundle/bundle.ts';
 import { compilePolicy } from '../operator/src/compiler/index.ts';
-import { bundleEntrypoints, bundleRoots } from '../operator/src/controllers/policy-bundler.ts';
+import { bundleInputsFor } from '../operator/src/controllers/policy-bundler.ts';
 import { isNotFound, type KubeClient } from '../operator/src/kube/client.ts';
 import { CliError, connect, globalHelp, globalOptions, group, oneOf, parse, UsageError, version } from './cli.ts';
 import { callFromFlags, type ExplainCall } from './explain-input.ts';
@@ -109,14 +109,7 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
   } catch (e) {
     throw new CliError(`cannot read policy.wasm at ${wasmPath}: ${(e as Error).message} (run \`make policy\` or pass --wasm)`);
   }
-  const revision = bundleRevision({
-    data: compiled.data as unknown as Record<string, unknown>,
-    wasm,
-    entrypoints: bundleEntrypoints,
-    roots: bundleRoots,
-    // The operator's bundle metadata (policy-bundler.ts); part of the revision hash.
-    metadata: { policy: { namespace: policy.metadata.namespace ?? '', name: policy.metadata.name ?? '' } },
-  });
+  const revision = bundleRevision(bundleInputsFor(policy, compiled.data, wasm));
   const engine = new PolicyEngine();
   await engine.load(wasm, compiled.data, revision);
   const input = policyInput({

@@ -1,6 +1,7 @@
 // Pure presentation and bookkeeping for approval requests: kubectl-style ages and tables, and
 // the approval count a human wants to see ("1/2 approvals").
 import type { ApprovalRequest, Phase } from '../api/v1alpha1/index.ts';
+import { evaluateApproval } from '../operator/src/controllers/approval-phase.ts';
 
 export const terminalPhases: readonly Phase[] = ['Approved', 'Denied', 'Expired', 'Consumed'];
 
@@ -48,15 +49,10 @@ export interface Tally {
  * and whether a phase change is due; the phase itself is always the operator's.
  */
 export function tally(ar: ApprovalRequest): Tally {
-  const approvers = new Set(ar.spec.approvers);
-  const requester = new Set([ar.spec.requester.agent, ar.spec.requester.operator].filter((x): x is string => Boolean(x)));
-  const approvedBy = new Set<string>();
-  const deniedBy = new Set<string>();
-  for (const d of ar.status?.decisions ?? []) {
-    if (d.decision === 'deny') deniedBy.add(d.user);
-    else if (!requester.has(d.user) && (d.groups ?? []).some((g) => approvers.has(g))) approvedBy.add(d.user);
-  }
-  return { approvedBy: [...approvedBy], deniedBy: [...deniedBy], quorum: ar.spec.quorum };
+  // Who counts toward the quorum is the operator's computation, not a copy of it.
+  const { approvedBy } = evaluateApproval(ar, Number.NEGATIVE_INFINITY);
+  const deniedBy = [...new Set((ar.status?.decisions ?? []).filter((d) => d.decision === 'deny').map((d) => d.user))];
+  return { approvedBy, deniedBy, quorum: ar.spec.quorum };
 }
 
 /** The phase the decisions call for while the request is still open. */

@@ -5,7 +5,7 @@
 // previous revision rather than nothing, and the status says so.
 import type { McpProfile, McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
 import { buildBundle, bundleRevision, type BundleInputs, type BundleSigner, type BundleStore } from '../bundle/index.ts';
-import { compilePolicy, type CompileCounts, type Problem } from '../compiler/index.ts';
+import { compilePolicy, type CompileCounts, type CompiledData, type Problem } from '../compiler/index.ts';
 import { objectKey } from '../kube/informer.ts';
 import { errorMessage, type Logger } from '../observability/log.ts';
 
@@ -32,6 +32,20 @@ export interface PolicyBundlerOptions {
   log: Logger;
 }
 
+/**
+ * What a policy's bundle is built from; its revision is the hash of exactly this. `kubectl mcp
+ * explain` uses it too, to show that what it evaluated is what authorizers enforce.
+ */
+export function bundleInputsFor(policy: McpSecurityPolicy, data: CompiledData, policyWasm: Uint8Array): BundleInputs {
+  return {
+    data: data as unknown as Record<string, unknown>,
+    wasm: policyWasm,
+    entrypoints: bundleEntrypoints,
+    roots: bundleRoots,
+    metadata: { policy: { namespace: policy.metadata.namespace ?? '', name: policy.metadata.name ?? '' } },
+  };
+}
+
 /** The bundle name of a policy: `<namespace>/<name>`, as authorizers request it. */
 export const bundleNameFor = (policy: McpSecurityPolicy): string => objectKey(policy);
 
@@ -56,13 +70,7 @@ export class PolicyBundler {
     if (!result.data) {
       outcome = { problems: result.problems, counts: result.counts, servedRevision: served(), current: false };
     } else {
-      const inputs: BundleInputs = {
-        data: result.data as unknown as Record<string, unknown>,
-        wasm: this.#o.policyWasm,
-        entrypoints: bundleEntrypoints,
-        roots: bundleRoots,
-        metadata: { policy: { namespace: policy.metadata.namespace ?? '', name: policy.metadata.name ?? '' } },
-      };
+      const inputs = bundleInputsFor(policy, result.data, this.#o.policyWasm);
       try {
         const revision = bundleRevision(inputs);
         if (served() !== revision) {
