@@ -13,7 +13,7 @@ import { startAuthorizer } from '../authorizer/src/authorizer.ts';
 import { ensurePolicyWasm } from '../authorizer/src/engine/policy-wasm.ts';
 import { KubeClient } from '../operator/src/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator } from '../operator/src/operator.ts';
-import { serviceAccountToken } from '../test/harness/accounts.ts';
+import { serviceAccountToken, tokenKubeConfig } from '../test/harness/accounts.ts';
 import { binDir, type ControlPlane } from '../test/harness/controlplane.ts';
 import { startJwtIssuer } from '../test/harness/jwt-issuer.ts';
 import { connectClient, startEverything } from '../test/integration/proxy-support.ts';
@@ -41,15 +41,6 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
-function serviceAccountKubeConfig(cp: ControlPlane, name: string, token: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'demo', server: cp.server, caFile: cp.env.caCertPath }],
-    users: [{ name, token }], contexts: [{ name, cluster: 'demo', user: name }], currentContext: name,
-  });
-  return kc;
-}
-
 export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void> {
   const adminKc = new KubeConfig();
   adminKc.loadFromFile(cp.kubeconfigPath);
@@ -65,7 +56,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   await io.kubectl('apply', '--server-side', '--field-manager=demo', '-k', 'config/admission');
 
   io.step('the operator and the authorizer, each as its own service account (TokenRequest); a real MCP server upstream');
-  const operatorKc = serviceAccountKubeConfig(cp, 'toolgate-operator', await serviceAccountToken(admin, system, 'toolgate-operator'));
+  const operatorKc = tokenKubeConfig(cp.env, 'toolgate-operator', await serviceAccountToken(admin, system, 'toolgate-operator'));
   const operator = await startOperator({
     kubeConfig: operatorKc, leaseNamespace: system, identity: 'toolgate-operator-demo', probePort: 0, probeHost: '127.0.0.1', log,
     bundles: { policyWasm: readFileSync(ensurePolicyWasm()), port: 0, host: '127.0.0.1', allow: [`system:serviceaccount:${system}:toolgate-authorizer`] },
@@ -99,7 +90,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   const tokenPath = join(cp.dir, 'authorizer.token');
   execFileSync('sh', ['-c', `umask 077; cat > ${tokenPath}`], { input: authorizerToken });
   const authorizer = await startAuthorizer({
-    kubeConfig: serviceAccountKubeConfig(cp, 'toolgate-authorizer', authorizerToken), namespace: system, podName: 'toolgate-authorizer-demo',
+    kubeConfig: tokenKubeConfig(cp.env, 'toolgate-authorizer', authorizerToken), namespace: system, podName: 'toolgate-authorizer-demo',
     bundleService: operator.bundleServer.url, policies: [`${ns}/agents`], tokenPath,
     verification: { publicKeyPem: cm.data!['public.pem']!, keyId: cm.data!['key-id']!, algorithm: cm.data!.algorithm! },
     proxy: { port: 0, host: '127.0.0.1', approvalMode: 'hold' }, probePort: 0, probeHost: '127.0.0.1', reportRevisions: true,

@@ -3,8 +3,9 @@
 // service checks it with TokenReview), and a KubeConfig that acts with that token.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeClient } from '../../operator/src/kube/client.ts';
+import { serviceAccountToken, tokenKubeConfig } from '../../test/harness/accounts.ts';
 import type { ControlPlane } from '../../test/harness/controlplane.ts';
 
 export interface AuthorizerAccount {
@@ -28,18 +29,9 @@ export async function setUpAuthorizerAccount(admin: KubeClient, cp: ControlPlane
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'authorizer' },
     subjects: [{ kind: 'ServiceAccount', name: 'authorizer', namespace: ns }],
   });
-  const token = (await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/authorizer/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  })).status.token;
+  const token = await serviceAccountToken(admin, ns, 'authorizer');
   const dir = await mkdtemp(join(cp.dir, 'authorizer-'));
   const tokenPath = join(dir, 'token');
   await writeFile(tokenPath, token, { mode: 0o600 });
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'bench', server: cp.server, caFile: cp.env.caCertPath }],
-    users: [{ name: 'authorizer', token }],
-    contexts: [{ name: 'bench', cluster: 'bench', user: 'authorizer' }],
-    currentContext: 'bench',
-  });
-  return { user: `system:serviceaccount:${ns}:authorizer`, tokenPath, kubeConfig };
+  return { user: `system:serviceaccount:${ns}:authorizer`, tokenPath, kubeConfig: tokenKubeConfig(cp.env, 'authorizer', token) };
 }

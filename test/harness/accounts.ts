@@ -1,6 +1,7 @@
 // Service accounts and ports for tests that stand in for pods: a ServiceAccount with a token
 // from the real TokenRequest API (what kubelet projects into a pod), and a free loopback port.
 import { createServer } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import { isAlreadyExists, type KubeClient } from '../../operator/src/kube/client.ts';
 
 /** Creates the ServiceAccount (unless it exists) and returns a fresh token for it. */
@@ -14,6 +15,23 @@ export async function serviceAccountToken(admin: KubeClient, namespace: string, 
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
   });
   return review.status.token;
+}
+
+/** A KubeConfig that acts with a bearer token (a pod's service-account token), against `cluster`. */
+export function tokenKubeConfig(cluster: { server: string; caCertPath: string }, user: string, token: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'cluster', server: cluster.server, caFile: cluster.caCertPath }],
+    users: [{ name: user, token }],
+    contexts: [{ name: user, cluster: 'cluster', user }],
+    currentContext: user,
+  });
+  return kc;
+}
+
+/** The service account (created unless it exists) as a KubeConfig with a fresh token. */
+export async function serviceAccountKubeConfig(admin: KubeClient, cluster: { server: string; caCertPath: string }, namespace: string, name: string): Promise<KubeConfig> {
+  return tokenKubeConfig(cluster, name, await serviceAccountToken(admin, namespace, name));
 }
 
 /** A loopback port free at the time of asking (for processes that must be told their port). */

@@ -1,6 +1,7 @@
 // Shared set-up for the approval tests: a namespace with the shipped admission policy bound to it
 // (params naming this namespace's operator and authorizer service accounts), the shipped operator
 // RBAC bound to that operator SA, and people minted with their own credentials.
+import { serviceAccountKubeConfig } from '../harness/accounts.ts';
 import { bindApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,22 +41,7 @@ export function clientOf(kubeconfigPath: string): KubeClient {
 }
 
 /** A KubeConfig authenticated as a real service account (TokenRequest), as a pod would be. */
-export async function serviceAccountConfig(namespace: string, name: string): Promise<KubeConfig> {
-  const res = await admin().create<{ status: { token: string } }>(
-    { group: '', version: 'v1', plural: 'serviceaccounts', namespace, name, subresource: 'token' },
-    { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  );
-  const base = new KubeConfig();
-  base.loadFromFile(controlPlane().adminKubeconfig);
-  const cluster = base.getCurrentCluster();
-  if (!cluster) throw new Error('admin kubeconfig has no cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster], users: [{ name, token: res.status.token }],
-    contexts: [{ name, cluster: cluster.name, user: name, namespace }], currentContext: name,
-  });
-  return kc;
-}
+export const serviceAccountConfig = (namespace: string, name: string): Promise<KubeConfig> => serviceAccountKubeConfig(admin(), controlPlane(), namespace, name);
 
 export const approvalRef = (namespace: string, name?: string, subresource?: string): ResourceRef =>
   ({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace, name, subresource });

@@ -3,6 +3,7 @@
 // users deciding with the real `kubectl mcp` code, the operator in-process, authorizer replicas
 // (proxy + ApprovalCoordinator) over the real control plane, and a pass-through recorder that
 // counts what reaches upstream.
+import { serviceAccountKubeConfig } from '../harness/accounts.ts';
 import { bindApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
@@ -18,7 +19,7 @@ import { DecisionPath, PolicyRouter } from '../../authorizer/src/gateway/index.t
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
 import { main as kubectlMcp } from '../../kubectl-mcp/kubectl-mcp.ts';
-import { isAlreadyExists, KubeClient } from '../../operator/src/kube/client.ts';
+import { KubeClient } from '../../operator/src/kube/client.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import type { TestIssuer } from '../harness/jwt-issuer.ts';
 import { controlPlane, mintUser, waitFor } from '../harness/kube.ts';
@@ -38,24 +39,6 @@ export function adminClient(): KubeClient {
   return new KubeClient(kc);
 }
 
-/** A KubeConfig authenticated as a service account (bound token from TokenRequest), as a pod would be. */
-async function serviceAccountConfig(admin: KubeClient, name: string): Promise<KubeConfig> {
-  await admin.create({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: systemNamespace }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } }, manager)
-    .catch((err: unknown) => { if (!isAlreadyExists(err)) throw err; });
-  const reply = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${systemNamespace}/serviceaccounts/${name}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  const env = controlPlane();
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: env.server, caFile: env.caCertPath, skipTLSVerify: false }],
-    users: [{ name, token: reply.status.token }],
-    contexts: [{ name, cluster: 'test', user: name }],
-    currentContext: name,
-  });
-  return kc;
-}
-
 /**
  * The authorizer as system:serviceaccount:toolgate-system:toolgate-authorizer with the RBAC the
  * package ships (config/authorizer), and the operator as its own service account (cluster-admin
@@ -71,7 +54,10 @@ export async function identities(): Promise<{ authorizer: KubeConfig; operator: 
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
     subjects: [{ kind: 'ServiceAccount', name: 'toolgate-operator', namespace: systemNamespace }],
   }, manager);
-  return { authorizer: await serviceAccountConfig(admin, 'toolgate-authorizer'), operator: await serviceAccountConfig(admin, 'toolgate-operator') };
+  return {
+    authorizer: await serviceAccountKubeConfig(admin, controlPlane(), systemNamespace, 'toolgate-authorizer'),
+    operator: await serviceAccountKubeConfig(admin, controlPlane(), systemNamespace, 'toolgate-operator'),
+  };
 }
 
 /** The shipped admission policy, bound to `namespace` only; resolves once enforced; returns the unbinding. */

@@ -28,6 +28,7 @@ import { gzipDeterministic, writeTar } from '../../operator/src/bundle/tar.ts';
 import { tokenReviewAuthenticator } from '../../operator/src/bundle/token-review.ts';
 import { compilePolicy } from '../../operator/src/compiler/index.ts';
 import { KubeClient, isNotFound } from '../../operator/src/kube/client.ts';
+import { serviceAccountToken as saToken, tokenKubeConfig } from '../harness/accounts.ts';
 import { aPolicy, controlPlane, waitFor, withNamespace } from '../harness/kube.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -69,25 +70,9 @@ async function bundleAllowing(tools: string[], signer: BundleSigner | null = sig
   });
 }
 
-async function serviceAccountToken(name: string): Promise<string> {
-  await admin.create({ group: '', version: 'v1', plural: 'serviceaccounts', namespace }, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
-  const reply = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  return reply.status.token;
-}
-
+const serviceAccountToken = (name: string) => saToken(admin, namespace, name);
 /** A KubeClient that is the authorizer's service account, as in a pod. */
-function clientWithToken(token: string): KubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server: controlPlane().server, caFile: controlPlane().caCertPath }],
-    users: [{ name: 'authorizer', token }],
-    contexts: [{ name: 'authorizer', cluster: 'test', user: 'authorizer' }],
-    currentContext: 'authorizer',
-  });
-  return new KubeClient(kc);
-}
+const clientWithToken = (token: string) => new KubeClient(tokenKubeConfig(controlPlane(), 'authorizer', token));
 
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
   const m = registry.getSingleMetric(name);

@@ -23,6 +23,7 @@ import { verifyAuditFile } from '../../authorizer/src/audit/index.ts';
 import { ErrorCodes, type DecisionRecord } from '../../authorizer/src/gateway/index.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator, type RunningOperator } from '../../operator/src/operator.ts';
+import { serviceAccountToken, tokenKubeConfig } from '../harness/accounts.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 import { controlPlane, kubectl, waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';
@@ -120,9 +121,7 @@ beforeAll(async () => {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'authorizer' },
     subjects: [{ kind: 'ServiceAccount', name: 'authorizer', namespace: ns }],
   });
-  const saToken = (await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/authorizer/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  })).status.token;
+  const saToken = await serviceAccountToken(admin, ns, 'authorizer');
   await writeFile(join(dir, 'token'), saToken, { mode: 0o600 });
 
   operator = await startOperator({
@@ -140,13 +139,7 @@ beforeAll(async () => {
   await kubectlApply({ ...profile, metadata: { ...profile.metadata, name: profileName } });
 
   // The authorizer starts before its policy exists: it must refuse everything until the bundle loads.
-  const authorizerKc = new KubeConfig();
-  authorizerKc.loadFromOptions({
-    clusters: [{ name: 'test', server: controlPlane().server, caFile: controlPlane().caCertPath }],
-    users: [{ name: 'authorizer', token: saToken }],
-    contexts: [{ name: 'authorizer', cluster: 'test', user: 'authorizer' }],
-    currentContext: 'authorizer',
-  });
+  const authorizerKc = tokenKubeConfig(controlPlane(), 'authorizer', saToken);
   authorizer = await startAuthorizer({
     kubeConfig: authorizerKc, namespace: ns, podName: 'authorizer-0', bundleService: operator.bundleServer.url, policies: [policyKey],
     tokenPath: join(dir, 'token'),

@@ -1,6 +1,7 @@
 // `kubectl mcp approve` under the shipped ValidatingAdmissionPolicy (config/admission), bound to
 // this file's namespace only: the plugin's write passes (the user and groups it records are the
 // ones the API server authenticated), and the server's refusals reach the user verbatim.
+import { serviceAccountKubeConfig } from '../harness/accounts.ts';
 import { bindApprovalAdmission } from '../harness/admission.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -24,13 +25,7 @@ const rbac = (plural: string) => ({ group: 'rbac.authorization.k8s.io', version:
 const users = { alice: '', carol: '', victor: '' };
 let authorizer: KubeClient;
 
-async function serviceAccountClient(name: string): Promise<KubeClient> {
-  const { status } = await admin.create<{ status: { token: string } }>({ group: '', version: 'v1', plural: 'serviceaccounts', namespace: 'toolgate-system', name, subresource: 'token' }, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
-  const cluster = { name: 'cp', server: controlPlane().server, caFile: controlPlane().caCertPath };
-  const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: [cluster], users: [{ name, token: status.token }], contexts: [{ name, cluster: 'cp', user: name }], currentContext: name });
-  return clientOf(kc);
-}
+const serviceAccountClient = async (name: string) => clientOf(await serviceAccountKubeConfig(admin, controlPlane(), 'toolgate-system', name));
 
 beforeAll(async () => {
   await admin.create({ group: '', version: 'v1', plural: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
