@@ -1,10 +1,10 @@
 // The two HTTP decision services the benchmark compares, each in its own process: a real
 // `opa run --server` loading the signed bundle, and toolgate's evaluator (toolgate-server.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { opaBinary } from '../authorizer/src/engine/policy-wasm.ts';
+import { freePort } from '../test/harness/accounts.ts';
 
 export interface Service {
   name: string;
@@ -22,14 +22,6 @@ export interface BundleOnDisk {
 }
 
 const decisionPath = '/v1/data/toolgate/decision';
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function track(name: string, child: ChildProcess, url: string): Service {
   const logs: string[] = [];

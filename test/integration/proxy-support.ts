@@ -20,6 +20,7 @@ import { DecisionPath, PolicyRouter, type GatewayConfig } from '../../authorizer
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from '../../authorizer/src/proxy/index.ts';
 import { compilePolicy } from '../../operator/src/compiler/index.ts';
+import { freePort } from '../harness/accounts.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 
 const require = createRequire(import.meta.url);
@@ -57,14 +58,6 @@ export async function startEverything(): Promise<EverythingServer> {
       child.kill('SIGKILL');
     }),
   };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** A pass-through in front of an upstream that records the headers the proxy sent it. */
