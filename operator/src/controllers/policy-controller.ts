@@ -5,6 +5,7 @@
 // a policy waiting for a profile becomes Ready the moment the profile appears; Lease changes
 // requeue the policies whose distribution they change.
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import { apiVersion, bundleRevisionsAnnotation, type McpProfile, type McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { getCondition, jsonEqual } from '../kube/conditions.ts';
@@ -14,7 +15,7 @@ import { WorkQueue } from '../kube/workqueue.ts';
 import { queueResultReporter } from './queue-results.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
 import { distributionFor, liveReports, type Lease } from './distribution.ts';
-import type { PolicyBundler } from './policy-bundler.ts';
+import type { BundleOutcome, PolicyBundler } from './policy-bundler.ts';
 import { desiredPolicyStatus } from './policy-status.ts';
 
 export const fieldManager = 'toolgate-operator';
@@ -44,6 +45,19 @@ export class PolicyController {
     this.log = o.log.child({ controller });
     this.queue = new WorkQueue((key) => this.reconcile(key), {
       onResult: queueResultReporter(controller, o.metrics, this.log, () => this.queue.length),
+    });
+    // Counted when scraped, from the cache: no pass over every policy per reconcile.
+    const policies = o.policies;
+    new Gauge({
+      name: 'toolgate_policies', help: 'McpSecurityPolicies by Ready status (reported by the leader only, so sums across replicas stay right).',
+      labelNames: ['ready'] as const, registers: [o.metrics.registry],
+      collect() {
+        this.reset();
+        if (!o.canWrite()) return;
+        const counts = { True: 0, False: 0, Unknown: 0 };
+        for (const p of policies.list()) counts[getCondition(p.status?.conditions, 'Ready')?.status ?? 'Unknown']++;
+        for (const [ready, n] of Object.entries(counts)) this.set({ ready }, n);
+      },
     });
     o.policies.on((_type, policy) => this.queue.add(objectKey(policy)));
     o.profiles.on((_type, profile) => this.requeueReferencing(profile.metadata?.name ?? ''));
@@ -81,19 +95,19 @@ export class PolicyController {
     }
     const profiles = new Map(this.o.profiles.list().map((p) => [p.metadata?.name ?? '', p] as const));
     const outcome = await this.o.bundler.sync(policy, profiles);
-    if (!this.o.canWrite()) {
-      if (outcome.buildError) throw new Error(`bundle build failed: ${outcome.buildError}`);
-      return;
-    }
+    // Retry with backoff (the status, written below by the leader, says what is wrong).
+    if (this.o.canWrite()) await this.writeStatus(key, policy, outcome);
+    if (outcome.buildError) throw new Error(`bundle build failed: ${outcome.buildError}`);
+  }
+
+  private async writeStatus(key: string, policy: McpSecurityPolicy, outcome: BundleOutcome): Promise<void> {
     const now = Date.now();
     const distribution = this.o.leases ? distributionFor(key, outcome.servedRevision, liveReports(this.o.leases.list(), now)) : undefined;
     // A Lease that lapses sends no event: look again just after the earliest one would.
     if (distribution?.nextExpiry !== undefined) this.queue.addAfter(key, Math.max(0, distribution.nextExpiry - now) + 500);
     const status = desiredPolicyStatus(policy, outcome, distribution, new Date(now));
-    this.updateGauge();
     if (jsonEqual(status, policy.status ?? {})) {
       this.o.metrics.statusWrites.inc({ kind: 'McpSecurityPolicy', outcome: 'skipped' });
-      if (outcome.buildError) throw new Error(`bundle build failed: ${outcome.buildError}`);
       return;
     }
     const { namespace, name } = policy.metadata;
@@ -129,14 +143,6 @@ export class PolicyController {
         `serving bundle revision ${status.revision}` + (policy.status?.revision ? ` (was ${policy.status.revision})` : ''),
       );
     }
-    // Retry with backoff: the status already says what is wrong.
-    if (outcome.buildError) throw new Error(`bundle build failed: ${outcome.buildError}`);
-  }
-
-  private updateGauge(): void {
-    const counts = { True: 0, False: 0, Unknown: 0 };
-    for (const p of this.o.policies.list()) counts[getCondition(p.status?.conditions, 'Ready')?.status ?? 'Unknown']++;
-    for (const [ready, n] of Object.entries(counts)) this.o.metrics.policiesByCondition.set({ ready }, n);
   }
 }
 

@@ -15,7 +15,6 @@ export function createOperatorMetrics(registry = new Registry()) {
     watchRestarts: new Counter({ name: 'toolgate_watch_restarts_total', help: 'Informer restarts after a watch or list error.', labelNames: ['resource'] as const, registers: [registry] }),
     statusWrites: new Counter({ name: 'toolgate_status_writes_total', help: 'Status writes by kind and outcome (written, skipped when unchanged, failed).', labelNames: ['kind', 'outcome'] as const, registers: [registry] }),
     leader: new Gauge({ name: 'toolgate_leader', help: '1 while this replica holds the leader lease.', registers: [registry] }),
-    policiesByCondition: new Gauge({ name: 'toolgate_policies', help: 'McpSecurityPolicies by Ready status.', labelNames: ['ready'] as const, registers: [registry] }),
   };
 }
 
