@@ -1,9 +1,8 @@
 // The ApprovalRequest a held call becomes. Pure: the same call and verdict always give the same
 // name and digest, so a retried call (on any replica, after a restart) finds the request it
 // created before instead of asking the humans twice.
-import { createHash } from 'node:crypto';
 import type { ApprovalRequest, ApprovalRequestSpec } from '../../../api/v1alpha1/index.ts';
-import { canonicalJson } from '../../../operator/src/compiler/canonical.ts';
+import { contentHash } from '../../../operator/src/compiler/canonical.ts';
 import type { ToolCall, Verdict } from '../gateway/types.ts';
 import { parseDuration } from '../identity/claims.ts';
 
@@ -13,11 +12,10 @@ export const policyLabel = 'toolgate.io/policy';
 export const approvalSelector = `${managedByLabel}=${managedByValue}`;
 export const redacted = '[REDACTED]';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** "sha256:<hex>" over the canonical JSON (sorted keys) of the unredacted arguments. */
 export function argumentsDigest(args: Record<string, unknown> | undefined): string {
-  return `sha256:${sha256(canonicalJson(args ?? {}))}`;
+  return `sha256:${contentHash(args ?? {})}`;
 }
 
 /** Key names whose values are secrets whatever they look like. */
@@ -83,9 +81,9 @@ export function requesterOf(call: ToolCall): { agent: string; operator?: string 
 
 /** `ar-` + 40 hex chars of sha256 over the canonical JSON of what identifies the call. */
 export function approvalName(id: ApprovalIdentity): string {
-  return `ar-${sha256(canonicalJson({
+  return `ar-${contentHash({
     policy: `${id.policy.namespace}/${id.policy.name}`, agent: id.agent, operator: id.operator, server: id.server, tool: id.tool, argumentsDigest: id.argumentsDigest,
-  })).slice(0, 40)}`;
+  }).slice(0, 40)}`;
 }
 
 export class ApprovalBuildError extends Error {

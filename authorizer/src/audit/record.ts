@@ -7,8 +7,8 @@
 //
 // Only what is listed here reaches the file: never the caller's token, its id, its scopes or
 // any header; arguments only through the approvals redactor (the same one approvers see).
-import { createHash, randomBytes } from 'node:crypto';
-import { canonicalJson } from '../../../operator/src/compiler/canonical.ts';
+import { randomBytes } from 'node:crypto';
+import { canonicalJson, contentHash } from '../../../operator/src/compiler/canonical.ts';
 import { argumentsDigest, redactArguments } from '../approvals/request.ts';
 import type { Outcome } from '../approvals/outcome.ts';
 import type { DecisionRecord } from '../gateway/decision-path.ts';
@@ -88,7 +88,7 @@ export const hashPattern = /^[0-9a-f]{64}$/;
 /** sha256 hex over the canonical JSON of the record without its `hash`. */
 export function hashOf(line: Record<string, unknown>): string {
   const { hash: _ignored, ...rest } = line;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  return contentHash(rest);
 }
 
 export function openLine(time = new Date()): AuditOpen {
