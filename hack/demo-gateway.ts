@@ -16,12 +16,12 @@ import { defaultPublicKeyConfigMap, startOperator } from '../operator/src/operat
 import { serviceAccountToken, tokenKubeConfig } from '../test/harness/accounts.ts';
 import { binDir, type ControlPlane } from '../test/harness/controlplane.ts';
 import { startJwtIssuer } from '../test/harness/jwt-issuer.ts';
+import { waitFor } from '../test/harness/wait.ts';
 import { connectClient, startEverything } from '../test/integration/proxy-support.ts';
 
 const system = 'toolgate-system';
 const ns = 'demo';
 const audience = 'https://toolgate.demo/mcp';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface DemoIo {
   step(text: string): void;
@@ -29,16 +29,6 @@ export interface DemoIo {
   /** Runs kubectl with another user's kubeconfig (plugins refuse flags before their name). */
   kubectlAs(kubeconfig: string, ...args: string[]): Promise<void>;
   cleanup: Array<() => Promise<void>>;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void> {
@@ -84,7 +74,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'apply', '--server-side', '--field-manager=demo', '-f', '-'],
     { input: JSON.stringify(policy), stdio: ['pipe', 'inherit', 'inherit'] });
 
-  const cm = await until('the bundle public key', () => admin.get<{ data?: Record<string, string> }>({ group: '', version: 'v1', plural: 'configmaps', namespace: system, name: defaultPublicKeyConfigMap }));
+  const cm = await waitFor(() => admin.get<{ data?: Record<string, string> }>({ group: '', version: 'v1', plural: 'configmaps', namespace: system, name: defaultPublicKeyConfigMap }), { description: 'the bundle public key', timeoutMs: 30_000 });
   const authorizerToken = await serviceAccountToken(admin, system, 'toolgate-authorizer');
   const auditFile = join(cp.dir, 'audit.jsonl');
   const tokenPath = join(cp.dir, 'authorizer.token');
@@ -97,11 +87,11 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
     approvals: { enabled: true }, audit: { file: auditFile }, log,
   });
   io.cleanup.push(() => authorizer.stop());
-  await until('the authorizer to load the policy', async () => authorizer.ready());
-  await until('Distributed=True', async () => {
+  await waitFor(async () => authorizer.ready(), { description: 'the authorizer to load the policy', timeoutMs: 30_000 });
+  await waitFor(async () => {
     const p = await admin.get<McpSecurityPolicy>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name: 'agents' });
     return p.status?.conditions?.some((c) => c.type === 'Distributed' && c.status === 'True');
-  });
+  }, { description: 'Distributed=True', timeoutMs: 30_000 });
   await io.kubectl('get', 'mcpsecuritypolicy', 'agents', '-n', ns, '-o', 'wide');
   await io.kubectl('get', 'mcpsecuritypolicy', 'agents', '-n', ns, '-o', 'jsonpath={range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\\n"}{end}');
 
@@ -125,7 +115,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   io.step('a held call: get-sum waits for a member of "sre" (hold mode: the agent\'s request stays open)');
   const started = performance.now();
   const held = show('everything__get-sum', { a: 2, b: 3 });
-  const request = await until('the ApprovalRequest', async () => (await admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns })).items[0]);
+  const request = await waitFor(async () => (await admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns })).items[0], { description: 'the ApprovalRequest', timeoutMs: 30_000 });
   await io.kubectl('mcp', 'approvals', '-n', ns);
   await admin.apply({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespace: ns, name: 'approvers' }, {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'approvers', namespace: ns },

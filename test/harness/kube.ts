@@ -2,13 +2,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, inject } from 'vitest';
 import type {
   ApprovalRequest, McpProfile, McpProfileSpec, McpSecurityPolicy, McpSecurityPolicySpec, Policy, ProfileTool, ServerToolClassifier,
 } from '../../api/v1alpha1/index.ts';
 import { binary, mintUserKubeconfig, statusMessage, type ControlPlaneEnv } from './controlplane.ts';
+
+export { waitFor } from './wait.ts';
 
 export const apiVersion = 'toolgate.io/v1alpha1';
 
@@ -102,26 +103,6 @@ export async function kubectl(args: string[], opts: { kubeconfig?: string; input
   return { code, stdout, stderr };
 }
 
-/** Polls until `predicate` returns a truthy value (returned) and fails, saying what it waited for, on timeout. */
-export async function waitFor<T>(
-  predicate: () => T | Promise<T>,
-  opts: { description: string; timeoutMs?: number; intervalMs?: number },
-): Promise<NonNullable<T>> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
-  let last: string;
-  for (;;) {
-    try {
-      const value = await predicate();
-      if (value) return value as NonNullable<T>;
-      last = `predicate returned ${JSON.stringify(value)}`;
-    } catch (err) {
-      last = `predicate threw: ${err instanceof Error ? err.message : String(err)}`;
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.description} (last: ${last})`);
-    await sleep(opts.intervalMs ?? 100);
-  }
-}
 
 // ---- Object builders: valid by default, so a test states only what it is about. ----
 

@@ -9,6 +9,7 @@ import { operatorBundles } from '../harness/operator.ts';
 import { KubeClient } from '../../operator/src/kube/client.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import { ControlPlane } from '../harness/controlplane.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const ns = 'default';
 const ref = (name: string) => ({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name });
@@ -29,15 +30,6 @@ function policy(name: string, profiles: string[] = []): McpSecurityPolicy {
 async function readyStatus(client: KubeClient, name: string): Promise<string | undefined> {
   const p = await client.get<McpSecurityPolicy>(ref(name)).catch(() => undefined);
   return p?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 describe('operator across a kube-apiserver restart', () => {
@@ -65,7 +57,7 @@ describe('operator across a kube-apiserver restart', () => {
 
   it('keeps reconciling after kube-apiserver goes away and comes back', async () => {
     await client.apply(ref('before'), policy('before'), 'test');
-    await eventually('before Ready', async () => (await readyStatus(client, 'before')) === 'True');
+    await waitFor(async () => (await readyStatus(client, 'before')) === 'True', { description: 'before Ready', timeoutMs: 30_000, intervalMs: 200 });
 
     await cp.stopApiServer();
     await new Promise((r) => setTimeout(r, 2_000));
@@ -73,12 +65,12 @@ describe('operator across a kube-apiserver restart', () => {
 
     // A new object and a change to an old one both reach the operator through restarted watches.
     await client.apply(ref('after'), policy('after', ['missing-profile']), 'test');
-    await eventually('after to report its missing profile', async () => (await readyStatus(client, 'after')) === 'False');
+    await waitFor(async () => (await readyStatus(client, 'after')) === 'False', { description: 'after to report its missing profile', timeoutMs: 30_000, intervalMs: 200 });
     const after = await client.get<McpSecurityPolicy>(ref('after'));
     expect(after.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('ProfileNotFound');
 
     await client.apply(ref('before'), policy('before', ['missing-profile']), 'test');
-    await eventually('before to follow its new generation', async () => (await readyStatus(client, 'before')) === 'False');
+    await waitFor(async () => (await readyStatus(client, 'before')) === 'False', { description: 'before to follow its new generation', timeoutMs: 30_000, intervalMs: 200 });
     const restarts = await (await fetch(`http://127.0.0.1:${op.probe.port}/metrics`)).text();
     expect(restarts).toMatch(/toolgate_watch_restarts_total\{resource="mcpsecuritypolicies.toolgate.io"\} [1-9]/);
   });
