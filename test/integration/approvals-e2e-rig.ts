@@ -4,15 +4,15 @@
 import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import type { RunningOperator } from '../../operator/src/operator.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
-import { approvalPolicy, approver, approverRbac, bindAdmission, identities, startRecorder, startTestOperator, type Approver } from './approvals-e2e-support.ts';
-import { audience, startEverything, type EverythingServer } from './proxy-support.ts';
+import { approvalPolicy, approver, approverRbac, bindAdmission, identities, startTestOperator, type Approver } from './approvals-e2e-support.ts';
+import { audience, startEverything, startUpstreamTap, type EverythingServer, type UpstreamTap } from './proxy-support.ts';
 
 export interface ApprovalRig {
   ids: Awaited<ReturnType<typeof identities>>;
   operator: RunningOperator;
   issuer: TestIssuer;
   everything: EverythingServer;
-  recorder: Awaited<ReturnType<typeof startRecorder>>;
+  recorder: UpstreamTap;
   policy: McpSecurityPolicy;
   /** sre */
   ann: Approver;
@@ -35,7 +35,7 @@ export async function startApprovalRig(namespace: string): Promise<ApprovalRig> 
   const operator = await startTestOperator(ids.operator, namespace);
   const issuer = await startJwtIssuer({ audience });
   const everything = await startEverything();
-  const recorder = await startRecorder(everything.url);
+  const recorder = await startUpstreamTap(everything.url);
   return {
     ids, operator, issuer, everything, recorder, ann, bob, cat,
     policy: approvalPolicy(namespace, recorder.url, issuer),

@@ -6,8 +6,6 @@
 import { serviceAccountKubeConfig } from '../harness/accounts.ts';
 import { bindApprovalAdmission } from '../harness/admission.ts';
 import { readFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -109,43 +107,6 @@ export async function startTestOperator(kubeConfig: KubeConfig, leaseNamespace: 
   });
   await waitFor(() => op.isLeader(), { description: 'the operator to lead', timeoutMs: 30_000 });
   return op;
-}
-
-export interface Recorder {
-  url: string;
-  calls: Array<{ name: string; arguments: Record<string, unknown> }>;
-  close(): Promise<void>;
-}
-
-/** Every tools/call that reached the upstream server, recorded on its way through. */
-export async function startRecorder(target: string): Promise<Recorder> {
-  const t = new URL(target);
-  const calls: Recorder['calls'] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      try {
-        const msg = JSON.parse(body.toString('utf8')) as { method?: string; params?: { name: string; arguments?: Record<string, unknown> } };
-        if (msg.method === 'tools/call' && msg.params) calls.push({ name: msg.params.name, arguments: msg.params.arguments ?? {} });
-      } catch {
-        // not a JSON body (GET, DELETE)
-      }
-      const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: t.host } }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      up.end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`,
-    calls,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  };
 }
 
 /** Held tools: echo (1 of sre), get-sum (2 of sre/security), get-annotated-message (expires in 4 s). */

@@ -27,7 +27,7 @@ import { serviceAccountToken, tokenKubeConfig } from '../harness/accounts.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 import { controlPlane, kubectl, waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';
-import { connectClient, rawPost, startEverything, startHeaderTap, type EverythingServer } from './proxy-support.ts';
+import { connectClient, rawPost, startEverything, startUpstreamTap, type EverythingServer, type UpstreamTap } from './proxy-support.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const ns = `e2e-${randomBytes(3).toString('hex')}`;
@@ -43,7 +43,7 @@ let operator: RunningOperator;
 let authorizer: RunningAuthorizer;
 let issuer: TestIssuer;
 let everything: EverythingServer;
-let tap: Awaited<ReturnType<typeof startHeaderTap>>;
+let tap: UpstreamTap;
 let dir: string;
 let grpc: ReturnType<typeof authorizationClient>;
 let token: string;
@@ -134,7 +134,7 @@ beforeAll(async () => {
   issuer = await startJwtIssuer({ audience });
   token = await issuer.mint({ sub: 'alice', azp: 'agent-1' });
   everything = await startEverything();
-  tap = await startHeaderTap(everything.url);
+  tap = await startUpstreamTap(everything.url);
   const profile = parse(readFileSync(join(import.meta.dirname, '../../profiles/everything.yaml'), 'utf8')) as McpProfile;
   await kubectlApply({ ...profile, metadata: { ...profile.metadata, name: profileName } });
 

@@ -60,23 +60,45 @@ export async function startEverything(): Promise<EverythingServer> {
   };
 }
 
-/** A pass-through in front of an upstream that records the headers the proxy sent it. */
-export async function startHeaderTap(target: string): Promise<{ url: string; seen: IncomingHttpHeaders[]; close(): Promise<void> }> {
+export interface UpstreamTap {
+  url: string;
+  /** Headers of every request the upstream received. */
+  seen: IncomingHttpHeaders[];
+  /** Every tools/call the upstream received. */
+  calls: Array<{ name: string; arguments: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** A pass-through in front of an upstream that records what reached it: headers and tools/calls. */
+export async function startUpstreamTap(target: string): Promise<UpstreamTap> {
   const t = new URL(target);
   const seen: IncomingHttpHeaders[] = [];
+  const calls: UpstreamTap['calls'] = [];
   const server: Server = createServer((req, res) => {
     seen.push(req.headers);
-    const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: t.host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      try {
+        const msg = JSON.parse(body.toString('utf8')) as { method?: string; params?: { name: string; arguments?: Record<string, unknown> } };
+        if (msg.method === 'tools/call' && msg.params) calls.push({ name: msg.params.name, arguments: msg.params.arguments ?? {} });
+      } catch {
+        // not a JSON body (GET, DELETE)
+      }
+      const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: { ...req.headers, host: t.host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      up.end(body);
     });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`,
     seen,
+    calls,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }
@@ -120,7 +142,7 @@ export interface Rig {
   issuer: TestIssuer;
   everything: EverythingServer;
   mirror: EverythingServer;
-  tap: Awaited<ReturnType<typeof startHeaderTap>>;
+  tap: UpstreamTap;
   router: PolicyRouter;
   proxy: McpProxy;
   token(claims?: Record<string, unknown>): Promise<string>;
@@ -131,7 +153,7 @@ export interface Rig {
 export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}): Promise<Rig> {
   const issuer = await startJwtIssuer({ audience });
   const [everything, mirror] = await Promise.all([startEverything(), startEverything()]);
-  const tap = await startHeaderTap(mirror.url);
+  const tap = await startUpstreamTap(mirror.url);
   const router = new PolicyRouter();
   const gateway = await loadPolicy(router, testPolicy({ everything: everything.url, mirror: tap.url }, issuer), 'rev-1');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
