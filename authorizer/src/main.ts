@@ -2,54 +2,11 @@
 // config/authorizer/README.md), graceful shutdown on signals. Every configuration error names
 // the variable at fault and what it expects.
 import { readFileSync } from 'node:fs';
+import { bool, ConfigError, file, list, optional, port, required, stopOnSignals } from '../../operator/src/entrypoint.ts';
 import { createLogger, errorMessage } from '../../operator/src/observability/log.ts';
 import { startAuthorizer, type AuthorizerConfig } from './authorizer.ts';
 
 const log = createLogger('authorizer');
-
-class ConfigError extends Error {}
-
-function required(name: string, what: string): string {
-  const v = process.env[name]?.trim();
-  if (!v) throw new ConfigError(`${name} is not set: expected ${what}`);
-  return v;
-}
-
-function optional(name: string): string | undefined {
-  return process.env[name]?.trim() || undefined;
-}
-
-/** A port number; "" or "0" disables the listener when `disableable`. */
-function port(name: string, fallback: number | undefined): number | undefined {
-  const raw = optional(name);
-  if (raw === undefined) return fallback;
-  if (raw === 'off' || raw === 'disabled') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${name} must be a port number 1-65535 (or "off"), got "${raw}"`);
-  return n;
-}
-
-function list(name: string): string[] {
-  return (optional(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-function bool(name: string, fallback: boolean): boolean {
-  const raw = optional(name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (['true', '1', 'yes'].includes(raw)) return true;
-  if (['false', '0', 'no'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
-function file(name: string, fallback?: string): string | undefined {
-  const path = optional(name) ?? fallback;
-  if (!path) return undefined;
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${name}: cannot read ${path}: ${errorMessage(err)}`, { cause: err });
-  }
-}
 
 function url(name: string): string {
   const v = required(name, 'the URL of the operator\'s bundle service, e.g. http://toolgate-bundles.toolgate-system.svc:8443');
@@ -144,19 +101,7 @@ function readOptional(path: string): string | undefined {
 
 if (import.meta.main) {
   try {
-    const authorizer = await startAuthorizer(configFromEnv());
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'shutting down');
-      authorizer.stop().then(() => process.exit(0), (err: unknown) => {
-        log.error({ err: errorMessage(err) }, 'unclean shutdown');
-        process.exit(1);
-      });
-    };
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    stopOnSignals(await startAuthorizer(configFromEnv()), log);
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, err instanceof ConfigError ? 'authorizer configuration is invalid' : 'authorizer failed to start');
     process.exit(1);
