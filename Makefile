@@ -33,7 +33,7 @@ tools: $(addprefix build/bin/,$(GO_TOOLS)) build/bin/kubectl-mcp node_modules/.i
 
 # The kubectl plugin, on PATH beside kubectl so `kubectl mcp ...` works in the demo and tests.
 build/bin/kubectl-mcp:
-	@mkdir -p build/bin && ln -sfn ../../kubectl-mcp/kubectl-mcp.ts $@
+	@mkdir -p build/bin && ln -sfn ../../cmd/kubectl-mcp/main.ts $@
 
 build/bin/%: hack/tools/versions.env hack/tools/build-go-tool.sh
 	@hack/tools/build-go-tool.sh $*
@@ -67,9 +67,9 @@ lint: node_modules/.installed ## Lint all TypeScript.
 .PHONY: policy
 policy: $(POLICY_WASM) ## Compile the Rego policy to wasm with the real opa.
 
-$(POLICY_WASM): $(wildcard authorizer/policy/*.rego) build/bin/opa
+$(POLICY_WASM): $(wildcard pkg/policy/rego/*.rego) build/bin/opa
 	@mkdir -p $(dir $@)
-	@opa build -t wasm -e toolgate/decision -e toolgate/classification -o build/policy/bundle.tar.gz authorizer/policy --ignore '*_test.rego'
+	@opa build -t wasm -e toolgate/decision -e toolgate/classification -o build/policy/bundle.tar.gz pkg/policy/rego --ignore '*_test.rego'
 	@tar -xzf build/policy/bundle.tar.gz -C build/policy /policy.wasm && touch $@
 
 .PHONY: test-policy
@@ -118,7 +118,7 @@ run-apiserver: tools ## Start a local etcd + kube-apiserver with the CRDs instal
 
 .PHONY: run
 run: node_modules/.installed ## Run the operator against $KUBECONFIG.
-	@node operator/src/main.ts
+	@node cmd/operator/main.ts
 
 .PHONY: install
 install: tools ## Install the CRDs into the cluster of $KUBECONFIG.

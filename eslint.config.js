@@ -11,5 +11,5 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  { files: ['hack/**', 'bench/**', 'kubectl-mcp/**', 'test/**'], rules: { 'no-console': 'off' } },
+  { files: ['hack/**', 'bench/**', 'kubectl-mcp/**', 'cmd/kubectl-mcp/**', 'test/**'], rules: { 'no-console': 'off' } },
 );

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { opaBinary } from '../authorizer/src/engine/policy-wasm.ts';
+import { opaBinary } from '../pkg/policy/engine/policy-wasm.ts';
 import { freePort } from '../test/harness/accounts.ts';
 
 export interface Service {

@@ -1,10 +1,10 @@
 // Synthetic but realistic benchmark material: one McpSecurityPolicy governing `servers` MCP
 // servers, each described by its own McpProfile (so 50 × 200 = 10 000 tools), a rule set of any
 // size, and a mixed, deterministic set of tools/call inputs. Shapes follow the decision-table
-// fixtures (authorizer/src/engine/testdata): the strategy document's default rules plus
+// fixtures (pkg/policy/engine/testdata): the strategy document's default rules plus
 // per-team rules scoped to one server and a few tool globs, as a large organisation writes them.
 import type { McpProfile, McpSecurityPolicy, Policy } from '../api/v1alpha1/index.ts';
-import type { PolicyInput } from '../authorizer/src/engine/index.ts';
+import type { PolicyInput } from '../pkg/policy/engine/index.ts';
 
 export const serverKinds = ['crm', 'mail', 'chat', 'billing', 'tickets', 'storage', 'ads', 'booking', 'git', 'docs'] as const;
 export const nouns = [

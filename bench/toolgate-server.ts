@@ -7,7 +7,7 @@
 // Prints {"port": N} on stdout once it serves.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { PolicyEngine } from '../authorizer/src/engine/index.ts';
+import { PolicyEngine } from '../pkg/policy/engine/index.ts';
 import { openBundle } from '../operator/src/bundle/index.ts';
 
 const [bundlePath, publicKeyPath, keyId] = process.argv.slice(2);

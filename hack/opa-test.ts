@@ -8,7 +8,7 @@ import path from 'node:path';
 
 const threshold = Number(process.env.OPA_COVERAGE_THRESHOLD ?? 90);
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const policyDir = path.join('authorizer', 'policy');
+const policyDir = path.join('pkg', 'policy', 'rego');
 const binDir = process.env.TOOLGATE_BIN_DIR ?? path.join(repo, 'build', 'bin');
 const opa = path.join(binDir, 'opa');
 

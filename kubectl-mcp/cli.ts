@@ -3,7 +3,7 @@
 // it (KUBECONFIG, --kubeconfig, --context, exec/cert/token auth via client-node).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, KubeError } from '../operator/src/kube/client.ts';
+import { KubeClient, KubeError } from '../pkg/kube/client.ts';
 
 export const group = 'toolgate.io';
 export const version = 'v1alpha1';

@@ -4,7 +4,7 @@
 // resourceVersion it read, so a concurrent decision is never overwritten.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApprovalRequest, Decision } from '../api/v1alpha1/index.ts';
-import { isConflict, isNotFound, type KubeClient } from '../operator/src/kube/client.ts';
+import { isConflict, isNotFound, type KubeClient } from '../pkg/kube/client.ts';
 import { approvalRequests, CliError, connect, globalHelp, globalOptions, parse, UsageError, whoAmI } from './cli.ts';
 import { duePhase, phaseOf, tally, terminalPhases } from './format.ts';
 

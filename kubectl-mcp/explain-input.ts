@@ -1,8 +1,8 @@
 // The call `kubectl mcp explain` asks about, from flags or from a JSON-RPC tools/call body
 // parsed exactly as the authorizer's front ends parse it.
 import { readFileSync } from 'node:fs';
-import type { ToolAnnotations } from '../authorizer/src/engine/index.ts';
-import { JsonRpcParseError, parseJsonRpc } from '../authorizer/src/gateway/jsonrpc.ts';
+import type { ToolAnnotations } from '../pkg/policy/engine/index.ts';
+import { JsonRpcParseError, parseJsonRpc } from '../authorizer/src/gate/jsonrpc.ts';
 import { defaultSeparator, splitName } from '../authorizer/src/proxy/catalog.ts';
 import { CliError, UsageError } from './cli.ts';
 

@@ -1,8 +1,8 @@
 // The human-readable explanation: where each label came from, which rule matched, and whether
 // the revision evaluated here is the one authorizers enforce.
 import type { McpSecurityPolicy } from '../api/v1alpha1/index.ts';
-import type { Classification, Decision } from '../authorizer/src/engine/index.ts';
-import type { CompiledTool } from '../operator/src/compiler/index.ts';
+import type { Classification, Decision } from '../pkg/policy/engine/index.ts';
+import type { CompiledTool } from '../pkg/policy/compiler/index.ts';
 import type { ExplainCall } from './explain-input.ts';
 
 export interface RevisionNote {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ApprovalRequest, McpSecurityPolicy } from '../api/v1alpha1/index.ts';
-import type { Decision } from '../authorizer/src/engine/index.ts';
+import type { Decision } from '../pkg/policy/engine/index.ts';
 import { parse, UsageError } from './cli.ts';
 import { parseDuration } from './decide.ts';
 import { callFromFlags } from './explain-input.ts';

@@ -1,7 +1,7 @@
 // Pure presentation and bookkeeping for approval requests: kubectl-style ages and tables, and
 // the approval count a human wants to see ("1/2 approvals").
 import type { ApprovalRequest, Phase } from '../api/v1alpha1/index.ts';
-import { evaluateApproval } from '../operator/src/controllers/approval-phase.ts';
+import { evaluateApproval } from '../pkg/approvals/phase.ts';
 
 export const terminalPhases: readonly Phase[] = ['Approved', 'Denied', 'Expired', 'Consumed'];
 

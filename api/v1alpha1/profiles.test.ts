@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, type CompiledClassifier, type CompiledTool } from '../../operator/src/compiler/index.ts';
+import { compilePolicy, type CompiledClassifier, type CompiledTool } from '../../pkg/policy/compiler/index.ts';
 import { classifierConditionKeys, McpProfileSpec, verbs, type McpProfile, type McpSecurityPolicy } from './index.ts';
 
 const profilesDir = fileURLToPath(new URL('../../profiles/', import.meta.url));
@@ -188,7 +188,7 @@ describe('profiles/', () => {
 });
 
 // What the classifiers do to real-looking calls. The evaluator below walks field paths and
-// applies conditions the way authorizer/policy/args.rego does, on the compiler's output, so
+// applies conditions the way pkg/policy/rego/args.rego does, on the compiler's output, so
 // these cases check the profiles' patterns rather than restate them.
 function reach(args: unknown, path: Array<string | number>): unknown[] {
   let vals: unknown[] = [args];

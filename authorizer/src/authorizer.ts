@@ -7,17 +7,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { KubeClient } from '../../operator/src/kube/client.ts';
-import { createLogger, errorMessage, type Logger } from '../../operator/src/observability/log.ts';
-import { startProbeServer, type ProbeServer } from '../../operator/src/observability/server.ts';
-import { loadKubeConfig } from '../../operator/src/operator.ts';
+import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
+import { createLogger, errorMessage, type Logger } from '../../pkg/observability/log.ts';
+import { startProbeServer, type ProbeServer } from '../../pkg/observability/server.ts';
 import { ApprovalCoordinator } from './approvals/index.ts';
 import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
-import type { PolicyEngine } from './engine/index.ts';
+import type { PolicyEngine } from '../../pkg/policy/engine/index.ts';
 import { routerAuthenticator, createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from './extauthz/index.ts';
-import { DecisionPath, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, proxyAuthenticator, type DecisionRecord } from './gateway/index.ts';
+import { DecisionPath, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, proxyAuthenticator, type DecisionRecord } from './gate/index.ts';
 import { createAuthnMetrics, protectedResourceMetadata, protectedResourceMetadataHandler, type TokenVerifierOptions } from './identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from './proxy/index.ts';
 

@@ -15,8 +15,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensurePolicyWasm, repoRoot } from '../../authorizer/src/engine/policy-wasm.ts';
-import { compileFixture } from '../../authorizer/src/extauthz/test-support.ts';
+import { ensurePolicyWasm, repoRoot } from '../../pkg/policy/engine/policy-wasm.ts';
+import { compileFixture } from '../../test/support/extauthz.ts';
 import { buildBundle } from '../../operator/src/bundle/index.ts';
 import { bundleEntrypoints, bundleRoots } from '../../operator/src/controllers/policy-bundler.ts';
 import { startJwtIssuer } from '../../test/harness/jwt-issuer.ts';

@@ -6,8 +6,8 @@
 // Prints {"port":N} once serving.
 import { pino } from 'pino';
 import { okResponse, routerAuthenticator, startExtAuthzServer, type Authenticate } from '../../authorizer/src/extauthz/index.ts';
-import { compileFixture, loadFixtureRouter } from '../../authorizer/src/extauthz/test-support.ts';
-import { DecisionPath } from '../../authorizer/src/gateway/index.ts';
+import { compileFixture, loadFixtureRouter } from '../../test/support/extauthz.ts';
+import { DecisionPath } from '../../authorizer/src/gate/index.ts';
 import { benchCaller } from './workload.ts';
 
 const mode = process.argv[2];

@@ -1,10 +1,10 @@
 // The ext_authz benchmark's requests: real MCP tools/call bodies against the decision-table
-// policy (authorizer/src/engine/testdata), covering allow, deny and require_approval, each as
+// policy (pkg/policy/engine/testdata), covering allow, deny and require_approval, each as
 // the CheckRequest Envoy would send and as the equivalent OPA decision input.
-import type { PolicyInput } from '../../authorizer/src/engine/index.ts';
+import type { PolicyInput } from '../../pkg/policy/engine/index.ts';
 import type { CheckRequest } from '../../authorizer/src/extauthz/index.ts';
-import { envoyCheckRequest, toolsCall } from '../../authorizer/src/extauthz/test-support.ts';
-import type { CallerIdentity } from '../../authorizer/src/gateway/index.ts';
+import { envoyCheckRequest, toolsCall } from '../../test/support/extauthz.ts';
+import type { CallerIdentity } from '../../authorizer/src/gate/index.ts';
 
 export const benchCaller: CallerIdentity = {
   subject: 'alice', issuer: 'bench', agent: 'agent-1', operator: 'alice', roles: [],

@@ -4,7 +4,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { KubeClient } from '../../operator/src/kube/client.ts';
+import type { KubeClient } from '../../pkg/kube/client.ts';
 import { serviceAccountToken, tokenKubeConfig } from '../../test/harness/accounts.ts';
 import type { ControlPlane } from '../../test/harness/controlplane.ts';
 

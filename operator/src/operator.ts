@@ -3,7 +3,7 @@
 // compiles and serves bundles (caches stay warm for a fast failover, and authorizers may pull
 // from any replica behind the Service); only the leader writes status.
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { authorizerLeaseSelector, type ApprovalRequest, type McpProfile, type McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { PolicyController } from './controllers/policy-controller.ts';
 import { ApprovalController } from './controllers/approval-controller.ts';
@@ -11,13 +11,13 @@ import { WebhookNotifier, secretUrl, type SecretKeyRef } from './controllers/app
 import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner } from './bundle/index.ts';
 import type { Lease } from './controllers/distribution.ts';
 import { PolicyBundler } from './controllers/policy-bundler.ts';
-import { KubeClient } from './kube/client.ts';
-import { EventRecorder } from './kube/events.ts';
-import { ResourceInformer } from './kube/informer.ts';
-import { LeaderElector } from './kube/leader.ts';
-import { createLogger, type Logger } from './observability/log.ts';
-import { createOperatorMetrics } from './observability/metrics.ts';
-import { startProbeServer, type ProbeServer } from './observability/server.ts';
+import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
+import { EventRecorder } from '../../pkg/kube/events.ts';
+import { ResourceInformer } from '../../pkg/kube/informer.ts';
+import { LeaderElector } from '../../pkg/kube/leader.ts';
+import { createLogger, type Logger } from '../../pkg/observability/log.ts';
+import { createOperatorMetrics } from '../../pkg/observability/metrics.ts';
+import { startProbeServer, type ProbeServer } from '../../pkg/observability/server.ts';
 
 export interface OperatorConfig {
   kubeConfig?: KubeConfig;
@@ -188,12 +188,6 @@ function startApprovals(cfg: ApprovalsConfig, deps: Omit<ConstructorParameters<t
     ...(cfg.retentionMs !== undefined ? { retentionMs: cfg.retentionMs } : {}),
     ...(cfg.namespaces ? { namespaces: cfg.namespaces } : {}),
   });
-}
-
-export function loadKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  return kc;
 }
 
 /**

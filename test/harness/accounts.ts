@@ -2,7 +2,7 @@
 // from the real TokenRequest API (what kubelet projects into a pod), and a free loopback port.
 import { createServer } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { isAlreadyExists, type KubeClient } from '../../operator/src/kube/client.ts';
+import { isAlreadyExists, type KubeClient } from '../../pkg/kube/client.ts';
 
 /** Creates the ServiceAccount (unless it exists) and returns a fresh token for it. */
 export async function serviceAccountToken(admin: KubeClient, namespace: string, name: string, expirationSeconds = 3600): Promise<string> {

@@ -6,7 +6,7 @@
 // nothing is stored); on timeout the error says what the API server answered.
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import type { KubeClient } from '../../operator/src/kube/client.ts';
+import type { KubeClient } from '../../pkg/kube/client.ts';
 import { anApprovalRequest, waitFor } from './kube.ts';
 
 type Doc = Record<string, unknown> & { metadata: Record<string, unknown>; spec?: Record<string, unknown> };

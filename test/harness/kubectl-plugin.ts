@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { binary } from './controlplane.ts';
 import type { KubectlResult } from './kube.ts';
 
-/** The directory holding the `kubectl-mcp` executable (a link to kubectl-mcp.ts). */
-export const pluginDir = fileURLToPath(new URL('../../kubectl-mcp/', import.meta.url));
+/** The directory holding the `kubectl-mcp` executable (a link to cmd/kubectl-mcp/main.ts). */
+export const pluginDir = fileURLToPath(new URL('../../cmd/kubectl-mcp/', import.meta.url));
 
 export async function kubectlMcp(kubeconfig: string, args: string[], input = ''): Promise<KubectlResult> {
   const child = spawn(await binary('kubectl'), ['mcp', ...args, `--kubeconfig=${kubeconfig}`], {

@@ -1,6 +1,6 @@
 // Operator settings for tests: bundles served on a free loopback port with the real policy.wasm.
 import { readFileSync } from 'node:fs';
-import { ensurePolicyWasm } from '../../authorizer/src/engine/policy-wasm.ts';
+import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
 import type { BundleServiceConfig } from '../../operator/src/operator.ts';
 
 let wasm: Buffer | undefined;

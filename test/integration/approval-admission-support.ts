@@ -9,7 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll } from 'vitest';
 import type { ApprovalRequest, Decision } from '../../api/v1alpha1/index.ts';
-import { KubeClient, isConflict, type ResourceRef } from '../../operator/src/kube/client.ts';
+import { KubeClient, isConflict, type ResourceRef } from '../../pkg/kube/client.ts';
 import { controlPlane, mintUser, uniqueName } from '../harness/kube.ts';
 
 const root = join(import.meta.dirname, '..', '..');

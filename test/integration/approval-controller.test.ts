@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalRequest, Condition } from '../../api/v1alpha1/index.ts';
 import type { ChatMessage } from '../../operator/src/controllers/approval-message.ts';
-import { isNotFound } from '../../operator/src/kube/client.ts';
+import { isNotFound } from '../../pkg/kube/client.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import { anApprovalRequest, uniqueName, waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';

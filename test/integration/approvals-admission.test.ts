@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../api/v1alpha1/index.ts';
 import { anApprovalRequest, uniqueName } from '../harness/kube.ts';
-import { KubeClient, isConflict } from '../../operator/src/kube/client.ts';
+import { KubeClient, isConflict } from '../../pkg/kube/client.ts';
 import { admin, approvalRef, decide, refusal, withApprovalNamespace } from './approval-admission-support.ts';
 
 const env = withApprovalNamespace('vap');

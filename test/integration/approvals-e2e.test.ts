@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { McpError, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../../authorizer/src/gateway/index.ts';
+import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
 import { waitFor, withNamespace } from '../harness/kube.ts';
 import { phaseIs, requestFor, startReplica, type Replica } from './approvals-e2e-support.ts';
 import { startApprovalRig, type ApprovalRig } from './approvals-e2e-rig.ts';

@@ -12,12 +12,12 @@ import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { argumentsDigest } from '../../authorizer/src/approvals/request.ts';
 import { AuditTrail, verifyAuditFile } from '../../authorizer/src/audit/index.ts';
-import { ensurePolicyWasm } from '../../authorizer/src/engine/policy-wasm.ts';
-import { compileVariant } from '../../authorizer/src/engine/testdata/cases.ts';
-import { DecisionPath, type GateContext } from '../../authorizer/src/gateway/decision-path.ts';
-import { parseJsonRpc } from '../../authorizer/src/gateway/jsonrpc.ts';
-import { PolicyRouter } from '../../authorizer/src/gateway/policy-router.ts';
-import type { CallerIdentity } from '../../authorizer/src/gateway/types.ts';
+import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
+import { compileVariant } from '../../pkg/policy/engine/testdata/cases.ts';
+import { DecisionPath, type GateContext } from '../../authorizer/src/gate/decision-path.ts';
+import { parseJsonRpc } from '../../authorizer/src/gate/jsonrpc.ts';
+import { PolicyRouter } from '../../authorizer/src/gate/policy-router.ts';
+import type { CallerIdentity } from '../../authorizer/src/gate/types.ts';
 
 const log = pino({ level: 'silent' });
 const scopes = ['norg:contacts:read', 'norg:messaging:write', 'norg:booking:write'];

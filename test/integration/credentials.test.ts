@@ -12,9 +12,9 @@ import {
   CredentialError, CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, credentialRedactPaths,
   type CredentialErrorReason,
 } from '../../authorizer/src/credentials/index.ts';
-import { startDevVault, type DevVault } from '../../authorizer/src/credentials/test-support.ts';
-import type { GatewayServer } from '../../authorizer/src/gateway/types.ts';
-import { KubeClient, type ResourceRef } from '../../operator/src/kube/client.ts';
+import { startDevVault, type DevVault } from '../support/credentials.ts';
+import type { GatewayServer } from '../../authorizer/src/gate/types.ts';
+import { KubeClient, type ResourceRef } from '../../pkg/kube/client.ts';
 import { binary } from '../harness/controlplane.ts';
 import { clientFor, controlPlane, mintUser, uniqueName, waitFor, withNamespace } from '../harness/kube.ts';
 

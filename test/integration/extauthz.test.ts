@@ -10,8 +10,8 @@ import { startExtAuthzServer, routerAuthenticator, loadProtos, type CheckRespons
 import { createExtAuthzMetrics } from '../../authorizer/src/extauthz/metrics.ts';
 import {
   authorizationClient, checkOnce, compileFixture, envoyCheckRequest, fixturePolicyKey, loadFixtureRouter, toolsCall, type EnvoyRequest,
-} from '../../authorizer/src/extauthz/test-support.ts';
-import { DecisionPath, PolicyRouter, createGatewayMetrics } from '../../authorizer/src/gateway/index.ts';
+} from '../support/extauthz.ts';
+import { DecisionPath, PolicyRouter, createGatewayMetrics } from '../../authorizer/src/gate/index.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -6,7 +6,7 @@ import { bindApprovalAdmission } from '../harness/admission.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ApprovalRequest } from '../../api/v1alpha1/index.ts';
-import { KubeClient, KubeError } from '../../operator/src/kube/client.ts';
+import { KubeClient, KubeError } from '../../pkg/kube/client.ts';
 import { anApprovalRequest, controlPlane, mintUser, uniqueName } from '../harness/kube.ts';
 import { kubectlMcp } from '../harness/kubectl-plugin.ts';
 

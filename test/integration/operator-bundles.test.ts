@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { authorizerLeaseLabel, bundleRevisionsAnnotation, type Condition, type McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { openBundle } from '../../operator/src/bundle/index.ts';
-import { KubeClient, microTime } from '../../operator/src/kube/client.ts';
+import { KubeClient, microTime } from '../../pkg/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import { serviceAccountToken } from '../harness/accounts.ts';
 import { waitFor } from '../harness/kube.ts';

@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { Condition, McpProfile, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { operatorBundles } from '../harness/operator.ts';
-import { KubeClient } from '../../operator/src/kube/client.ts';
+import { KubeClient } from '../../pkg/kube/client.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/operator.ts';
 import { waitFor as harnessWaitFor } from '../harness/kube.ts';
 

@@ -3,7 +3,7 @@
 // session, and one that is unreachable fails its own calls only.
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../../authorizer/src/gateway/index.ts';
+import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
 import { upstreamFailureCode } from '../../authorizer/src/proxy/index.ts';
 import { connectClient, loadPolicy, startRig, testPolicy, type Rig } from './proxy-support.ts';
 

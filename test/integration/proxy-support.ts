@@ -15,11 +15,11 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec } from '../../api/v1alpha1/index.ts';
-import { ensurePolicyWasm } from '../../authorizer/src/engine/policy-wasm.ts';
-import { DecisionPath, PolicyRouter, type GatewayConfig } from '../../authorizer/src/gateway/index.ts';
+import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
+import { DecisionPath, PolicyRouter, type GatewayConfig } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from '../../authorizer/src/proxy/index.ts';
-import { compilePolicy } from '../../operator/src/compiler/index.ts';
+import { compilePolicy } from '../../pkg/policy/compiler/index.ts';
 import { freePort } from '../harness/accounts.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 

@@ -4,7 +4,7 @@
 import { ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecisionPath, ErrorCodes, PolicyRouter } from '../../authorizer/src/gateway/index.ts';
+import { DecisionPath, ErrorCodes, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
 import { connectClient, rawPost, startRig, type Rig } from './proxy-support.ts';
 

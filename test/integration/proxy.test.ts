@@ -3,7 +3,7 @@
 // wasm; callers carry JWTs from the test issuer, verified by the identity module.
 import { McpError, CallToolResultSchema, ListResourcesResultSchema, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../../authorizer/src/gateway/index.ts';
+import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
 import { connectClient, fullCapabilities, startRig, type Rig } from './proxy-support.ts';
 
 let rig: Rig;

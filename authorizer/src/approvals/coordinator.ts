@@ -12,9 +12,9 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
-import { isAlreadyExists, isConflict, isNotFound, type KubeClient, type ResourceRef } from '../../../operator/src/kube/client.ts';
-import { ResourceInformer } from '../../../operator/src/kube/informer.ts';
-import type { ToolCall, Verdict } from '../gateway/types.ts';
+import { isAlreadyExists, isConflict, isNotFound, type KubeClient, type ResourceRef } from '../../../pkg/kube/client.ts';
+import { ResourceInformer } from '../../../pkg/kube/informer.ts';
+import type { ToolCall, Verdict } from '../gate/types.ts';
 import { createApprovalMetrics, type ApprovalMetrics } from './metrics.ts';
 import type { Outcome } from './outcome.ts';
 import { approvalSelector, argumentsDigest, buildApprovalRequest } from './request.ts';

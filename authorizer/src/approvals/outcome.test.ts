@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
-import type { Decision } from '../engine/types.ts';
-import { ErrorCodes } from '../gateway/jsonrpc.ts';
-import type { Verdict } from '../gateway/types.ts';
+import type { Decision } from '../../../pkg/policy/engine/types.ts';
+import { ErrorCodes } from '../gate/jsonrpc.ts';
+import type { Verdict } from '../gate/types.ts';
 import { outcomeError } from './outcome.ts';
 
 const decision: Decision = {

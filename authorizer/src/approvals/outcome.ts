@@ -2,9 +2,9 @@
 // Both front ends answer from here, so a client sees the same codes and wording from the MCP
 // proxy and from Envoy.
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
-import { verdictError } from '../gateway/decision-path.ts';
-import { ErrorCodes, type JsonRpcError } from '../gateway/jsonrpc.ts';
-import type { Verdict } from '../gateway/types.ts';
+import { verdictError } from '../gate/decision-path.ts';
+import { ErrorCodes, type JsonRpcError } from '../gate/jsonrpc.ts';
+import type { Verdict } from '../gate/types.ts';
 
 export type Outcome =
   /** Approved and consumed by this replica: the call may go upstream, once. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Decision } from '../engine/types.ts';
-import type { ToolCall, Verdict } from '../gateway/types.ts';
+import type { Decision } from '../../../pkg/policy/engine/types.ts';
+import type { ToolCall, Verdict } from '../gate/types.ts';
 import { approvalName, argumentsDigest, buildApprovalRequest, looksSecret, redactArguments, redacted } from './request.ts';
 
 const decision: Decision = {

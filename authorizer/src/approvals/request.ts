@@ -2,8 +2,8 @@
 // name and digest, so a retried call (on any replica, after a restart) finds the request it
 // created before instead of asking the humans twice.
 import type { ApprovalRequest, ApprovalRequestSpec } from '../../../api/v1alpha1/index.ts';
-import { contentHash } from '../../../operator/src/compiler/canonical.ts';
-import type { ToolCall, Verdict } from '../gateway/types.ts';
+import { contentHash } from '../../../pkg/json/canonical.ts';
+import type { ToolCall, Verdict } from '../gate/types.ts';
 import { parseDuration } from '../identity/claims.ts';
 
 export const managedByLabel = 'app.kubernetes.io/managed-by';

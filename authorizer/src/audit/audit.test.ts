@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
-import type { DecisionRecord } from '../gateway/decision-path.ts';
+import type { DecisionRecord } from '../gate/decision-path.ts';
 import { argumentsDigest } from '../approvals/request.ts';
 import { AuditTrail, verifyAuditFile } from './index.ts';
 
@@ -164,7 +164,7 @@ describe('verifyAuditFile', () => {
 
   it('finds an edited field whose hash was recomputed, at the next line', async () => {
     const { hashOf } = await import('./record.ts');
-    const { canonicalJson } = await import('../../../operator/src/compiler/canonical.ts');
+    const { canonicalJson } = await import('../../../pkg/json/canonical.ts');
     const r = await tampered((ls) => ls.map((l, i) => {
       if (i !== 2) return l;
       const o = { ...(JSON.parse(l) as Record<string, unknown>), action: 'deny' };

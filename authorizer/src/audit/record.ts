@@ -8,11 +8,11 @@
 // Only what is listed here reaches the file: never the caller's token, its id, its scopes or
 // any header; arguments only through the approvals redactor (the same one approvers see).
 import { randomBytes } from 'node:crypto';
-import { canonicalJson, contentHash } from '../../../operator/src/compiler/canonical.ts';
+import { canonicalJson, contentHash } from '../../../pkg/json/canonical.ts';
 import { argumentsDigest, redactArguments } from '../approvals/request.ts';
 import type { Outcome } from '../approvals/outcome.ts';
-import type { DecisionRecord } from '../gateway/decision-path.ts';
-import type { ToolCall, Verdict } from '../gateway/types.ts';
+import type { DecisionRecord } from '../gate/decision-path.ts';
+import type { ToolCall, Verdict } from '../gate/types.ts';
 
 export const auditFormatVersion = 1;
 

@@ -14,7 +14,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { DecisionRecord } from '../gateway/decision-path.ts';
+import type { DecisionRecord } from '../gate/decision-path.ts';
 import { createAuditMetrics, type AuditMetrics } from './metrics.ts';
 import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, serialize, type ApprovalEvent, type AuditBody } from './record.ts';
 import { fileLines } from './verify.ts';

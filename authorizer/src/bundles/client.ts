@@ -5,12 +5,12 @@
 // are refused), and policy.wasm + data.json are swapped into the PolicyEngine. Anything that
 // goes wrong leaves the last good bundle in force and retries with capped, jittered backoff.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultMaxBundleBytes, openBundle, type OpenedBundle } from '../../../operator/src/bundle/bundle.ts';
-import { longPollContentType } from '../../../operator/src/bundle/server.ts';
-import { BundleSignatureError, type VerifyOptions } from '../../../operator/src/bundle/sign.ts';
-import { errorMessage, type Logger } from '../../../operator/src/observability/log.ts';
-import type { PolicyEngine } from '../engine/engine.ts';
-import type { GatewayConfig } from '../gateway/types.ts';
+import { defaultMaxBundleBytes, openBundle, type OpenedBundle } from '../../../pkg/bundle/bundle.ts';
+import { longPollContentType } from '../../../pkg/bundle/protocol.ts';
+import { BundleSignatureError, type VerifyOptions } from '../../../pkg/bundle/sign.ts';
+import { errorMessage, type Logger } from '../../../pkg/observability/log.ts';
+import type { PolicyEngine } from '../../../pkg/policy/engine/engine.ts';
+import type { GatewayConfig } from '../gate/types.ts';
 import { Backoff, jittered, retryAfterMs, type BackoffOptions } from './backoff.ts';
 import { defaultTokenPath, FileSource } from './file-source.ts';
 import { httpGet, type GetResult } from './http.ts';

@@ -2,7 +2,7 @@
 // PolicyEngine. They share the token file, the metrics and a revision sink (the Lease
 // reporter), and together answer /readyz: ready once every bundle has loaded once.
 import type { Registry } from 'prom-client';
-import type { PolicyEngine } from '../engine/engine.ts';
+import type { PolicyEngine } from '../../../pkg/policy/engine/engine.ts';
 import { BundleClient, type BundleClientOptions, type BundleLoaded } from './client.ts';
 import { defaultTokenPath, FileSource } from './file-source.ts';
 import { createBundleClientMetrics, type BundleClientMetrics } from './metrics.ts';

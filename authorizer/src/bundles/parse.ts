@@ -1,6 +1,6 @@
 // The pure parts of the bundle client: bundle names and URLs, the GatewayConfig inside a
 // bundle's data document, and what a refusal from the bundle service said.
-import { gatewayDataPath, type GatewayConfig } from '../gateway/types.ts';
+import { gatewayDataPath, type GatewayConfig } from '../gate/types.ts';
 
 /** A DNS-1123 label, as Kubernetes namespace and object names of McpSecurityPolicies are. */
 const label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

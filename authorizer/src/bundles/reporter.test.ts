@@ -1,7 +1,7 @@
 // The reporter's write scheduling, with a recording stand-in for the API server (the Lease
 // itself is exercised against a real kube-apiserver in test/integration/authorizer-bundles).
 import { describe, expect, it } from 'vitest';
-import type { KubeClient } from '../../../operator/src/kube/client.ts';
+import type { KubeClient } from '../../../pkg/kube/client.ts';
 import { leaseName, RevisionReporter, revisionsValue } from './reporter.ts';
 
 interface Applied { metadata: { annotations: Record<string, string> }; spec: { renewTime: string } }

@@ -4,9 +4,9 @@
 // these Leases (label toolgate.io/authorizer) and counts the live ones (renewTime +
 // leaseDurationSeconds in the future) per revision for `Distributed: N/N authorizers at X`.
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../../../operator/src/compiler/canonical.ts';
-import { isNotFound, microTime, type KubeClient } from '../../../operator/src/kube/client.ts';
-import { errorMessage, type Logger } from '../../../operator/src/observability/log.ts';
+import { canonicalJson } from '../../../pkg/json/canonical.ts';
+import { isNotFound, microTime, type KubeClient } from '../../../pkg/kube/client.ts';
+import { errorMessage, type Logger } from '../../../pkg/observability/log.ts';
 import type { RevisionSink } from './clients.ts';
 
 import { authorizerLeaseLabel, bundleRevisionsAnnotation } from '../../../api/v1alpha1/index.ts';

@@ -3,7 +3,7 @@
 // Why a TTL cache and not a watch: a GET of a named Secret needs only `get` on that Secret
 // (RBAC resourceNames can pin it), while an informer needs list/watch on every Secret of the
 // namespace. A rotated or deleted Secret takes effect within the TTL.
-import { KubeError, isNotFound, type KubeClient } from '../../../operator/src/kube/client.ts';
+import { KubeError, isNotFound, type KubeClient } from '../../../pkg/kube/client.ts';
 import { TtlCache } from './cache.ts';
 import { CredentialError } from './errors.ts';
 

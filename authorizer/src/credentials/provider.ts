@@ -1,7 +1,7 @@
 // The one place the authorizer turns a server's credential reference into the header it sends
 // upstream. The caller's own token never travels upstream; this header replaces it.
 import type { Logger } from 'pino';
-import type { GatewayServer } from '../gateway/types.ts';
+import type { GatewayServer } from '../gate/types.ts';
 import { CredentialError } from './errors.ts';
 import { credentialHeader } from './header.ts';
 import type { KubeSecretSource } from './kube-secret.ts';

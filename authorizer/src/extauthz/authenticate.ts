@@ -1,12 +1,12 @@
 // Authenticate for ext_authz: the token verified against the identity settings of the policy
 // governing the route's server. The verifier cache lives in gateway/authenticate.ts, shared with
 // the MCP proxy; this adapter only turns a failed lookup into a GatewayAuthRefusal.
-import type { PolicyRouter } from '../gateway/policy-router.ts';
-import { GatewayAuthRefusal, PolicyVerifiers } from '../gateway/authenticate.ts';
+import type { PolicyRouter } from '../gate/policy-router.ts';
+import { GatewayAuthRefusal, PolicyVerifiers } from '../gate/authenticate.ts';
 import type { TokenVerifierOptions } from '../identity/index.ts';
 import type { Authenticate } from './check.ts';
 
-export { PolicyVerifiers } from '../gateway/authenticate.ts';
+export { PolicyVerifiers } from '../gate/authenticate.ts';
 
 /** Pass `verifiers` to share one verifier cache (and JWKS fetches) with the proxy. */
 export function routerAuthenticator(router: PolicyRouter, opts: TokenVerifierOptions = {}, verifiers = new PolicyVerifiers(router, opts)): Authenticate {

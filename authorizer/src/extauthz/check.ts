@@ -6,11 +6,11 @@
 import type { Logger } from 'pino';
 import type { ApprovalCoordinator } from '../approvals/coordinator.ts';
 import { outcomeError } from '../approvals/outcome.ts';
-import { GatewayAuthRefusal } from '../gateway/authenticate.ts';
-import type { DecisionPath } from '../gateway/decision-path.ts';
-import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError } from '../gateway/jsonrpc.ts';
-import type { GatewayMetrics } from '../gateway/metrics.ts';
-import type { CallerIdentity } from '../gateway/types.ts';
+import { GatewayAuthRefusal } from '../gate/authenticate.ts';
+import type { DecisionPath } from '../gate/decision-path.ts';
+import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError } from '../gate/jsonrpc.ts';
+import type { GatewayMetrics } from '../gate/metrics.ts';
+import type { CallerIdentity } from '../gate/types.ts';
 import { AuthenticationError, insufficientScope } from '../identity/errors.ts';
 import type { CheckOutcome, ExtAuthzMetrics } from './metrics.ts';
 import { CheckRequestError, defaultResourceMetadataUrl, readHttp, serverContextKey, serverHeader, type CheckRequest, type HttpView } from './request.ts';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { loadSync, type MessageTypeDefinition, type PackageDefinition } from '@grpc/proto-loader';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../engine/policy-wasm.ts';
+import { repoRoot } from '../../../pkg/policy/engine/policy-wasm.ts';
 import { protoLoaderOptions } from './protos.ts';
 import { serverContextKey, serverHeader } from './request.ts';
 

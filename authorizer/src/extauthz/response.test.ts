@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from '../gateway/types.ts';
+import type { Verdict } from '../gate/types.ts';
 import { deniedResponse, grpcCodeFor, okResponse, sanitizeHeaderValue } from './response.ts';
 
 describe('sanitizeHeaderValue', () => {

@@ -1,8 +1,8 @@
 // Builds envoy.service.auth.v3.CheckResponse messages. A deny becomes a denied_response Envoy
 // sends to the client as is (HTTP status, JSON-RPC error body, WWW-Authenticate); an allow becomes
 // an ok_response that tells Envoy which headers to set on and strip from the upstream request.
-import { errorResponse, type JsonRpcError, type JsonRpcId } from '../gateway/jsonrpc.ts';
-import type { CallerIdentity, Verdict } from '../gateway/types.ts';
+import { errorResponse, type JsonRpcError, type JsonRpcId } from '../gate/jsonrpc.ts';
+import type { CallerIdentity, Verdict } from '../gate/types.ts';
 
 /** google.rpc.Code values Envoy distinguishes (any non-OK code is a denial). */
 export const GrpcCode = {

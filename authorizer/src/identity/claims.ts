@@ -1,7 +1,7 @@
 // Pure mapping from a verified JWT payload to a CallerIdentity: claim lookup (dotted paths),
 // scopes, the agent and human-operator identities, and the roles they hold.
 import type { Identity } from '../../../api/v1alpha1/index.ts';
-import type { CallerIdentity } from '../gateway/types.ts';
+import type { CallerIdentity } from '../gate/types.ts';
 import { invalidToken } from './errors.ts';
 
 export type Claims = Record<string, unknown>;

@@ -5,7 +5,7 @@
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
 import type { Identity } from '../../../api/v1alpha1/index.ts';
-import type { CallerIdentity } from '../gateway/types.ts';
+import type { CallerIdentity } from '../gate/types.ts';
 import { assertNoTokenInQuery, bearerToken } from './bearer.ts';
 import { forbiddenScopesIn, parseDuration, scopesOf, toCallerIdentity } from './claims.ts';
 import { AuthenticationError, invalidToken } from './errors.ts';

@@ -4,7 +4,7 @@
 // occurrence: `github__create_issue` is tool `create_issue` of server `github`.
 // Each upstream session keeps its own catalog: a server may list different tools to clients
 // with different capabilities, and the annotations it reports are cached with the list.
-import type { ToolAnnotations } from '../engine/index.ts';
+import type { ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
 import type { UpstreamSession } from './upstream.ts';
 
 export const defaultSeparator = '__';

@@ -9,7 +9,7 @@
 // JSON-RPC reply, so it gets the GateResult's HTTP status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ErrorCodes, type CallerIdentity, type DecisionPath, type GateResult, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter } from '../gateway/index.ts';
+import { ErrorCodes, type CallerIdentity, type DecisionPath, type GateResult, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter } from '../gate/index.ts';
 import type { ApprovalCoordinator, ApprovalMode } from '../approvals/index.ts';
 import { insufficientScope } from '../identity/index.ts';
 import { mergeTools, splitName } from './catalog.ts';

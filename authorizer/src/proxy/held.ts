@@ -11,7 +11,7 @@
 // the identical call retried after approval finds the approved request, consumes it and proceeds.
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
 import { approveCommand, outcomeError, type Outcome } from '../approvals/index.ts';
-import { ErrorCodes, type JsonRpcRequest, type ToolCall, type Verdict } from '../gateway/index.ts';
+import { ErrorCodes, type JsonRpcRequest, type ToolCall, type Verdict } from '../gate/index.ts';
 import type { PostContext, ProxyContext } from './handler.ts';
 import { answerError, relayRequest } from './relay.ts';
 import type { ProxySession } from './session.ts';

@@ -1,7 +1,7 @@
 // HTTP plumbing of the proxy's downstream side: bounded body reading, Accept / Content-Type
 // negotiation as the Streamable HTTP transport requires, and JSON / JSON-RPC error replies.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCodes, type JsonRpcId } from '../gateway/index.ts';
+import { ErrorCodes, type JsonRpcId } from '../gate/index.ts';
 
 export class HttpError extends Error {
   override name = 'HttpError';

@@ -5,7 +5,7 @@
 // polling), the proxy resumes it with Last-Event-ID itself, so the client's stream stays open.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ErrorCodes, type JsonRpcId } from '../gateway/index.ts';
+import { ErrorCodes, type JsonRpcId } from '../gate/index.ts';
 import { sendJson, sendJsonRpcError } from './http.ts';
 import type { ProxySession, Upstream } from './session.ts';
 import { SseWriter } from './sse.ts';

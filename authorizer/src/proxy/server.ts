@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type CallerIdentity, type DecisionPath, type JsonRpcMessage, type PolicyRouter } from '../gateway/index.ts';
+import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type CallerIdentity, type DecisionPath, type JsonRpcMessage, type PolicyRouter } from '../gate/index.ts';
 import type { ApprovalCoordinator, ApprovalMode } from '../approvals/index.ts';
 import { defaultSeparator, validSeparator } from './catalog.ts';
 import { openMergedStream } from './get-stream.ts';

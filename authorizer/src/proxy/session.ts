@@ -3,7 +3,7 @@
 // session does not exist), holding one upstream session per governed server.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CallerIdentity, GatewayConfig, GatewayServer, JsonRpcId, PolicyRouter } from '../gateway/index.ts';
+import type { CallerIdentity, GatewayConfig, GatewayServer, JsonRpcId, PolicyRouter } from '../gate/index.ts';
 import { ToolCatalog } from './catalog.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { UpstreamSession, type ClientInit, type UpstreamHeaders } from './upstream.ts';

@@ -4,7 +4,7 @@
 // no path to this file.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { GatewayConfig, GatewayServer, JsonRpcError } from '../gateway/index.ts';
+import type { GatewayConfig, GatewayServer, JsonRpcError } from '../gate/index.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { parseSse } from './sse.ts';
 

@@ -14,13 +14,12 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { errorMessage, type Logger } from '../observability/log.ts';
+import { errorMessage, type Logger } from '../../../pkg/observability/log.ts';
+import { bundleContentType, longPollContentType } from '../../../pkg/bundle/protocol.ts';
 import type { BundleMetrics } from './metrics.ts';
 import type { BundleStore, StoredBundle } from './store.ts';
 import { AuthenticationUnavailableError, type Authenticator, type Caller } from './token-review.ts';
 
-export const longPollContentType = 'application/vnd.openpolicyagent.bundles';
-export const bundleContentType = 'application/gzip';
 const serviceAccountPrefix = 'system:serviceaccount:';
 
 export interface BundleHandlerOptions {

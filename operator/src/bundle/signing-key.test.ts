@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { KubeError, type KubeClient, type ResourceRef } from '../kube/client.ts';
-import { buildBundle, openBundle } from './bundle.ts';
+import { KubeError, type KubeClient, type ResourceRef } from '../../../pkg/kube/client.ts';
+import { buildBundle, openBundle } from '../../../pkg/bundle/bundle.ts';
 import { loadOrCreateSigningKey, signerFor } from './signing-key.ts';
 
 interface Secret { metadata: { name: string; namespace?: string; labels?: Record<string, string> }; type?: string; data?: Record<string, string> }

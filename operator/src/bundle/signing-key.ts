@@ -5,9 +5,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
-import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/client.ts';
-import type { Logger } from '../observability/log.ts';
-import type { BundleSigner, SigningAlgorithm } from './sign.ts';
+import { isAlreadyExists, isNotFound, type KubeClient } from '../../../pkg/kube/client.ts';
+import type { Logger } from '../../../pkg/observability/log.ts';
+import type { BundleSigner, SigningAlgorithm } from '../../../pkg/bundle/sign.ts';
 
 export const defaultSigningSecretName = 'toolgate-bundle-signing';
 export const defaultSigningKeyId = 'toolgate';

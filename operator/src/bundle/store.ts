@@ -1,7 +1,7 @@
 // The latest bundle of each name, plus change notification for long polling. The operator
 // only puts bundles that compiled, so whatever is here is the last good bundle: a failed
 // compile simply leaves the previous one in place.
-import type { Logger } from '../observability/log.ts';
+import type { Logger } from '../../../pkg/observability/log.ts';
 import type { BundleMetrics } from './metrics.ts';
 
 export interface StoredBundle {

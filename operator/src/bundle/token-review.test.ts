@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { KubeError, type KubeClient } from '../kube/client.ts';
+import { KubeError, type KubeClient } from '../../../pkg/kube/client.ts';
 import { createBundleMetrics } from './metrics.ts';
 import { AuthenticationUnavailableError, tokenReviewAuthenticator } from './token-review.ts';
 

@@ -5,8 +5,8 @@
 // long-polling clients come back every few seconds.
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import type { KubeClient } from '../kube/client.ts';
-import { errorMessage, type Logger } from '../observability/log.ts';
+import type { KubeClient } from '../../../pkg/kube/client.ts';
+import { errorMessage, type Logger } from '../../../pkg/observability/log.ts';
 import type { BundleMetrics } from './metrics.ts';
 
 export interface Caller {

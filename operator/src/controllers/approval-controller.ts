@@ -5,16 +5,16 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { apiVersion, phases, type ApprovalRequest, type Phase } from '../../../api/v1alpha1/index.ts';
-import { isConflict, isNotFound, resourcePath, type KubeClient, type ResourceRef } from '../kube/client.ts';
-import { getCondition, jsonEqual } from '../kube/conditions.ts';
-import type { EventRecorder } from '../kube/events.ts';
-import { objectKey, type ResourceInformer } from '../kube/informer.ts';
-import { WorkQueue } from '../kube/workqueue.ts';
+import { isConflict, isNotFound, resourcePath, type KubeClient, type ResourceRef } from '../../../pkg/kube/client.ts';
+import { getCondition, jsonEqual } from '../../../pkg/kube/conditions.ts';
+import type { EventRecorder } from '../../../pkg/kube/events.ts';
+import { objectKey, type ResourceInformer } from '../../../pkg/kube/informer.ts';
+import { WorkQueue } from '../../../pkg/kube/workqueue.ts';
 import { queueResultReporter } from './queue-results.ts';
-import type { OperatorMetrics } from '../observability/metrics.ts';
+import type { OperatorMetrics } from '../../../pkg/observability/metrics.ts';
 import { decidedMessage, requestedMessage } from './approval-message.ts';
 import type { WebhookNotifier } from './approval-notifier.ts';
-import { decidedCondition, desiredApprovalStatus, isTerminal, operatorStatusCurrent, settledAt, type ApprovalOutcome } from './approval-phase.ts';
+import { decidedCondition, desiredApprovalStatus, isTerminal, operatorStatusCurrent, settledAt, type ApprovalOutcome } from '../../../pkg/approvals/phase.ts';
 
 export const fieldManager = 'toolgate-operator';
 const controller = 'approvalrequest';

@@ -2,7 +2,7 @@
 // notifications and clients without Block Kit, `blocks` for the layout). Mattermost, Rocket.Chat
 // and Teams' Slack-compatible endpoints read `text`. Pure: the notifier delivers them.
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
-import type { ApprovalOutcome } from './approval-phase.ts';
+import type { ApprovalOutcome } from '../../../pkg/approvals/phase.ts';
 
 export interface ChatMessage {
   text: string;

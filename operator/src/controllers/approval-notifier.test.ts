@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
 import { decidedMessage, requestedMessage, type ChatMessage } from './approval-message.ts';
 import { WebhookNotifier } from './approval-notifier.ts';
-import { evaluateApproval } from './approval-phase.ts';
+import { evaluateApproval } from '../../../pkg/approvals/phase.ts';
 
 const quiet = pino({ level: 'silent' });
 

@@ -5,8 +5,8 @@
 // a credential (whoever has it can post): it is never logged.
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import type { KubeClient } from '../kube/client.ts';
-import { errorMessage } from '../observability/log.ts';
+import type { KubeClient } from '../../../pkg/kube/client.ts';
+import { errorMessage } from '../../../pkg/observability/log.ts';
 import type { ChatMessage } from './approval-message.ts';
 
 export interface NotifierOptions {

@@ -4,13 +4,11 @@
 // no longer compiles leaves its last good bundle in the store: authorizers keep enforcing the
 // previous revision rather than nothing, and the status says so.
 import type { McpProfile, McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
-import { buildBundle, bundleRevision, type BundleInputs, type BundleSigner, type BundleStore } from '../bundle/index.ts';
-import { compilePolicy, type CompileCounts, type CompiledData, type Problem } from '../compiler/index.ts';
-import { objectKey } from '../kube/informer.ts';
-import { errorMessage, type Logger } from '../observability/log.ts';
-
-export const bundleRoots = ['toolgate'] as const;
-export const bundleEntrypoints = ['toolgate/decision', 'toolgate/classification'] as const;
+import { buildBundle, bundleRevision, type BundleSigner, type BundleStore } from '../bundle/index.ts';
+import { bundleInputsFor } from '../../../pkg/bundle/inputs.ts';
+import { compilePolicy, type CompileCounts, type Problem } from '../../../pkg/policy/compiler/index.ts';
+import { objectKey } from '../../../pkg/kube/informer.ts';
+import { errorMessage, type Logger } from '../../../pkg/observability/log.ts';
 
 export interface BundleOutcome {
   problems: Problem[];
@@ -30,20 +28,6 @@ export interface PolicyBundlerOptions {
   /** Resolves the signer; rejects while the signing key is unavailable. */
   signer: () => Promise<BundleSigner>;
   log: Logger;
-}
-
-/**
- * What a policy's bundle is built from; its revision is the hash of exactly this. `kubectl mcp
- * explain` uses it too, to show that what it evaluated is what authorizers enforce.
- */
-export function bundleInputsFor(policy: McpSecurityPolicy, data: CompiledData, policyWasm: Uint8Array): BundleInputs {
-  return {
-    data: data as unknown as Record<string, unknown>,
-    wasm: policyWasm,
-    entrypoints: bundleEntrypoints,
-    roots: bundleRoots,
-    metadata: { policy: { namespace: policy.metadata.namespace ?? '', name: policy.metadata.name ?? '' } },
-  };
 }
 
 /** The bundle name of a policy: `<namespace>/<name>`, as authorizers request it. */
@@ -100,3 +84,5 @@ function inputsFingerprint(policy: McpSecurityPolicy, profiles: ReadonlyMap<stri
   const refs = (policy.spec?.profiles ?? []).map((r) => `${r.name}@${profiles.get(r.name)?.metadata?.resourceVersion ?? 'missing'}`);
   return [policy.metadata.uid ?? '', policy.metadata.generation ?? 0, policy.metadata.namespace ?? '', policy.metadata.name ?? '', ...refs].join('\n');
 }
+
+export { bundleEntrypoints, bundleInputsFor, bundleRoots } from '../../../pkg/bundle/inputs.ts';

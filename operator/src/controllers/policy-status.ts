@@ -2,7 +2,7 @@
 // reports: conditions, served revision, per-problem messages naming their field, and counts.
 // Pure: the controller decides whether to write the result.
 import type { Condition, McpSecurityPolicy, McpSecurityPolicyStatus, Problem } from '../../../api/v1alpha1/index.ts';
-import { setCondition } from '../kube/conditions.ts';
+import { setCondition } from '../../../pkg/kube/conditions.ts';
 import type { Distribution } from './distribution.ts';
 import type { BundleOutcome } from './policy-bundler.ts';
 

@@ -1,9 +1,9 @@
 // What every controller does with its work queue's results: the controller-runtime style
 // metrics, and a log line for each retry and each key given up on.
 import type { Logger } from 'pino';
-import type { WorkQueueEvent } from '../kube/workqueue.ts';
-import { errorMessage } from '../observability/log.ts';
-import type { OperatorMetrics } from '../observability/metrics.ts';
+import type { WorkQueueEvent } from '../../../pkg/kube/workqueue.ts';
+import { errorMessage } from '../../../pkg/observability/log.ts';
+import type { OperatorMetrics } from '../../../pkg/observability/metrics.ts';
 
 export function queueResultReporter(controller: string, metrics: OperatorMetrics, log: Logger, depth: () => number): (e: WorkQueueEvent) => void {
   return (e) => {

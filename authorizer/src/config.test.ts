@@ -1,0 +1,56 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { configFromEnv as fromEnv } from './config.ts';
+
+const configFromEnv = () => fromEnv(pino({ level: 'silent' }));
+
+const keyDir = mkdtempSync(join(tmpdir(), 'toolgate-main-'));
+writeFileSync(join(keyDir, 'public.pem'), '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+writeFileSync(join(keyDir, 'key-id'), 'op-key\n');
+writeFileSync(join(keyDir, 'algorithm'), 'ES256');
+const base = {
+  POD_NAME: 'authz-0', POD_NAMESPACE: 'toolgate-system', BUNDLE_SERVICE_URL: 'http://toolgate-bundles:8443',
+  POLICIES: 'team-a/agents, team-b/mail', BUNDLE_PUBLIC_KEY_FILE: join(keyDir, 'public.pem'),
+};
+const saved = { ...process.env };
+const withEnv = (env: Record<string, string>) => {
+  for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+  Object.assign(process.env, env);
+};
+afterEach(() => withEnv({}));
+
+describe('configFromEnv', () => {
+  it('reads the pod, policies and key (key id and algorithm from the mounted ConfigMap)', () => {
+    withEnv(base);
+    const cfg = configFromEnv();
+    expect(cfg).toMatchObject({
+      namespace: 'toolgate-system', podName: 'authz-0', policies: ['team-a/agents', 'team-b/mail'], reportRevisions: true, probePort: 8081,
+      verification: { keyId: 'op-key', algorithm: 'ES256' }, extAuthz: { port: 9191 }, proxy: { port: 8080, allowedOrigins: [] },
+    });
+  });
+
+  it('disables a front end with "off"', () => {
+    withEnv({ ...base, EXT_AUTHZ_PORT: 'off', ALLOWED_ORIGINS: 'http://localhost:6274' });
+    const cfg = configFromEnv();
+    expect(cfg.extAuthz).toBeUndefined();
+    expect(cfg.proxy?.allowedOrigins).toEqual(['http://localhost:6274']);
+  });
+
+  it.each([
+    [{ POLICIES: '' }, /POLICIES is not set/],
+    [{ POLICIES: 'agents' }, /POLICIES: "agents" must be "<namespace>\/<name>"/],
+    [{ POD_NAME: '' }, /POD_NAME is not set/],
+    [{ BUNDLE_SERVICE_URL: 'toolgate-bundles' }, /BUNDLE_SERVICE_URL is not a URL/],
+    [{ BUNDLE_SERVICE_URL: 'ftp://x' }, /BUNDLE_SERVICE_URL must be an http/],
+    [{ PROXY_PORT: '70000' }, /PROXY_PORT must be a port number/],
+    [{ REPORT_REVISIONS: 'maybe' }, /REPORT_REVISIONS must be true or false/],
+    [{ BUNDLE_PUBLIC_KEY_FILE: join(keyDir, 'missing.pem') }, /BUNDLE_PUBLIC_KEY_FILE: cannot read/],
+    [{ BUNDLE_PUBLIC_KEY_FILE: join(keyDir, 'key-id') }, /is not a PEM public key/],
+  ])('names the variable at fault: %j', (env, message) => {
+    withEnv({ ...base, ...env });
+    expect(() => configFromEnv()).toThrow(message);
+  });
+});

@@ -1,0 +1,98 @@
+// The authorizer's configuration from the environment (documented in
+// config/authorizer/README.md). Every configuration error names the variable at fault and what
+// it expects. cmd/authorizer/main.ts wires it to startAuthorizer.
+import { readFileSync } from 'node:fs';
+import { bool, ConfigError, file, list, optional, port, required } from '../../pkg/env/env.ts';
+import type { Logger } from '../../pkg/observability/log.ts';
+import type { AuthorizerConfig } from './authorizer.ts';
+
+function url(name: string): string {
+  const v = required(name, 'the URL of the operator\'s bundle service, e.g. http://toolgate-bundles.toolgate-system.svc:8443');
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(`${name} is not a URL: "${v}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL, got "${v}"`);
+  return v;
+}
+
+export function configFromEnv(log: Logger): AuthorizerConfig {
+  const policies = list('POLICIES');
+  if (policies.length === 0) throw new ConfigError('POLICIES is not set: expected a comma-separated list of "<namespace>/<name>" McpSecurityPolicies to enforce');
+  const bad = policies.filter((p) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(p));
+  if (bad.length) throw new ConfigError(`POLICIES: ${bad.map((p) => `"${p}"`).join(', ')} must be "<namespace>/<name>"`);
+  const keyFile = optional('BUNDLE_PUBLIC_KEY_FILE') ?? '/etc/toolgate/bundle-signing/public.pem';
+  const publicKeyPem = file('BUNDLE_PUBLIC_KEY_FILE', keyFile)!;
+  if (!publicKeyPem.includes('-----BEGIN')) throw new ConfigError(`BUNDLE_PUBLIC_KEY_FILE: ${keyFile} is not a PEM public key`);
+  const keyDir = keyFile.replace(/\/[^/]*$/, '');
+  // The operator's ConfigMap carries key-id and algorithm beside public.pem: read them when mounted.
+  const keyId = optional('BUNDLE_KEY_ID') ?? readOptional(`${keyDir}/key-id`) ?? 'toolgate';
+  const algorithm = optional('BUNDLE_KEY_ALGORITHM') ?? readOptional(`${keyDir}/algorithm`) ?? 'RS256';
+  const extPort = port('EXT_AUTHZ_PORT', 9191);
+  const proxyPort = port('PROXY_PORT', 8080);
+  const vaultAddr = optional('VAULT_ADDR');
+  const resourceMetadataUrl = optional('RESOURCE_METADATA_URL');
+  const allowedHosts = list('ALLOWED_HOSTS');
+  const tokenPath = optional('BUNDLE_TOKEN_FILE');
+  const caFile = optional('BUNDLE_CA_FILE');
+  const podUid = optional('POD_UID');
+  const auditFile = optional('AUDIT_FILE');
+  return {
+    namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
+    podName: required('POD_NAME', 'the pod\'s name (downward API metadata.name)'),
+    ...(podUid ? { podUid } : {}),
+    bundleService: url('BUNDLE_SERVICE_URL'),
+    policies,
+    ...(tokenPath ? { tokenPath } : {}),
+    ...(caFile ? { caFile } : {}),
+    verification: { publicKeyPem, keyId, algorithm },
+    ...(extPort ? {
+      extAuthz: {
+        port: extPort,
+        passAuthorization: bool('EXT_AUTHZ_PASS_AUTHORIZATION', false),
+        // Envoy Gateway can only name the server with a header its listener sets; plain Envoy and
+        // Istio use context_extensions and should set this to false.
+        trustServerHeader: bool('EXT_AUTHZ_TRUST_SERVER_HEADER', true),
+      },
+    } : {}),
+    ...(proxyPort ? {
+      proxy: {
+        port: proxyPort,
+        allowedOrigins: list('ALLOWED_ORIGINS'),
+        ...(allowedHosts.length ? { allowedHosts } : {}),
+        ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}),
+        approvalMode: approvalMode(),
+      },
+    } : {}),
+    approvals: { enabled: bool('APPROVALS', true) },
+    ...(auditFile ? { audit: { file: auditFile, fsync: bool('AUDIT_FSYNC', true) } } : {}),
+    probePort: port('PROBE_PORT', 8081)!,
+    reportRevisions: bool('REPORT_REVISIONS', true),
+    ...(vaultAddr ? {
+      vault: {
+        endpoint: vaultAddr,
+        ...(optional('VAULT_ROLE') ? { defaultRole: optional('VAULT_ROLE')! } : {}),
+        ...(optional('VAULT_AUTH_MOUNT') ? { authMount: optional('VAULT_AUTH_MOUNT')! } : {}),
+        ...(optional('VAULT_CACERT') ? { caCert: file('VAULT_CACERT')! } : {}),
+      },
+    } : {}),
+    log,
+  };
+}
+
+/** hold: keep a held tools/call open until it is decided; retry: answer at once with the approval reference. */
+function approvalMode(): 'hold' | 'retry' {
+  const v = optional('APPROVAL_MODE') ?? 'hold';
+  if (v !== 'hold' && v !== 'retry') throw new ConfigError(`APPROVAL_MODE must be "hold" or "retry", got "${v}"`);
+  return v;
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

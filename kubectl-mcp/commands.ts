@@ -1,0 +1,76 @@
+// The `kubectl mcp` commands (cmd/kubectl-mcp/main.ts is the executable). kubectl finds the
+// plugin on PATH as `kubectl-mcp` and passes everything after `mcp`. Exit codes: 0 done, 1 failed (what to do is printed), 2 usage error.
+import { KubeError } from '../pkg/kube/client.ts';
+import { CliError, serverError, UsageError } from './cli.ts';
+
+const rootHelp = `Human approval and policy explanations for toolgate (MCP tool calls).
+
+Usage:
+  kubectl mcp approvals [--all] [-A] [-o wide|yaml|json]   list held calls (Pending by default)
+  kubectl mcp approve NAME [--reason TEXT]                approve a held call
+  kubectl mcp deny NAME --reason TEXT                     deny a held call
+  kubectl mcp explain --server S --tool T [--args JSON]   what the live policy decides, and why
+
+Every subcommand takes --kubeconfig, --context, -n/--namespace and -h/--help.
+Run 'kubectl mcp <command> --help' for more.
+`;
+
+// Loaded on demand: explain pulls in the compiler and the wasm engine, which approve/deny need not pay for.
+const helps: Record<string, () => Promise<string>> = {
+  approvals: async () => (await import('./approvals.ts')).approvalsHelp,
+  approve: async () => (await import('./decide.ts')).decideHelp('approve'),
+  deny: async () => (await import('./decide.ts')).decideHelp('deny'),
+  explain: async () => (await import('./explain.ts')).explainHelp,
+};
+
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'approvals':
+        return await (await import('./approvals.ts')).approvals(rest, out, err);
+      case 'approve':
+      case 'deny':
+        return await (await import('./decide.ts')).decide(command, rest, out);
+      case 'explain':
+        return await (await import('./explain.ts')).explain(rest, out, err);
+      case undefined:
+      case '-h':
+      case '--help':
+        out.write(rootHelp);
+        return 0;
+      case 'help': {
+        const help = rest[0] === undefined ? async () => rootHelp : helps[rest[0]];
+        if (help === undefined) throw new UsageError(`unknown command "${rest[0]}"`, '');
+        out.write(await help());
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}" (commands: approvals, approve, deny, explain)`, '');
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.write(`error: ${e.message}\nSee 'kubectl mcp ${e.command ? `${e.command} ` : ''}--help' for usage.\n`);
+      return e.exitCode;
+    }
+    if (e instanceof CliError) {
+      err.write(`error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof KubeError) {
+      // The API server's own words (admission policy messages included), untouched.
+      err.write(`${serverError(e)}\n`);
+      if (e.code === 403 && e.reason === 'Forbidden' && /cannot (get|list|update|create)/.test(e.message)) {
+        err.write('Ask a cluster admin for the RBAC this needs (approvers: get/list approvalrequests and update approvalrequests/status).\n');
+      }
+      return 1;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET') {
+      err.write(`error: cannot reach the API server (${(e as Error).message}); check --context and \`kubectl cluster-info\`\n`);
+      return 1;
+    }
+    err.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,131 @@
+// compilePolicy: one McpSecurityPolicy plus the McpProfiles it references → the data document
+// the fixed Rego program evaluates. Deterministic: maps are walked in sorted order and lists
+// that are sets are sorted, so equal inputs give byte-identical canonical JSON.
+import type { McpProfile, McpSecurityPolicy, Policy, Problem } from '../../../api/v1alpha1/index.ts';
+import { candidatesFor, knownToolView, ListInterner, wildcardView } from './candidates.ts';
+import { compareCodePoints } from '../../json/canonical.ts';
+import { defaultPatterns, patternWordIndex } from './patterns.ts';
+import type { GatewayConfig } from '../../contracts/gateway.ts';
+import { buildToolTable, type ToolTable } from './tools.ts';
+import { compileGlobs } from './syntax.ts';
+import { checkReferences } from './validate.ts';
+import {
+  hintNames, schemaVersion,
+  type CompileCounts, type CompiledDocument, type CompiledPattern, type CompiledRule, type CompiledServer,
+  type CompiledTool, type CompiledWhen, type CompileResult, type NameMatcher,
+} from './types.ts';
+
+/** Applied to require_approval rules that leave them out. */
+export const defaultQuorum = 1;
+export const defaultApprovalTimeout = '60m';
+
+const sortedUnique = (xs: readonly string[] | undefined): string[] => [...new Set(xs ?? [])].sort(compareCodePoints);
+
+export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<string, McpProfile>): CompileResult {
+  const spec = policy.spec;
+  const problems: Problem[] = checkReferences(policy, profiles);
+  const table = buildToolTable(spec, profiles, problems);
+  const rules = compileRules(spec.policies ?? []);
+  const patterns = defaultPatterns();
+  const { servers, candidateLists } = compileServers(table, rules, patterns);
+
+  const counts: CompileCounts = {
+    servers: table.size,
+    tools: Object.values(servers).reduce((n, s) => n + Object.keys(s.tools).length, 0),
+    policies: rules.length,
+    classifiers: Object.values(servers).reduce((n, s) => n + Object.values(s.tools).reduce((m, t) => m + t.classifiers.length, 0), 0),
+  };
+  if (problems.length > 0) return { problems, counts };
+
+  const roles = spec.identity?.roles ?? [];
+  const grants = Object.create(null) as Record<string, NameMatcher>;
+  for (const r of [...roles].sort((a, b) => compareCodePoints(a.name, b.name))) {
+    if (r.tools !== undefined) grants[r.name] = compileGlobs(r.tools);
+  }
+  const document: CompiledDocument = {
+    schemaVersion,
+    policy: { namespace: policy.metadata?.namespace ?? '', name: policy.metadata?.name ?? '' },
+    enforcement: spec.enforcement ?? 'enforce',
+    defaultAction: spec.defaultAction ?? 'deny',
+    patterns,
+    patternWords: patternWordIndex(patterns),
+    servers,
+    policies: rules,
+    candidateLists,
+    roles: { grants, unrestricted: sortedUnique(roles.filter((r) => r.tools === undefined).map((r) => r.name)) },
+  };
+  const gateway = gatewayConfig(document.policy, spec);
+  return { data: { toolgate: { compiled: document, gateway } }, problems, counts };
+}
+
+/** Rules in evaluation order: ascending priority, ties by name (validation rejects ties with different actions). */
+export function compileRules(policies: readonly Policy[]): CompiledRule[] {
+  return [...policies]
+    .sort((a, b) => a.priority - b.priority || compareCodePoints(a.name, b.name))
+    .map((p) => {
+      const match = p.match ?? 'all';
+      const when: CompiledWhen = {};
+      for (const h of hintNames) {
+        if (typeof p.when?.[h] === 'boolean') when[h] = p.when[h];
+      }
+      const lists = {
+        verbs: p.when?.verbs,
+        [match === 'all' ? 'labelsAll' : 'labelsAny']: p.when?.labels,
+        servers: p.when?.servers,
+        roles: p.when?.roles,
+      } as Record<'verbs' | 'labelsAll' | 'labelsAny' | 'servers' | 'roles', string[] | undefined>;
+      for (const [k, v] of Object.entries(lists) as Array<[keyof typeof lists, string[] | undefined]>) {
+        // An empty list states no condition; keeping it would make `match: any` rules depend on
+        // whether the author wrote `labels: []` or left it out.
+        if (v && v.length > 0) when[k] = sortedUnique(v);
+      }
+      if (p.when?.tools && p.when.tools.length > 0) when.tools = compileGlobs(p.when.tools);
+      const approval = p.action === 'require_approval';
+      return {
+        name: p.name,
+        priority: p.priority,
+        action: p.action,
+        match,
+        when,
+        approvers: approval ? sortedUnique(p.approvers) : [],
+        quorum: approval ? (p.quorum ?? defaultQuorum) : 0,
+        timeout: approval ? (p.timeout ?? defaultApprovalTimeout) : '',
+      };
+    });
+}
+
+function compileServers(table: ToolTable, rules: readonly CompiledRule[], patterns: readonly CompiledPattern[]) {
+  const interner = new ListInterner();
+  const servers: Record<string, CompiledServer> = {};
+  for (const server of [...table.keys()].sort(compareCodePoints)) {
+    const tools: Record<string, CompiledTool> = Object.create(null) as Record<string, CompiledTool>;
+    const accs = table.get(server)!;
+    for (const name of [...accs.keys()].sort(compareCodePoints)) {
+      const acc = accs.get(name)!;
+      const tool: CompiledTool = {
+        classified: acc.classified,
+        annotations: { ...acc.annotations },
+        labels: sortedUnique([...acc.labels]),
+        scopes: sortedUnique(acc.scopes),
+        classifiers: acc.classifiers,
+        sources: acc.sources,
+        candidates: interner.intern(candidatesFor(rules, knownToolView(server, name, acc, patterns))),
+      };
+      if (acc.verb !== undefined) tool.verb = acc.verb;
+      tools[name] = tool;
+    }
+    servers[server] = { wildcard: interner.intern(candidatesFor(rules, wildcardView(server, patterns))), tools };
+  }
+  return { servers, candidateLists: interner.lists };
+}
+
+/**
+ * The authorizer's part of the data: servers and identity as declared, with list-maps sorted by
+ * key and sets sorted, so reordering the YAML does not change the revision.
+ */
+export function gatewayConfig(policy: GatewayConfig['policy'], spec: McpSecurityPolicy['spec']): GatewayConfig {
+  const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => compareCodePoints(a.name, b.name));
+  const setsSorted = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) && v.every((x) => typeof x === 'string') ? sortedUnique(v) : v])) as T;
+  const identity = spec.identity && setsSorted({ ...spec.identity, ...(spec.identity.roles ? { roles: byName(spec.identity.roles).map(setsSorted) } : {}) });
+  return { policy, servers: byName(spec.servers), ...(identity ? { identity } : {}) };
+}

@@ -1,0 +1,133 @@
+// The compiled data document: what the Rego program in pkg/policy/rego reads at
+// data.toolgate.compiled. CONTRACT.md beside the Rego describes it field by field; a change
+// here that the Rego does not understand must bump schemaVersion.
+import type { Action, Problem } from '../../../api/v1alpha1/index.ts';
+import type { GatewayConfig } from '../../contracts/gateway.ts';
+
+export const schemaVersion = 1;
+
+/** Where the document sits in OPA's data tree (bundle roots and data.json nest it there). */
+export const dataRoot = ['toolgate', 'compiled'] as const;
+
+export const hintNames = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint', 'secretHint'] as const;
+export type HintName = (typeof hintNames)[number];
+export type Hints = Partial<Record<HintName, boolean>>;
+
+/** Path segments into the arguments: a key, an array index, or "*" for every element. */
+export type PathSegment = string | number;
+
+export type ClassifierOp =
+  | 'contains' | 'notContains' | 'matches' | 'notMatches' | 'equals' | 'present'
+  | 'greaterThan' | 'lessThan' | 'lengthGreaterThan' | 'lengthLessThan';
+
+export interface CompiledClassifier {
+  path: PathSegment[];
+  op: ClassifierOp;
+  value: string | number | boolean;
+  labels: string[];
+  /** Where the classifier came from, quoted in decision reasons. */
+  source: string;
+}
+
+export interface CompiledTool {
+  /** A profile or override classifies the tool, so the name-pattern fallback does not apply. */
+  classified: boolean;
+  annotations: Hints;
+  verb?: string;
+  labels: string[];
+  scopes: string[];
+  classifiers: CompiledClassifier[];
+  sources: string[];
+  /** Index into candidateLists. */
+  candidates: number;
+}
+
+export interface CompiledServer {
+  /** Candidate list for tools the compiler has no entry for. */
+  wildcard: number;
+  tools: Record<string, CompiledTool>;
+}
+
+export interface CompiledPattern {
+  name: string;
+  /** Lower-case words of tool names that select this row. */
+  words: string[];
+  annotations: Hints;
+  verb: string;
+  labels: string[];
+}
+
+/**
+ * A set of tool-name globs, split by shape so the Rego can use string builtins for the common
+ * ones: in the wasm, glob.match compiles its pattern on every call and costs microseconds,
+ * startswith a few nanoseconds. A name matches when any list matches it; `glob` holds the rest,
+ * evaluated by glob.match with no delimiters.
+ */
+export interface NameMatcher {
+  exact?: string[];
+  prefix?: string[];
+  suffix?: string[];
+  contains?: string[];
+  glob?: string[];
+}
+
+/**
+ * A rule's conditions, flattened: hint names map to the required value; `labels` becomes
+ * labelsAll or labelsAny by the rule's match mode so the Rego needs no second lookup.
+ */
+export interface CompiledWhen extends Hints {
+  verbs?: string[];
+  labelsAll?: string[];
+  labelsAny?: string[];
+  servers?: string[];
+  tools?: NameMatcher;
+  roles?: string[];
+}
+
+export interface CompiledRule {
+  name: string;
+  priority: number;
+  action: Action;
+  match: 'all' | 'any';
+  when: CompiledWhen;
+  approvers: string[];
+  quorum: number;
+  timeout: string;
+}
+
+export interface CompiledDocument {
+  schemaVersion: number;
+  policy: { namespace: string; name: string };
+  enforcement: 'enforce' | 'dryrun';
+  defaultAction: Action;
+  patterns: CompiledPattern[];
+  /** word → index into patterns (the most dangerous row that lists the word). */
+  patternWords: Record<string, number>;
+  servers: Record<string, CompiledServer>;
+  policies: CompiledRule[];
+  candidateLists: number[][];
+  /** grants: role → matcher over `server/tool`. */
+  roles: { grants: Record<string, NameMatcher>; unrestricted: string[] };
+}
+
+/** The whole OPA data document (data.json of a bundle, or opa-wasm's setData argument). */
+export interface CompiledData {
+  /** `gateway` is for the authorizer (servers, identity); the Rego reads only `compiled`. */
+  toolgate: { compiled: CompiledDocument; gateway: GatewayConfig };
+}
+
+export interface CompileCounts {
+  servers: number;
+  tools: number;
+  policies: number;
+  classifiers: number;
+}
+
+export interface CompileResult {
+  /** Present only when there are no problems: a policy with problems must never be shipped. */
+  data?: CompiledData;
+  problems: Problem[];
+  counts: CompileCounts;
+}
+
+export type { Problem };

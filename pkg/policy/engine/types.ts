@@ -1,0 +1,97 @@
+// The input and result documents of the toolgate decision program (pkg/policy/rego,
+// CONTRACT.md). The Rego is the authority; these types describe what it returns.
+export type Action = 'allow' | 'deny' | 'require_approval';
+export const actions: readonly Action[] = ['allow', 'deny', 'require_approval'];
+
+/** MCP tool annotations as the upstream server reported them in tools/list (untrusted). */
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+  secretHint?: boolean;
+  [other: string]: unknown;
+}
+
+export interface Caller {
+  /** The agent making the call (token's agent claim). */
+  agent?: string;
+  /** The human operator on whose behalf it acts. */
+  operator?: string;
+  /** Role names from spec.identity.roles the caller holds. */
+  roles?: string[];
+  /** OAuth scopes of the caller's token. */
+  scopes?: string[];
+}
+
+/** One tools/call as the authorizer presents it to the policy. */
+export interface PolicyInput {
+  /** Governed server name (spec.servers[].name). */
+  server: string;
+  /** Tool name as the server reports it. */
+  tool: string;
+  /** params.arguments of the tools/call; absent means none. */
+  arguments?: Record<string, unknown>;
+  annotations?: ToolAnnotations;
+  caller?: Caller;
+  [other: string]: unknown;
+}
+
+export interface ResolvedAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+  secretHint: boolean;
+}
+
+export interface Decision {
+  action: Action;
+  /** The matched rule's name, or a toolgate:* outcome (see RULES). */
+  rule: string;
+  reasons: string[];
+  labels: string[];
+  /** Empty when the call could not be classified (invalid input, unknown server, no policy). */
+  annotations: Partial<ResolvedAnnotations>;
+  /** get, list, create, update, delete, or "" when no layer named one. */
+  verb: string;
+  approvers: string[];
+  quorum: number;
+  timeout: string;
+  enforcement: 'enforce' | 'dryrun';
+  /** In dry run: what enforcement would have answered (action is then always allow). */
+  dryRunAction?: Action;
+  /** Classification layers that contributed, lowest authority first. */
+  sources: string[];
+  /** The McpSecurityPolicy the data was compiled from; {} when unknown. */
+  policy?: { namespace?: string; name?: string };
+}
+
+export type Classification =
+  | {
+    valid: true;
+    server: string;
+    tool: string;
+    known: boolean;
+    annotations: ResolvedAnnotations;
+    verb: string;
+    labels: string[];
+    scopes: string[];
+    sources: string[];
+  }
+  | { valid: false; errors: string[] };
+
+/** Rule names of decisions no McpSecurityPolicy rule made. */
+export const RULES = {
+  noPolicy: 'toolgate:no-policy',
+  evaluationError: 'toolgate:evaluation-error',
+  noData: 'toolgate:no-data',
+  invalidInput: 'toolgate:invalid-input',
+  unknownServer: 'toolgate:unknown-server',
+  roleGrant: 'toolgate:role-grant',
+  missingScope: 'toolgate:missing-scope',
+  default: 'toolgate:default',
+  internalError: 'toolgate:internal-error',
+} as const;
+
+export const ENTRYPOINTS = { decision: 'toolgate/decision', classification: 'toolgate/classification' } as const;
