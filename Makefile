@@ -117,8 +117,8 @@ run-apiserver: tools ## Start a local etcd + kube-apiserver with the CRDs instal
 	@node test/harness/run-controlplane.ts
 
 .PHONY: run
-run: node_modules/.installed ## Run the operator against $KUBECONFIG.
-	@node cmd/operator/main.ts
+run: node_modules/.installed ## Run the operator against $KUBECONFIG (plain-HTTP bundle service unless BUNDLE_TLS_CERT_FILE/KEY_FILE are set).
+	@$(if $(BUNDLE_TLS_CERT_FILE),,BUNDLE_ALLOW_INSECURE_HTTP=true) node cmd/operator/main.ts
 
 .PHONY: install
 install: tools ## Install the CRDs into the cluster of $KUBECONFIG.

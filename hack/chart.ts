@@ -1,7 +1,9 @@
 // Renders the Helm chart's generated parts from config/ (Gatekeeper's way: the manifests are
 // written once, in config/, and the chart is derived from them, never maintained twice).
-// Only what must vary per install is templated: namespace, image, replicas, resources, and the
-// policies the authorizer enforces.
+// Only what must vary per install is templated: namespace, image, replicas, resources, the
+// policies the authorizer enforces and the namespaces they govern (one copy of the
+// governed-namespace RBAC each), the authorizer pods' Lease names, and the optional cert-manager
+// certificate. Placeholders use `$` (the root context) so they also work inside a range.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -15,31 +17,65 @@ function docs(file: string): Record<string, unknown>[] {
 
 /** Placeholders survive YAML serialization as plain strings and become template actions. */
 const placeholders: Record<string, string> = {
-  __NAMESPACE__: '{{ .Release.Namespace }}',
-  __IMAGE__: '{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}',
-  __PULL_POLICY__: '{{ .Values.image.pullPolicy }}',
-  __REPLICAS__: '{{ .Values.operator.replicas }}',
-  '__RESOURCES__': '{{- toYaml .Values.operator.resources | nindent 12 }}',
-  __AUTHORIZER_REPLICAS__: '{{ .Values.authorizer.replicas }}',
-  '__AUTHORIZER_RESOURCES__': '{{- toYaml .Values.authorizer.resources | nindent 12 }}',
-  __AUTHORIZER_POLICIES__: '{{ join "," .Values.authorizer.policies | quote }}',
+  __NAMESPACE__: '{{ $.Release.Namespace }}',
+  __IMAGE__: '{{ $.Values.image.repository }}:{{ $.Values.image.tag | default $.Chart.AppVersion }}',
+  __PULL_POLICY__: '{{ $.Values.image.pullPolicy }}',
+  __REPLICAS__: '{{ $.Values.operator.replicas }}',
+  '__RESOURCES__': '{{- toYaml $.Values.operator.resources | nindent 12 }}',
+  __AUTHORIZER_REPLICAS__: '{{ $.Values.authorizer.replicas }}',
+  '__AUTHORIZER_RESOURCES__': '{{- toYaml $.Values.authorizer.resources | nindent 12 }}',
+  __AUTHORIZER_POLICIES__: '{{ join "," $.Values.authorizer.policies | quote }}',
+  __AUTHORIZER_LEASES__: '{{ include "toolgate.authorizerLeases" $ }}',
+  __GOVERNED_NAMESPACES__: '{{ include "toolgate.governedNamespaces" $ | fromJsonArray | join "," | quote }}',
+  __GOVERNED_NAMESPACE__: '{{ $ns }}',
 };
 
+/** Objects of config/ marked so are rendered once per governed namespace. */
+const governedLabel = 'toolgate.io/rbac';
+const isGoverned = (o: Record<string, unknown>) => (o.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[governedLabel] === 'governed-namespace';
+/** The authorizer pods' Lease names in config/ (StatefulSet pods toolgate-authorizer-0, -1, ...). */
+const authorizerLease = /^toolgate-authorizer-toolgate-authorizer-\d+$/;
+
+// The governed namespaces are those of the enforced policies plus any listed; the Lease names one
+// per possible authorizer pod, at least one (an empty resourceNames would grant every Lease).
+const helpers = `${header.replace('#', '{{/*').trimEnd()} */}}
+{{- define "toolgate.governedNamespaces" -}}
+{{- $namespaces := list -}}
+{{- range .Values.authorizer.policies }}{{ $namespaces = append $namespaces (first (splitList "/" .)) }}{{ end -}}
+{{- range .Values.governedNamespaces }}{{ $namespaces = append $namespaces . }}{{ end -}}
+{{- toJson (uniq $namespaces) -}}
+{{- end -}}
+
+{{- define "toolgate.authorizerLeases" -}}
+{{- $names := list -}}
+{{- range $i := until (int (max 1 .Values.authorizer.replicas (.Values.authorizer.maxReplicas | default 0))) }}{{ $names = append $names (printf "toolgate-authorizer-toolgate-authorizer-%d" $i) }}{{ end -}}
+{{- toJson $names -}}
+{{- end -}}
+`;
+
 function templated(obj: Record<string, unknown>): string {
+  const governed = isGoverned(obj);
   const walk = (v: unknown, key?: string): unknown => {
-    if (Array.isArray(v)) return v.map((x) => walk(x));
+    if (Array.isArray(v)) {
+      if (v.length > 0 && v.every((x) => typeof x === 'string' && authorizerLease.test(x))) return '__AUTHORIZER_LEASES__';
+      return v.map((x) => walk(x));
+    }
     if (v && typeof v === 'object') {
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) out[k] = walk(x, k);
       return out;
     }
     if (key === 'namespace' && v === 'toolgate-system') return '__NAMESPACE__';
+    // The governed-namespace copy's own namespace (its subjects stay in the release namespace).
+    if (governed && key === 'namespace' && v === 'default') return '__GOVERNED_NAMESPACE__';
+    // Service DNS names (the bundle service URL, the certificate's names).
+    if (typeof v === 'string' && v.includes('.toolgate-system.svc')) return v.split('.toolgate-system.svc').join('.__NAMESPACE__.svc');
     // Service-account usernames (admission policy, allow lists) name the release namespace too.
     if (typeof v === 'string' && v.includes('system:serviceaccount:toolgate-system:')) return v.split('system:serviceaccount:toolgate-system:').join('system:serviceaccount:__NAMESPACE__:');
     return v;
   };
   const o = walk(obj) as Record<string, unknown>;
-  if (o.kind === 'Deployment') {
+  if (o.kind === 'Deployment' || o.kind === 'StatefulSet') {
     const spec = o.spec as { replicas: unknown; template: { spec: { containers: Array<Record<string, unknown>> } } };
     // Each component's replicas and resources come from its own values section.
     const prefix = (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'] === 'authorizer' ? '__AUTHORIZER_' : '__';
@@ -49,28 +85,46 @@ function templated(obj: Record<string, unknown>): string {
       c.imagePullPolicy = '__PULL_POLICY__';
       c.resources = `${prefix}RESOURCES__`;
       // Which McpSecurityPolicies the authorizer enforces is the install's choice.
-      for (const e of (c.env ?? []) as Array<{ name: string; value?: unknown }>) if (e.name === 'POLICIES') e.value = '__AUTHORIZER_POLICIES__';
+      // The operator decides the requests of the governed namespaces.
+      for (const e of (c.env ?? []) as Array<{ name: string; value?: unknown }>) {
+        if (e.name === 'POLICIES') e.value = '__AUTHORIZER_POLICIES__';
+        if (e.name === 'APPROVAL_NAMESPACES') e.value = '__GOVERNED_NAMESPACES__';
+      }
     }
   }
   let text = stringify(o, { lineWidth: 0 });
   text = text.replace(/resources: (__(?:AUTHORIZER_)?RESOURCES__)/, 'resources:\n            $1');
-  for (const [k, v] of Object.entries(placeholders)) text = text.split(k).join(v);
-  return text.replace(/^(\s*)__RESOURCES__$/m, (_m, indent: string) => `${indent}${placeholders.__RESOURCES__}`);
+  // Longest first: __GOVERNED_NAMESPACES__ before __GOVERNED_NAMESPACE__.
+  for (const [k, v] of Object.entries(placeholders).sort(([a], [b]) => b.length - a.length)) text = text.split(k).join(v);
+  text = text.replace(/^(\s*)__RESOURCES__$/m, (_m, indent: string) => `${indent}${placeholders.__RESOURCES__}`);
+  if (!governed) return text;
+  return `{{- range $ns := include "toolgate.governedNamespaces" $ | fromJsonArray }}\n---\n${text}{{- end }}\n`;
 }
+
+/** Rendered only when the values turn them on. */
+const conditional: Record<string, string> = {
+  'config/certmanager/certificate.yaml': '$.Values.bundleTls.certManager.enabled',
+};
 
 export function renderChart(): Map<string, string> {
   const files = new Map<string, string>();
   for (const f of readdirSync(join(root, 'crds')).filter((f) => f.startsWith('toolgate.io_'))) {
     files.set(`crds/${f}`, readFileSync(join(root, 'crds', f), 'utf8'));
   }
-  const sources = ['config/rbac/service_account.yaml', 'config/rbac/role.yaml', 'config/rbac/role_binding.yaml', 'config/rbac/leader_election_role.yaml', 'config/manager/manager.yaml',
-    'config/authorizer/authorizer_service_account.yaml', 'config/authorizer/authorizer_role.yaml', 'config/authorizer/authorizer_cluster_role.yaml', 'config/authorizer/authorizer.yaml',
-    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml'];
+  files.set('templates/_helpers.tpl', helpers);
+  const sources = ['config/rbac/service_account.yaml', 'config/rbac/role.yaml', 'config/rbac/role_binding.yaml', 'config/rbac/namespace_role.yaml',
+    'config/rbac/governed_namespace_role.yaml', 'config/rbac/people_roles.yaml', 'config/manager/manager.yaml',
+    'config/authorizer/authorizer_service_account.yaml', 'config/authorizer/authorizer_role.yaml', 'config/authorizer/authorizer_cluster_role.yaml',
+    'config/authorizer/authorizer_governed_namespace_role.yaml', 'config/authorizer/authorizer.yaml',
+    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml', 'config/certmanager/certificate.yaml'];
   for (const src of sources) {
     // The namespace belongs to the release (helm install --create-namespace), not the chart.
     const objs = docs(src).filter((o) => o.kind !== 'Namespace');
     const name = src.split('/').pop() as string;
-    files.set(`templates/${name}`, header + objs.map(templated).join('---\n'));
+    // Ranged (governed-namespace) documents carry their own separators.
+    const body = objs.map(templated).reduce((acc, text, i) => acc + (i === 0 || text.startsWith('{{- range') ? '' : '---\n') + text, '');
+    const condition = conditional[src];
+    files.set(`templates/${name}`, header + (condition ? `{{- if ${condition} }}\n${body}{{- end }}\n` : body));
   }
   return files;
 }

@@ -15,6 +15,7 @@ import { KubeClient } from '../pkg/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator } from '../operator/src/operator.ts';
 import { serviceAccountToken, tokenKubeConfig } from '../test/harness/accounts.ts';
 import { binDir, type ControlPlane } from '../test/harness/controlplane.ts';
+import { applyAll, governedRbac } from '../test/harness/install.ts';
 import { startJwtIssuer } from '../test/harness/jwt-issuer.ts';
 import { waitFor } from '../test/harness/wait.ts';
 import { connectClient, startEverything } from '../test/integration/proxy-support.ts';
@@ -44,6 +45,8 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   await io.kubectl('apply', '--server-side', '--field-manager=demo', '-f', 'config/authorizer/authorizer_service_account.yaml',
     '-f', 'config/authorizer/authorizer_role.yaml', '-f', 'config/authorizer/authorizer_cluster_role.yaml');
   await io.kubectl('apply', '--server-side', '--field-manager=demo', '-k', 'config/admission');
+  // ApprovalRequest writes are granted per governed namespace: the demo's policy lives in `demo`.
+  await applyAll(admin, governedRbac([ns]), 'demo');
 
   io.step('the operator and the authorizer, each as its own service account (TokenRequest); a real MCP server upstream');
   const operatorKc = tokenKubeConfig(cp.env, 'toolgate-operator', await serviceAccountToken(admin, system, 'toolgate-operator'));
@@ -80,7 +83,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   const tokenPath = join(cp.dir, 'authorizer.token');
   execFileSync('sh', ['-c', `umask 077; cat > ${tokenPath}`], { input: authorizerToken });
   const authorizer = await startAuthorizer({
-    kubeConfig: tokenKubeConfig(cp.env, 'toolgate-authorizer', authorizerToken), namespace: system, podName: 'toolgate-authorizer-demo',
+    kubeConfig: tokenKubeConfig(cp.env, 'toolgate-authorizer', authorizerToken), namespace: system, podName: 'toolgate-authorizer-0',
     bundleService: operator.bundleServer.url, policies: [`${ns}/agents`], tokenPath,
     verification: { publicKeyPem: cm.data!['public.pem']!, keyId: cm.data!['key-id']!, algorithm: cm.data!.algorithm! },
     proxy: { port: 0, host: '127.0.0.1', approvalMode: 'hold' }, probePort: 0, probeHost: '127.0.0.1', reportRevisions: true,

@@ -11,6 +11,7 @@ import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
 import { createLogger, errorMessage, type Logger } from '../../pkg/observability/log.ts';
 import { startProbeServer, type ProbeServer } from '../../pkg/observability/server.ts';
 import { ApprovalCoordinator } from './approvals/index.ts';
+import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admission-guard.ts';
 import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
@@ -64,7 +65,7 @@ export interface AuthorizerConfig {
    * (needs the RBAC in config/authorizer). Off: held calls are refused with approvalRequired.
    * The proxy's hold/retry mode is proxy.approvalMode.
    */
-  approvals?: { enabled: boolean };
+  approvals?: { enabled: boolean; admission?: AdmissionGuardSettings };
   log?: Logger;
   registry?: Registry;
 }
@@ -138,7 +139,9 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       proxy?.notifyToolsChanged();
     },
   });
-  const ready = () => bundles.ready;
+  // With approvals on, not ready (every call refused) while the admission policy is missing.
+  const guard = approvals ? new AdmissionGuard({ client: kubeClient(), log, registry, ...cfg.approvals?.admission }) : undefined;
+  const ready = () => bundles.ready && (guard?.guarded ?? true);
 
   const started: Array<{ close(): Promise<void> }> = [];
   try {
@@ -193,6 +196,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       registry,
       readiness: {
         bundles: () => bundles.readiness(),
+        ...(guard ? { admission: () => guard.readiness() } : {}),
         ...(approvals ? { approvals: () => ({ ok: approvals.watching, detail: approvals.watching ? 'watching ApprovalRequests' : 'ApprovalRequest watch not synced' }) } : {}),
       },
     });
@@ -202,6 +206,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     await reporter?.start();
     bundles.start();
     // Not awaited: until the watch lists, held calls are refused (fail closed) rather than startup blocked.
+    void guard?.start();
     approvals?.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'ApprovalRequest watch failed to start'));
     log.info({
       policies: cfg.policies, bundleService: cfg.bundleService, extAuthzPort: extAuthz?.port, proxyUrl: proxy?.url, probePort: probe.port,
@@ -224,6 +229,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
           await Promise.all([extAuthz?.close(), proxy?.close()]);
           // After the front ends: every decision they made is written before the file closes.
           await audit?.close();
+          guard?.stop();
           await approvals?.stop();
           await bundles.stop();
           await reporter?.stop();

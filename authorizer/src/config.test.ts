@@ -11,8 +11,9 @@ const keyDir = mkdtempSync(join(tmpdir(), 'toolgate-main-'));
 writeFileSync(join(keyDir, 'public.pem'), '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
 writeFileSync(join(keyDir, 'key-id'), 'op-key\n');
 writeFileSync(join(keyDir, 'algorithm'), 'ES256');
+writeFileSync(join(keyDir, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
 const base = {
-  POD_NAME: 'authz-0', POD_NAMESPACE: 'toolgate-system', BUNDLE_SERVICE_URL: 'http://toolgate-bundles:8443',
+  POD_NAME: 'authz-0', POD_NAMESPACE: 'toolgate-system', BUNDLE_SERVICE_URL: 'https://toolgate-bundles.toolgate-system.svc:8443',
   POLICIES: 'team-a/agents, team-b/mail', BUNDLE_PUBLIC_KEY_FILE: join(keyDir, 'public.pem'),
 };
 const saved = { ...process.env };
@@ -39,12 +40,33 @@ describe('configFromEnv', () => {
     expect(cfg.proxy?.allowedOrigins).toEqual(['http://localhost:6274']);
   });
 
+  it('takes plain HTTP for the bundle service only when BUNDLE_ALLOW_INSECURE_HTTP=true', () => {
+    withEnv({ ...base, BUNDLE_SERVICE_URL: 'http://127.0.0.1:8443', BUNDLE_ALLOW_INSECURE_HTTP: 'true' });
+    expect(configFromEnv().bundleService).toBe('http://127.0.0.1:8443');
+    withEnv({ ...base, BUNDLE_CA_FILE: join(keyDir, 'ca.crt') });
+    expect(configFromEnv()).toMatchObject({ bundleService: 'https://toolgate-bundles.toolgate-system.svc:8443', caFile: join(keyDir, 'ca.crt') });
+  });
+
+  it('checks the shipped admission policy and binding while approvals are on, or the ones named', () => {
+    withEnv(base);
+    expect(configFromEnv().approvals).toEqual({ enabled: true, admission: { policy: 'toolgate-approvalrequests', binding: 'toolgate-approvalrequests', intervalMs: 30_000 } });
+    withEnv({ ...base, APPROVAL_ADMISSION_POLICY: 'p', APPROVAL_ADMISSION_BINDING: 'b', APPROVAL_ADMISSION_CHECK_SECONDS: '5' });
+    expect(configFromEnv().approvals).toEqual({ enabled: true, admission: { policy: 'p', binding: 'b', intervalMs: 5_000 } });
+    withEnv({ ...base, APPROVALS: 'false' });
+    expect(configFromEnv().approvals).toEqual({ enabled: false });
+  });
+
   it.each([
     [{ POLICIES: '' }, /POLICIES is not set/],
     [{ POLICIES: 'agents' }, /POLICIES: "agents" must be "<namespace>\/<name>"/],
     [{ POD_NAME: '' }, /POD_NAME is not set/],
     [{ BUNDLE_SERVICE_URL: 'toolgate-bundles' }, /BUNDLE_SERVICE_URL is not a URL/],
-    [{ BUNDLE_SERVICE_URL: 'ftp://x' }, /BUNDLE_SERVICE_URL must be an http/],
+    [{ BUNDLE_SERVICE_URL: 'ftp://x' }, /BUNDLE_SERVICE_URL must be an https:\/\/ URL/],
+    [{ BUNDLE_SERVICE_URL: 'http://toolgate-bundles:8443' }, /BUNDLE_SERVICE_URL is "http:\/\/toolgate-bundles:8443", plain HTTP: .*must be https:\/\/ .*set BUNDLE_ALLOW_INSECURE_HTTP=true/],
+    [{ BUNDLE_SERVICE_URL: 'http://toolgate-bundles:8443', BUNDLE_ALLOW_INSECURE_HTTP: 'maybe' }, /BUNDLE_ALLOW_INSECURE_HTTP must be true or false/],
+    [{ BUNDLE_CA_FILE: join(keyDir, 'missing.crt') }, /BUNDLE_CA_FILE: cannot read/],
+    [{ BUNDLE_CA_FILE: join(keyDir, 'key-id') }, /BUNDLE_CA_FILE: .*key-id holds no PEM certificate/],
+    [{ APPROVAL_ADMISSION_CHECK_SECONDS: '0' }, /APPROVAL_ADMISSION_CHECK_SECONDS must be at least 1/],
     [{ PROXY_PORT: '70000' }, /PROXY_PORT must be a port number/],
     [{ REPORT_REVISIONS: 'maybe' }, /REPORT_REVISIONS must be true or false/],
     [{ BUNDLE_PUBLIC_KEY_FILE: join(keyDir, 'missing.pem') }, /BUNDLE_PUBLIC_KEY_FILE: cannot read/],

@@ -2,20 +2,41 @@
 // config/authorizer/README.md). Every configuration error names the variable at fault and what
 // it expects. cmd/authorizer/main.ts wires it to startAuthorizer.
 import { readFileSync } from 'node:fs';
-import { bool, ConfigError, file, list, optional, port, required } from '../../pkg/env/env.ts';
+import { bool, ConfigError, file, int, list, optional, port, required } from '../../pkg/env/env.ts';
+import { defaultAdmissionObject } from './approvals/admission-guard.ts';
 import type { Logger } from '../../pkg/observability/log.ts';
 import type { AuthorizerConfig } from './authorizer.ts';
 
-function url(name: string): string {
-  const v = required(name, 'the URL of the operator\'s bundle service, e.g. http://toolgate-bundles.toolgate-system.svc:8443');
+/**
+ * The bundle service URL. The authorizer presents its service-account token there, so only
+ * https:// is accepted unless plain HTTP is asked for by name (loopback development only).
+ */
+function bundleServiceUrl(): string {
+  const name = 'BUNDLE_SERVICE_URL';
+  const v = required(name, 'the URL of the operator\'s bundle service, e.g. https://toolgate-bundles.toolgate-system.svc:8443');
   let u: URL;
   try {
     u = new URL(v);
   } catch {
     throw new ConfigError(`${name} is not a URL: "${v}"`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL, got "${v}"`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${name} must be an https:// URL, got "${v}"`);
+  if (u.protocol === 'http:' && !bool('BUNDLE_ALLOW_INSECURE_HTTP', false)) {
+    throw new ConfigError(`${name} is "${v}", plain HTTP: the authorizer sends its service-account token to the bundle service, so it must be https:// `
+      + '(with BUNDLE_CA_FILE naming the CA of the operator\'s certificate); set BUNDLE_ALLOW_INSECURE_HTTP=true to allow plain HTTP on a loopback development setup');
+  }
   return v;
+}
+
+/** The admission policy and binding the authorizer checks for before it serves (approvals on). */
+function admissionGuard(): { policy: string; binding: string; intervalMs: number } {
+  const checkSeconds = int('APPROVAL_ADMISSION_CHECK_SECONDS', 30);
+  if (checkSeconds < 1) throw new ConfigError(`APPROVAL_ADMISSION_CHECK_SECONDS must be at least 1, got ${checkSeconds}`);
+  return {
+    policy: optional('APPROVAL_ADMISSION_POLICY') ?? defaultAdmissionObject,
+    binding: optional('APPROVAL_ADMISSION_BINDING') ?? defaultAdmissionObject,
+    intervalMs: checkSeconds * 1000,
+  };
 }
 
 export function configFromEnv(log: Logger): AuthorizerConfig {
@@ -37,13 +58,15 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
   const allowedHosts = list('ALLOWED_HOSTS');
   const tokenPath = optional('BUNDLE_TOKEN_FILE');
   const caFile = optional('BUNDLE_CA_FILE');
+  if (caFile && !file('BUNDLE_CA_FILE', caFile)!.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`BUNDLE_CA_FILE: ${caFile} holds no PEM certificate`);
+  const approvals = bool('APPROVALS', true);
   const podUid = optional('POD_UID');
   const auditFile = optional('AUDIT_FILE');
   return {
     namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
     podName: required('POD_NAME', 'the pod\'s name (downward API metadata.name)'),
     ...(podUid ? { podUid } : {}),
-    bundleService: url('BUNDLE_SERVICE_URL'),
+    bundleService: bundleServiceUrl(),
     policies,
     ...(tokenPath ? { tokenPath } : {}),
     ...(caFile ? { caFile } : {}),
@@ -66,7 +89,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
         approvalMode: approvalMode(),
       },
     } : {}),
-    approvals: { enabled: bool('APPROVALS', true) },
+    approvals: { enabled: approvals, ...(approvals ? { admission: admissionGuard() } : {}) },
     ...(auditFile ? { audit: { file: auditFile, fsync: bool('AUDIT_FSYNC', true) } } : {}),
     probePort: port('PROBE_PORT', 8081)!,
     reportRevisions: bool('REPORT_REVISIONS', true),

@@ -8,7 +8,7 @@ import { authorizerLeaseSelector, type ApprovalRequest, type McpProfile, type Mc
 import { PolicyController } from './controllers/policy-controller.ts';
 import { ApprovalController } from './controllers/approval-controller.ts';
 import { WebhookNotifier, secretUrl, type SecretKeyRef } from './controllers/approval-notifier.ts';
-import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner } from './bundle/index.ts';
+import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner, type BundleTls } from './bundle/index.ts';
 import type { Lease } from './controllers/distribution.ts';
 import { PolicyBundler } from './controllers/policy-bundler.ts';
 import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
@@ -28,6 +28,11 @@ export interface OperatorConfig {
    * all namespaces when absent. Profiles are cluster-scoped and always watched.
    */
   watchNamespace?: string;
+  /**
+   * Namespace of the authorizers' status Leases (RBAC grants list/watch there only). Default:
+   * watchNamespace, else leaseNamespace.
+   */
+  authorizerNamespace?: string;
   leaseName?: string;
   identity?: string;
   probePort: number;
@@ -57,7 +62,7 @@ export interface BundleServiceConfig {
   policyWasm: Uint8Array;
   port: number;
   host?: string;
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  tls?: BundleTls;
   /** Service accounts allowed to pull ("system:serviceaccount:<ns>:<name>" or "<ns>:*"); empty: any. */
   allow?: readonly string[];
   /** Audiences the callers' tokens must carry (TokenReview); the API server's default when absent. */
@@ -94,7 +99,8 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
   const policies = new ResourceInformer<McpSecurityPolicy>({ resource: { group, version, plural: 'mcpsecuritypolicies', ...scope }, client, log, metrics });
   const profiles = new ResourceInformer<McpProfile>({ resource: { group, version, plural: 'mcpprofiles' }, client, log, metrics });
   const approvals = new ResourceInformer<ApprovalRequest>({ resource: { group, version, plural: 'approvalrequests', ...scope }, client, log, metrics });
-  const leases = new ResourceInformer<Lease>({ resource: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', ...scope }, labelSelector: authorizerLeaseSelector, client, log, metrics });
+  const leaseScope = { namespace: cfg.authorizerNamespace ?? cfg.watchNamespace ?? cfg.leaseNamespace };
+  const leases = new ResourceInformer<Lease>({ resource: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', ...leaseScope }, labelSelector: authorizerLeaseSelector, client, log, metrics });
   const informers = [policies, profiles, approvals, leases];
 
   const bundleMetrics = createBundleMetrics(metrics.registry);

@@ -84,7 +84,7 @@ export function withApprovalNamespace(prefix: string): ApprovalEnv {
     unbind = await bindApprovalAdmission(a, ns, fieldManager);
 
     // The shipped operator RBAC, for this namespace's operator SA.
-    for (const o of [...docs('config/rbac/role.yaml'), ...docs('config/rbac/leader_election_role.yaml')]) {
+    for (const o of [...docs('config/rbac/role.yaml'), ...docs('config/rbac/namespace_role.yaml'), ...docs('config/rbac/governed_namespace_role.yaml')]) {
       const copy = structuredClone(o) as Obj & { subjects?: Array<{ namespace?: string }>; roleRef?: { name: string } };
       if (copy.metadata.namespace) copy.metadata.namespace = ns;
       for (const s of copy.subjects ?? []) s.namespace = systemNamespace;

@@ -32,12 +32,14 @@ hook.server.on('request', (req, res) => {
   });
 });
 
+// The name the shipped operator RBAC lets it read (config/rbac/namespace_role.yaml).
+const webhookSecret = 'toolgate-approval-webhook';
 let op: RunningOperator | undefined;
 async function startOp(identity: string, retentionMs?: number): Promise<RunningOperator> {
   const started = await startOperator({
     kubeConfig: await env.operatorConfig(), leaseNamespace: ns, watchNamespace: ns, identity, probePort: 0, probeHost: '127.0.0.1', bundles: operatorBundles(), log: quiet,
     leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
-    approvals: { namespaces: [ns], webhook: { secret: { namespace: ns, name: 'chat-webhook' } }, ...(retentionMs ? { retentionMs } : {}) },
+    approvals: { namespaces: [ns], webhook: { secret: { namespace: ns, name: webhookSecret } }, ...(retentionMs ? { retentionMs } : {}) },
   });
   await waitFor(() => started.isLeader(), { description: `${identity} to lead`, timeoutMs: 20_000 });
   return started;
@@ -47,7 +49,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => hook.server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(hook.server.address() as AddressInfo).port}/hooks/secret-path`;
   await admin().create({ group: '', version: 'v1', plural: 'secrets', namespace: ns }, {
-    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'chat-webhook', namespace: ns }, stringData: { url },
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: webhookSecret, namespace: ns }, stringData: { url },
   });
   op = await startOp('replica-a');
 }, 60_000);

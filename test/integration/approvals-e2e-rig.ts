@@ -28,7 +28,7 @@ export interface ApprovalRig {
 }
 
 export async function startApprovalRig(namespace: string): Promise<ApprovalRig> {
-  const ids = await identities();
+  const ids = await identities(namespace);
   await approverRbac(namespace, ['sre', 'security']);
   const [ann, bob, cat] = await Promise.all([approver('ann', ['sre']), approver('bob', ['sre', 'security']), approver('cat', ['security'])]);
   const unbind = await bindAdmission(namespace);

@@ -5,6 +5,7 @@
 // counts what reaches upstream.
 import { serviceAccountKubeConfig } from '../harness/accounts.ts';
 import { bindApprovalAdmission } from '../harness/admission.ts';
+import { configDocs } from '../harness/install.ts';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -39,14 +40,19 @@ export function adminClient(): KubeClient {
 
 /**
  * The authorizer as system:serviceaccount:toolgate-system:toolgate-authorizer with the RBAC the
- * package ships (config/authorizer), and the operator as its own service account (cluster-admin
- * here: the operator's RBAC is its own tests' subject).
+ * package ships (config/authorizer: cluster-wide reads, and the governed-namespace Role in
+ * `namespace`), and the operator as its own service account (cluster-admin here: the operator's
+ * RBAC is its own tests' subject).
  */
-export async function identities(): Promise<{ authorizer: KubeConfig; operator: KubeConfig }> {
+export async function identities(namespace: string): Promise<{ authorizer: KubeConfig; operator: KubeConfig }> {
   const admin = adminClient();
   await admin.apply({ group: '', version: 'v1', plural: 'namespaces', name: systemNamespace }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: systemNamespace } }, manager);
   const shipped = parseAllDocuments(readFileSync(new URL('../../config/authorizer/authorizer_cluster_role.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
   for (const doc of shipped) await admin.apply(rbacRef(doc.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings', doc.metadata.name), doc, manager);
+  for (const doc of configDocs('authorizer/authorizer_governed_namespace_role.yaml')) {
+    const copy = { ...doc, metadata: { ...doc.metadata, namespace } };
+    await admin.apply(rbacRef(doc.kind === 'Role' ? 'roles' : 'rolebindings', doc.metadata.name, namespace), copy, manager);
+  }
   await admin.apply(rbacRef('clusterrolebindings', 'toolgate-operator-approvals-e2e'), {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'toolgate-operator-approvals-e2e' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },

@@ -61,8 +61,24 @@ export function httpGet(url: URL, opts: GetOptions): Promise<GetResult> {
     const timer = setTimeout(() => req.destroy(new HttpError(`no complete answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     req.on('error', (err) => {
       clearTimeout(timer);
-      reject(err);
+      reject(certificateRefusal(err, url, opts.ca !== undefined) ?? err);
     });
     req.end();
   });
+}
+
+// OpenSSL's verification failures (and Node's host-name check): the handshake stopped before the
+// request, token included, was sent.
+const certificateErrors = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'INVALID_CA', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A clear error for a bundle service certificate that does not verify; undefined for other errors. */
+function certificateRefusal(err: Error, url: URL, customCa: boolean): HttpError | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (url.protocol !== 'https:' || !code || !certificateErrors.has(code)) return undefined;
+  const against = customCa ? 'the CA bundle in BUNDLE_CA_FILE' : 'the system roots (set BUNDLE_CA_FILE to the CA that signed it)';
+  return new HttpError(`refused the TLS certificate of ${url.host} (${code}: ${err.message}); it does not verify against ${against}; nothing was sent`, { cause: err });
 }

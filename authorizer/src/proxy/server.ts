@@ -29,7 +29,11 @@ export interface McpProxyOptions {
   authenticate: (req: IncomingMessage) => Promise<CallerIdentity>;
   /** Credential headers for an upstream server. Default: none. */
   upstreamHeaders?: UpstreamHeaders;
-  /** True once a bundle is loaded (`/readyz`). Default: some governed server is known. */
+  /**
+   * True once a bundle is loaded (`/readyz`). Default: some governed server is known. When given,
+   * every POST is refused (503, policy unavailable) while it is false, as ext_authz refuses every
+   * Check: the authorizer is not ready e.g. while the admission policy guarding approvals is missing.
+   */
   ready?: () => boolean;
   /** Origins (scheme://host[:port]) allowed to call from a browser; a request with any other Origin gets 403. */
   allowedOrigins?: string[];
@@ -135,6 +139,10 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     } catch (err) {
       if (!(err instanceof JsonRpcParseError)) throw err;
       sendJsonRpcError(res, 400, err.id, err.code, err.message);
+      return;
+    }
+    if (o.ready && !o.ready()) {
+      sendJsonRpcError(res, 503, msg.kind === 'request' ? msg.message.id : null, ErrorCodes.policyUnavailable, 'policy unavailable, call refused: the authorizer is not ready (its /readyz says why)', undefined, { 'retry-after': '5' });
       return;
     }
     const p: PostContext = { req, res, caller, signal };

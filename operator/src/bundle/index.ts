@@ -5,6 +5,7 @@ export { bundleFileHash, signBundleFiles, verifyBundleSignature, BundleSignature
 export { loadOrCreateSigningKey, signerFor, defaultSigningKeyId, defaultSigningSecretName, type SigningKeyMaterial, type SigningKeyOptions } from './signing-key.ts';
 export { BundleStore, type StoredBundle } from './store.ts';
 export { createBundleHandler, startBundleServer, type BundleHandler, type BundleHandlerOptions, type BundleServer, type BundleServerOptions } from './server.ts';
+export { loadTlsPair, TlsConfigError, type BundleTls } from './tls.ts';
 export { tokenReviewAuthenticator, AuthenticationUnavailableError, type Authenticator, type Caller, type TokenReviewOptions } from './token-review.ts';
 export { createBundleMetrics, type BundleMetrics } from './metrics.ts';
 export { bundleContentType, longPollContentType } from '../../../pkg/bundle/protocol.ts';

@@ -12,12 +12,13 @@
 //     checked by the injected authenticator: missing or invalid → 401, not an allowed
 //     service account → 403, authenticator unavailable → 503.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { errorMessage, type Logger } from '../../../pkg/observability/log.ts';
 import { bundleContentType, longPollContentType } from '../../../pkg/bundle/protocol.ts';
 import type { BundleMetrics } from './metrics.ts';
 import type { BundleStore, StoredBundle } from './store.ts';
+import { describeCertificate, loadTlsPair, watchTlsFiles, type BundleTls } from './tls.ts';
 import { AuthenticationUnavailableError, type Authenticator, type Caller } from './token-review.ts';
 
 const serviceAccountPrefix = 'system:serviceaccount:';
@@ -212,8 +213,8 @@ export function createBundleHandler(opts: BundleHandlerOptions): BundleHandler {
 export interface BundleServerOptions extends BundleHandlerOptions {
   port: number;
   host?: string;
-  /** PEM certificate and key: serve HTTPS. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Serve HTTPS with this certificate and key (files are re-read, so a renewed Secret takes effect). */
+  tls?: BundleTls;
 }
 
 export interface BundleServer {
@@ -226,7 +227,13 @@ export interface BundleServer {
 export async function startBundleServer(opts: BundleServerOptions): Promise<BundleServer> {
   const handler = createBundleHandler(opts);
   const listener = (req: IncomingMessage, res: ServerResponse) => handler.handle(req, res);
-  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttpServer(listener);
+  const pair = opts.tls ? loadTlsPair(opts.tls) : undefined;
+  const server: Server = pair ? createHttpsServer({ cert: pair.cert, key: pair.key }, listener) : createHttpServer(listener);
+  if (pair) {
+    const certificate = describeCertificate(pair.cert);
+    if (certificate.expired) opts.log?.warn({ certificate }, 'the bundle service certificate has expired: authorizers will refuse it');
+    else opts.log?.info({ certificate }, 'bundle service serves TLS');
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
@@ -234,6 +241,7 @@ export async function startBundleServer(opts: BundleServerOptions): Promise<Bund
       resolve();
     });
   });
+  const stopWatching = opts.tls && pair ? watchTlsFiles(server as HttpsServer, opts.tls, pair, opts.log) : () => undefined;
   const { port, address } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   return {
@@ -241,6 +249,7 @@ export async function startBundleServer(opts: BundleServerOptions): Promise<Bund
     port,
     url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     close: async () => {
+      stopWatching();
       handler.drain();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Drained polls are answered right now; their keep-alive sockets go idle a moment later.
