@@ -180,8 +180,10 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
     expect(viaEnvoy.error.message).toContain('policy unavailable');
 
     const viaProxy = await rawPost(authorizer.proxy!.url, toolsCall('everything__echo', { message: 'hi' }), { authorization: `Bearer ${token}` });
+    // Both front ends answer it the same way: 503, Retry-After and the JSON-RPC error.
     expect(viaProxy.status).toBe(503);
-    expect(await viaProxy.json()).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.stringContaining('policy unavailable') });
+    expect(viaProxy.headers.get('retry-after')).toBe('5');
+    expect(await viaProxy.json()).toMatchObject({ error: { code: viaEnvoy.error.code, message: viaEnvoy.error.message } });
     expect(authorizer.ready()).toBe(false);
   });
 
