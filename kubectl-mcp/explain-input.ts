@@ -1,17 +1,27 @@
-// The call `kubectl mcp explain` asks about, from flags or from a JSON-RPC tools/call body
-// parsed exactly as the authorizer's front ends parse it.
+// The call `kubectl mcp explain` asks about, from flags or from a JSON-RPC tools/call body, as
+// the gate receives it from a front end: a parsed message (the front ends' own parser), how its
+// params.name names the server, and a caller built from the flags. Checking params is the gate's
+// job, not this file's: explain refuses exactly what the authorizer refuses.
 import { readFileSync } from 'node:fs';
+import { isObject } from '../pkg/lang/is-object.ts';
 import type { ToolAnnotations } from '../pkg/policy/engine/index.ts';
-import { JsonRpcParseError, parseJsonRpc } from '../authorizer/src/gate/jsonrpc.ts';
-import { defaultSeparator, splitName } from '../authorizer/src/proxy/catalog.ts';
+import { JsonRpcParseError, parseJsonRpc, type JsonRpcMessage } from '../authorizer/src/gate/jsonrpc.ts';
+import { defaultSeparator, resolveToolName, type ToolNaming } from '../authorizer/src/gate/tool-names.ts';
+import type { CallerIdentity, ToolCall } from '../authorizer/src/gate/types.ts';
 import { CliError, UsageError } from './cli.ts';
 
-export interface ExplainCall {
-  server: string;
-  tool: string;
-  arguments?: Record<string, unknown>;
+/** What the explanation shows of the call: the gate's ToolCall fits. */
+export type ExplainCall = Pick<ToolCall, 'server' | 'tool' | 'arguments' | 'annotations'> & { caller: Pick<CallerIdentity, 'agent' | 'operator' | 'roles' | 'scopes'> };
+
+export interface ExplainRequest {
+  /** The tools/call request, parsed as the front ends parse it. */
+  message: JsonRpcMessage;
+  naming: ToolNaming;
+  /** Server and tool params.name stands for, when it names one (to find the policy and describe the tool). */
+  target?: { server: string; tool: string };
+  /** The tool's annotations as its server would list them (--annotations). */
   annotations?: ToolAnnotations;
-  caller: { agent?: string; operator?: string; roles: string[]; scopes: string[] };
+  caller: CallerIdentity;
 }
 
 export interface CallFlags {
@@ -27,8 +37,6 @@ export interface CallFlags {
   role?: string[] | undefined;
   scope?: string[] | undefined;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function readSource(file: string, flag: string): string {
   try {
@@ -49,30 +57,32 @@ function jsonObject(text: string, flag: string, command: string): Record<string,
   return value;
 }
 
-export function callFromFlags(v: CallFlags, command: string): ExplainCall {
-  const caller = {
+/** A token with the caller's flags: what the authorizer would read from a verified JWT. */
+function callerFrom(v: CallFlags): CallerIdentity {
+  return {
+    subject: v.operator ?? '',
+    issuer: '',
     ...(v.agent ? { agent: v.agent } : {}),
     ...(v.operator ? { operator: v.operator } : {}),
     roles: [...new Set(v.role ?? [])],
     scopes: [...new Set(v.scope ?? [])],
   };
+}
+
+export function requestFromFlags(v: CallFlags, command: string): ExplainRequest {
+  const caller = callerFrom(v);
   const annotations = v.annotations !== undefined ? (jsonObject(v.annotations, 'annotations', command) as ToolAnnotations) : undefined;
-  const extra = annotations ? { annotations } : {};
+  const extra = { caller, ...(annotations ? { annotations } : {}) };
 
   if (v.body !== undefined) {
     for (const flag of ['tool', 'args', 'args-file'] as const) {
       if (v[flag] !== undefined) throw new UsageError(`--${flag} cannot be combined with --body: the body names the tool and carries the arguments`, command);
     }
-    const { name, args } = toolsCall(readSource(v.body, 'body'));
-    let server = v.server;
-    let tool = name;
-    if (server === undefined) {
-      const sep = v.separator ?? defaultSeparator;
-      const split = splitName(name, sep);
-      if (!split) throw new UsageError(`params.name "${name}" is not <server>${sep}<tool> as the proxy names tools; pass --server to name the server`, command);
-      ({ server, tool } = split);
-    }
-    return { server, tool, ...(args !== undefined ? { arguments: args } : {}), ...extra, caller };
+    const message = toolsCall(readSource(v.body, 'body'));
+    const naming: ToolNaming = v.server !== undefined ? { server: v.server } : { separator: v.separator ?? defaultSeparator };
+    const name = message.kind === 'request' ? message.message.params?.name : undefined;
+    const target = typeof name === 'string' ? resolveToolName(name, naming) : undefined;
+    return { message, naming, ...(target && !('error' in target) ? { target } : {}), ...extra };
   }
 
   if (!v.server) throw new UsageError('--server is required (or --body with a JSON-RPC tools/call request)', command);
@@ -80,11 +90,12 @@ export function callFromFlags(v: CallFlags, command: string): ExplainCall {
   if (v.args !== undefined && v['args-file'] !== undefined) throw new UsageError('give the arguments once: --args or --args-file', command);
   const text = v.args ?? (v['args-file'] !== undefined ? readSource(v['args-file'], 'args-file') : undefined);
   const args = text !== undefined ? jsonObject(text, v.args !== undefined ? 'args' : 'args-file', command) : undefined;
-  return { server: v.server, tool: v.tool, ...(args ? { arguments: args } : {}), ...extra, caller };
+  const message: JsonRpcMessage = { kind: 'request', message: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: v.tool, ...(args ? { arguments: args } : {}) } } };
+  return { message, naming: { server: v.server }, target: { server: v.server, tool: v.tool }, ...extra };
 }
 
-/** params.name and params.arguments of a tools/call request, refused as the front ends refuse it. */
-function toolsCall(body: string): { name: string; args?: Record<string, unknown> } {
+/** A tools/call request, parsed and refused as the front ends parse and refuse bodies. */
+function toolsCall(body: string): JsonRpcMessage {
   let msg;
   try {
     msg = parseJsonRpc(body);
@@ -96,8 +107,5 @@ function toolsCall(body: string): { name: string; args?: Record<string, unknown>
     const what = msg.kind === 'request' ? `a "${msg.message.method}" request` : `a ${msg.kind}`;
     throw new CliError(`--body is ${what}; only tools/call requests are decided by policy`);
   }
-  const params = msg.message.params ?? {};
-  if (typeof params.name !== 'string' || params.name === '') throw new CliError('--body: params.name must be a non-empty string (the tool to call)');
-  if (params.arguments !== undefined && !isObject(params.arguments)) throw new CliError('--body: params.arguments must be an object');
-  return { name: params.name, ...(params.arguments !== undefined ? { args: params.arguments } : {}) };
+  return msg;
 }

@@ -49,6 +49,8 @@ export interface Explanation {
   decision: Decision;
   classification: Classification;
   tool: CompiledTool | undefined;
+  /** What the front ends answer the client (status and JSON-RPC error). */
+  answer?: string;
 }
 
 const list = (xs: readonly string[]) => (xs.length > 0 ? xs.join(', ') : '<none>');
@@ -93,6 +95,7 @@ export function renderExplanation(e: Explanation): string {
     field('quorum', String(d.quorum));
     field('timeout', `${d.timeout} (then the call is aborted)`);
   }
+  if (e.answer) field('answer', e.answer);
   lines.push('');
   lines.push('Nothing was executed.');
   return lines.join('\n') + '\n';

@@ -1,21 +1,27 @@
 // `kubectl mcp explain`: what the live policy decides for one tools/call, and why. It reads the
 // McpSecurityPolicy and its McpProfiles with the user's own credentials, compiles them exactly
-// as the operator does, evaluates the real policy.wasm and computes the bundle revision, so the
-// answer is the authorizers' answer whenever that revision matches the policy's status. Nothing
-// is sent to any MCP server.
+// as the operator does, loads the real policy.wasm into a PolicyRouter as the bundle client does
+// and hands the call to the authorizer's own gate (name resolution, params checks, router,
+// scopes, decision), so it cannot answer otherwise than the authorizers do whenever the revision
+// computed here matches the policy's status. Nothing is sent to any MCP server.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { stringify } from 'yaml';
 import type { McpProfile, McpSecurityPolicy } from '../api/v1alpha1/index.ts';
-import { PolicyEngine } from '../pkg/policy/engine/index.ts';
 import { ensurePolicyWasm } from '../pkg/policy/engine/policy-wasm.ts';
-import { policyInput } from '../authorizer/src/gate/decision-path.ts';
 import { bundleRevision } from '../pkg/bundle/bundle.ts';
+import type { CompiledData } from '../pkg/policy/compiler/index.ts';
 import { compilePolicy } from '../pkg/policy/compiler/index.ts';
 import { bundleInputsFor } from '../pkg/bundle/inputs.ts';
 import { isNotFound, type KubeClient } from '../pkg/kube/client.ts';
+import { StaticToolCatalog } from '../authorizer/src/gate/catalog.ts';
+import { policyInput, type DecisionRecord } from '../authorizer/src/gate/decision-path.ts';
+import { Gate } from '../authorizer/src/gate/gate.ts';
+import type { Admission } from '../authorizer/src/gate/outcome.ts';
+import { PolicyRouter } from '../authorizer/src/gate/policy-router.ts';
 import { CliError, connect, globalHelp, globalOptions, group, oneOf, parse, UsageError, version } from './cli.ts';
-import { callFromFlags, type ExplainCall } from './explain-input.ts';
+import { requestFromFlags, type ExplainRequest } from './explain-input.ts';
 import { renderExplanation, revisionNote } from './explain-render.ts';
 
 const command = 'explain';
@@ -91,10 +97,11 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
     return 0;
   }
   const output = oneOf(command, 'output', values.output, outputs) ?? 'text';
-  const call: ExplainCall = callFromFlags(values, command);
+  const request = requestFromFlags(values, command);
   const { client, namespace } = connect(values);
 
-  const policy = await readPolicy(client, namespace, values.policy, call.server);
+  if (!request.target && !values.policy) throw new UsageError('params.name names no governed server: pass --policy (and --server) to say which policy decides it', command);
+  const policy = await readPolicy(client, namespace, values.policy, request.target?.server ?? '');
   const profiles = await readProfiles(client, policy);
   const compiled = compilePolicy(policy, profiles);
   if (!compiled.data) {
@@ -110,18 +117,13 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
     throw new CliError(`cannot read policy.wasm at ${wasmPath}: ${(e as Error).message} (run \`make policy\` or pass --wasm)`);
   }
   const revision = bundleRevision(bundleInputsFor(policy, compiled.data, wasm));
-  const engine = new PolicyEngine();
-  await engine.load(wasm, compiled.data, revision);
-  const input = policyInput({
-    server: call.server,
-    tool: call.tool,
-    ...(call.arguments !== undefined ? { arguments: call.arguments } : {}),
-    ...(call.annotations ? { annotations: call.annotations } : {}),
-    caller: { subject: '', issuer: '', ...call.caller },
-    frontEnd: 'proxy',
-  });
-  const decision = engine.evaluate(input);
-  const classification = engine.classify(input);
+  const { decided, admitted, router } = await decideThroughGate(request, compiled.data, wasm, revision, `${namespace}/${policy.metadata.name}`);
+  const answer = answerOf(admitted);
+  if (!decided) throw new CliError(`the authorizer refuses this call before any policy decision: ${answer}`);
+  const { verdict, call } = decided;
+  const decision = verdict.decision;
+  const engine = router.entry(`${namespace}/${policy.metadata.name}`).engine;
+  const classification = engine.classify(policyInput(call));
   const note = revisionNote(revision, policy);
 
   if (output !== 'text') {
@@ -130,8 +132,32 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
     return 0;
   }
   const tool = compiled.data.toolgate.compiled.servers[call.server]?.tools[call.tool];
-  out.write(renderExplanation({ policy, revision, note, call, decision, classification, tool }));
+  out.write(renderExplanation({ policy, revision, note, call, decision, classification, tool, answer }));
   return 0;
+}
+
+/**
+ * The compiled policy in a PolicyRouter as the bundle client loads it, and the call through the
+ * gate both front ends use. The tool is listed as the user describes it (--annotations), as if its
+ * server listed it so.
+ */
+async function decideThroughGate(request: ExplainRequest, data: CompiledData, wasm: Buffer, revision: string, key: string): Promise<{ decided?: DecisionRecord; admitted: Admission; router: PolicyRouter }> {
+  const router = new PolicyRouter();
+  await router.entry(key).engine.load(wasm, data, revision);
+  router.update(key, { gateway: data.toolgate.gateway, data });
+  const listed = request.target ? { [request.target.server]: [{ name: request.target.tool, ...(request.annotations ? { annotations: request.annotations } : {}) }] } : {};
+  let decided: DecisionRecord | undefined;
+  const gate = new Gate({ router, log: pino({ level: 'silent' }), catalog: new StaticToolCatalog(listed), ready: () => true, onDecision: (r) => { decided = r; } });
+  const admitted = await gate.admit(request.message, { frontEnd: 'explain', caller: request.caller, naming: request.naming });
+  return { ...(decided ? { decided } : {}), admitted, router };
+}
+
+/** What either front end answers the client, in one line. */
+function answerOf(a: Admission): string {
+  if (a.kind === 'allow') return 'HTTP 200: the call goes upstream';
+  if (a.kind === 'hold') return 'held for approval';
+  const r = a.refusal;
+  return `HTTP ${r.httpStatus}, JSON-RPC error ${r.error.code}: ${r.error.message}${r.wwwAuthenticate ? ` (WWW-Authenticate: ${r.wwwAuthenticate})` : ''}`;
 }
 
 async function readPolicy(client: KubeClient, namespace: string, name: string | undefined, server: string): Promise<McpSecurityPolicy> {

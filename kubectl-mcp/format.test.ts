@@ -3,7 +3,6 @@ import type { ApprovalRequest, McpSecurityPolicy } from '../api/v1alpha1/index.t
 import type { Decision } from '../pkg/policy/engine/index.ts';
 import { parse, UsageError } from './cli.ts';
 import { parseDuration } from './decide.ts';
-import { callFromFlags } from './explain-input.ts';
 import { labelSources, revisionNote } from './explain-render.ts';
 import { approvalTable, duePhase, humanDuration, relativeTime, tally } from './format.ts';
 
@@ -67,16 +66,6 @@ describe('flags', () => {
     expect(parseDuration('250ms', 'approve')).toBe(250);
     expect(parseDuration('0', 'approve')).toBe(0);
     expect(() => parseDuration('soon', 'approve')).toThrow(/--wait must be a duration/);
-  });
-});
-
-describe('explain input', () => {
-  it('splits the proxy name of a JSON-RPC body, or takes --server', () => {
-    expect(callFromFlags({ args: '{"a":1}', server: 's', tool: 't', role: ['r', 'r'] }, 'explain'))
-      .toEqual({ server: 's', tool: 't', arguments: { a: 1 }, caller: { roles: ['r'], scopes: [] } });
-    expect(() => callFromFlags({ server: 's', tool: 't', args: '[1]' }, 'explain')).toThrow(/must be a JSON object/);
-    expect(() => callFromFlags({ server: 's' }, 'explain')).toThrow(/--tool is required/);
-    expect(() => callFromFlags({ body: '-', tool: 't' }, 'explain')).toThrow(/cannot be combined with --body/);
   });
 });
 

@@ -1,9 +1,11 @@
 // Assembles an authorizer pod: one PolicyRouter with a PolicyEngine per enforced policy, fed by
-// the bundle clients; ONE DecisionPath shared by the Envoy ext_authz front end and the MCP
-// proxy (so both decide every message identically); caller identity from the policies' own
-// spec.identity, shared by both front ends; upstream credentials for the proxy; a Lease per pod
-// reporting the revisions in force; and the probe server. Fail-closed from the first instant:
-// the front ends listen before any bundle has loaded and refuse everything as unavailable.
+// the bundle clients; ONE Gate shared by the Envoy ext_authz front end and the MCP proxy (so
+// both authenticate, decide, hold and refuse every message identically), with caller identity
+// from the policies' own spec.identity and one tool catalog of every governed server; upstream
+// credentials for the catalog and the proxy; the audit trail of decisions, approval outcomes and
+// refusals; a Lease per pod reporting the revisions in force; and the probe server. Fail-closed
+// from the first instant: the front ends listen before any bundle has loaded and refuse
+// everything as unavailable.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -14,10 +16,11 @@ import { ApprovalCoordinator } from './approvals/index.ts';
 import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admission-guard.ts';
 import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
+import { UpstreamToolCatalog, mcpToolLister } from './catalog/index.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
 import type { PolicyEngine } from '../../pkg/policy/engine/index.ts';
-import { routerAuthenticator, createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from './extauthz/index.ts';
-import { DecisionPath, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, proxyAuthenticator, type DecisionRecord } from './gate/index.ts';
+import { createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from './extauthz/index.ts';
+import { Gate, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, type DecisionPath, type DecisionRecord } from './gate/index.ts';
 import { createAuthnMetrics, protectedResourceMetadata, protectedResourceMetadataHandler, type TokenVerifierOptions } from './identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from './proxy/index.ts';
 
@@ -40,7 +43,8 @@ export interface AuthorizerConfig {
   /** The operator's bundle signing public key (ConfigMap toolgate-bundle-signing-public). */
   verification: { publicKeyPem: string; keyId: string; algorithm: string };
   extAuthz?: { port: number; host?: string; passAuthorization?: boolean; trustServerHeader?: boolean; maxBodyBytes?: number };
-  proxy?: { port: number; host?: string; allowedOrigins?: string[] } & Partial<Omit<McpProxyOptions, 'router' | 'decisionPath' | 'authenticate' | 'upstreamHeaders' | 'ready' | 'log' | 'registry' | 'handlers'>>;
+  /** resourceMetadataUrl is named in the challenges of both front ends; maxBodyBytes bounds both. */
+  proxy?: { port: number; host?: string; allowedOrigins?: string[]; resourceMetadataUrl?: string; maxBodyBytes?: number } & Partial<Omit<McpProxyOptions, 'gate' | 'upstreamHeaders' | 'log' | 'registry' | 'handlers'>>;
   probePort: number;
   probeHost?: string;
   /** Write the per-pod revision Lease the operator aggregates into `Distributed`. */
@@ -55,8 +59,11 @@ export interface AuthorizerConfig {
   identity?: Omit<TokenVerifierOptions, 'metrics' | 'log'>;
   /** Called once per tools/call decision (after the audit trail, when one is configured). */
   onDecision?: (record: DecisionRecord) => void;
+  /** Knobs of the tool catalog (how often each governed server's tools/list is fetched). */
+  catalog?: { refreshMs?: number; missRefreshMs?: number; timeoutMs?: number };
   /**
-   * Hash-chained JSON-lines audit trail: one record per tools/call decision and one per outcome of a held call (one file per pod).
+   * Hash-chained JSON-lines audit trail: one record per tools/call decision, one per outcome of a
+   * held call and one per refusal, wherever it happened (one file per pod).
    * An existing file continues its chain; one whose last line does not verify stops the start.
    */
   audit?: { file: string; fsync?: boolean };
@@ -72,7 +79,9 @@ export interface AuthorizerConfig {
 
 export interface RunningAuthorizer {
   router: PolicyRouter;
+  gate: Gate;
   decisionPath: DecisionPath;
+  catalog: UpstreamToolCatalog;
   bundles: BundleClients;
   extAuthz?: ExtAuthzServer;
   proxy?: McpProxy;
@@ -104,9 +113,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       cfg.onDecision?.(r);
     }
     : undefined;
-  const decisionPath = new DecisionPath({ router, log, metrics: gatewayMetrics, ...(onDecision ? { onDecision } : {}) });
   const verifiers = new PolicyVerifiers(router, { ...cfg.identity, metrics: createAuthnMetrics(registry), log });
-
   let kube: KubeClient | undefined;
   const kubeClient = () => (kube ??= new KubeClient(cfg.kubeConfig ?? loadKubeConfig()));
   const reporter = cfg.reportRevisions
@@ -122,6 +129,27 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
     : undefined;
 
+  const credentials = new CredentialProvider({
+    namespace: cfg.namespace,
+    secrets: new KubeSecretSource({ client: kubeClient() }),
+    ...(cfg.vault ? { vault: new VaultSource(cfg.vault) } : {}),
+    log,
+    metrics: createCredentialMetrics(registry),
+  });
+  // Secrets are read from the namespace of the policy that names them.
+  const upstreamHeaders = (server: Parameters<CredentialProvider['headersFor']>[0], policy: { namespace: string }) => credentials.headersFor(server, policy.namespace);
+  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: upstreamHeaders, log }), log, registry, ...cfg.catalog });
+  const gate = new Gate({
+    router, log, verifiers, catalog, metrics: gatewayMetrics,
+    ...(approvals ? { approvals } : {}),
+    ...(cfg.proxy?.resourceMetadataUrl ? { resourceMetadataUrl: cfg.proxy.resourceMetadataUrl } : {}),
+    ...((cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes) !== undefined ? { maxBodyBytes: cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes } : {}),
+    // Bundles loaded and, with approvals on, the admission policy guarding them in place.
+    ready: () => ready(),
+    ...(onDecision ? { onDecision } : {}),
+    ...(audit ? { onRefusal: (r) => audit.recordRefusal(r) } : {}),
+  });
+
   let proxy: McpProxy | undefined;
   const bundles = new BundleClients({
     bundles: engines,
@@ -135,6 +163,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     ...(reporter ? { reporter } : {}),
     onLoaded: (loaded) => {
       router.update(loaded.bundle, { gateway: loaded.gateway, data: loaded.data });
+      catalog.warm();
       // Clients re-list tools under the new revision (tools/list is filtered per caller).
       proxy?.notifyToolsChanged();
     },
@@ -149,43 +178,26 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       ? await startExtAuthzServer({
         port: cfg.extAuthz.port,
         ...(cfg.extAuthz.host ? { host: cfg.extAuthz.host } : {}),
-        decisionPath,
-        authenticate: routerAuthenticator(router, {}, verifiers),
-        ready,
+        gate,
         log,
-        gatewayMetrics,
         metrics: createExtAuthzMetrics(registry),
         ...(cfg.extAuthz.passAuthorization !== undefined ? { passAuthorization: cfg.extAuthz.passAuthorization } : {}),
         ...(cfg.extAuthz.trustServerHeader !== undefined ? { trustServerHeader: cfg.extAuthz.trustServerHeader } : {}),
-        ...(cfg.extAuthz.maxBodyBytes !== undefined ? { maxBodyBytes: cfg.extAuthz.maxBodyBytes } : {}),
-        ...(approvals ? { approvals } : {}),
       })
       : undefined;
     if (extAuthz) started.push(extAuthz);
 
     if (cfg.proxy) {
-      const credentials = new CredentialProvider({
-        namespace: cfg.namespace,
-        secrets: new KubeSecretSource({ client: kubeClient() }),
-        ...(cfg.vault ? { vault: new VaultSource(cfg.vault) } : {}),
-        log,
-        metrics: createCredentialMetrics(registry),
-      });
-      const { port, host, ...rest } = cfg.proxy;
+      const { port, host, resourceMetadataUrl: _inGate, maxBodyBytes: _alsoInGate, ...rest } = cfg.proxy;
       proxy = await startMcpProxy({
         ...rest,
         port,
         host: host ?? '0.0.0.0',
-        router,
-        decisionPath,
-        authenticate: proxyAuthenticator(verifiers),
-        // Secrets are read from the namespace of the policy that names them.
-        upstreamHeaders: (server, policy) => credentials.headersFor(server, policy.namespace),
-        ready,
+        gate,
+        upstreamHeaders,
         handlers: [resourceMetadataRoute(verifiers)],
         log,
         registry,
-        ...(approvals ? { approvals } : {}),
       });
       started.push(proxy);
     }
@@ -215,7 +227,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
 
     let stopping: Promise<void> | undefined;
     return {
-      router, decisionPath, bundles, ...(extAuthz ? { extAuthz } : {}), ...(proxy ? { proxy } : {}), probe,
+      router, gate, decisionPath: gate.decisionPath, catalog, bundles, ...(extAuthz ? { extAuthz } : {}), ...(proxy ? { proxy } : {}), probe,
       ...(reporter ? { reporter } : {}),
       ...(approvals ? { approvals } : {}),
       ...(audit ? { audit } : {}),
@@ -227,6 +239,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
           // Front ends drain first (ext_authz reports NOT_SERVING, in-flight calls finish), then
           // the pod stops counting as an authorizer (Lease deleted), then the probes go.
           await Promise.all([extAuthz?.close(), proxy?.close()]);
+          await catalog.close();
           // After the front ends: every decision they made is written before the file closes.
           await audit?.close();
           guard?.stop();
@@ -241,6 +254,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     };
   } catch (err) {
     await Promise.all(started.map((s) => s.close().catch(() => undefined)));
+    await catalog.close();
     await audit?.close().catch(() => undefined);
     log.error({ err: errorMessage(err) }, 'authorizer failed to start');
     throw err;

@@ -14,7 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { ApprovalCoordinator } from '../../authorizer/src/approvals/index.ts';
-import { DecisionPath, PolicyRouter } from '../../authorizer/src/gate/index.ts';
+import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
 import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
@@ -64,10 +64,8 @@ try {
   const coordinator = new ApprovalCoordinator({ client: admin, pod: 'bench-authorizer', log });
   await coordinator.start();
   const verifier = createTokenVerifier(gateway.identity!, {});
-  const proxy = await startMcpProxy({
-    router, decisionPath: new DecisionPath({ router, log }), approvals: coordinator, approvalKeepAliveMs: 100, log,
-    authenticate: (req) => verifier.verify(req.headers.authorization, { url: req.url ?? '/' }),
-  });
+  const gate = new Gate({ router, log, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  const proxy = await startMcpProxy({ gate, approvalKeepAliveMs: 100, log });
   stops.unshift(() => coordinator.stop(), () => proxy.close());
   const { client } = await connectClient(proxy.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' }));
   stops.unshift(() => client.close());

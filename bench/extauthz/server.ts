@@ -1,13 +1,13 @@
 // One ext_authz server for the benchmark, in its own process so the load generator does not
 // share its event loop. Modes: `empty` (the floor: same gRPC server, protos and serialisation,
 // Check answers OK without authenticating or deciding), `decide` (the real Check with a fixed
-// caller: parse + decision path + response), `jwt` (the real Check with JWT verification by the
+// caller: parse + gate + response), `jwt` (the real Check with JWT verification by the
 // identity module against the issuer given in TOOLGATE_BENCH_ISSUER, a JSON Identity patch).
 // Prints {"port":N} once serving.
 import { pino } from 'pino';
-import { okResponse, routerAuthenticator, startExtAuthzServer, type Authenticate } from '../../authorizer/src/extauthz/index.ts';
+import { okResponse, startExtAuthzServer } from '../../authorizer/src/extauthz/index.ts';
 import { compileFixture, loadFixtureRouter } from '../../test/support/extauthz.ts';
-import { DecisionPath } from '../../authorizer/src/gate/index.ts';
+import { Gate } from '../../authorizer/src/gate/index.ts';
 import { benchCaller } from './workload.ts';
 
 const mode = process.argv[2];
@@ -15,9 +15,10 @@ if (mode !== 'empty' && mode !== 'decide' && mode !== 'jwt') throw new Error(`us
 const log = pino({ level: 'warn' });
 const identity = mode === 'jwt' ? (JSON.parse(process.env.TOOLGATE_BENCH_ISSUER ?? '{}') as Record<string, string>) : undefined;
 const router = await loadFixtureRouter(compileFixture(identity));
-const authenticate: Authenticate = mode === 'jwt' ? routerAuthenticator(router) : async () => benchCaller;
+// jwt: the gate's own authentication (the policy's identity); otherwise a fixed caller.
+const gate = new Gate({ router, log, ready: () => true, ...(mode === 'jwt' ? {} : { authenticate: async () => benchCaller }) });
 const server = await startExtAuthzServer({
-  port: 0, host: '127.0.0.1', log, ready: () => true, authenticate, decisionPath: new DecisionPath({ router, log }),
+  port: 0, host: '127.0.0.1', log, gate,
   ...(mode === 'empty' ? { handler: async () => okResponse(undefined, undefined) } : {}),
 });
 process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);

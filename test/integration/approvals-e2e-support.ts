@@ -14,7 +14,7 @@ import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import type { ApprovalRequest, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { ApprovalCoordinator, argumentsDigest, type ApprovalMode } from '../../authorizer/src/approvals/index.ts';
-import { DecisionPath, PolicyRouter } from '../../authorizer/src/gate/index.ts';
+import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
 import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
@@ -151,11 +151,8 @@ export async function startReplica(o: { pod: string; kubeConfig: KubeConfig; pol
   const coordinator = new ApprovalCoordinator({ client: new KubeClient(o.kubeConfig), pod: o.pod, log: log.child({ pod: o.pod }), registry });
   await coordinator.start();
   const verifier = createTokenVerifier(gateway.identity!, {});
-  const proxy = await startMcpProxy({
-    router, decisionPath: new DecisionPath({ router, log }),
-    authenticate: (req) => verifier.verify(req.headers.authorization, { url: req.url ?? '/' }),
-    approvals: coordinator, approvalMode: o.mode ?? 'hold', approvalKeepAliveMs: 200, log,
-  });
+  const gate = new Gate({ router, log, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  const proxy = await startMcpProxy({ gate, approvalMode: o.mode ?? 'hold', approvalKeepAliveMs: 200, log });
   return {
     pod: o.pod, router, coordinator, proxy,
     waiting: async () => (await coordinator.metrics!.waiting.get()).values[0]?.value ?? 0,

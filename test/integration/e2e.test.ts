@@ -180,8 +180,10 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
     expect(viaEnvoy.error.message).toContain('policy unavailable');
 
     const viaProxy = await rawPost(authorizer.proxy!.url, toolsCall('everything__echo', { message: 'hi' }), { authorization: `Bearer ${token}` });
+    // Both front ends answer it the same way: 503, Retry-After and the JSON-RPC error.
     expect(viaProxy.status).toBe(503);
-    expect(await viaProxy.json()).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.stringContaining('policy unavailable') });
+    expect(viaProxy.headers.get('retry-after')).toBe('5');
+    expect(await viaProxy.json()).toMatchObject({ error: { code: viaEnvoy.error.code, message: viaEnvoy.error.message } });
     expect(authorizer.ready()).toBe(false);
   });
 
@@ -265,12 +267,18 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
     await expect(fetch(`http://127.0.0.1:${authorizer.probe.port}/healthz`)).rejects.toThrow();
   });
 
-  it('left one verified audit record per decision, through both front ends, in order', async () => {
+  it('left one verified audit record per decision and per refusal, through both front ends, in order', async () => {
     const audit = join(dir, 'audit.jsonl');
-    expect(await verifyAuditFile(audit)).toMatchObject({ ok: true, records: decisions.length });
-    const records = readFileSync(audit, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as { decisionId: string; frontEnd: string; revision: string });
+    const all = readFileSync(audit, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as { type: string; decisionId?: string; frontEnd: string; stage?: string; httpStatus?: number });
+    expect(await verifyAuditFile(audit)).toMatchObject({ ok: true, records: all.length });
+    const records = all.filter((r) => r.type === 'decision');
     expect(records.map((r) => r.decisionId)).toEqual(decisions.map((d) => d.verdict.decisionId));
     expect(new Set(records.map((r) => r.frontEnd))).toEqual(new Set(['ext_authz', 'proxy']));
+    // Refusals too: the calls refused before the first bundle, and each denial, from both front ends.
+    const refusals = all.filter((r) => r.type === 'refusal');
+    expect(refusals.filter((r) => r.stage === 'transport' && r.httpStatus === 503).map((r) => r.frontEnd).sort()).toEqual(['ext_authz', 'proxy']);
+    const denied = decisions.filter((d) => d.verdict.effect !== 'proceed').map((d) => d.verdict.decisionId);
+    expect(refusals.filter((r) => r.stage === 'decision').map((r) => r.decisionId).sort()).toEqual([...denied].sort());
     expect(readFileSync(audit, 'utf8')).not.toContain(token);
   });
 });

@@ -6,12 +6,12 @@ import { credentials } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExtAuthzServer, routerAuthenticator, loadProtos, type CheckResponse, type ExtAuthzServer, type ExtAuthzServerOptions } from '../../authorizer/src/extauthz/index.ts';
+import { startExtAuthzServer, loadProtos, type CheckResponse, type ExtAuthzServer, type ExtAuthzServerOptions } from '../../authorizer/src/extauthz/index.ts';
 import { createExtAuthzMetrics } from '../../authorizer/src/extauthz/metrics.ts';
 import {
   authorizationClient, checkOnce, compileFixture, envoyCheckRequest, fixturePolicyKey, loadFixtureRouter, toolsCall, type EnvoyRequest,
 } from '../support/extauthz.ts';
-import { DecisionPath, PolicyRouter, createGatewayMetrics } from '../../authorizer/src/gate/index.ts';
+import { Gate, PolicyRouter, createGatewayMetrics, type GateOptions } from '../../authorizer/src/gate/index.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -26,10 +26,10 @@ let ready = true;
 let main: ReturnType<typeof authorizationClient>;
 let token: string;
 
-async function start(o: Partial<ExtAuthzServerOptions> & { router: PolicyRouter }): Promise<ReturnType<typeof authorizationClient>> {
+async function start(o: Partial<Omit<ExtAuthzServerOptions, 'gate'>> & { router: PolicyRouter; gate?: Partial<GateOptions> }): Promise<ReturnType<typeof authorizationClient>> {
+  const { router: r, gate: gateOptions, ...rest } = o;
   const s = await startExtAuthzServer({
-    port: 0, host: '127.0.0.1', log, ready: () => ready, authenticate: routerAuthenticator(o.router),
-    decisionPath: new DecisionPath({ router: o.router, log }), ...o,
+    port: 0, host: '127.0.0.1', log, gate: new Gate({ router: r, log, ready: () => ready, ...gateOptions }), ...rest,
   });
   servers.push(s);
   return authorizationClient(s.port);
@@ -57,9 +57,8 @@ beforeAll(async () => {
   registry = new Registry();
   main = await start({
     router,
-    decisionPath: new DecisionPath({ router, log, metrics: createGatewayMetrics(registry) }),
+    gate: { metrics: createGatewayMetrics(registry), maxBodyBytes: 4096 },
     metrics: createExtAuthzMetrics(registry),
-    maxBodyBytes: 4096,
   });
   token = await issuer.mint({ sub: 'alice', azp: 'agent-1', scope: allScopes.join(' ') });
 }, 120_000);
@@ -108,10 +107,11 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
     }
   });
 
+  // A refused request is answered 200 with the JSON-RPC error, as the proxy answers it (gate/README.md).
   it('denies SSRF to the cloud metadata service with the rule and a JSON-RPC error', async () => {
     const d = denial(await send({ server: 'fetch', body: toolsCall('fetch', { url: 'http://169.254.169.254/latest/meta-data/' }, 'req-7') }));
     expect(d.grpc).toBe(7);
-    expect(d.http).toBe('Forbidden');
+    expect(d.http).toBe('OK');
     expect(d.body.id).toBe('req-7');
     expect(d.body.error.code).toBe(-32001);
     expect(d.body.error.message).toContain('Block SSRF to cloud metadata');
@@ -122,7 +122,7 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
   it('holds external e-mail for approval and says who must approve', async () => {
     const d = denial(await send({ server: 'gmail', body: toolsCall('send_email', { to: 'eve@evil.com', body: 'hi' }, 9) }));
     expect(d.grpc).toBe(7);
-    expect(d.http).toBe('Forbidden');
+    expect(d.http).toBe('OK');
     expect(d.body.error.code).toBe(-32002);
     expect(d.body.error.data).toMatchObject({ rule: 'Approve external communication', approvers: ['manager'], quorum: 1, timeout: '60m' });
     expect(d.body.error.data!.decisionId).toMatch(uuid);
@@ -139,7 +139,7 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
 
   it('refuses unknown methods, malformed JSON and batches before any decision', async () => {
     const unknown = denial(await send({ body: { jsonrpc: '2.0', id: 3, method: 'sampling/createMessage', params: {} } }));
-    expect([unknown.http, unknown.body.error.code, unknown.body.id]).toEqual(['Forbidden', -32601, 3]);
+    expect([unknown.http, unknown.body.error.code, unknown.body.id]).toEqual(['OK', -32601, 3]);
     const malformed = denial(await send({ body: '{"jsonrpc":"2.0","id":4,"method":' }));
     expect([malformed.http, malformed.body.error.code]).toEqual(['BadRequest', -32700]);
     const batch = denial(await send({ body: [toolsCall('read_email'), toolsCall('delete_email')] }));
@@ -150,7 +150,7 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
   it('refuses oversized and truncated bodies (fail closed)', async () => {
     const big = denial(await send({ body: toolsCall('send_email', { to: 'bob@acme.com', body: 'x'.repeat(5000) }) }));
     expect([big.grpc, big.http]).toEqual([7, 'PayloadTooLarge']);
-    expect(big.body.error.message).toContain('4096-byte limit');
+    expect(big.body.error.message).toContain('larger than 4096 bytes');
     const cut = denial(await send({ partial: true, body: toolsCall('read_email', { id: '1' }) }));
     expect(cut.http).toBe('PayloadTooLarge');
     expect(cut.body.error.message).toContain('truncated');
@@ -162,8 +162,9 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
     const none = denial(await send({ server: null, body: toolsCall('read_email') }));
     expect([none.grpc, none.http]).toEqual([9, 'InternalServerError']);
     expect(none.body.error.message).toContain('context_extensions["toolgate-server"]');
+    // A route to a server no policy governs is decided (denied) as the proxy decides it.
     const unknown = denial(await send({ server: 'nope', body: toolsCall('x') }));
-    expect(unknown.http).toBe('NotFound');
+    expect([unknown.http, unknown.body.error.code, unknown.body.error.data?.rule]).toEqual(['OK', -32001, 'toolgate:unknown-server']);
   });
 });
 

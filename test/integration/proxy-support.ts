@@ -16,7 +16,8 @@ import { pino } from 'pino';
 import { parse } from 'yaml';
 import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec } from '../../api/v1alpha1/index.ts';
 import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
-import { DecisionPath, PolicyRouter, type GatewayConfig } from '../../authorizer/src/gate/index.ts';
+import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
+import { Gate, PolicyRouter, type GateOptions, type GatewayConfig } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from '../../authorizer/src/proxy/index.ts';
 import { compilePolicy } from '../../pkg/policy/compiler/index.ts';
@@ -144,13 +145,15 @@ export interface Rig {
   mirror: EverythingServer;
   tap: UpstreamTap;
   router: PolicyRouter;
+  gate: Gate;
+  catalog: UpstreamToolCatalog;
   proxy: McpProxy;
   token(claims?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
-/** Issuer, two upstream servers (the mirror behind a header tap), compiled policy, proxy. */
-export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}): Promise<Rig> {
+/** Issuer, two upstream servers (the mirror behind a header tap), compiled policy, the gate with its tool catalog, proxy. */
+export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}, gateOptions: Partial<GateOptions> = {}): Promise<Rig> {
   const issuer = await startJwtIssuer({ audience });
   const [everything, mirror] = await Promise.all([startEverything(), startEverything()]);
   const tap = await startUpstreamTap(mirror.url);
@@ -158,21 +161,27 @@ export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}): Pro
   const gateway = await loadPolicy(router, testPolicy({ everything: everything.url, mirror: tap.url }, issuer), 'rev-1');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const verifier = createTokenVerifier(gateway.identity!, {});
-  const proxy = await startMcpProxy({
-    router,
-    decisionPath: new DecisionPath({ router, log }),
-    authenticate: (req) => verifier.verify(req.headers.authorization, { url: req.url ?? '/' }),
-    upstreamHeaders: async (server): Promise<Record<string, string>> => (server.name === 'mirror' ? { authorization: 'Bearer upstream-credential-for-mirror' } : {}),
-    allowedOrigins: ['http://localhost:6274'],
+  const upstreamHeaders = async (server: { name: string }): Promise<Record<string, string>> => (server.name === 'mirror' ? { authorization: 'Bearer upstream-credential-for-mirror' } : {});
+  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: upstreamHeaders, log }), log });
+  const gate = new Gate({
+    router, log, catalog,
+    authenticate: (r) => verifier.verify(r.authorization, { url: r.url }),
     resourceMetadataUrl: 'https://toolgate.test/.well-known/oauth-protected-resource/mcp',
+    ...gateOptions,
+  });
+  const proxy = await startMcpProxy({
+    gate,
+    upstreamHeaders,
+    allowedOrigins: ['http://localhost:6274'],
     log,
     ...proxyOptions,
   });
   return {
-    issuer, everything, mirror, tap, router, proxy,
+    issuer, everything, mirror, tap, router, gate, catalog, proxy,
     token: (claims = {}) => issuer.mint({ sub: 'alice', azp: 'agent-1', ...claims }),
     async close() {
       await proxy.close();
+      await catalog.close();
       await Promise.all([everything.close(), mirror.close(), tap.close(), issuer.close()]);
     },
   };

@@ -4,7 +4,7 @@
 import { ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecisionPath, ErrorCodes, PolicyRouter } from '../../authorizer/src/gate/index.ts';
+import { ErrorCodes, Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
 import { connectClient, rawPost, startRig, type Rig } from './proxy-support.ts';
 
@@ -174,16 +174,26 @@ describe('Streamable HTTP transport rules', () => {
     expect(after.status).toBe(404);
   });
 
-  it('answers GET with 405 when no upstream offers a stream, and readiness follows the loaded bundles', async () => {
+  it('answers GET with 405 when no upstream offers a stream, and readiness follows the gate', async () => {
     const router = new PolicyRouter();
     const log = pino({ level: 'silent' });
-    const empty = await startMcpProxy({ router, decisionPath: new DecisionPath({ router, log }), authenticate: async () => ({ subject: 'a', issuer: 'i', roles: [], scopes: [] }) });
+    // With no policy loaded the gate is not ready and refuses everything.
+    expect(new Gate({ router, log }).ready()).toBe(false);
+    let ready = true;
+    const gate = new Gate({ router, log, ready: () => ready, authenticate: async () => ({ subject: 'a', issuer: 'i', roles: [], scopes: [] }) });
+    const empty = await startMcpProxy({ gate });
     try {
       const init = await rawPost(empty.url, initialize(), {});
       const sid = init.headers.get('mcp-session-id')!;
       const get = await fetch(empty.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid } });
       expect(get.status).toBe(405);
+      expect((await fetch(empty.url.replace('/mcp', '/readyz'))).status).toBe(200);
+      ready = false;
       expect((await fetch(empty.url.replace('/mcp', '/readyz'))).status).toBe(503);
+      const refused = await rawPost(empty.url, initialize(), {});
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect((await errorOf(refused)).error.code).toBe(ErrorCodes.policyUnavailable);
       expect((await fetch(rig.proxy.url.replace('/mcp', '/readyz'))).status).toBe(200);
     } finally {
       await empty.close();

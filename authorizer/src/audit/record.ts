@@ -1,4 +1,5 @@
-// The audit record of one tools/call decision, and the hash chain that links the records.
+// The audit records (a tools/call decision, the outcome of a held call, a refusal), and the hash
+// chain that links them.
 // Each line of the trail is the canonical JSON (sorted keys) of one record; `hash` is the
 // sha256 of the canonical JSON of that record without `hash`, and `prev` is the previous
 // record's hash, so editing, deleting or reordering any line breaks the chain where it
@@ -12,6 +13,7 @@ import { canonicalJson, contentHash } from '../../../pkg/json/canonical.ts';
 import { argumentsDigest, redactArguments } from '../approvals/request.ts';
 import type { Outcome } from '../approvals/outcome.ts';
 import type { DecisionRecord } from '../gate/decision-path.ts';
+import type { RefusalRecord } from '../gate/outcome.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
 
 export const auditFormatVersion = 1;
@@ -75,12 +77,41 @@ export interface AuditApprovalBody {
   message?: string;
 }
 
-export type AuditBody = AuditDecisionBody | AuditApprovalBody;
+/**
+ * A request or message refused, wherever in the gate it was refused: transport, authentication,
+ * parse, method, decision or approval. What the client was answered (HTTP status, JSON-RPC code
+ * and message) and, as far as it was known, who asked for what. Never a token, a credential or
+ * arguments; client-chosen strings are cut to a bounded length.
+ */
+export interface AuditRefusalBody {
+  type: 'refusal';
+  time: string;
+  frontEnd: string;
+  stage: string;
+  /** HTTP method of the request, when there was one. */
+  httpMethod?: string;
+  /** JSON-RPC method, once the message was read. */
+  method?: string;
+  httpStatus: number;
+  code: number;
+  reason: string;
+  caller?: AuditDecisionBody['caller'];
+  server?: string;
+  tool?: string;
+  sessionId?: string;
+  /** JSON-RPC id of the refused request. */
+  requestId?: string | number;
+  /** The decision record of the same decisionId says why the policy refused. */
+  decisionId?: string;
+}
+
+export type AuditBody = AuditDecisionBody | AuditApprovalBody | AuditRefusalBody;
 type Chained<T> = T & { seq: number; prev: string; hash: string };
 export type AuditDecision = Chained<AuditDecisionBody>;
 export type AuditApproval = Chained<AuditApprovalBody>;
+export type AuditRefusal = Chained<AuditRefusalBody>;
 
-export type AuditLine = AuditOpen | AuditDecision | AuditApproval;
+export type AuditLine = AuditOpen | AuditDecision | AuditApproval | AuditRefusal;
 
 export const genesisPattern = /^genesis:[0-9a-f]{32}$/;
 export const hashPattern = /^[0-9a-f]{64}$/;
@@ -157,6 +188,39 @@ export function approvalBody(e: ApprovalEvent, time = new Date()): AuditApproval
   };
 }
 
+/** Client-chosen strings (methods, tool names, ids, reasons quoting them) are kept to this many characters. */
+export const maxClientString = 512;
+const bounded = (v: string) => (v.length > maxClientString ? `${v.slice(0, maxClientString)}…[${v.length - maxClientString} more]` : v);
+
+export function refusalBody(r: RefusalRecord, time = new Date()): AuditRefusalBody {
+  const c = r.caller;
+  return {
+    type: 'refusal',
+    time: time.toISOString(),
+    frontEnd: r.frontEnd,
+    stage: r.stage,
+    ...(r.httpMethod ? { httpMethod: bounded(r.httpMethod) } : {}),
+    ...(r.method !== undefined ? { method: bounded(r.method) } : {}),
+    httpStatus: r.httpStatus,
+    code: r.code,
+    reason: bounded(r.reason),
+    ...(c ? {
+      caller: {
+        ...(c.agent !== undefined ? { agent: c.agent } : {}),
+        ...(c.operator !== undefined ? { operator: c.operator } : {}),
+        subject: c.subject,
+        issuer: c.issuer,
+        roles: [...c.roles],
+      },
+    } : {}),
+    ...(r.server !== undefined ? { server: bounded(r.server) } : {}),
+    ...(r.tool !== undefined ? { tool: bounded(r.tool) } : {}),
+    ...(r.sessionId ? { sessionId: r.sessionId } : {}),
+    ...(r.requestId !== undefined && r.requestId !== null ? { requestId: typeof r.requestId === 'string' ? bounded(r.requestId) : r.requestId } : {}),
+    ...(r.decisionId ? { decisionId: r.decisionId } : {}),
+  };
+}
+
 /** Places a body in the chain after the record with `prev` as hash and `seq - 1` as seq. */
 export function chain<T extends AuditBody>(body: T, seq: number, prev: string): Chained<T> {
   const line = { ...body, seq, prev };
@@ -191,10 +255,10 @@ export function checkLine(text: string): { ok: true; line: AuditLine } | { ok: f
   if (o.type === 'open') {
     if (typeof o.genesis !== 'string' || !genesisPattern.test(o.genesis)) return { ok: false, reason: 'open line: field "genesis" is missing or not "genesis:<32 hex>"' };
     if (o.seq !== 0) return { ok: false, reason: `open line: field "seq" is ${String(o.seq)}, expected 0` };
-  } else if (o.type === 'decision' || o.type === 'approval') {
+  } else if (o.type === 'decision' || o.type === 'approval' || o.type === 'refusal') {
     if (typeof o.prev !== 'string') return { ok: false, reason: 'field "prev" is missing' };
   } else {
-    return { ok: false, reason: `field "type" is ${JSON.stringify(o.type)}, expected "open", "decision" or "approval"` };
+    return { ok: false, reason: `field "type" is ${JSON.stringify(o.type)}, expected "open", "decision", "approval" or "refusal"` };
   }
   let expected: string;
   try {

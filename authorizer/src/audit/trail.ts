@@ -1,5 +1,6 @@
-// The audit trail: one hash-chained JSON line per tools/call decision, appended to a file this
-// pod alone writes (one file per pod; two writers on one file would fork the chain).
+// The audit trail: one hash-chained JSON line per tools/call decision, per outcome of a held call
+// and per refusal, appended to a file this pod alone writes (one file per pod; two writers on one
+// file would fork the chain).
 //
 // The DecisionPath calls record() synchronously; the line is written later by a single async
 // queue that takes its seq and prev from the last line actually written. So the chain never
@@ -15,8 +16,9 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { DecisionRecord } from '../gate/decision-path.ts';
+import type { RefusalRecord } from '../gate/outcome.ts';
 import { createAuditMetrics, type AuditMetrics } from './metrics.ts';
-import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, serialize, type ApprovalEvent, type AuditBody } from './record.ts';
+import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, refusalBody, serialize, type ApprovalEvent, type AuditBody } from './record.ts';
 import { fileLines } from './verify.ts';
 
 export interface AuditTrailOptions {
@@ -110,7 +112,12 @@ export class AuditTrail {
     this.#queue(() => approvalBody(e, this.#now()), e.verdict.decisionId);
   }
 
-  #queue(build: () => AuditBody, decisionId: string): void {
+  /** Queues one refusal (the gate's, wherever it refused); never throws. */
+  recordRefusal(r: RefusalRecord): void {
+    this.#queue(() => refusalBody(r, this.#now()), r.decisionId);
+  }
+
+  #queue(build: () => AuditBody, decisionId: string | undefined): void {
     let body: AuditBody;
     try {
       if (this.#closing) throw new Error('the audit trail is closed');

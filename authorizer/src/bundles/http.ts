@@ -3,6 +3,7 @@
 // the body that stops reading (and drops the connection) as soon as it is exceeded.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { HttpError } from '../../../pkg/http/error.ts';
 
 export interface GetOptions {
   headers: Record<string, string>;
@@ -20,9 +21,7 @@ export interface GetResult {
   body: Buffer;
 }
 
-export class HttpError extends Error {
-  override name = 'HttpError';
-}
+export { HttpError } from '../../../pkg/http/error.ts';
 
 export function httpGet(url: URL, opts: GetOptions): Promise<GetResult> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new HttpError(`unsupported URL scheme ${url.protocol}`));

@@ -1,43 +1,22 @@
-// One ext_authz Check: authenticate the caller, parse the JSON-RPC body, ask the shared decision
-// path, and translate its answer for Envoy. This file holds no decision logic: which methods
-// pass, which tools are allowed and with which HTTP status a refusal is answered all come from
-// DecisionPath.gate, so ext_authz and the MCP proxy decide every message identically.
-// Fail closed: a request we cannot read, a truncated body or any exception is a denial.
+// One ext_authz Check: the HTTP request Envoy describes goes through the gate's stages and the
+// outcome becomes a CheckResponse. This file holds no decision logic and picks no status or
+// error code beyond its own transport (an HTTP request that cannot be a Streamable HTTP
+// message, a route that names no server, a body Envoy truncated): the gate answers the rest,
+// exactly as it answers the MCP proxy. Fail closed: a request we cannot read, a truncated body
+// or any exception is a denial.
 import type { Logger } from 'pino';
-import type { ApprovalCoordinator } from '../approvals/coordinator.ts';
-import { outcomeError } from '../approvals/outcome.ts';
-import { GatewayAuthRefusal } from '../gate/authenticate.ts';
-import type { DecisionPath } from '../gate/decision-path.ts';
-import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError } from '../gate/jsonrpc.ts';
-import type { GatewayMetrics } from '../gate/metrics.ts';
+import type { Gate } from '../gate/gate.ts';
+import { ErrorCodes } from '../gate/jsonrpc.ts';
+import type { GateOutcome, Refusal, RefusalContext } from '../gate/outcome.ts';
 import type { CallerIdentity } from '../gate/types.ts';
-import { AuthenticationError, insufficientScope } from '../identity/errors.ts';
 import type { CheckOutcome, ExtAuthzMetrics } from './metrics.ts';
-import { CheckRequestError, defaultResourceMetadataUrl, readHttp, serverContextKey, serverHeader, type CheckRequest, type HttpView } from './request.ts';
-import { deniedResponse, GrpcCode, okResponse, type CheckResponse, type Denial } from './response.ts';
-
-/** Verifies the caller's bearer token for a governed server; throws AuthenticationError to refuse. */
-export type Authenticate = (headers: Readonly<Record<string, string>>, server: string) => Promise<CallerIdentity>;
-
-/**
- * JSON-RPC code of a refusal made before any policy decision because the caller is not
- * authenticated; the HTTP status and WWW-Authenticate say the rest (RFC 6750, RFC 9728).
- */
-export const unauthenticatedCode = ErrorCodes.unauthenticated;
-
-export const defaultMaxBodyBytes = 1024 * 1024;
+import { CheckRequestError, readHttp, serverContextKey, serverHeader, type CheckRequest } from './request.ts';
+import { deniedResponse, GrpcCode, okResponse, type CheckResponse } from './response.ts';
 
 export interface CheckOptions {
-  decisionPath: DecisionPath;
-  authenticate: Authenticate;
-  /** False until the policies are loaded: every Check is then refused as unavailable. */
-  ready: () => boolean;
+  gate: Gate;
   log: Logger;
-  /** Shared decision metrics; used here only for bodies refused before the decision path. */
-  gatewayMetrics?: GatewayMetrics;
   metrics?: ExtAuthzMetrics;
-  /** Bodies above this are refused (413). Keep it at or below Envoy's max_request_bytes. */
-  maxBodyBytes?: number;
   /** Forward the caller's Authorization header upstream. Default false (no token passthrough). */
   passAuthorization?: boolean;
   /**
@@ -46,109 +25,80 @@ export interface CheckOptions {
    * client can send the header itself unless the proxy overwrites it first.
    */
   trustServerHeader?: boolean;
-  /** The RFC 9728 metadata URL named in WWW-Authenticate; default derived from the request's host and path. */
-  resourceMetadataUrl?: (view: HttpView & { server: string }) => string | undefined;
-  /**
-   * Held calls (require_approval) in retry mode: denied with the ApprovalRequest's reference, and
-   * allowed once, when the identical call comes back after approval. Without it a held call is
-   * denied with approvalRequired and no reference.
-   */
-  approvals?: ApprovalCoordinator;
 }
 
-type Outcome = { response: CheckResponse; outcome: CheckOutcome; httpStatus: number };
+/** Per Check: aborted shortly before Envoy's deadline, so a slow tool catalog cannot outlast the Check. */
+export interface CheckCall {
+  signal?: AbortSignal;
+}
 
-const refuse = (d: Denial, outcome: CheckOutcome = 'deny'): Outcome => ({ response: deniedResponse(d), outcome, httpStatus: d.httpStatus });
-const plain = (httpStatus: number, code: number, message: string, grpcCode?: number): Denial => ({
-  httpStatus, id: null, error: { code, message }, ...(grpcCode !== undefined ? { grpcCode } : {}),
-});
+type Answer = { response: CheckResponse; outcome: CheckOutcome; httpStatus: number };
 
-export function createCheckHandler(o: CheckOptions): (req: CheckRequest) => Promise<CheckResponse> {
-  const maxBodyBytes = o.maxBodyBytes ?? defaultMaxBodyBytes;
-  const metadataUrl = o.resourceMetadataUrl ?? defaultResourceMetadataUrl;
+export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: CheckCall) => Promise<CheckResponse> {
+  const { gate } = o;
 
-  async function decide(req: CheckRequest): Promise<Outcome> {
-    if (!o.ready()) {
-      return refuse(plain(503, ErrorCodes.policyUnavailable, 'policy unavailable, call refused: the authorizer has not loaded its policies yet'), 'error');
-    }
+  function refused(r: Refusal, grpcCode?: number): Answer {
+    return { response: deniedResponse(r, grpcCode), outcome: checkOutcome(r), httpStatus: r.httpStatus };
+  }
+
+  function allowed(caller: CallerIdentity, outcome?: Extract<GateOutcome, { kind: 'allow' }>): Answer {
+    return { response: okResponse(caller, outcome?.verdict, { passAuthorization: o.passAuthorization ?? false }), outcome: 'allow', httpStatus: 200 };
+  }
+
+  async function check(req: CheckRequest, ctx: RefusalContext, signal: AbortSignal | undefined): Promise<Answer> {
     const view = readHttp(req);
+    ctx.httpMethod = view.method;
+    // The Streamable HTTP transport: POST carries messages, GET opens the SSE stream, DELETE ends the session.
+    if (view.method !== 'POST' && view.method !== 'GET' && view.method !== 'DELETE') {
+      return refused(gate.transportRefusal(ctx, 405, `HTTP method ${view.method || '(none)'} is not part of MCP Streamable HTTP (POST, GET, DELETE)`, { headers: { allow: 'GET, POST, DELETE' } }));
+    }
+    const unavailable = gate.unavailable(ctx);
+    if (unavailable) return refused(unavailable);
     const server = view.serverSource === 'header' && o.trustServerHeader === false ? undefined : view.server;
     if (!server) {
-      return refuse(plain(500, ErrorCodes.invalidRequest,
+      return refused(gate.transportRefusal(ctx, 500,
         `no governed MCP server for this route: set context_extensions["${serverContextKey}"] on the Envoy route (or the ${serverHeader} header)`,
-        GrpcCode.failedPrecondition));
+        { code: ErrorCodes.internalError }), GrpcCode.failedPrecondition);
     }
-    let caller: CallerIdentity;
-    try {
-      caller = await o.authenticate(view.headers, server);
-    } catch (err) {
-      if (err instanceof GatewayAuthRefusal) return refuse(plain(err.status, err.code, err.message), err.status === 503 ? 'error' : 'deny');
-      if (!(err instanceof AuthenticationError)) throw err;
-      o.log.info({ server, ...err.toLog(), requestId: view.requestId }, 'ext_authz caller refused');
-      const error: JsonRpcError = { code: unauthenticatedCode, message: `authentication failed: ${err.description}`, data: err.toJSON() };
-      return refuse({ httpStatus: err.status, id: null, error, wwwAuthenticate: err.wwwAuthenticate(metadataUrl({ ...view, server })) }, 'unauthenticated');
-    }
-    // The Streamable HTTP transport's GET (SSE stream) and DELETE (end session) carry no message.
-    if (view.method === 'GET' || view.method === 'DELETE') return allow(caller, undefined);
-    if (view.method !== 'POST') {
-      return refuse(plain(405, ErrorCodes.invalidRequest, `HTTP method ${view.method || '(none)'} is not part of MCP Streamable HTTP (POST, GET, DELETE)`));
-    }
+    const authenticated = await gate.authenticate({ authorization: view.headers.authorization, url: view.url, server }, ctx);
+    if (!authenticated.ok) return refused(authenticated.refusal);
+    const caller = authenticated.caller;
+    ctx.caller = caller;
+    if (view.sessionId) ctx.sessionId = view.sessionId;
+    if (view.method !== 'POST') return allowed(caller);
     if (view.partial) {
-      return refuse(plain(413, ErrorCodes.invalidRequest,
+      return refused(gate.transportRefusal(ctx, 413,
         'request body was truncated before authorization (Envoy max_request_bytes); it cannot be checked, so it is refused: set allow_partial_message: false and raise max_request_bytes'));
     }
-    if (view.bodyBytes > maxBodyBytes) {
-      return refuse(plain(413, ErrorCodes.invalidRequest, `request body is ${view.bodyBytes} bytes, above the ${maxBodyBytes}-byte limit`));
-    }
-    let message;
-    try {
-      message = parseJsonRpc(view.body);
-    } catch (err) {
-      if (!(err instanceof JsonRpcParseError)) throw err;
-      o.gatewayMetrics?.refused('(unparsed)', err.code);
-      return refuse({ httpStatus: 400, id: err.id, error: { code: err.code, message: err.message } });
-    }
-    const gated = o.decisionPath.gate(message, {
-      caller,
-      frontEnd: 'ext_authz',
-      ...(view.sessionId ? { sessionId: view.sessionId } : {}),
-      // Envoy routes to one upstream server per route: the tool name is the server's own.
-      resolveTool: (tool) => ({ server, tool }),
-    });
-    if (gated.allow) return allow(caller, gated.verdict);
-    if (o.approvals && gated.verdict?.effect === 'hold' && gated.call) {
-      const outcome = await o.approvals.check(gated.call, gated.verdict);
-      if (outcome.kind === 'released') return allow(caller, gated.verdict);
-      const { httpStatus, error } = outcomeError(outcome, gated.verdict);
-      return refuse({ httpStatus, id: gated.id, error, verdict: gated.verdict }, outcome.kind === 'failed' ? 'error' : 'deny');
-    }
-    const scopes = gated.requiredScopes;
-    return refuse({
-      httpStatus: gated.httpStatus,
-      id: gated.id,
-      error: gated.error,
-      ...(gated.verdict ? { verdict: gated.verdict } : {}),
-      ...(scopes?.length ? { wwwAuthenticate: insufficientScope(scopes).wwwAuthenticate(metadataUrl({ ...view, server })) } : {}),
-    });
+    const read = gate.read(view.body, ctx);
+    if (!read.ok) return refused(read.refusal);
+    // Envoy routes to one upstream server per route: the tool name is the server's own.
+    const admitted = await gate.admit(read.message, { ...ctx, caller, naming: { server }, ...(signal ? { signal } : {}) });
+    const outcome = admitted.kind === 'hold' ? await gate.release(admitted.held, { mode: 'retry' }, ctx) : admitted;
+    return outcome.kind === 'allow' ? allowed(caller, outcome) : refused(outcome.refusal);
   }
 
-  function allow(caller: CallerIdentity, verdict: Parameters<typeof okResponse>[1]): Outcome {
-    return { response: okResponse(caller, verdict, { passAuthorization: o.passAuthorization ?? false }), outcome: 'allow', httpStatus: 200 };
-  }
-
-  return async (req) => {
+  return async (req, call = {}) => {
     const started = performance.now();
-    let result: Outcome;
+    const ctx: RefusalContext = { frontEnd: 'ext_authz' };
+    let answer: Answer;
     try {
-      result = await decide(req);
+      answer = await check(req, ctx, call.signal);
     } catch (err) {
-      const readable = err instanceof CheckRequestError;
-      if (!readable) o.log.error({ err }, 'ext_authz Check failed; refusing the request');
-      result = readable
-        ? refuse(plain(400, ErrorCodes.invalidRequest, (err as Error).message, GrpcCode.invalidArgument))
-        : refuse(plain(503, ErrorCodes.policyUnavailable, 'authorizer error, call refused; see the authorizer log'), 'error');
+      if (err instanceof CheckRequestError) {
+        answer = refused(gate.transportRefusal(ctx, 400, err.message, { code: ErrorCodes.invalidRequest }), GrpcCode.invalidArgument);
+      } else {
+        o.log.error({ err }, 'ext_authz Check failed; refusing the request');
+        answer = refused(gate.internalError(ctx));
+      }
     }
-    o.metrics?.check(result.outcome, result.httpStatus, (performance.now() - started) / 1000);
-    return result.response;
+    o.metrics?.check(answer.outcome, answer.httpStatus, (performance.now() - started) / 1000);
+    return answer.response;
   };
+}
+
+function checkOutcome(r: Refusal): CheckOutcome {
+  if (r.stage === 'authentication' && r.httpStatus !== 503 && r.httpStatus !== 500) return 'unauthenticated';
+  if (r.httpStatus >= 500 || r.error.code === ErrorCodes.policyUnavailable || r.stage === 'internal') return 'error';
+  return 'deny';
 }

@@ -1,10 +1,8 @@
-// Envoy ext_authz v3 front end: the gRPC Authorization and Health services over the shared
-// decision path.
-export { createCheckHandler, defaultMaxBodyBytes, unauthenticatedCode, type Authenticate, type CheckOptions } from './check.ts';
+// Envoy ext_authz v3 front end: the gRPC Authorization and Health services over the gate.
+export { createCheckHandler, type CheckCall, type CheckOptions } from './check.ts';
 export { createHealthService, type HealthService } from './health.ts';
 export { createExtAuthzMetrics, type CheckOutcome, type ExtAuthzMetrics } from './metrics.ts';
 export { authorizationServiceName, healthServiceName, loadProtos, protoLoaderOptions, type Protos } from './protos.ts';
-export { defaultResourceMetadataUrl, partialBodyHeader, readHttp, serverContextKey, serverHeader, type CheckRequest, type HttpAttributes, type HttpView } from './request.ts';
-export { agentHeader, decisionIdHeader, deniedResponse, GrpcCode, okResponse, operatorHeader, sanitizeHeaderValue, type CheckResponse, type Denial } from './response.ts';
+export { partialBodyHeader, readHttp, serverContextKey, serverHeader, type CheckRequest, type HttpAttributes, type HttpView } from './request.ts';
+export { agentHeader, decisionIdHeader, deniedResponse, grpcCodeFor, GrpcCode, okResponse, operatorHeader, sanitizeHeaderValue, type CheckResponse } from './response.ts';
 export { startExtAuthzServer, type CheckHandler, type ExtAuthzServer, type ExtAuthzServerOptions } from './server.ts';
-export { routerAuthenticator } from './authenticate.ts';

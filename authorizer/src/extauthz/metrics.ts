@@ -11,7 +11,7 @@ export interface ExtAuthzMetrics {
 export function createExtAuthzMetrics(registry: Registry): ExtAuthzMetrics {
   const checks = new Counter({
     name: 'toolgate_extauthz_checks_total',
-    help: 'ext_authz Check calls by outcome and the HTTP status Envoy was told to answer (200 = allowed upstream).',
+    help: 'ext_authz Check calls by outcome and the HTTP status Envoy was told to answer (a refused request is answered 200 with its JSON-RPC error: the outcome says whether it was allowed).',
     labelNames: ['outcome', 'http_status'] as const,
     registers: [registry],
   });

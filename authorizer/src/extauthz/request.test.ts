@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultResourceMetadataUrl, readHttp, CheckRequestError } from './request.ts';
+import { readHttp, CheckRequestError } from './request.ts';
 
 describe('readHttp', () => {
   it('prefers the route\'s context extension over the client\'s header for the server', () => {
@@ -35,11 +35,9 @@ describe('readHttp', () => {
     expect(() => readHttp({})).toThrow(CheckRequestError);
   });
 
-  it('strips the query from the path and builds the RFC 9728 metadata URL', () => {
-    const v = readHttp({ attributes: { request: { http: { path: '/tenants/a/mcp/?x=1', host: 'gw.example.com', scheme: 'https' } } } });
+  it('strips the query from the path, keeping it in the url the token check reads', () => {
+    const v = readHttp({ attributes: { request: { http: { path: '/tenants/a/mcp/?access_token=x', host: 'gw.example.com', scheme: 'https' } } } });
     expect(v.path).toBe('/tenants/a/mcp/');
-    expect(defaultResourceMetadataUrl(v)).toBe('https://gw.example.com/.well-known/oauth-protected-resource/tenants/a/mcp');
-    expect(defaultResourceMetadataUrl({ scheme: 'http', host: 'h:8080', path: '/' })).toBe('http://h:8080/.well-known/oauth-protected-resource');
-    expect(defaultResourceMetadataUrl({ scheme: 'https', host: '', path: '/mcp' })).toBeUndefined();
+    expect(v.url).toBe('/tenants/a/mcp/?access_token=x');
   });
 });

@@ -37,6 +37,8 @@ export interface HttpView {
   method: string;
   /** Path without the query string. */
   path: string;
+  /** Path with the query string, as the client sent it (a token in the query is refused). */
+  url: string;
   host: string;
   scheme: string;
   headers: Record<string, string>;
@@ -91,6 +93,7 @@ export function readHttp(req: CheckRequest): HttpView {
   return {
     method: (http.method || headers[':method'] || '').toUpperCase(),
     path: q < 0 ? rawPath : rawPath.slice(0, q),
+    url: rawPath,
     host: http.host || headers[':authority'] || headers.host || '',
     scheme: http.scheme || headers[':scheme'] || headers['x-forwarded-proto'] || 'https',
     headers,
@@ -101,11 +104,4 @@ export function readHttp(req: CheckRequest): HttpView {
     ...(headers['mcp-session-id'] ? { sessionId: headers['mcp-session-id'] } : {}),
     ...(http.id ? { requestId: http.id } : {}),
   };
-}
-
-/** RFC 9728 §3.1: the metadata of resource https://host/mcp lives at /.well-known/oauth-protected-resource/mcp. */
-export function defaultResourceMetadataUrl(view: Pick<HttpView, 'scheme' | 'host' | 'path'>): string | undefined {
-  if (!view.host) return undefined;
-  const path = view.path === '/' ? '' : view.path.replace(/\/+$/, '');
-  return `${view.scheme}://${view.host}/.well-known/oauth-protected-resource${path}`;
 }

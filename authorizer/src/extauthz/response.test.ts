@@ -21,8 +21,9 @@ describe('sanitizeHeaderValue', () => {
 describe('CheckResponse builders', () => {
   const verdict = { decisionId: 'd-1' } as Verdict;
 
-  it('maps HTTP statuses to the gRPC codes Envoy logs', () => {
-    expect([401, 403, 404, 413, 503, 500].map(grpcCodeFor)).toEqual([16, 7, 7, 7, 14, 13]);
+  it('maps refusals to the gRPC codes Envoy logs, unavailability included when answered 200', () => {
+    const r = (httpStatus: number, code = -32001) => ({ httpStatus, error: { code, message: '' } });
+    expect([r(401), r(403), r(200), r(413), r(503), r(500), r(200, -32003)].map(grpcCodeFor)).toEqual([16, 7, 7, 7, 14, 13, 14]);
   });
 
   it('removes identity headers it has no value for, and the token unless passed through', () => {
@@ -32,12 +33,20 @@ describe('CheckResponse builders', () => {
     expect(okResponse(undefined, verdict, { passAuthorization: true }).ok_response!.headers_to_remove).toEqual(['x-toolgate-agent', 'x-toolgate-operator']);
   });
 
-  it('answers a denial with a JSON-RPC error body and the challenge', () => {
-    const res = deniedResponse({ httpStatus: 401, id: 7, error: { code: -32000, message: 'no' }, wwwAuthenticate: 'Bearer', verdict });
+  it('answers a refusal with its status, a JSON-RPC error body, the challenge and its headers', () => {
+    const res = deniedResponse({ stage: 'authentication', httpStatus: 401, id: 7, error: { code: -32000, message: 'no' }, wwwAuthenticate: 'Bearer', verdict, headers: { 'retry-after': '5' } });
     expect(res.status.code).toBe(16);
+    expect(res.denied_response!.status.code).toBe(401);
     expect(JSON.parse(res.denied_response!.body)).toEqual({ jsonrpc: '2.0', id: 7, error: { code: -32000, message: 'no' } });
     expect(res.denied_response!.headers.map((h) => [h.header.key, h.header.value])).toEqual([
-      ['content-type', 'application/json'], ['www-authenticate', 'Bearer'], ['x-toolgate-decision-id', 'd-1'],
+      ['content-type', 'application/json'], ['www-authenticate', 'Bearer'], ['x-toolgate-decision-id', 'd-1'], ['retry-after', '5'],
     ]);
+    expect(deniedResponse({ stage: 'transport', httpStatus: 500, id: null, error: { code: -32603, message: 'x' } }, 9).status.code).toBe(9);
+  });
+
+  it('sends the authorizer\'s own challenge whole, as the proxy does, unlike claim-derived values', () => {
+    const challenge = `Bearer resource_metadata="https://gw.example/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="${'x'.repeat(300)}"`;
+    const res = deniedResponse({ stage: 'authentication', httpStatus: 401, id: null, error: { code: -32005, message: 'no' }, wwwAuthenticate: `${challenge}\r\nx: 1` });
+    expect(res.denied_response!.headers.find((h) => h.header.key === 'www-authenticate')!.header.value).toBe(`${challenge}??x: 1`);
   });
 });

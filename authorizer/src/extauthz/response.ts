@@ -1,7 +1,9 @@
-// Builds envoy.service.auth.v3.CheckResponse messages. A deny becomes a denied_response Envoy
-// sends to the client as is (HTTP status, JSON-RPC error body, WWW-Authenticate); an allow becomes
-// an ok_response that tells Envoy which headers to set on and strip from the upstream request.
-import { errorResponse, type JsonRpcError, type JsonRpcId } from '../gate/jsonrpc.ts';
+// Builds envoy.service.auth.v3.CheckResponse messages. A gate Refusal becomes a denied_response,
+// which Envoy's ext_authz filter answers the client with as is (sendLocalReply with its status,
+// body and headers; a status of 200 included, see gate/README.md); an allow becomes an
+// ok_response that tells Envoy which headers to set on and strip from the upstream request.
+import { ErrorCodes, errorResponse } from '../gate/jsonrpc.ts';
+import type { Refusal } from '../gate/outcome.ts';
 import type { CallerIdentity, Verdict } from '../gate/types.ts';
 
 /** google.rpc.Code values Envoy distinguishes (any non-OK code is a denial). */
@@ -30,16 +32,6 @@ export interface CheckResponse {
   ok_response?: { headers: HeaderValueOption[]; headers_to_remove: string[]; response_headers_to_add: HeaderValueOption[] };
 }
 
-export interface Denial {
-  httpStatus: number;
-  /** google.rpc.Code; derived from httpStatus when absent. */
-  grpcCode?: number;
-  id: JsonRpcId;
-  error: JsonRpcError;
-  wwwAuthenticate?: string;
-  verdict?: Verdict;
-}
-
 const maxHeaderValue = 256;
 
 /**
@@ -60,20 +52,33 @@ function percentEncode(ch: string): string {
 
 const header = (key: string, value: string): HeaderValueOption => ({ header: { key, value: sanitizeHeaderValue(value) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
 
-export function grpcCodeFor(httpStatus: number): number {
-  if (httpStatus === 401) return GrpcCode.unauthenticated;
-  if (httpStatus === 503) return GrpcCode.unavailable;
-  if (httpStatus >= 500) return GrpcCode.internal;
+/**
+ * A header of a denial, which the authorizer wrote itself (a challenge, Retry-After): sent as the
+ * proxy sends it, neither percent-encoded nor cut, only anything outside visible ASCII replaced so
+ * it can never split the response.
+ */
+const deniedHeader = (key: string, value: string): HeaderValueOption => ({ header: { key, value: value.replace(/[^\x20-\x7e]/g, '?') }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+
+/**
+ * The google.rpc.Code Envoy logs for a denial. Any non-OK code denies; the HTTP status the client
+ * gets is the denied_response's, so this only has to tell the operator's logs what happened.
+ */
+export function grpcCodeFor(r: Pick<Refusal, 'httpStatus' | 'error'>): number {
+  if (r.httpStatus === 401) return GrpcCode.unauthenticated;
+  if (r.httpStatus === 503 || r.error.code === ErrorCodes.policyUnavailable) return GrpcCode.unavailable;
+  if (r.httpStatus >= 500) return GrpcCode.internal;
   return GrpcCode.permissionDenied;
 }
 
-export function deniedResponse(d: Denial): CheckResponse {
-  const headers = [header('content-type', 'application/json')];
-  if (d.wwwAuthenticate) headers.push(header('www-authenticate', d.wwwAuthenticate));
-  if (d.verdict) headers.push(header(decisionIdHeader, d.verdict.decisionId));
+/** `grpcCode` overrides the derived code where Envoy's logs should say more (a misconfigured route). */
+export function deniedResponse(r: Refusal, grpcCode?: number): CheckResponse {
+  const headers = [deniedHeader('content-type', 'application/json')];
+  if (r.wwwAuthenticate) headers.push(deniedHeader('www-authenticate', r.wwwAuthenticate));
+  if (r.verdict) headers.push(deniedHeader(decisionIdHeader, r.verdict.decisionId));
+  for (const [k, v] of Object.entries(r.headers ?? {})) headers.push(deniedHeader(k, v));
   return {
-    status: { code: d.grpcCode ?? grpcCodeFor(d.httpStatus), message: d.error.message },
-    denied_response: { status: { code: d.httpStatus }, headers, body: JSON.stringify(errorResponse(d.id, d.error)) },
+    status: { code: grpcCode ?? grpcCodeFor(r), message: r.error.message },
+    denied_response: { status: { code: r.httpStatus }, headers, body: JSON.stringify(errorResponse(r.id, r.error)) },
   };
 }
 

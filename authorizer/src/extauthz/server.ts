@@ -2,13 +2,13 @@
 // on @grpc/grpc-js, from the official protos.
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { createCheckHandler, defaultMaxBodyBytes, type CheckOptions } from './check.ts';
+import { createCheckHandler, type CheckCall, type CheckOptions } from './check.ts';
 import { createHealthService } from './health.ts';
 import { loadProtos } from './protos.ts';
 import type { CheckRequest } from './request.ts';
 import type { CheckResponse } from './response.ts';
 
-export type CheckHandler = (req: CheckRequest) => Promise<CheckResponse>;
+export type CheckHandler = (req: CheckRequest, call?: CheckCall) => Promise<CheckResponse>;
 
 export interface ExtAuthzServerOptions extends CheckOptions {
   /** 0 picks a free port. */
@@ -31,18 +31,27 @@ export interface ExtAuthzServer {
   close(): Promise<void>;
 }
 
+/** Margin left to answer a Check once its deadline is near (Envoy's ext_authz timeout). */
+const deadlineMarginMs = 50;
+
+function beforeDeadline(deadline: Date | number): AbortSignal | undefined {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return undefined;
+  return AbortSignal.timeout(Math.max(0, at - Date.now() - deadlineMarginMs));
+}
+
 export async function startExtAuthzServer(o: ExtAuthzServerOptions): Promise<ExtAuthzServer> {
   const log: Logger = o.log.child({ frontEnd: 'ext_authz' });
   const protos = loadProtos();
   const handler = o.handler ?? createCheckHandler({ ...o, log });
-  const health = createHealthService(o.ready);
+  const health = createHealthService(() => o.gate.ready());
   // Envoy's max_request_bytes bounds the body; the message adds headers and attributes on top.
-  const maxMessage = Math.max(4 * 1024 * 1024, 2 * (o.maxBodyBytes ?? defaultMaxBodyBytes) + 256 * 1024);
+  const maxMessage = Math.max(4 * 1024 * 1024, 2 * o.gate.maxBodyBytes + 256 * 1024);
   const server = new Server({ 'grpc.max_receive_message_length': maxMessage });
 
   server.addService(protos.authorization, {
     Check(call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) {
-      handler(call.request).then(
+      handler(call.request, { signal: beforeDeadline(call.getDeadline()) }).then(
         (res) => callback(null, res),
         // createCheckHandler never rejects; a replacement handler might. Envoy turns a failed
         // Check into a denial (failure_mode_allow: false), so this still fails closed.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PolicyVerifiers, metadataUrlOf, proxyAuthenticator, GatewayAuthRefusal } from './authenticate.ts';
+import { PolicyVerifiers, metadataUrlOf, policyAuthenticator, verifierFor, GatewayAuthRefusal } from './authenticate.ts';
 import { ErrorCodes } from './jsonrpc.ts';
 import { PolicyRouter } from './policy-router.ts';
 import type { GatewayConfig } from './types.ts';
@@ -52,26 +52,29 @@ describe('PolicyVerifiers', () => {
   });
 });
 
-describe('proxyAuthenticator', () => {
-  it('throws a 503 refusal the proxy can answer before any policy loaded', async () => {
+describe('policyAuthenticator', () => {
+  it('throws a 503 refusal before any policy loaded', async () => {
     const router = new PolicyRouter();
     router.entry('ns/a');
-    const err = await proxyAuthenticator(new PolicyVerifiers(router))({ headers: {}, url: '/mcp' } as never).catch((e: unknown) => e);
+    const err = await policyAuthenticator(new PolicyVerifiers(router))({ authorization: undefined, url: '/mcp' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayAuthRefusal);
-    expect((err as GatewayAuthRefusal).status).toBe(503);
-    expect((err as GatewayAuthRefusal).toJSON()).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(err).toMatchObject({ status: 503, code: ErrorCodes.policyUnavailable });
   });
 
-  it('names the metadata of the policy audience in challenges', async () => {
+  it('verifies against the route\'s policy, or against the shared identity for a server no policy governs', () => {
     const router = new PolicyRouter();
     router.update('ns/a', { gateway: gateway('a', 'one') });
-    const err = await proxyAuthenticator(new PolicyVerifiers(router))({ headers: {}, url: '/mcp' } as never).catch((e: unknown) => e) as { status: number; wwwAuthenticate(u?: string): string };
-    expect(err.status).toBe(401);
-    expect(err.wwwAuthenticate()).toBe('Bearer resource_metadata="https://gw.example/.well-known/oauth-protected-resource/mcp"');
-    expect(err.wwwAuthenticate('https://fixed/x')).toContain('resource_metadata="https://fixed/x"');
+    const v = new PolicyVerifiers(router);
+    expect(verifierFor(v, 'one')).toMatchObject({ ok: true, policy: 'ns/a' });
+    // Answered like the proxy answers it (authenticated, then denied as unknown-server), not 404.
+    expect(verifierFor(v, 'nowhere')).toMatchObject({ ok: true, identity });
+    router.update('ns/b', { gateway: gateway('b', 'two', { ...identity, issuer: 'https://other.example' }) });
+    expect(verifierFor(v, 'nowhere')).toMatchObject({ ok: false, httpStatus: 404 });
+    expect(verifierFor(v, undefined)).toMatchObject({ ok: false, httpStatus: 500 });
   });
 
   it('derives no metadata URL from an audience that is not a URL', () => {
     expect(metadataUrlOf('api://toolgate')).toBeUndefined();
+    expect(metadataUrlOf('https://gw.example.com/mcp')).toBe('https://gw.example.com/.well-known/oauth-protected-resource/mcp');
   });
 });

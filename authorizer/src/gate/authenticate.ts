@@ -8,7 +8,6 @@
 // against that server's policy. The proxy serves every governed server behind one endpoint and
 // must authenticate before it knows which tool will be called: it accepts only when every
 // loaded policy authenticates the same way, and refuses (naming the policies) otherwise.
-import type { IncomingMessage } from 'node:http';
 import type { Identity } from '../../../api/v1alpha1/index.ts';
 import { createTokenVerifier, protectedResourceMetadataUrl, type TokenVerifier, type TokenVerifierOptions } from '../identity/index.ts';
 import { ErrorCodes } from './jsonrpc.ts';
@@ -19,28 +18,28 @@ export type VerifierLookup =
   | { ok: true; verifier: TokenVerifier; identity: Identity; policy: string }
   | { ok: false; httpStatus: 404 | 500 | 503; code: number; message: string };
 
-/**
- * Refusal before any token was looked at (no policy loaded, no identity settings). Shaped like
- * identity's AuthenticationError (status, toJSON, wwwAuthenticate) so the proxy answers it as-is.
- */
+/** What a front end knows about a request when it authenticates the caller. */
+export interface AuthenticationRequest {
+  /** The Authorization header as received. */
+  authorization: string | undefined;
+  /** Request path and query: a token in the query is refused. */
+  url: string;
+  /** The governed server the route names (ext_authz); absent behind the proxy, which serves them all. */
+  server?: string;
+}
+
+/** Proves the caller; throws AuthenticationError or GatewayAuthRefusal to refuse. */
+export type Authenticate = (request: AuthenticationRequest) => Promise<CallerIdentity>;
+
+/** Refusal before any token was looked at: no policy loaded, or no identity settings to check it with. */
 export class GatewayAuthRefusal extends Error {
   override name = 'GatewayAuthRefusal';
   readonly status: number;
   readonly code: number;
-  readonly description: string;
   constructor(status: number, code: number, message: string) {
     super(message);
     this.status = status;
     this.code = code;
-    this.description = message;
-  }
-
-  wwwAuthenticate(resourceMetadataUrl?: string): string {
-    return resourceMetadataUrl ? `Bearer resource_metadata="${resourceMetadataUrl}"` : 'Bearer';
-  }
-
-  toJSON(): { error: string; error_description: string } {
-    return { error: this.status === 503 ? 'temporarily_unavailable' : 'server_error', error_description: this.message };
   }
 }
 
@@ -121,26 +120,26 @@ export class PolicyVerifiers {
   }
 }
 
-/**
- * The proxy's authenticate: the token verified against the identity every loaded policy shares.
- * Challenges name the RFC 9728 metadata of that identity's audience unless the proxy was given
- * a fixed metadata URL.
- */
-export function proxyAuthenticator(verifiers: PolicyVerifiers): (req: IncomingMessage) => Promise<CallerIdentity> {
-  return async (req) => {
-    const found = verifiers.forAll();
+/** The verifier for a request: the route's server's policy, or the one every policy shares. */
+export function verifierFor(verifiers: PolicyVerifiers, server: string | undefined): VerifierLookup {
+  if (server === undefined) return verifiers.forAll();
+  const found = verifiers.forServer(server);
+  // A server no policy governs is denied by the decision, as the proxy denies it: its callers are
+  // authenticated like the proxy's, so the answer does not depend on the front end and an
+  // unauthenticated client learns nothing about which server names are governed.
+  if (!found.ok && found.httpStatus === 404) {
+    const all = verifiers.forAll();
+    if (all.ok) return all;
+  }
+  return found;
+}
+
+/** Authenticate with the identity settings of the policies themselves (what the authorizer uses). */
+export function policyAuthenticator(verifiers: PolicyVerifiers): Authenticate {
+  return async (r) => {
+    const found = verifierFor(verifiers, r.server);
     if (!found.ok) throw new GatewayAuthRefusal(found.httpStatus, found.code, found.message);
-    try {
-      return await found.verifier.verify(req.headers.authorization, { url: req.url ?? '/' });
-    } catch (err) {
-      const e = err as { wwwAuthenticate?: (url?: string) => string };
-      if (typeof e.wwwAuthenticate === 'function') {
-        const challenge = e.wwwAuthenticate.bind(err);
-        const derived = metadataUrlOf(found.identity.audience);
-        e.wwwAuthenticate = (url?: string) => challenge(url ?? derived);
-      }
-      throw err;
-    }
+    return found.verifier.verify(r.authorization, { url: r.url });
   };
 }
 

@@ -1,33 +1,14 @@
-// The one decision path both front ends share. A front end authenticates the caller, parses
-// the body with parseJsonRpc and hands the message here; what comes back says whether the
-// message may go upstream and, if not, the HTTP status and JSON-RPC error to answer with.
-// Whatever ext_authz decides for a message, the proxy decides identically, because neither
-// has any decision logic of its own.
+// The decision core both front ends reach through the gate (gate.ts): one tools/call in, one
+// verdict out, from the policy engine of the policy governing the call's server. Never throws:
+// no policy, an unknown server or a failed evaluation is a deny.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { RULES, type Decision, type PolicyInput, type ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
-import { ErrorCodes, type JsonRpcError, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { RULES, denyDecision, type Decision, type PolicyInput, type ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
+import { ErrorCodes, type JsonRpcError } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { refusedMessageStatus } from './outcome.ts';
 import type { PolicyRouter } from './policy-router.ts';
-import type { CallerIdentity, FrontEnd, ToolCall, Verdict } from './types.ts';
-
-/** Methods that pass without a policy decision: session plumbing and discovery. */
-export const defaultPassMethods: readonly string[] = ['initialize', 'ping', 'tools/list'];
-
-export interface GateContext {
-  caller: CallerIdentity;
-  frontEnd: FrontEnd;
-  sessionId?: string;
-  /**
-   * Maps the tools/call `params.name` to the governed server and the upstream tool name. The
-   * proxy strips its per-server prefix here; ext_authz knows the server from the route.
-   */
-  resolveTool(name: string): { server: string; tool: string; annotations?: ToolAnnotations } | { error: string };
-}
-
-export type GateResult =
-  | { allow: true; method: string; verdict?: Verdict; call?: ToolCall }
-  | { allow: false; method: string; id: JsonRpcId; httpStatus: number; error: JsonRpcError; verdict?: Verdict; requiredScopes?: string[]; call?: ToolCall };
+import type { CallerIdentity, ToolCall, Verdict } from './types.ts';
 
 export interface DecisionRecord {
   verdict: Verdict;
@@ -39,8 +20,6 @@ export interface DecisionPathOptions {
   router: PolicyRouter;
   log: Logger;
   metrics?: GatewayMetrics;
-  /** Further request methods let through without a decision (e.g. resources/read). */
-  passMethods?: readonly string[];
   /** Called once per tools/call decision (the audit trail hangs here). */
   onDecision?: (record: DecisionRecord) => void;
 }
@@ -49,26 +28,9 @@ const unavailableRules = new Set<string>([RULES.noPolicy, RULES.noData, RULES.ev
 
 export class DecisionPath {
   readonly #o: DecisionPathOptions;
-  readonly #pass: Set<string>;
 
   constructor(o: DecisionPathOptions) {
     this.#o = o;
-    this.#pass = new Set([...defaultPassMethods, ...(o.passMethods ?? [])]);
-  }
-
-  /** Decides whether one client→server message may go upstream. */
-  gate(msg: JsonRpcMessage, ctx: GateContext): GateResult {
-    if (msg.kind === 'response') return { allow: true, method: '(response)' };
-    const method = msg.message.method;
-    if (msg.kind === 'notification') {
-      if (method.startsWith('notifications/')) return { allow: true, method };
-      // A request sent without an id must not slip past the decision as a "notification".
-      return this.#refuse(method, null, 400, ErrorCodes.invalidRequest, `"${method}" must be sent as a request with an id; only notifications/* may omit it`);
-    }
-    const id = msg.message.id;
-    if (method === 'tools/call') return this.#gateToolCall(id, msg.message.params ?? {}, ctx);
-    if (this.#pass.has(method)) return { allow: true, method };
-    return this.#refuse(method, id, 403, ErrorCodes.methodNotFound, `method "${method}" is not allowed through toolgate (allowed: ${[...this.#pass, 'tools/call'].sort().join(', ')})`);
   }
 
   /** Decides one tools/call. Never throws: any failure is a deny. */
@@ -78,13 +40,13 @@ export class DecisionPath {
     let revision = '';
     const route = this.#o.router.route(call.server);
     if (!route.ok) {
-      decision = deny(route.reason === 'not-loaded' ? RULES.noPolicy : RULES.unknownServer, route.message);
+      decision = denyDecision(route.reason === 'not-loaded' ? RULES.noPolicy : RULES.unknownServer, route.message);
     } else {
       revision = route.entry.engine.current?.revision ?? '';
       try {
         decision = route.entry.engine.evaluate(policyInput(call));
       } catch (err) {
-        decision = deny(RULES.internalError, `evaluation failed: ${(err as Error).message}`);
+        decision = denyDecision(RULES.internalError, `evaluation failed: ${(err as Error).message}`);
       }
     }
     const effect = decision.action === 'allow' ? 'proceed' : decision.action === 'deny' ? 'deny' : 'hold';
@@ -121,59 +83,35 @@ export class DecisionPath {
     });
   }
 
-  #gateToolCall(id: JsonRpcId, params: Record<string, unknown>, ctx: GateContext): GateResult {
-    const method = 'tools/call';
-    if (typeof params.name !== 'string' || params.name === '') return this.#refuse(method, id, 400, ErrorCodes.invalidParams, 'params.name must be a non-empty string (the tool to call)');
-    if (params.arguments !== undefined && (typeof params.arguments !== 'object' || params.arguments === null || Array.isArray(params.arguments))) {
-      return this.#refuse(method, id, 400, ErrorCodes.invalidParams, 'params.arguments must be an object');
-    }
-    const resolved = ctx.resolveTool(params.name);
-    if ('error' in resolved) return this.#refuse(method, id, 404, ErrorCodes.invalidParams, resolved.error);
-    const call: ToolCall = {
-      server: resolved.server,
-      tool: resolved.tool,
-      ...(params.arguments !== undefined ? { arguments: params.arguments as Record<string, unknown> } : {}),
-      ...(resolved.annotations ? { annotations: resolved.annotations } : {}),
-      caller: ctx.caller,
-      ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
-      requestId: id,
-      frontEnd: ctx.frontEnd,
-    };
-    const verdict = this.decide(call);
-    if (verdict.effect === 'proceed') return { allow: true, method, verdict, call };
-    return { allow: false, method, id, verdict, call, ...verdictError(verdict, this.#requiredScopes(call, verdict)) };
-  }
-
-  #requiredScopes(call: ToolCall, verdict: Verdict): string[] | undefined {
+  /** The scopes a tool needs, for the insufficient_scope challenge of a call denied for lacking them. */
+  requiredScopes(call: ToolCall, verdict: Verdict): string[] | undefined {
     if (verdict.decision.rule !== RULES.missingScope) return undefined;
     const route = this.#o.router.route(call.server);
     if (!route.ok) return undefined;
     const c = route.entry.engine.classify(policyInput(call));
     return c.valid ? c.scopes : undefined;
   }
-
-  #refuse(method: string, id: JsonRpcId, httpStatus: number, code: number, message: string): GateResult {
-    this.#o.metrics?.refused(method, code);
-    return { allow: false, method, id, httpStatus, error: { code, message } };
-  }
 }
 
-/** The HTTP status and JSON-RPC error a front end answers a non-proceeding verdict with. */
+/**
+ * The JSON-RPC error a non-proceeding verdict is answered with, and its HTTP status by the
+ * convention of outcome.ts (200, or 403 with a challenge for a missing scope).
+ */
 export function verdictError(verdict: Verdict, requiredScopes?: string[]): { httpStatus: number; error: JsonRpcError; requiredScopes?: string[] } {
+  const error = verdictJsonRpcError(verdict, requiredScopes);
+  return { httpStatus: refusedMessageStatus(true, error.code), error, ...(requiredScopes && error.code === ErrorCodes.insufficientScope ? { requiredScopes } : {}) };
+}
+
+function verdictJsonRpcError(verdict: Verdict, requiredScopes: string[] | undefined): JsonRpcError {
   const d = verdict.decision;
   const data: Record<string, unknown> = { decisionId: verdict.decisionId, rule: d.rule, reasons: d.reasons, revision: verdict.revision };
   if (verdict.effect === 'hold') {
     Object.assign(data, { approvers: d.approvers, quorum: d.quorum, timeout: d.timeout });
-    return { httpStatus: 403, error: { code: ErrorCodes.approvalRequired, message: `approval required by rule "${d.rule}": ask a member of ${d.approvers.join(' or ')} to approve`, data } };
+    return { code: ErrorCodes.approvalRequired, message: `approval required by rule "${d.rule}": ask a member of ${d.approvers.join(' or ')} to approve`, data };
   }
-  if (unavailableRules.has(d.rule)) {
-    return { httpStatus: 503, error: { code: ErrorCodes.policyUnavailable, message: `policy unavailable, call refused: ${d.reasons.join('; ')}`, data } };
-  }
-  if (d.rule === RULES.missingScope) {
-    return { httpStatus: 403, error: { code: ErrorCodes.insufficientScope, message: d.reasons.join('; '), data: { ...data, requiredScopes } }, ...(requiredScopes ? { requiredScopes } : {}) };
-  }
-  const status = d.rule === RULES.invalidInput ? 400 : d.rule === RULES.unknownServer ? 404 : 403;
-  return { httpStatus: status, error: { code: ErrorCodes.policyDenied, message: `denied by rule "${d.rule}": ${d.reasons.join('; ')}`, data } };
+  if (unavailableRules.has(d.rule)) return { code: ErrorCodes.policyUnavailable, message: `policy unavailable, call refused: ${d.reasons.join('; ')}`, data };
+  if (d.rule === RULES.missingScope) return { code: ErrorCodes.insufficientScope, message: d.reasons.join('; '), data: { ...data, requiredScopes } };
+  return { code: ErrorCodes.policyDenied, message: `denied by rule "${d.rule}": ${d.reasons.join('; ')}`, data };
 }
 
 export function policyInput(call: ToolCall): PolicyInput {
@@ -189,8 +127,4 @@ export function policyInput(call: ToolCall): PolicyInput {
       scopes: call.caller.scopes,
     },
   };
-}
-
-function deny(rule: string, reason: string): Decision {
-  return { action: 'deny', rule, reasons: [reason], labels: [], annotations: {}, verb: '', approvers: [], quorum: 0, timeout: '', enforcement: 'enforce', sources: [] };
 }

@@ -1,7 +1,14 @@
-// The authorizer's shared core: types, JSON-RPC parsing and the one decision path.
+// The authorizer's shared core: the one gate both front ends pass every request through, and
+// what it is built from (types, JSON-RPC parsing, the decision path, caller authentication).
 export * from './types.ts';
 export * from './jsonrpc.ts';
-export { DecisionPath, defaultPassMethods, policyInput, verdictError, type DecisionPathOptions, type DecisionRecord, type GateContext, type GateResult } from './decision-path.ts';
+export * from './outcome.ts';
+export * from './catalog.ts';
+export * from './tool-names.ts';
+export { Gate, defaultMaxBodyBytes, defaultPassMethods, type AdmitContext, type Authenticated, type GateOptions, type ReadMessage, type ReleaseMode } from './gate.ts';
+export { DecisionPath, policyInput, verdictError, type DecisionPathOptions, type DecisionRecord } from './decision-path.ts';
 export { PolicyRouter, type PolicyEntry, type Route } from './policy-router.ts';
 export { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
-export { GatewayAuthRefusal, PolicyVerifiers, metadataUrlOf, proxyAuthenticator, type VerifierLookup } from './authenticate.ts';
+export {
+  GatewayAuthRefusal, PolicyVerifiers, metadataUrlOf, policyAuthenticator, verifierFor, type Authenticate, type AuthenticationRequest, type VerifierLookup,
+} from './authenticate.ts';

@@ -2,6 +2,7 @@
 // Both front ends parse through here, so a body one of them refuses the other refuses too.
 // Batches were removed from MCP in 2025-06-18 and are refused: a batch would let one HTTP
 // request carry calls the authorizer decided as one.
+import { isObject } from '../../../pkg/lang/is-object.ts';
 
 export type JsonRpcId = string | number | null;
 
@@ -56,6 +57,8 @@ export const ErrorCodes = {
   upstreamUnavailable: -32006,
   /** A transport-level refusal (session, headers, size) before any message was read. */
   transport: -32000,
+  /** The authorizer itself failed (a misconfigured route, a bug): fail closed. */
+  internalError: -32603,
   /** A human denied the held call; data names who and why. */
   approvalDenied: -32007,
   /** The held call was not approved before its ApprovalRequest expired (timeout-to-abort). */
@@ -75,7 +78,6 @@ export class JsonRpcParseError extends Error {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is string | number => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 
 /** Parses one JSON-RPC message; throws JsonRpcParseError saying what is wrong. */
@@ -85,7 +87,7 @@ export function parseJsonRpc(body: string | Uint8Array): JsonRpcMessage {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new JsonRpcParseError(ErrorCodes.parseError, `body is not JSON: ${(err as Error).message}`);
+    throw new JsonRpcParseError(ErrorCodes.parseError, `body is not JSON: ${withoutInput((err as Error).message)}`);
   }
   if (Array.isArray(value)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'JSON-RPC batches are not supported (removed in MCP 2025-06-18); send one message per request');
   if (!isObject(value)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'a JSON-RPC message must be an object');
@@ -103,6 +105,15 @@ export function parseJsonRpc(body: string | Uint8Array): JsonRpcMessage {
     return { kind: 'response', message: value as unknown as JsonRpcResponse };
   }
   throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'not a request, notification or response: no method, result or error', id);
+}
+
+/**
+ * V8's JSON.parse messages quote a stretch of the input (`Unexpected token 'x', "{"a":x..." is not
+ * valid JSON`). The message goes into logs and the audit trail, where the body's arguments must
+ * never appear unredacted, so the quoted input is cut and only the position is kept.
+ */
+function withoutInput(message: string): string {
+  return message.replace(/, ".*" is not valid JSON$/s, '');
 }
 
 export function errorResponse(id: JsonRpcId, error: JsonRpcError): JsonRpcResponse {

@@ -1,11 +1,13 @@
-// Metrics of the decision path, labelled so a dashboard can split by front end and outcome
-// without a label per rule name (rules are user-defined and unbounded).
+// Metrics of the gate, labelled so a dashboard can split by front end and outcome without a
+// label per rule name (rules are user-defined and unbounded) or per client-chosen string.
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { RefusalStage } from './outcome.ts';
 import type { FrontEnd, Verdict } from './types.ts';
 
 export interface GatewayMetrics {
   observe(frontEnd: FrontEnd, verdict: Verdict, seconds: number): void;
-  refused(method: string, code: number): void;
+  /** Every refusal, whatever refused it. */
+  refused(frontEnd: FrontEnd, stage: RefusalStage, method: string | undefined, httpStatus: number, code: number): void;
 }
 
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
@@ -23,6 +25,12 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     registers: [registry],
   });
   const refusals = new Counter({
+    name: 'toolgate_authorizer_refusals_total',
+    help: 'Requests and messages refused, by front end, pipeline stage, HTTP status and JSON-RPC code (policy decisions included).',
+    labelNames: ['front_end', 'stage', 'http_status', 'code'] as const,
+    registers: [registry],
+  });
+  const undecided = new Counter({
     name: 'toolgate_authorizer_refused_messages_total',
     help: 'Messages refused before any policy decision (malformed, or a method not let through).',
     labelNames: ['method', 'code'] as const,
@@ -41,8 +49,9 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       });
       seconds.observe({ front_end: frontEnd }, s);
     },
-    refused(method, code) {
-      refusals.inc({ method: knownMethod(method), code: String(code) });
+    refused(frontEnd, stage, method, httpStatus, code) {
+      refusals.inc({ front_end: frontEnd, stage, http_status: String(httpStatus), code: String(code) });
+      if (stage === 'parse' || stage === 'message') undecided.inc({ method: method === undefined ? '(unparsed)' : knownMethod(method), code: String(code) });
     },
   };
 }

@@ -24,7 +24,8 @@ export interface CallerIdentity {
   tokenId?: string;
 }
 
-export type FrontEnd = 'ext_authz' | 'proxy';
+/** Who handed the gate the request: a front end, or `kubectl mcp explain` asking what they would answer. */
+export type FrontEnd = 'ext_authz' | 'proxy' | 'explain';
 
 /** One MCP tools/call, as a front end hands it to the decision path. */
 export interface ToolCall {

@@ -1,44 +1,22 @@
-// Tool names and tool lists across upstream servers. Downstream, every tool is named
-// `<server><separator><tool>` (default separator `__`). Server names are DNS labels
-// ([a-z0-9-]), so a separator with any other character splits unambiguously at its first
-// occurrence: `github__create_issue` is tool `create_issue` of server `github`.
-// Each upstream session keeps its own catalog: a server may list different tools to clients
-// with different capabilities, and the annotations it reports are cached with the list.
-import type { ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
+// Tool lists across upstream servers, for the downstream tools/list. Downstream, every tool is
+// named `<server><separator><tool>` (gate/tool-names.ts). Each upstream session keeps its own
+// list: a server may list different tools to clients with different capabilities, and a client
+// is shown what its own sessions list. What a call is decided with comes from the gate's catalog
+// instead (the authorizer's own listing, shared with ext_authz), never from this one.
+import { ToolIndex, type CatalogTool } from '../gate/catalog.ts';
+import { prefixedName } from '../gate/tool-names.ts';
 import type { UpstreamSession } from './upstream.ts';
 
-export const defaultSeparator = '__';
+export { defaultSeparator, prefixedName, splitName, validSeparator } from '../gate/tool-names.ts';
 
-export interface UpstreamTool {
-  name: string;
-  annotations?: ToolAnnotations;
-  [k: string]: unknown;
-}
-
-/** Whether a separator can never occur inside a server name (a DNS label). */
-export function validSeparator(sep: string): boolean {
-  return sep.length > 0 && sep.length <= 8 && /[^a-z0-9-]/.test(sep) && !/\s/.test(sep);
-}
-
-export function prefixedName(server: string, tool: string, sep: string): string {
-  return `${server}${sep}${tool}`;
-}
-
-export function splitName(name: string, sep: string): { server: string; tool: string } | undefined {
-  const i = name.indexOf(sep);
-  if (i <= 0 || i + sep.length >= name.length) return undefined;
-  return { server: name.slice(0, i), tool: name.slice(i + sep.length) };
-}
+export type UpstreamTool = CatalogTool;
 
 /** Upper bound on upstream pages per listing: a server that keeps returning cursors is cut off. */
 export const maxPages = 100;
 
 export class ToolCatalog {
   readonly #upstream: UpstreamSession;
-  #tools: UpstreamTool[] | undefined;
-  #byName = new Map<string, UpstreamTool>();
-  /** Names the upstream listed more than once: refused, since either definition could be meant. */
-  #duplicates = new Set<string>();
+  #index: ToolIndex | undefined;
   #generation = 0;
   #loading: Promise<void> | undefined;
 
@@ -46,33 +24,24 @@ export class ToolCatalog {
     this.#upstream = upstream;
   }
 
-  get loaded(): boolean {
-    return this.#tools !== undefined;
-  }
-
   /** Drops the cached list (upstream said notifications/tools/list_changed). */
   invalidate(): void {
     this.#generation++;
-    this.#tools = undefined;
+    this.#index = undefined;
   }
 
-  /** The upstream's full tool list, every page fetched; cached until invalidated. */
+  /** The upstream's full tool list, every page fetched, names listed twice withheld; cached until invalidated. */
   async tools(signal?: AbortSignal): Promise<readonly UpstreamTool[]> {
-    while (this.#tools === undefined) {
+    while (this.#index === undefined) {
       this.#loading ??= this.#load(signal).finally(() => { this.#loading = undefined; });
       await this.#loading;
     }
-    return this.#tools;
+    return this.#index.tools;
   }
 
-  lookup(tool: string): { tool?: UpstreamTool; duplicate: boolean } {
-    if (this.#duplicates.has(tool)) return { duplicate: true };
-    const t = this.#byName.get(tool);
-    return t ? { tool: t, duplicate: false } : { duplicate: false };
-  }
-
-  duplicates(): string[] {
-    return [...this.#duplicates];
+  /** Names the upstream listed more than once: either definition could be meant. */
+  duplicates(): readonly string[] {
+    return this.#index?.duplicates ?? [];
   }
 
   async #load(signal?: AbortSignal): Promise<void> {
@@ -91,16 +60,7 @@ export class ToolCatalog {
     } while (cursor !== undefined);
     // A list_changed that arrived while fetching makes this result stale: fetch again.
     if (generation !== this.#generation) return;
-    const byName = new Map<string, UpstreamTool>();
-    const duplicates = new Set<string>();
-    for (const t of all) {
-      if (byName.has(t.name)) duplicates.add(t.name);
-      byName.set(t.name, t);
-    }
-    for (const d of duplicates) byName.delete(d);
-    this.#byName = byName;
-    this.#duplicates = duplicates;
-    this.#tools = all.filter((t) => !duplicates.has(t.name));
+    this.#index = new ToolIndex(all);
   }
 }
 

@@ -1,28 +1,23 @@
-// One POSTed JSON-RPC message, after authentication and session checks: the decision path
-// gates it, then the proxy answers it itself (initialize, ping, tools/list) or relays it to the
-// one upstream it belongs to. No decision is taken here: every refusal is the GateResult's.
-//
-// HTTP statuses: a refused *request* is answered with HTTP 200 and a JSON-RPC error (MCP
-// clients read errors from the JSON-RPC body), except insufficient scope, which is answered
-// 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope=..., resource_metadata=...`
-// so a client can step up its authorization. A refused notification or response has no
-// JSON-RPC reply, so it gets the GateResult's HTTP status.
+// One POSTed JSON-RPC message, after authentication and session checks: the gate admits it,
+// then the proxy answers it itself (initialize, ping, tools/list) or relays it to the one
+// upstream it belongs to. No decision is taken and no status chosen here: every refusal is the
+// gate's, rendered with sendRefusal exactly as ext_authz renders it (see gate/README.md).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ErrorCodes, type CallerIdentity, type DecisionPath, type GateResult, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter } from '../gate/index.ts';
-import type { ApprovalCoordinator, ApprovalMode } from '../approvals/index.ts';
-import { insufficientScope } from '../identity/index.ts';
-import { mergeTools, splitName } from './catalog.ts';
+import { isObject } from '../../../pkg/lang/is-object.ts';
+import { ErrorCodes, type CallerIdentity, type Gate, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter, type RefusalContext } from '../gate/index.ts';
+import type { ApprovalMode } from '../approvals/index.ts';
+import { mergeTools } from './catalog.ts';
 import { cancelHeld, handleHeld } from './held.ts';
-import { sendJson, sendJsonRpcError } from './http.ts';
+import { sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
-import { answerError, relayRequest } from './relay.ts';
+import { relayRequest } from './relay.ts';
 import { ProxySession, type SessionStore } from './session.ts';
 import type { UpstreamHeaders } from './upstream.ts';
 
 export interface ProxyContext {
   router: PolicyRouter;
-  decisionPath: DecisionPath;
+  gate: Gate;
   sessions: SessionStore;
   upstreamHeaders: UpstreamHeaders;
   separator: string;
@@ -30,11 +25,8 @@ export interface ProxyContext {
   serverInfo: { name: string; version: string };
   keepAliveMs: number;
   upstreamTimeoutMs: number;
-  resourceMetadataUrl?: string;
   log: Logger;
   metrics?: ProxyMetrics;
-  /** Without it a held call is refused with approvalRequired and no approval reference. */
-  approvals?: ApprovalCoordinator;
   approvalMode: ApprovalMode;
   /** Keep-alive / progress interval of a held call's stream. */
   approvalKeepAliveMs: number;
@@ -45,18 +37,22 @@ export interface PostContext {
   res: ServerResponse;
   caller: CallerIdentity;
   signal: AbortSignal;
+  /** What the gate's refusals of this request are recorded with. */
+  rc: RefusalContext;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A request the proxy itself cannot serve (no such upstream in the session, an unroutable method): 200 and the error. */
+export function refuseRequest(ctx: ProxyContext, p: PostContext, id: JsonRpcId, code: number, message: string, what: { method?: string; server?: string; tool?: string } = {}): void {
+  sendRefusal(p.res, ctx.gate.refuse(p.rc, { stage: 'message', httpStatus: 200, id, error: { code, message } }, what));
+}
 
 /** initialize: a new downstream session, one upstream session per governed server. */
 export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: JsonRpcRequest): Promise<void> {
-  const gate = ctx.decisionPath.gate({ kind: 'request', message: msg }, { caller: p.caller, frontEnd: 'proxy', resolveTool: () => ({ error: 'no tools in initialize' }) });
-  if (!gate.allow) return refuse(ctx, p, { kind: 'request', message: msg }, gate);
+  const admitted = await ctx.gate.admit({ kind: 'request', message: msg }, { ...p.rc, caller: p.caller, naming: { separator: ctx.separator } });
+  if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
   const params = msg.params ?? {};
   if (ctx.sessions.full) {
-    sendJsonRpcError(p.res, 503, msg.id, ErrorCodes.policyUnavailable, 'too many open sessions; retry later', undefined, { 'retry-after': '5' });
-    return;
+    return sendRefusal(p.res, ctx.gate.transportRefusal(p.rc, 503, 'too many open sessions; retry later', { id: msg.id, headers: { 'retry-after': '5' } }));
   }
   const requested = typeof params.protocolVersion === 'string' ? params.protocolVersion : '';
   // Lifecycle: answer the client's version when supported, else the newest one we speak.
@@ -81,21 +77,15 @@ export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: J
 }
 
 export async function handleMessage(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<void> {
-  if (msg.kind === 'request' && msg.message.method === 'tools/call') await preloadCatalog(ctx, session, msg.message, p.signal);
-  const gate = ctx.decisionPath.gate(msg, {
-    caller: p.caller, frontEnd: 'proxy', sessionId: session.id,
-    resolveTool: (name) => resolveTool(ctx, session, name),
-  });
-  if (!gate.allow) {
-    if (ctx.approvals && gate.verdict?.effect === 'hold' && gate.call && msg.kind === 'request') return handleHeld(ctx, p, session, msg.message, gate.call, gate.verdict);
-    return refuse(ctx, p, msg, gate);
-  }
+  const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming: { separator: ctx.separator }, signal: p.signal });
+  if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
+  if (admitted.kind === 'hold') return handleHeld(ctx, p, session, admitted.held);
 
   if (msg.kind === 'response') {
     const target = session.takeServerRequest(msg.message.id);
     if (!target) {
-      sendJsonRpcError(p.res, 400, null, ErrorCodes.invalidRequest, `no pending server request with id ${JSON.stringify(msg.message.id)} in this session`);
-      return;
+      const message = `no pending server request with id ${JSON.stringify(msg.message.id)} in this session`;
+      return sendRefusal(p.res, ctx.gate.refuse(p.rc, { stage: 'message', httpStatus: 400, id: null, error: { code: ErrorCodes.invalidRequest, message } }));
     }
     void session.upstream(target.server)?.session.forward({ ...msg.message, id: target.id });
     p.res.writeHead(202).end();
@@ -121,70 +111,31 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
   const req = msg.message;
   switch (req.method) {
     case 'initialize':
-      sendJsonRpcError(p.res, 400, req.id, ErrorCodes.invalidRequest, 'this session is already initialized; start a new session without an MCP-Session-Id header');
-      return;
+      return sendRefusal(p.res, ctx.gate.transportRefusal(p.rc, 400, 'this session is already initialized; start a new session without an MCP-Session-Id header', { id: req.id, code: ErrorCodes.invalidRequest }));
     case 'ping':
       sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: {} });
       return;
     case 'tools/list':
       return listTools(ctx, p, session, req);
     case 'tools/call': {
-      const { server, tool } = gate.call!;
+      const { server, tool } = admitted.call!;
       const upstream = session.upstream(server);
-      if (!upstream) return answerError(p.res, req.id, ErrorCodes.invalidParams, `server "${server}" has no upstream in this session`);
+      if (!upstream) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${server}" has no upstream in this session`, { method: req.method, server, tool });
       const message = { ...req, params: { ...req.params, name: tool } };
       return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs });
     }
     default: {
       // A method an operator let through (passMethods): routable only when there is one server.
       const ups = session.upstreams();
-      if (ups.length !== 1) return answerError(p.res, req.id, ErrorCodes.methodNotFound, `method "${req.method}" cannot be routed: it names no tool and ${ups.length} upstream servers are behind this endpoint`);
+      if (ups.length !== 1) return refuseRequest(ctx, p, req.id, ErrorCodes.methodNotFound, `method "${req.method}" cannot be routed: it names no tool and ${ups.length} upstream servers are behind this endpoint`, { method: req.method });
       return relayRequest({ res: p.res, session, upstream: ups[0]!, id: req.id, message: { ...req }, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs });
     }
   }
 }
 
-function refuse(ctx: ProxyContext, p: PostContext, msg: JsonRpcMessage, gate: Extract<GateResult, { allow: false }>): void {
-  if (gate.requiredScopes?.length) {
-    const challenge = insufficientScope(gate.requiredScopes).wwwAuthenticate(ctx.resourceMetadataUrl);
-    sendJsonRpcError(p.res, 403, gate.id, gate.error.code, gate.error.message, gate.error.data, { 'www-authenticate': challenge });
-    return;
-  }
-  if (msg.kind === 'request') {
-    sendJsonRpcError(p.res, 200, gate.id, gate.error.code, gate.error.message, gate.error.data);
-    return;
-  }
-  sendJsonRpcError(p.res, gate.httpStatus, null, gate.error.code, gate.error.message, gate.error.data);
-}
-
-/** The annotations of a called tool come from its server's tools/list: fetch it if not cached. */
-async function preloadCatalog(ctx: ProxyContext, session: ProxySession, req: JsonRpcRequest, signal: AbortSignal): Promise<void> {
-  const name = req.params?.name;
-  const split = typeof name === 'string' ? splitName(name, ctx.separator) : undefined;
-  const upstream = split && session.upstream(split.server);
-  if (!upstream || upstream.catalog.loaded) return;
-  try {
-    await upstream.catalog.tools(signal);
-  } catch (err) {
-    // Decided without the server's annotations (profiles and overrides still apply).
-    ctx.log.warn({ server: split.server, err: (err as Error).message }, 'tools/list for annotations failed');
-  }
-}
-
-function resolveTool(ctx: ProxyContext, session: ProxySession, name: string): ReturnType<Parameters<DecisionPath['gate']>[1]['resolveTool']> {
-  const split = splitName(name, ctx.separator);
-  if (!split) return { error: `tool "${name}" has no server prefix: tools behind this proxy are named <server>${ctx.separator}<tool>` };
-  const upstream = session.upstream(split.server);
-  // Not a governed server: the decision path answers that itself, exactly as ext_authz would.
-  if (!upstream) return { server: split.server, tool: split.tool };
-  const found = upstream.catalog.lookup(split.tool);
-  if (found.duplicate) return { error: `server "${split.server}" lists tool "${split.tool}" more than once; refusing to choose between them` };
-  return { server: split.server, tool: split.tool, ...(found.tool?.annotations ? { annotations: found.tool.annotations } : {}) };
-}
-
 async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest): Promise<void> {
   if (req.params?.cursor !== undefined) {
-    return answerError(p.res, req.id, ErrorCodes.invalidParams, 'params.cursor was not issued by this server: the proxy returns every tool in one page');
+    return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, 'params.cursor was not issued by this server: the proxy returns every tool in one page', { method: req.method });
   }
   const perServer = await Promise.all(session.upstreams().map(async (u) => {
     const server = u.session.name;
@@ -192,7 +143,7 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
       const tools = await u.catalog.tools(p.signal);
       const dups = u.catalog.duplicates();
       if (dups.length) ctx.log.warn({ server, tools: dups }, 'upstream lists tools more than once; they are withheld');
-      return { server, tools: ctx.decisionPath.visibleTools(server, tools, p.caller) };
+      return { server, tools: ctx.gate.visibleTools(server, tools, p.caller) };
     } catch (err) {
       ctx.log.warn({ server, err: (err as Error).message }, 'upstream tools/list failed; its tools are left out');
       return { server, tools: [] };

@@ -9,29 +9,33 @@
 //
 // retry mode: answered at once with the approvalRequired error carrying the approval reference;
 // the identical call retried after approval finds the approved request, consumes it and proceeds.
+//
+// Which calls are held and what their outcome is answered with is the gate's (Gate.release, the
+// same call ext_authz makes); only the stream that keeps the client waiting is this file's.
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
-import { approveCommand, outcomeError, type Outcome } from '../approvals/index.ts';
-import { ErrorCodes, type JsonRpcRequest, type ToolCall, type Verdict } from '../gate/index.ts';
-import type { PostContext, ProxyContext } from './handler.ts';
-import { answerError, relayRequest } from './relay.ts';
+import { approveCommand } from '../approvals/index.ts';
+import { ErrorCodes, errorResponse, type GateOutcome, type HeldCall } from '../gate/index.ts';
+import { refuseRequest, type PostContext, type ProxyContext } from './handler.ts';
+import { sendRefusal } from './http.ts';
+import { relayRequest } from './relay.ts';
 import type { ProxySession } from './session.ts';
 import { SseWriter } from './sse.ts';
 
 /** Held calls per session and request id, so notifications/cancelled can stop the wait. */
-const held = new Map<string, AbortController>();
+const waiting = new Map<string, AbortController>();
 const heldKey = (session: ProxySession, id: unknown) => `${session.id}\u0000${JSON.stringify(id)}`;
 
 /** Stops waiting for a held call the client cancelled; true when there was one. */
 export function cancelHeld(session: ProxySession, requestId: unknown): boolean {
-  const c = held.get(heldKey(session, requestId));
+  const c = waiting.get(heldKey(session, requestId));
   c?.abort(Object.assign(new Error('the client cancelled the call'), { name: 'AbortError' }));
   return c !== undefined;
 }
 
-export async function handleHeld(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, call: ToolCall, verdict: Verdict): Promise<void> {
-  const approvals = ctx.approvals!;
+export async function handleHeld(ctx: ProxyContext, p: PostContext, session: ProxySession, held: HeldCall): Promise<void> {
+  const { call, verdict, message: req } = held;
   const upstream = session.upstream(call.server);
-  if (!upstream) return answerError(p.res, req.id, ErrorCodes.invalidParams, `server "${call.server}" has no upstream in this session`);
+  if (!upstream) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${call.server}" has no upstream in this session`, { method: 'tools/call', server: call.server, tool: call.tool });
   const log = ctx.log.child({ decisionId: verdict.decisionId, server: call.server, tool: call.tool });
   const message = { ...req, params: { ...req.params, name: call.tool } };
   const relay = (writer?: SseWriter) => relayRequest({
@@ -39,15 +43,14 @@ export async function handleHeld(ctx: ProxyContext, p: PostContext, session: Pro
   });
 
   if (ctx.approvalMode === 'retry') {
-    const outcome = await approvals.check(call, verdict);
-    if (outcome.kind === 'released') return relay();
-    const { error } = outcomeError(outcome, verdict);
-    return answerError(p.res, req.id, error.code, error.message, error.data);
+    const outcome = await ctx.gate.release(held, { mode: 'retry' }, p.rc);
+    if (outcome.kind === 'allow') return relay();
+    return sendRefusal(p.res, outcome.refusal);
   }
 
   const key = heldKey(session, req.id);
   const cancel = new AbortController();
-  held.set(key, cancel);
+  waiting.set(key, cancel);
   const signal = AbortSignal.any([p.signal, cancel.signal]);
   const writer = new SseWriter(p.res, {}, ctx.approvalKeepAliveMs);
   const meta = req.params?._meta as { progressToken?: unknown } | undefined;
@@ -65,9 +68,9 @@ export async function handleHeld(ctx: ProxyContext, p: PostContext, session: Pro
     ticker = setInterval(tick, ctx.approvalKeepAliveMs).unref();
   };
 
-  let outcome: Outcome;
+  let outcome: GateOutcome;
   try {
-    outcome = await approvals.hold(call, verdict, signal, onPending);
+    outcome = await ctx.gate.release(held, { mode: 'hold', signal, onPending }, p.rc);
   } catch (err) {
     if ((err as Error).name !== 'AbortError') throw err;
     log.info({ reason: (err as Error).message }, 'held call abandoned by the client; its approval request stays for a retry');
@@ -75,11 +78,11 @@ export async function handleHeld(ctx: ProxyContext, p: PostContext, session: Pro
     return;
   } finally {
     clearInterval(ticker);
-    held.delete(key);
+    waiting.delete(key);
   }
-  if (outcome.kind === 'released') return relay(writer);
-  const { error } = outcomeError(outcome, verdict);
-  log.info({ outcome: outcome.kind, code: error.code }, 'held call ended without release');
-  writer.send({ jsonrpc: '2.0', id: req.id, error });
+  if (outcome.kind === 'allow') return relay(writer);
+  log.info({ code: outcome.refusal.error.code }, 'held call ended without release');
+  // The stream already answered 200: the refusal travels as its last event.
+  writer.send(errorResponse(req.id, outcome.refusal.error));
   writer.close();
 }

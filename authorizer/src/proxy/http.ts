@@ -1,27 +1,18 @@
 // HTTP plumbing of the proxy's downstream side: bounded body reading, Accept / Content-Type
-// negotiation as the Streamable HTTP transport requires, and JSON / JSON-RPC error replies.
+// negotiation as the Streamable HTTP transport requires, and the rendering of the gate's
+// refusals (status, JSON-RPC error body, challenge) exactly as ext_authz renders them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCodes, type JsonRpcId } from '../gate/index.ts';
+import { HttpError } from '../../../pkg/http/error.ts';
+import { bodyTooLargeMessage, ErrorCodes, errorResponse, type JsonRpcId, type Refusal } from '../gate/index.ts';
 
-export class HttpError extends Error {
-  override name = 'HttpError';
-  readonly status: number;
-  readonly code: number;
-  readonly headers: Record<string, string>;
-  constructor(status: number, code: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.headers = headers;
-  }
-}
+export { HttpError };
 
 /** JSON-RPC code for transport-level refusals, as the MCP SDK uses it (no stable toolgate meaning). */
 export const transportErrorCode = ErrorCodes.transport;
 
 /** Reads the whole body, refusing more than `limit` bytes (by Content-Length up front, else as it streams). */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new HttpError(413, transportErrorCode, `request body larger than ${limit} bytes`);
+  const tooLarge = () => new HttpError(bodyTooLargeMessage(limit), { status: 413 });
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
@@ -76,8 +67,13 @@ export function sendJsonRpcError(res: ServerResponse, status: number, id: JsonRp
   sendJson(res, status, { jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined ? { data } : {}) } }, headers);
 }
 
-export function sendHttpError(res: ServerResponse, err: HttpError, id: JsonRpcId = null): void {
-  sendJsonRpcError(res, err.status, id, err.code, err.message, undefined, err.headers);
+/** A gate refusal as the HTTP response: the same status, body and headers ext_authz has Envoy send. */
+export function sendRefusal(res: ServerResponse, r: Refusal): void {
+  sendJson(res, r.httpStatus, errorResponse(r.id, r.error), {
+    ...r.headers,
+    ...(r.wwwAuthenticate ? { 'www-authenticate': r.wwwAuthenticate } : {}),
+    ...(r.verdict ? { 'x-toolgate-decision-id': r.verdict.decisionId } : {}),
+  });
 }
 
 /** Origin of a URL as browsers send it in the Origin header (scheme://host[:port], lower case). */

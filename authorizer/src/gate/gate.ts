@@ -1,0 +1,282 @@
+// The one gate every MCP request passes, whichever front end received it:
+//
+//   available → authenticate → read (body limit, JSON-RPC parse) → admit (method, params, tool
+//   name, catalog lookup, policy decision) → release (human approval) → outcome
+//
+// A front end calls these stages in order and renders what comes back (an Allow or a Refusal);
+// it holds no decision logic and picks no status or error code of its own. Its transport
+// refusals (HTTP method, headers, sessions) go through refuse() too, so every refusal, wherever
+// it happens, is metered, logged and audited in one place.
+import type { Logger } from 'pino';
+import { isObject } from '../../../pkg/lang/is-object.ts';
+import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
+import type { ApprovalCoordinator } from '../approvals/coordinator.ts';
+import { outcomeError } from '../approvals/outcome.ts';
+import { AuthenticationError, insufficientScope } from '../identity/errors.ts';
+import { GatewayAuthRefusal, PolicyVerifiers, metadataUrlOf, policyAuthenticator, verifierFor, type Authenticate, type AuthenticationRequest } from './authenticate.ts';
+import { noCatalog, type ToolCatalog } from './catalog.ts';
+import { DecisionPath, verdictError, type DecisionRecord } from './decision-path.ts';
+import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import {
+  bodyTooLargeMessage, refusedMessageStatus, type Admission, type GateOutcome, type HeldCall, type Refusal, type RefusalContext, type RefusalRecord, type RefusalStage,
+} from './outcome.ts';
+import type { PolicyRouter } from './policy-router.ts';
+import { resolveToolName, type ToolNaming } from './tool-names.ts';
+import type { CallerIdentity, ToolCall } from './types.ts';
+
+/** Methods that pass without a policy decision: session plumbing and discovery. */
+export const defaultPassMethods: readonly string[] = ['initialize', 'ping', 'tools/list'];
+
+export const defaultMaxBodyBytes = 1024 * 1024;
+
+export interface GateOptions {
+  router: PolicyRouter;
+  log: Logger;
+  /** Default: the identity settings of the loaded policies (spec.identity). */
+  authenticate?: Authenticate;
+  /** Shared with the RFC 9728 metadata route; built from `router` when absent. */
+  verifiers?: PolicyVerifiers;
+  /** Each governed server's tools/list; without one, calls are decided without server annotations. */
+  catalog?: ToolCatalog;
+  /** Held calls become ApprovalRequests; without it they are refused with approvalRequired. */
+  approvals?: ApprovalCoordinator;
+  metrics?: GatewayMetrics;
+  /** Further request methods let through without a decision (e.g. resources/read). */
+  passMethods?: readonly string[];
+  /** Bodies above this are refused (413). Behind Envoy keep it at or below max_request_bytes. */
+  maxBodyBytes?: number;
+  /** RFC 9728 metadata URL named in every challenge; default derived from the policy's audience. */
+  resourceMetadataUrl?: string;
+  /** False until the policies are loaded: everything is refused as unavailable. Default: every policy known has loaded. */
+  ready?: () => boolean;
+  /** Once per tools/call decision (the audit trail hangs here). */
+  onDecision?: (record: DecisionRecord) => void;
+  /** Once per refusal, whatever refused it (the audit trail hangs here). */
+  onRefusal?: (record: RefusalRecord) => void;
+}
+
+export interface AdmitContext extends RefusalContext {
+  caller: CallerIdentity;
+  /** How params.name names the governed server. */
+  naming: ToolNaming;
+  /** The client went away: stop waiting for the catalog. */
+  signal?: AbortSignal;
+}
+
+export type Authenticated = { ok: true; caller: CallerIdentity } | { ok: false; refusal: Refusal };
+export type ReadMessage = { ok: true; message: JsonRpcMessage } | { ok: false; refusal: Refusal };
+
+/** What a held call waits with: retry answers at once; hold waits (watch-driven) until decided or aborted. */
+export type ReleaseMode = { mode: 'retry' } | { mode: 'hold'; signal: AbortSignal; onPending?: (r: ApprovalRequest) => void };
+
+interface About { method?: string; server?: string; tool?: string }
+
+export class Gate {
+  readonly router: PolicyRouter;
+  readonly decisionPath: DecisionPath;
+  readonly maxBodyBytes: number;
+  readonly approvals: ApprovalCoordinator | undefined;
+  readonly #o: GateOptions;
+  readonly #verifiers: PolicyVerifiers;
+  readonly #authenticate: Authenticate;
+  readonly #catalog: ToolCatalog;
+  readonly #pass: Set<string>;
+
+  constructor(o: GateOptions) {
+    this.#o = o;
+    this.router = o.router;
+    this.decisionPath = new DecisionPath({ router: o.router, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.onDecision ? { onDecision: o.onDecision } : {}) });
+    this.maxBodyBytes = o.maxBodyBytes ?? defaultMaxBodyBytes;
+    this.approvals = o.approvals;
+    this.#verifiers = o.verifiers ?? new PolicyVerifiers(o.router, { log: o.log });
+    this.#authenticate = o.authenticate ?? policyAuthenticator(this.#verifiers);
+    this.#catalog = o.catalog ?? noCatalog;
+    this.#pass = new Set([...defaultPassMethods, ...(o.passMethods ?? [])]);
+  }
+
+  /** True once the policies are loaded (readiness probes follow this). */
+  ready(): boolean {
+    if (this.#o.ready) return this.#o.ready();
+    const keys = this.#o.router.keys();
+    return keys.length > 0 && keys.every((k) => this.#o.router.entry(k).gateway !== undefined);
+  }
+
+  /** A refusal while the policies are not loaded (fail closed from the first instant), else undefined. */
+  unavailable(ctx: RefusalContext): Refusal | undefined {
+    if (this.ready()) return undefined;
+    return this.refuse(ctx, {
+      stage: 'transport', httpStatus: 503, id: null, headers: { 'retry-after': '5' },
+      error: { code: ErrorCodes.policyUnavailable, message: 'policy unavailable, call refused: the authorizer is not ready (its policies are not loaded yet, or the admission policy guarding approvals is missing; /readyz on the probe port says which)' },
+    });
+  }
+
+  /** The caller proven by the bearer token, or the RFC 6750 refusal (401/400/403 with a challenge). */
+  async authenticate(r: AuthenticationRequest, ctx: RefusalContext): Promise<Authenticated> {
+    try {
+      return { ok: true, caller: await this.#authenticate(r) };
+    } catch (err) {
+      if (err instanceof GatewayAuthRefusal) {
+        return { ok: false, refusal: this.refuse(ctx, { stage: 'authentication', httpStatus: err.status, id: null, error: { code: err.code, message: err.message } }, r.server !== undefined ? { server: r.server } : {}) };
+      }
+      if (err instanceof AuthenticationError) {
+        const challenge = err.status === 503 ? {} : { wwwAuthenticate: err.wwwAuthenticate(this.#metadataUrl(r.server)) };
+        return {
+          ok: false,
+          refusal: this.refuse(ctx, {
+            stage: 'authentication', httpStatus: err.status, id: null, ...challenge,
+            error: { code: ErrorCodes.unauthenticated, message: `authentication failed: ${err.description}`, data: err.toJSON() },
+          }, r.server !== undefined ? { server: r.server } : {}),
+        };
+      }
+      this.#o.log.error({ err }, 'authentication failed unexpectedly; refusing the request');
+      return { ok: false, refusal: this.internalError(ctx) };
+    }
+  }
+
+  /** One JSON-RPC message from a body, within the size limit. */
+  read(body: string | Uint8Array, ctx: RefusalContext): ReadMessage {
+    const bytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+    if (bytes > this.maxBodyBytes) return { ok: false, refusal: this.transportRefusal(ctx, 413, bodyTooLargeMessage(this.maxBodyBytes)) };
+    try {
+      return { ok: true, message: parseJsonRpc(body) };
+    } catch (err) {
+      if (!(err instanceof JsonRpcParseError)) throw err;
+      return { ok: false, refusal: this.refuse(ctx, { stage: 'parse', httpStatus: 400, id: err.id, error: { code: err.code, message: err.message } }) };
+    }
+  }
+
+  /** Whether one client→server message may go upstream: passed, decided, held for approval, or refused. */
+  async admit(msg: JsonRpcMessage, ctx: AdmitContext): Promise<Admission> {
+    if (msg.kind === 'response') return { kind: 'allow', method: '(response)', message: msg };
+    const method = msg.message.method;
+    if (msg.kind === 'notification') {
+      if (method.startsWith('notifications/')) return { kind: 'allow', method, message: msg };
+      // A request sent without an id must not slip past the decision as a "notification".
+      return this.#refuseMessage(ctx, false, null, ErrorCodes.invalidRequest, `"${method}" must be sent as a request with an id; only notifications/* may omit it`, { method });
+    }
+    const id = msg.message.id;
+    if (method === 'tools/call') return this.#admitToolCall(msg, id, msg.message.params ?? {}, ctx);
+    if (this.#pass.has(method)) return { kind: 'allow', method, message: msg };
+    return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through toolgate (allowed: ${[...this.#pass, 'tools/call'].sort().join(', ')})`, { method });
+  }
+
+  /**
+   * What becomes of a held call: released (allow, once), or refused with what the humans decided
+   * (pending with the approval reference, denied, expired, released elsewhere, unavailable). In
+   * hold mode an abort (the client went away) rejects with an AbortError; the request stays.
+   */
+  async release(held: HeldCall, how: ReleaseMode, ctx: RefusalContext): Promise<GateOutcome> {
+    const approvals = this.approvals;
+    const outcome = !approvals
+      ? { kind: 'failed', message: 'no approval coordinator configured' } as const
+      : how.mode === 'retry'
+        ? await approvals.check(held.call, held.verdict)
+        : await approvals.hold(held.call, held.verdict, how.signal, how.onPending);
+    if (outcome.kind === 'released') return { kind: 'allow', method: 'tools/call', message: { kind: 'request', message: held.message }, verdict: held.verdict, call: held.call };
+    const { error } = outcomeError(outcome, held.verdict);
+    return {
+      kind: 'refuse',
+      refusal: this.refuse(ctx, { stage: 'approval', httpStatus: refusedMessageStatus(true, error.code), id: held.message.id, error, verdict: held.verdict }, about(held.call)),
+    };
+  }
+
+  /** The tools a caller may see in a server's tools/list (see DecisionPath.visibleTools). */
+  visibleTools<T extends { name: string; annotations?: ToolCall['annotations'] }>(server: string, tools: readonly T[], caller: CallerIdentity): T[] {
+    return this.decisionPath.visibleTools(server, tools, caller);
+  }
+
+  /** A refusal of the transport itself (HTTP method, headers, session, size): no message was read. */
+  transportRefusal(ctx: RefusalContext, httpStatus: number, message: string, o: { headers?: Record<string, string>; code?: number; id?: JsonRpcId } = {}): Refusal {
+    return this.refuse(ctx, {
+      stage: 'transport', httpStatus, id: o.id ?? null, error: { code: o.code ?? ErrorCodes.transport, message }, ...(o.headers ? { headers: o.headers } : {}),
+    });
+  }
+
+  /** The authorizer failed: refuse (fail closed) without saying more than where to look. */
+  internalError(ctx: RefusalContext): Refusal {
+    return this.refuse(ctx, { stage: 'internal', httpStatus: 500, id: null, error: { code: ErrorCodes.internalError, message: 'authorizer error, call refused; see the authorizer log' } });
+  }
+
+  /** The one place a refusal is made: metered, logged and handed to the audit trail, then returned to render. */
+  refuse(ctx: RefusalContext, refusal: Refusal, what: About = {}): Refusal {
+    const record: RefusalRecord = {
+      frontEnd: ctx.frontEnd, stage: refusal.stage,
+      ...(ctx.httpMethod ? { httpMethod: ctx.httpMethod } : {}),
+      ...(what.method !== undefined ? { method: what.method } : {}),
+      httpStatus: refusal.httpStatus, code: refusal.error.code, reason: refusal.error.message,
+      ...(ctx.caller ? { caller: ctx.caller } : {}),
+      ...(what.server !== undefined ? { server: what.server } : {}),
+      ...(what.tool !== undefined ? { tool: what.tool } : {}),
+      ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
+      ...(refusal.id !== null ? { requestId: refusal.id } : {}),
+      ...(refusal.verdict ? { decisionId: refusal.verdict.decisionId } : {}),
+    };
+    this.#o.metrics?.refused(ctx.frontEnd, refusal.stage, what.method, refusal.httpStatus, refusal.error.code);
+    this.#o.log[quietStages.has(refusal.stage) ? 'debug' : 'info']({
+      frontEnd: ctx.frontEnd, stage: refusal.stage, httpStatus: refusal.httpStatus, code: refusal.error.code, reason: refusal.error.message,
+      method: what.method, server: what.server, tool: what.tool, agent: ctx.caller?.agent, operator: ctx.caller?.operator, decisionId: record.decisionId,
+    }, 'refused');
+    try {
+      this.#o.onRefusal?.(record);
+    } catch (err) {
+      // The audit trail counts its own losses; a throwing hook must not turn a refusal into a 500.
+      this.#o.log.error({ err }, 'refusal hook failed');
+    }
+    return refusal;
+  }
+
+  async #admitToolCall(msg: JsonRpcMessage, id: JsonRpcId, params: Record<string, unknown>, ctx: AdmitContext): Promise<Admission> {
+    const method = 'tools/call';
+    if (typeof params.name !== 'string' || params.name === '') return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, 'params.name must be a non-empty string (the tool to call)', { method });
+    if (params.arguments !== undefined && !isObject(params.arguments)) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, 'params.arguments must be an object', { method });
+    const resolved = resolveToolName(params.name, ctx.naming);
+    if ('error' in resolved) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, resolved.error, { method });
+    const { server, tool } = resolved;
+    let annotations: ToolCall['annotations'];
+    if (this.#o.router.route(server).ok) {
+      const found = await this.#catalog.lookup(server, tool, ctx.signal);
+      if (found.kind === 'duplicate') {
+        return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, `server "${server}" lists tool "${tool}" more than once; refusing to choose between them`, { method, server, tool });
+      }
+      if (found.kind === 'listed') annotations = found.tool.annotations;
+      // Not (yet) listed, or the list is unreadable: decided on profiles, overrides and name patterns alone.
+      if (found.kind === 'unavailable') this.#o.log.debug({ server, tool, reason: found.reason }, 'tool catalog unavailable; deciding without server annotations');
+    }
+    const call: ToolCall = {
+      server, tool,
+      ...(params.arguments !== undefined ? { arguments: params.arguments as Record<string, unknown> } : {}),
+      ...(annotations ? { annotations } : {}),
+      caller: ctx.caller,
+      ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
+      requestId: id,
+      frontEnd: ctx.frontEnd,
+    };
+    const verdict = this.decisionPath.decide(call);
+    if (verdict.effect === 'proceed') return { kind: 'allow', method, message: msg, verdict, call };
+    if (verdict.effect === 'hold' && this.approvals && msg.kind === 'request') return { kind: 'hold', held: { message: msg.message, call, verdict } };
+    const scopes = this.decisionPath.requiredScopes(call, verdict);
+    const { httpStatus, error } = verdictError(verdict, scopes);
+    const challenge = error.code === ErrorCodes.insufficientScope && scopes?.length
+      ? { wwwAuthenticate: insufficientScope(scopes).wwwAuthenticate(this.#metadataUrl(server)) }
+      : {};
+    return { kind: 'refuse', refusal: this.refuse(ctx, { stage: 'decision', httpStatus, id, error, verdict, ...challenge }, about(call)) };
+  }
+
+  #refuseMessage(ctx: RefusalContext, isRequest: boolean, id: JsonRpcId, code: number, message: string, what: About): { kind: 'refuse'; refusal: Refusal } {
+    const error: JsonRpcError = { code, message };
+    return { kind: 'refuse', refusal: this.refuse(ctx, { stage: 'message', httpStatus: refusedMessageStatus(isRequest, code), id, error }, what) };
+  }
+
+  /** Configured, or the RFC 9728 location of the governing policy's audience: never taken from the request. */
+  #metadataUrl(server: string | undefined): string | undefined {
+    if (this.#o.resourceMetadataUrl) return this.#o.resourceMetadataUrl;
+    const found = verifierFor(this.#verifiers, server);
+    return found.ok ? metadataUrlOf(found.identity.audience) : undefined;
+  }
+}
+
+/** Client mistakes at the transport and parse stages are logged at debug: the audit trail has them all. */
+const quietStages = new Set<RefusalStage>(['transport', 'parse']);
+
+const about = (call: ToolCall): About => ({ method: 'tools/call', server: call.server, tool: call.tool });
