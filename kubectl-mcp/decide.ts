@@ -4,6 +4,7 @@
 // resourceVersion it read, so a concurrent decision is never overwritten.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApprovalRequest, Decision } from '../api/v1alpha1/index.ts';
+import { parseDuration as parseDurationText } from '../pkg/duration.ts';
 import { isConflict, isNotFound, type KubeClient } from '../pkg/kube/client.ts';
 import { approvalRequests, CliError, connect, globalHelp, globalOptions, parse, UsageError, whoAmI } from './cli.ts';
 import { duePhase, phaseOf, tally, terminalPhases } from './format.ts';
@@ -32,11 +33,14 @@ ${globalHelp}
 
 const options = { ...globalOptions, reason: { type: 'string' }, wait: { type: 'string' } } as const;
 
+/** --wait: a duration as the CRDs write them (5s, 500ms, 1m, 1h), or 0 for "do not wait". */
 export function parseDuration(text: string, command: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`--wait must be a duration such as 5s, 500ms or 1m; got "${text}"`, command);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+  if (text.trim() === '0') return 0;
+  try {
+    return parseDurationText(text.trim(), '--wait');
+  } catch (err) {
+    throw new UsageError((err as Error).message, command);
+  }
 }
 
 export async function decide(verb: 'approve' | 'deny', args: string[], out: NodeJS.WritableStream): Promise<number> {

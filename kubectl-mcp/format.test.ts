@@ -65,7 +65,12 @@ describe('flags', () => {
     expect(parseDuration('5s', 'approve')).toBe(5000);
     expect(parseDuration('250ms', 'approve')).toBe(250);
     expect(parseDuration('0', 'approve')).toBe(0);
-    expect(() => parseDuration('soon', 'approve')).toThrow(/--wait must be a duration/);
+    expect(parseDuration('1h', 'approve')).toBe(3_600_000);
+    expect(parseDuration('1h30m', 'approve')).toBe(5_400_000);
+    expect(() => parseDuration('soon', 'approve')).toThrow(UsageError);
+    expect(() => parseDuration('soon', 'approve')).toThrow('invalid duration "soon" for --wait: expected numbers with units (ms, s, m, h), for example 30s, 15m, 1h or 1h30m');
+    // A bare number is not a duration in the CRDs either (only 0, meaning "do not wait").
+    expect(() => parseDuration('5', 'approve')).toThrow(/invalid duration "5" for --wait/);
   });
 });
 

@@ -1,12 +1,13 @@
 // A watch-backed cache of one resource, built on @kubernetes/client-node's informer (which
 // lists, watches, and relists by itself on 410 Gone). What it lacks we add here: on any other
-// error the informer stops, so we restart it with capped backoff; every event is logged and
-// counted; `synced()` resolves after the first successful list.
+// error the informer stops, so we restart it with capped, jittered backoff; every event is
+// logged and counted; `synced()` resolves after the first successful list.
 import { makeInformer, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import type { KubeObject } from '../../api/v1alpha1/index.ts';
 import type { Logger } from 'pino';
 import { errorMessage } from '../observability/log.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
+import { Backoff, type BackoffOptions } from '../retry/backoff.ts';
 import { resourcePath, type KubeClient, type ResourceRef } from './client.ts';
 
 export type WatchEventType = 'add' | 'update' | 'delete';
@@ -30,8 +31,8 @@ export interface InformerOptions {
   labelSelector?: string;
   log: Logger;
   metrics?: OperatorMetrics;
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
+  /** Delays between restarts after watch errors. Default: from 500 ms, doubling, up to 30 s, jittered. */
+  backoff?: BackoffOptions;
 }
 
 export class ResourceInformer<T extends KubeObject> {
@@ -41,7 +42,7 @@ export class ResourceInformer<T extends KubeObject> {
   private readonly name: string;
   private hasSynced = false;
   private syncWaiters: Array<() => void> = [];
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly opts: InformerOptions;
@@ -50,7 +51,7 @@ export class ResourceInformer<T extends KubeObject> {
     this.opts = opts;
     this.name = opts.resource.group ? `${opts.resource.plural}.${opts.resource.group}` : opts.resource.plural;
     this.log = opts.log.child({ informer: this.name });
-    this.backoffMs = opts.baseBackoffMs ?? 500;
+    this.backoff = new Backoff(opts.backoff);
     const path = resourcePath(opts.resource);
     // Objects stay plain JSON (our list and client-node's watch both parse JSON without the
     // typed deserializer), so the casts below only bridge client-node's Date-typed metadata.
@@ -65,7 +66,7 @@ export class ResourceInformer<T extends KubeObject> {
       opts.metrics?.watchEvents.inc({ resource: this.name, event: type });
       this.log.debug({ event: type, key: objectKey(obj), resourceVersion: obj.metadata?.resourceVersion }, 'watch event');
       // A good event proves the connection healthy again.
-      this.backoffMs = opts.baseBackoffMs ?? 500;
+      this.backoff.reset();
       for (const h of this.handlers) h(type, obj);
     };
     this.informer.on('add', emit('add'));
@@ -119,10 +120,9 @@ export class ResourceInformer<T extends KubeObject> {
 
   private restartLater(err: unknown): void {
     if (this.stopped || this.restartTimer) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 30_000);
+    const delay = this.backoff.next();
     this.opts.metrics?.watchRestarts.inc({ resource: this.name });
-    this.log.warn({ err: errorMessage(err), retryInMs: delay }, 'watch failed; restarting informer');
+    this.log.warn({ err: errorMessage(err), attempt: this.backoff.failures, retryInMs: delay }, 'watch failed; restarting informer');
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;

@@ -52,7 +52,7 @@ describe('WorkQueue', () => {
     const events: WorkQueueEvent[] = [];
     let calls = 0;
     const q = new WorkQueue(async () => { calls++; throw new Error('boom'); }, {
-      baseDelayMs: 1, maxDelayMs: 4, maxRetries: 4, onResult: (e) => events.push(e),
+      backoff: { initialMs: 1, maxMs: 4, jitter: 0 }, maxRetries: 4, onResult: (e) => events.push(e),
     });
     q.add('x');
     for (let i = 0; i < 50 && !events.some((e) => e.type === 'dropped'); i++) await tick(5);
@@ -62,11 +62,24 @@ describe('WorkQueue', () => {
     expect(events.at(-1)).toMatchObject({ type: 'dropped', key: 'x', attempts: 5 });
   });
 
+  it('jitters retry delays, so keys that failed together do not retry together', async () => {
+    const events: WorkQueueEvent[] = [];
+    const draws = [0, 0.999999];
+    const q = new WorkQueue(async () => { throw new Error('boom'); }, {
+      backoff: { initialMs: 1_000, random: () => draws.shift() ?? 0 }, onResult: (e) => events.push(e),
+    });
+    q.add('a');
+    q.add('b');
+    await q.idle();
+    q.stop();
+    expect(events.map((e) => (e as { delayMs: number }).delayMs)).toEqual([1_000, 500]);
+  });
+
   it('resets the failure count after a success', async () => {
     const events: WorkQueueEvent[] = [];
     let fail = true;
     const q = new WorkQueue(async () => { if (fail) { fail = false; throw new Error('once'); } }, {
-      baseDelayMs: 1, onResult: (e) => events.push(e),
+      backoff: { initialMs: 1 }, onResult: (e) => events.push(e),
     });
     q.add('y');
     for (let i = 0; i < 20 && !events.some((e) => e.type === 'done'); i++) await tick(5);

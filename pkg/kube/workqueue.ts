@@ -1,15 +1,15 @@
 // A per-key work queue in the style of client-go's: a key is processed by one worker at a
 // time, re-adding a key while it is queued is a no-op (events coalesce), re-adding it while it
-// is in flight queues exactly one more pass, and failures are retried with capped exponential
-// backoff up to a limit after which the key is dropped (and counted) until the next event.
+// is in flight queues exactly one more pass, and failures are retried with capped, jittered
+// exponential backoff (per key) up to a limit after which the key is dropped (and counted)
+// until the next event.
+import { Backoff, type BackoffOptions } from '../retry/backoff.ts';
 
 export interface WorkQueueOptions {
   /** Parallel workers (distinct keys only). */
   concurrency?: number;
-  /** First retry delay; doubles per failure. */
-  baseDelayMs?: number;
-  /** Cap on the retry delay. */
-  maxDelayMs?: number;
+  /** Retry delays per key. Default: from 250 ms, doubling, up to 60 s, jittered. */
+  backoff?: BackoffOptions;
   /** Failures after which a key is dropped until it is added again. */
   maxRetries?: number;
   /** Called for every outcome, for logs and metrics. */
@@ -35,8 +35,7 @@ export class WorkQueue {
   private active = 0;
   private stopped = false;
   private readonly concurrency: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly backoff: Backoff;
   private readonly maxRetries: number;
   private readonly onResult: (event: WorkQueueEvent) => void;
   private readonly handler: Handler;
@@ -44,8 +43,7 @@ export class WorkQueue {
   constructor(handler: Handler, options: WorkQueueOptions = {}) {
     this.handler = handler;
     this.concurrency = options.concurrency ?? 2;
-    this.baseDelayMs = options.baseDelayMs ?? 250;
-    this.maxDelayMs = options.maxDelayMs ?? 60_000;
+    this.backoff = new Backoff({ initialMs: 250, maxMs: 60_000, ...options.backoff });
     this.maxRetries = options.maxRetries ?? 10;
     this.onResult = options.onResult ?? (() => {});
   }
@@ -133,7 +131,7 @@ export class WorkQueue {
         this.onResult({ type: 'dropped', key, attempts, error });
       } else {
         this.failures.set(key, attempts);
-        const delayMs = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempts - 1));
+        const delayMs = this.backoff.delay(attempts);
         this.onResult({ type: 'retry', key, attempt: attempts, delayMs, error });
         if (!this.dirty.has(key)) this.addAfter(key, delayMs);
       }

@@ -8,11 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultMaxBundleBytes, openBundle, type OpenedBundle } from '../../../pkg/bundle/bundle.ts';
 import { longPollContentType } from '../../../pkg/bundle/protocol.ts';
 import { BundleSignatureError, type VerifyOptions } from '../../../pkg/bundle/sign.ts';
+import { serviceAccountTokenPath } from '../../../pkg/kube/service-account.ts';
+import { Backoff, jittered, type BackoffOptions } from '../../../pkg/retry/backoff.ts';
+import { retryAfterMs } from '../../../pkg/retry/retry-after.ts';
 import { errorMessage, type Logger } from '../../../pkg/observability/log.ts';
 import type { PolicyEngine } from '../../../pkg/policy/engine/engine.ts';
 import type { GatewayConfig } from '../gate/types.ts';
-import { Backoff, jittered, retryAfterMs, type BackoffOptions } from './backoff.ts';
-import { defaultTokenPath, FileSource } from './file-source.ts';
+import { FileSource } from './file-source.ts';
 import { httpGet, type GetResult } from './http.ts';
 import type { BundleClientMetrics } from './metrics.ts';
 import { bundleUrl, etagRevision, gatewayConfigOf, parseBundleName, refusalReason } from './parse.ts';
@@ -88,7 +90,7 @@ export class BundleClient {
     this.bundle = opts.bundle;
     this.url = bundleUrl(opts.service, opts.bundle);
     this.#opts = opts;
-    this.#token = opts.token ?? new FileSource({ path: opts.tokenPath ?? defaultTokenPath, what: 'service-account token' });
+    this.#token = opts.token ?? new FileSource({ path: opts.tokenPath ?? serviceAccountTokenPath, what: 'service-account token' });
     this.#ca = opts.caFile ? new FileSource({ path: opts.caFile, what: 'bundle service CA bundle', refreshMs: 300_000 }) : undefined;
     this.#backoff = new Backoff(opts.backoff);
     this.#wait = Math.max(0, Math.floor(opts.waitSeconds ?? 60));
@@ -181,7 +183,7 @@ export class BundleClient {
       return Math.max(0, this.#minDelay - (performance.now() - started));
     }
     if (res.status === 401) this.#refreshToken = true; // kubelet may have rotated it meanwhile
-    const retryAfter = res.status === 429 || res.status >= 500 ? retryAfterMs(firstHeader(res.headers['retry-after'])) : 0;
+    const retryAfter = res.status === 429 || res.status >= 500 ? (retryAfterMs(firstHeader(res.headers['retry-after'])) ?? 0) : 0;
     return this.#failed(`bundle service refused ${this.url.pathname}: ${refusalReason(res.status, res.body)}`, retryAfter);
   }
 

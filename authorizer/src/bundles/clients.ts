@@ -3,8 +3,9 @@
 // reporter), and together answer /readyz: ready once every bundle has loaded once.
 import type { Registry } from 'prom-client';
 import type { PolicyEngine } from '../../../pkg/policy/engine/engine.ts';
+import { serviceAccountTokenPath } from '../../../pkg/kube/service-account.ts';
 import { BundleClient, type BundleClientOptions, type BundleLoaded } from './client.ts';
-import { defaultTokenPath, FileSource } from './file-source.ts';
+import { FileSource } from './file-source.ts';
 import { createBundleClientMetrics, type BundleClientMetrics } from './metrics.ts';
 
 export interface RevisionSink {
@@ -32,7 +33,7 @@ export class BundleClients {
     if (opts.bundles.size === 0) throw new Error('no bundles configured: the authorizer would deny every call');
     const { bundles, registry, reporter, onLoaded, tokenRefreshMs, ...shared } = opts;
     const metrics = opts.metrics ?? (registry ? createBundleClientMetrics(registry) : undefined);
-    const token = new FileSource({ path: opts.tokenPath ?? defaultTokenPath, what: 'service-account token', ...(tokenRefreshMs ? { refreshMs: tokenRefreshMs } : {}) });
+    const token = new FileSource({ path: opts.tokenPath ?? serviceAccountTokenPath, what: 'service-account token', ...(tokenRefreshMs ? { refreshMs: tokenRefreshMs } : {}) });
     const clients = new Map<string, BundleClient>();
     for (const [bundle, engine] of bundles) {
       clients.set(bundle, new BundleClient({

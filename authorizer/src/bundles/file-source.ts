@@ -6,8 +6,6 @@
 // would fail for a reason nobody can see.
 import { readFile } from 'node:fs/promises';
 
-export const defaultTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
 export interface FileSourceOptions {
   path: string;
   /** What the file is, for error messages ("service-account token"). */

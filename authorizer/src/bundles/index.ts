@@ -4,6 +4,5 @@ export { BundleClient, type BundleClientOptions, type BundleLoaded } from './cli
 export { BundleClients, type BundleClientsOptions, type RevisionSink } from './clients.ts';
 export { RevisionReporter, leaseName, revisionsValue, type RevisionReporterOptions } from './reporter.ts';
 export { createBundleClientMetrics, type BundleClientMetrics } from './metrics.ts';
-export { Backoff, jittered, retryAfterMs, type BackoffOptions } from './backoff.ts';
-export { FileSource, defaultTokenPath, type FileSourceOptions } from './file-source.ts';
+export { FileSource, type FileSourceOptions } from './file-source.ts';
 export { bundleUrl, etagRevision, gatewayConfigOf, parseBundleName, refusalReason } from './parse.ts';

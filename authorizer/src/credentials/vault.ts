@@ -4,11 +4,10 @@
 // when renewal fails or Vault's max TTL caps it, the source logs in again.
 import { readFile } from 'node:fs/promises';
 import nodeVault from 'node-vault';
+import { serviceAccountTokenPath } from '../../../pkg/kube/service-account.ts';
 import { TtlCache } from './cache.ts';
 import { CredentialError, scrub } from './errors.ts';
 import type { CredentialMetrics } from './metrics.ts';
-
-export const defaultJwtPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface VaultSourceOptions {
   /** Vault address, for example `https://vault.vault.svc:8200`. */
@@ -146,7 +145,7 @@ export class VaultSource {
 
   private async login(role: string): Promise<string> {
     const mount = this.opts.authMount ?? 'kubernetes';
-    const jwtPath = this.opts.jwtPath ?? defaultJwtPath;
+    const jwtPath = this.opts.jwtPath ?? serviceAccountTokenPath;
     try {
       this.jwt = (await readFile(jwtPath, 'utf8')).trim();
     } catch (err) {

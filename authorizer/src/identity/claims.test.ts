@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../../../api/v1alpha1/index.ts';
 import { AuthenticationError } from './errors.ts';
-import { agentOf, claimAt, forbiddenScopesIn, operatorOf, parseDuration, rolesFor, scopesOf, toCallerIdentity } from './claims.ts';
+import { agentOf, claimAt, forbiddenScopesIn, operatorOf, rolesFor, scopesOf, toCallerIdentity } from './claims.ts';
 
 const identity: Identity = {
   issuer: 'https://idp.example',
@@ -85,17 +85,5 @@ describe('toCallerIdentity', () => {
   it('requires a string sub', () => {
     expect(() => toCallerIdentity(identity, { iss: 'x', sub: 5 })).toThrow(AuthenticationError);
     expect(() => toCallerIdentity(identity, { iss: 'x' })).toThrow(/sub is missing/);
-  });
-});
-
-describe('parseDuration', () => {
-  it('parses Kubernetes durations', () => {
-    expect(parseDuration('30s')).toBe(30_000);
-    expect(parseDuration('1h30m')).toBe(5_400_000);
-    expect(parseDuration('1.5h')).toBe(5_400_000);
-    expect(parseDuration('250ms')).toBe(250);
-  });
-  it('refuses anything else', () => {
-    for (const bad of ['', '10', '1d', '-5s', 's']) expect(() => parseDuration(bad)).toThrow(/invalid duration/);
   });
 });

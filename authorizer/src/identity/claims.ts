@@ -4,6 +4,9 @@ import type { Identity } from '../../../api/v1alpha1/index.ts';
 import type { CallerIdentity } from '../gate/types.ts';
 import { invalidToken } from './errors.ts';
 
+// Kept importable from here for the callers in identity/ and approvals/; the parser is pkg/duration.ts.
+export { parseDuration } from '../../../pkg/duration.ts';
+
 export type Claims = Record<string, unknown>;
 
 export const defaultAgentClaims = ['azp', 'client_id'] as const;
@@ -98,14 +101,4 @@ export function toCallerIdentity(identity: Identity, claims: Claims): CallerIden
   if (typeof claims.exp === 'number') caller.expiresAt = new Date(claims.exp * 1000);
   if (typeof claims.jti === 'string' && claims.jti) caller.tokenId = claims.jti;
   return caller;
-}
-
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Milliseconds of a Kubernetes-style duration (`30s`, `1h30m`, `1.5h`), as the CRD pattern admits. */
-export function parseDuration(value: string): number {
-  if (!/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/.test(value)) throw new TypeError(`invalid duration ${JSON.stringify(value)}: expected e.g. 30s, 15m, 1h30m`);
-  let total = 0;
-  for (const m of value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(m[1]) * (durationUnits[m[2] ?? ''] ?? 0);
-  return total;
 }

@@ -1,27 +1,24 @@
 // The client's GET stream: one downstream SSE stream merging the GET streams of every upstream
 // server of the session. Upstreams without one (405) are left out; when none has one the client
 // gets the 405 itself. An upstream stream that ends or fails is reopened with Last-Event-ID
-// (with backoff) for as long as the client keeps its stream open.
+// (with capped, jittered backoff, never sooner than the server's `retry`) for as long as the
+// client keeps its stream open.
 import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { Backoff } from '../../../pkg/retry/backoff.ts';
 import { sendJsonRpcError, transportErrorCode } from './http.ts';
 import type { ProxySession, Upstream } from './session.ts';
-import { SseWriter } from './sse.ts';
-import { messagesOf } from './upstream.ts';
+import { SseWriter, type SseResumeState } from './sse.ts';
 
 export interface GetStreamOptions {
   res: ServerResponse;
   session: ProxySession;
   log: Logger;
   keepAliveMs: number;
-  /** First reconnect delay; doubles up to 30 s. */
+  /** First reconnect delay; doubles (jittered) up to 30 s, reset by every message. */
   reconnectMs: number;
 }
-
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-});
 
 export async function openMergedStream(o: GetStreamOptions): Promise<void> {
   const { res, session } = o;
@@ -57,25 +54,20 @@ export async function openMergedStream(o: GetStreamOptions): Promise<void> {
 
 async function pump(o: GetStreamOptions, u: Upstream, writer: SseWriter, signal: AbortSignal): Promise<void> {
   const server = u.session.name;
-  let res: Response | undefined;
-  let lastEventId: string | undefined;
-  let delay = o.reconnectMs;
+  const resume: SseResumeState = {};
+  const backoff = new Backoff({ initialMs: o.reconnectMs, maxMs: Math.max(o.reconnectMs, 30_000) });
   while (!signal.aborted && !writer.closed) {
     try {
-      res ??= await u.session.openStream(signal, lastEventId);
+      const res = await u.session.openStream(signal, resume.lastEventId || undefined);
       if (!res) return;
-      for await (const m of messagesOf(server, res)) {
-        if (m.eventId !== undefined) lastEventId = m.eventId;
-        if (m.retry !== undefined) delay = m.retry;
+      for await (const m of u.session.messages(res, resume)) {
         writer.send(o.session.fromUpstream(server, m.message));
-        delay = o.reconnectMs;
+        backoff.reset();
       }
     } catch (err) {
       if (signal.aborted) return;
       o.log.warn({ server, err: (err as Error).message }, 'upstream GET stream failed; reopening');
     }
-    res = undefined;
-    await sleep(delay, signal);
-    delay = Math.min(delay * 2, 30_000);
+    await sleep(backoff.next(resume.retryMs), undefined, { signal }).catch(() => undefined);
   }
 }

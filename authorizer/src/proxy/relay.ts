@@ -4,12 +4,13 @@
 // (session.fromUpstream). When an upstream closes the stream before answering (2025-11-25 SSE
 // polling), the proxy resumes it with Last-Event-ID itself, so the client's stream stays open.
 import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, type JsonRpcId } from '../gate/index.ts';
 import { sendJson, sendJsonRpcError } from './http.ts';
 import type { ProxySession, Upstream } from './session.ts';
-import { SseWriter } from './sse.ts';
-import { messagesOf, UpstreamError } from './upstream.ts';
+import { SseWriter, type SseResumeState } from './sse.ts';
+import { UpstreamError } from './upstream.ts';
 
 /** JSON-RPC internal error: the upstream could not be reached or answered outside the protocol. */
 export const upstreamFailureCode = ErrorCodes.upstreamUnavailable;
@@ -101,15 +102,12 @@ async function relayStream(o: RelayOptions, first: Response): Promise<void> {
   const server = o.upstream.session.name;
   const writer = o.writer ?? new SseWriter(o.res, {}, o.keepAliveMs);
   let res: Response | undefined = first;
-  let lastEventId: string | undefined;
-  let retryMs = 1_000;
+  const resume: SseResumeState = {};
   let resumes = 0;
   try {
     while (res) {
       let progressed = false;
-      for await (const m of messagesOf(server, res)) {
-        if (m.eventId !== undefined) lastEventId = m.eventId;
-        if (m.retry !== undefined) retryMs = m.retry;
+      for await (const m of o.upstream.session.messages(res, resume)) {
         progressed = true;
         if (typeof m.message.method !== 'string') {
           writer.sendRaw(m.raw);
@@ -120,9 +118,12 @@ async function relayStream(o: RelayOptions, first: Response): Promise<void> {
       }
       if (writer.closed || o.signal.aborted) return;
       if (progressed) resumes = 0;
-      if (lastEventId === undefined || ++resumes > (o.maxResumes ?? 5)) break;
-      await new Promise((r) => setTimeout(r, Math.min(retryMs, 30_000)));
-      res = await o.upstream.session.openStream(o.signal, lastEventId);
+      // Without an event id there is nothing to resume from (an empty id means none, too).
+      if (!resume.lastEventId || ++resumes > (o.maxResumes ?? 5)) break;
+      // The server says when to come back (SSE polling); a missing or absurd retry is bounded.
+      await sleep(Math.min(resume.retryMs ?? 1_000, 30_000), undefined, { signal: o.signal }).catch(() => undefined);
+      if (o.signal.aborted) return;
+      res = await o.upstream.session.openStream(o.signal, resume.lastEventId);
     }
     writer.send(failure(o, `upstream server "${server}" closed the stream without answering`, {}));
   } catch (err) {

@@ -21,6 +21,8 @@ export interface SessionDeps {
   upstreamTimeoutMs: number;
   log: Logger;
   metrics?: ProxyMetrics;
+  /** Largest SSE event accepted from an upstream, in characters (default 16 Mi). */
+  maxSseEventChars?: number;
 }
 
 /** Messages for the client that arrive outside a request's own stream go here (the GET stream). */
@@ -83,6 +85,7 @@ export class ProxySession {
         server, policy, headers: this.#deps.upstreamHeaders, init: this.init, supportedVersions: this.#deps.supportedVersions,
         timeoutMs: this.#deps.upstreamTimeoutMs, onMessage: (s, m) => this.#undelivered(s, m), log: this.#deps.log,
         ...(this.#deps.metrics ? { metrics: this.#deps.metrics } : {}),
+        ...(this.#deps.maxSseEventChars ? { maxSseEventChars: this.#deps.maxSseEventChars } : {}),
       });
       session.clientInitialized = this.clientInitialized;
       this.#upstreams.set(name, { session, catalog: new ToolCatalog(session), policy });

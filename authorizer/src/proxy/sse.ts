@@ -1,59 +1,75 @@
-// Server-Sent Events for the proxy: a parser for upstream streams (WHATWG "event stream
-// interpretation", enough for MCP: data, event, id, retry, comments) and the writer for
-// downstream streams. Upstream event ids are read but never written downstream: they belong to
-// the upstream session and mean nothing to the client (the proxy resumes upstream streams itself).
+// Server-Sent Events for the proxy: reading upstream streams (eventsource-parser, the WHATWG
+// "event stream interpretation") and the writer for downstream streams. Upstream event ids are
+// read but never written downstream: they belong to the upstream session and mean nothing to
+// the client (the proxy resumes upstream streams itself).
 import type { ServerResponse } from 'node:http';
+import { createParser, type ParseError } from 'eventsource-parser';
 
 export interface SseEvent {
   event: string;
   data: string;
   id?: string;
-  retry?: number;
 }
 
-/** Parses an SSE byte stream into events; ends when the stream ends. */
-export async function* parseSse(body: ReadableStream<Uint8Array>, maxEventBytes = 16 * 1024 * 1024): AsyncGenerator<SseEvent> {
+/**
+ * What a reader must remember to resume a stream (WHATWG: the last event ID and the
+ * reconnection time), updated as events are consumed — every event, those with empty data
+ * included, since a priming event (an id and empty data) exists precisely to be resumed from.
+ */
+export interface SseResumeState {
+  lastEventId?: string;
+  retryMs?: number;
+}
+
+export interface ParseSseOptions {
+  /** Largest event (or unterminated line) accepted, in characters; larger ones end the stream with an error. */
+  maxEventChars?: number;
+  /** Updated as events are consumed: their ids and any `retry` field. */
+  resume?: SseResumeState;
+}
+
+export const defaultMaxSseEventChars = 16 * 1024 * 1024;
+
+type Parsed = { kind: 'event'; event: SseEvent } | { kind: 'retry'; ms: number };
+
+/** Parses an SSE byte stream into events; ends when the stream ends (an unterminated last event is dropped). */
+export async function* parseSse(body: ReadableStream<Uint8Array>, opts: ParseSseOptions = {}): AsyncGenerator<SseEvent> {
+  const max = opts.maxEventChars ?? defaultMaxSseEventChars;
+  const tooLarge = () => new Error(`SSE event or line longer than ${max} characters`);
+  const parsed: Parsed[] = [];
+  let overflow: ParseError | undefined;
+  const parser = createParser({
+    maxBufferSize: max,
+    onEvent: (e) => parsed.push({ kind: 'event', event: { event: e.event ?? 'message', data: e.data, ...(e.id !== undefined ? { id: e.id } : {}) } }),
+    onRetry: (ms) => parsed.push({ kind: 'retry', ms }),
+    // Unknown fields and malformed retry values are ignored, as the WHATWG algorithm says.
+    onError: (err) => { if (err.type === 'max-buffer-size-exceeded') overflow = err; },
+  });
   const decoder = new TextDecoder('utf-8');
-  let buffer = '';
-  let data: string[] = [];
-  let dataBytes = 0;
-  let event = '';
-  let id: string | undefined;
-  let retry: number | undefined;
   const reader = body.getReader();
+  let endsWithCr = false;
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
-      // A trailing \r may be the first half of \r\n: keep it until the next chunk (or the end).
-      for (;;) {
-        const m = /\r\n|\r|\n/.exec(buffer);
-        if (!m || (m[0] === '\r' && m.index === buffer.length - 1 && !done)) break;
-        const line = buffer.slice(0, m.index);
-        buffer = buffer.slice(m.index + m[0].length);
-        if (line === '') {
-          if (data.length > 0) yield { event: event || 'message', data: data.join('\n'), ...(id !== undefined ? { id } : {}), ...(retry !== undefined ? { retry } : {}) };
-          else if (id !== undefined || retry !== undefined) yield { event: event || 'message', data: '', ...(id !== undefined ? { id } : {}), ...(retry !== undefined ? { retry } : {}) };
-          data = [];
-          dataBytes = 0;
-          event = '';
-          retry = undefined;
+      let text = done ? decoder.decode() : decoder.decode(value, { stream: true });
+      // A CR at the very end may be half of a CRLF, so the parser holds it; at the end of the
+      // stream it is a line end.
+      if (done && (endsWithCr || text.endsWith('\r'))) text += '\n';
+      if (text) {
+        parser.feed(text);
+        endsWithCr = text.endsWith('\r');
+      }
+      // The parser bounds what it buffers; an event complete within one chunk is checked here.
+      for (const p of parsed.splice(0)) {
+        if (p.kind === 'retry') {
+          if (opts.resume) opts.resume.retryMs = p.ms;
           continue;
         }
-        if (line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let value = colon < 0 ? '' : line.slice(colon + 1);
-        if (value.startsWith(' ')) value = value.slice(1);
-        if (field === 'data') {
-          dataBytes += value.length;
-          if (dataBytes > maxEventBytes) throw new Error(`SSE event larger than ${maxEventBytes} bytes`);
-          data.push(value);
-        } else if (field === 'event') event = value;
-        else if (field === 'id' && !value.includes('\0')) id = value;
-        else if (field === 'retry' && /^[0-9]+$/.test(value)) retry = Number(value);
+        if (p.event.data.length > max) throw tooLarge();
+        yield p.event;
+        if (opts.resume && p.event.id !== undefined) opts.resume.lastEventId = p.event.id;
       }
-      if (buffer.length > maxEventBytes) throw new Error(`SSE line longer than ${maxEventBytes} bytes`);
+      if (overflow) throw tooLarge();
       if (done) return;
     }
   } finally {

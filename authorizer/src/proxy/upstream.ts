@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GatewayConfig, GatewayServer, JsonRpcError } from '../gate/index.ts';
 import type { ProxyMetrics } from './metrics.ts';
-import { parseSse } from './sse.ts';
+import { parseSse, type SseResumeState } from './sse.ts';
 
 export type UpstreamHeaders = (server: GatewayServer, policy: GatewayConfig['policy']) => Promise<Record<string, string>>;
 
@@ -41,14 +41,14 @@ export interface UpstreamOptions {
   onMessage: (server: string, message: Record<string, unknown>) => void;
   log: Logger;
   metrics?: ProxyMetrics;
+  /** Largest SSE event accepted from the server, in characters. Default defaultMaxSseEventChars (16 Mi). */
+  maxSseEventChars?: number;
 }
 
 export interface UpstreamMessage {
   message: Record<string, unknown>;
   /** The JSON text as the upstream sent it, for untouched pass-through. */
   raw: string;
-  eventId?: string;
-  retry?: number;
 }
 
 const idPrefix = `toolgate-${randomUUID()}-`;
@@ -153,7 +153,7 @@ export class UpstreamSession {
       const text = await res.text().catch(() => '');
       throw new UpstreamError(this.name, `${method} answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`, { status: res.status });
     }
-    for await (const m of messagesOf(this.name, res)) {
+    for await (const m of this.messages(res)) {
       if (m.message.id === id && !('method' in m.message)) {
         const error = m.message.error as JsonRpcError | undefined;
         if (error) throw new UpstreamError(this.name, `${method} failed: ${error.message}`, { rpcError: error });
@@ -177,6 +177,11 @@ export class UpstreamSession {
     } catch (err) {
       this.#o.log.warn({ server: this.name, err: (err as Error).message }, 'could not forward a message upstream');
     }
+  }
+
+  /** The JSON-RPC messages of one of this server's response bodies; `resume` learns the stream's event ids and retry. */
+  messages(res: Response, resume?: SseResumeState): AsyncGenerator<UpstreamMessage> {
+    return messagesOf(this.name, res, { ...(resume ? { resume } : {}), ...(this.#o.maxSseEventChars ? { maxEventChars: this.#o.maxSseEventChars } : {}) });
   }
 
   /** Opens the upstream GET stream; undefined when the server offers none (405). */
@@ -240,7 +245,7 @@ export class UpstreamSession {
 }
 
 /** The JSON-RPC messages of an upstream response body: one JSON document, or an SSE stream. */
-export async function* messagesOf(server: string, res: Response): AsyncGenerator<UpstreamMessage> {
+export async function* messagesOf(server: string, res: Response, sse: { resume?: SseResumeState; maxEventChars?: number } = {}): AsyncGenerator<UpstreamMessage> {
   if (res.status === 202 || !res.body) return;
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json') {
@@ -252,10 +257,11 @@ export async function* messagesOf(server: string, res: Response): AsyncGenerator
     await res.body.cancel();
     throw new UpstreamError(server, `unexpected response content type "${type}"`);
   }
-  for await (const e of parseSse(res.body)) {
-    // Priming events (2025-11-25) carry an id and no data: nothing to relay.
+  for await (const e of parseSse(res.body, sse)) {
+    // Priming events (2025-11-25) carry an id and empty data: nothing to relay, but parseSse
+    // has recorded their id in `resume`, so a stream closed right after one can be resumed.
     if (e.event !== 'message' || e.data.trim() === '') continue;
-    yield { message: parseObject(server, e.data), raw: e.data, ...(e.id !== undefined ? { eventId: e.id } : {}), ...(e.retry !== undefined ? { retry: e.retry } : {}) };
+    yield { message: parseObject(server, e.data), raw: e.data };
   }
 }
 

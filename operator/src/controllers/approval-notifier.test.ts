@@ -57,7 +57,7 @@ describe('WebhookNotifier', () => {
   it('retries network errors and 5xx with backoff, then delivers once; a repeat of the same event is not re-sent', async () => {
     open = await hook((n) => (n === 1 ? 'drop' : n <= 3 ? 503 : 200));
     const registry = new Registry();
-    const n = new WebhookNotifier({ url: async () => open?.url, log: quiet, registry, baseDelayMs: 5, maxDelayMs: 20 });
+    const n = new WebhookNotifier({ url: async () => open?.url, log: quiet, registry, backoff: { initialMs: 5, maxMs: 20 } });
     const msg = requestedMessage(request());
     n.notify('u-1', 'Pending', msg);
     n.notify('u-1', 'Pending', msg);
@@ -73,13 +73,13 @@ describe('WebhookNotifier', () => {
 
   it('does not retry a 4xx, and gives up after maxAttempts on persistent 5xx', async () => {
     open = await hook(() => 404);
-    const n = new WebhookNotifier({ url: async () => open?.url, log: quiet, baseDelayMs: 1 });
+    const n = new WebhookNotifier({ url: async () => open?.url, log: quiet, backoff: { initialMs: 1 } });
     n.notify('u-2', 'Pending', requestedMessage(request()));
     await n.idle();
     expect(open.attempts).toBe(1);
 
     const failing = await hook(() => 500);
-    const m = new WebhookNotifier({ url: async () => failing.url, log: quiet, baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 3 });
+    const m = new WebhookNotifier({ url: async () => failing.url, log: quiet, backoff: { initialMs: 1, maxMs: 2 }, maxAttempts: 3 });
     m.notify('u-3', 'Approved', requestedMessage(request()));
     await m.idle();
     expect(failing.attempts).toBe(3);
@@ -89,7 +89,7 @@ describe('WebhookNotifier', () => {
   it('honours Retry-After on 429', async () => {
     const at: number[] = [];
     open = await hook((n) => { at.push(Date.now()); return n === 1 ? 429 : 200; });
-    const n = new WebhookNotifier({ url: async () => open?.url, log: quiet, baseDelayMs: 1 });
+    const n = new WebhookNotifier({ url: async () => open?.url, log: quiet, backoff: { initialMs: 1 } });
     n.notify('u-4', 'Denied', requestedMessage(request()));
     await n.idle();
     expect(open.attempts).toBe(2);

@@ -1,12 +1,15 @@
 // Delivers chat messages to an incoming webhook: at least once per (request, event) while the
 // process lives, at most once per (request, event) thanks to an in-memory ledger. Network
-// errors, 5xx and 429 (Slack's rate limit, honouring Retry-After) are retried with capped
-// exponential backoff; other 4xx are permanent (a bad URL or payload will not heal). The URL is
-// a credential (whoever has it can post): it is never logged.
+// errors, 5xx and 429 (Slack's rate limit, honouring Retry-After) are retried with capped,
+// jittered exponential backoff; other 4xx are permanent (a bad URL or payload will not heal).
+// The URL is a credential (whoever has it can post): it is never logged.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { KubeClient } from '../../../pkg/kube/client.ts';
 import { errorMessage } from '../../../pkg/observability/log.ts';
+import { Backoff, type BackoffOptions } from '../../../pkg/retry/backoff.ts';
+import { retryAfterMs } from '../../../pkg/retry/retry-after.ts';
 import type { ChatMessage } from './approval-message.ts';
 
 export interface NotifierOptions {
@@ -15,15 +18,16 @@ export interface NotifierOptions {
   log: Logger;
   registry?: Registry;
   maxAttempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
+  /** Delays between attempts of one delivery. Default: from 500 ms, doubling, up to 30 s, jittered. */
+  backoff?: BackoffOptions;
   timeoutMs?: number;
 }
 
 class PermanentError extends Error {}
 
 export class WebhookNotifier {
-  private readonly o: Required<Omit<NotifierOptions, 'registry'>>;
+  private readonly o: Required<Omit<NotifierOptions, 'registry' | 'backoff'>>;
+  private readonly backoff: Backoff;
   /** (request uid|event) → delivered or in flight; bounded, oldest dropped first. */
   private readonly ledger = new Map<string, 'pending' | 'sent'>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -31,7 +35,8 @@ export class WebhookNotifier {
   private readonly counter: Counter<'event' | 'outcome'> | undefined;
 
   constructor(o: NotifierOptions) {
-    this.o = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 30_000, timeoutMs: 10_000, ...o };
+    this.o = { maxAttempts: 8, timeoutMs: 10_000, ...o };
+    this.backoff = new Backoff(o.backoff);
     this.counter = o.registry
       ? new Counter({ name: 'toolgate_approval_notifications_total', help: 'Chat notifications by event and outcome (delivered, retried, failed).', labelNames: ['event', 'outcome'] as const, registers: [o.registry] })
       : undefined;
@@ -59,7 +64,7 @@ export class WebhookNotifier {
   private async deliver(id: string, event: string, message: ChatMessage): Promise<void> {
     const body = JSON.stringify(message);
     for (let attempt = 1; ; attempt++) {
-      let retryAfterMs: number | undefined;
+      let retryAfter: number | undefined;
       try {
         const url = await this.o.url();
         if (!url) throw new Error('webhook URL is not configured (Secret missing or empty)');
@@ -74,7 +79,7 @@ export class WebhookNotifier {
           this.o.log.info({ notification: id, attempt }, 'approval notification delivered');
           return;
         }
-        if (res.status === 429) retryAfterMs = retryAfter(res.headers.get('retry-after'));
+        if (res.status === 429) retryAfter = retryAfterMs(res.headers.get('retry-after'));
         else if (res.status < 500) throw new PermanentError(`webhook answered HTTP ${res.status}`);
         throw new Error(`webhook answered HTTP ${res.status}`);
       } catch (err) {
@@ -86,28 +91,14 @@ export class WebhookNotifier {
           this.o.log.error({ notification: id, attempts: attempt, err: errorMessage(err) }, permanent ? 'approval notification refused; not retrying' : 'approval notification failed; giving up');
           return;
         }
-        const delay = Math.min(this.o.maxDelayMs, retryAfterMs ?? this.o.baseDelayMs * 2 ** (attempt - 1));
+        // Retry-After is a floor, not a replacement: a server asking for 0 s gets the backoff.
+        const delay = this.backoff.delay(attempt, retryAfter);
         this.counter?.inc({ event, outcome: 'retried' });
         this.o.log.warn({ notification: id, attempt, retryInMs: delay, err: errorMessage(err) }, 'approval notification failed; retrying');
-        await sleep(delay, this.abort.signal);
+        await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
       }
     }
   }
-}
-
-function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
 }
 
 export interface SecretKeyRef {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, jittered, retryAfterMs } from './backoff.ts';
+import { Backoff, jittered } from './backoff.ts';
 
 describe('Backoff', () => {
   it('doubles from the initial delay up to the cap, without jitter', () => {
@@ -11,6 +11,11 @@ describe('Backoff', () => {
     expect(b.next()).toBe(100);
   });
 
+  it('grows by the given factor', () => {
+    const b = new Backoff({ initialMs: 10, maxMs: 10_000, factor: 3, jitter: 0 });
+    expect([1, 2, 3, 4].map((n) => b.delay(n))).toEqual([10, 30, 90, 270]);
+  });
+
   it('draws the jittered share from [cap·(1-jitter), cap]', () => {
     const low = new Backoff({ initialMs: 1_000, maxMs: 10_000, jitter: 0.5, random: () => 0.999999 });
     const high = new Backoff({ initialMs: 1_000, maxMs: 10_000, jitter: 0.5, random: () => 0 });
@@ -20,10 +25,27 @@ describe('Backoff', () => {
     expect(high.next()).toBe(2_000);
   });
 
+  it('jitters by default, within [half, whole] of the exponential delay', () => {
+    const b = new Backoff({ initialMs: 1_000, maxMs: 8_000 });
+    const delays = Array.from({ length: 200 }, () => b.delay(3));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(2_000);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(4_000);
+    expect(new Set(delays).size).toBeGreaterThan(1);
+  });
+
+  it('delay(n) is the n-th failure\'s delay without touching the counter, for callers that count per key', () => {
+    const b = new Backoff({ initialMs: 1, maxMs: 4, jitter: 0 });
+    expect([1, 2, 3, 4, 5].map((n) => b.delay(n))).toEqual([1, 2, 4, 4, 4]);
+    expect(b.delay(0)).toBe(1);
+    expect(b.failures).toBe(0);
+    expect(b.maxMs).toBe(4);
+  });
+
   it('honours a minimum such as Retry-After, but never beyond the cap', () => {
     const b = new Backoff({ initialMs: 100, maxMs: 5_000, jitter: 0 });
     expect(b.next(3_000)).toBe(3_000);
     expect(b.next(60_000)).toBe(5_000);
+    expect(b.next(10)).toBe(400);
   });
 
   it('does not overflow after very many failures', () => {
@@ -36,6 +58,8 @@ describe('Backoff', () => {
     expect(() => new Backoff({ initialMs: 0 })).toThrow(/initialMs=0/);
     expect(() => new Backoff({ initialMs: 10, maxMs: 5 })).toThrow(/initialMs <= maxMs/);
     expect(() => new Backoff({ factor: 0.5 })).toThrow(/factor >= 1/);
+    expect(() => new Backoff({ jitter: 1.5 })).toThrow(/jitter=1.5/);
+    expect(() => new Backoff({ initialMs: Number.NaN })).toThrow(/initialMs=NaN/);
   });
 });
 
@@ -44,17 +68,5 @@ describe('jittered', () => {
     expect(jittered(1_000, 0.1, () => 0)).toBe(900);
     expect(jittered(1_000, 0.1, () => 0.5)).toBe(1_000);
     expect(jittered(1_000, 0.1, () => 0.999999)).toBe(1_100);
-  });
-});
-
-describe('retryAfterMs', () => {
-  it('reads delta-seconds and HTTP dates; ignores junk', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    expect(retryAfterMs('5')).toBe(5_000);
-    expect(retryAfterMs('Thu, 01 Jan 2026 00:00:07 GMT', now)).toBe(7_000);
-    expect(retryAfterMs('Wed, 31 Dec 2025 23:00:00 GMT', now)).toBe(0);
-    expect(retryAfterMs('soon')).toBe(0);
-    expect(retryAfterMs('-3')).toBe(0);
-    expect(retryAfterMs(undefined)).toBe(0);
   });
 });
