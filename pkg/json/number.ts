@@ -6,13 +6,20 @@
 /** The JSON number grammar (RFC 8259 section 6), anchored. */
 const numberGrammar = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
+const trusted = Symbol('a token the parser matched');
+
 export class JsonNumber {
   /** The number's text as written, e.g. "1.0", "1e2", "-0", "1234567890123456789". */
   readonly text: string;
 
-  constructor(text: string) {
-    if (!numberGrammar.test(text)) throw new TypeError(`not a JSON number: ${JSON.stringify(text.slice(0, 64))}`);
+  constructor(text: string, grammarChecked?: typeof trusted) {
+    if (grammarChecked !== trusted && !numberGrammar.test(text)) throw new TypeError(`not a JSON number: ${JSON.stringify(text.slice(0, 64))}`);
     this.text = text;
+  }
+
+  /** For the parser, whose tokenizer already matched the number grammar. */
+  static ofToken(text: string): JsonNumber {
+    return new JsonNumber(text, trusted);
   }
 
   /**

@@ -50,7 +50,9 @@ export interface ParserRules {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const numberToken = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const escapes: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const escapes = new Map([['"', '"'], ['\\', '\\'], ['/', '/'], ['b', '\b'], ['f', '\f'], ['n', '\n'], ['r', '\r'], ['t', '\t']]);
+// eslint-disable-next-line no-control-regex -- finding raw control characters is the point
+const controlCharacter = /[\u0000-\u001f]/;
 
 /** value() opened a container; its first member comes next. */
 const opened = Symbol('opened');
@@ -205,16 +207,20 @@ class Parser {
       return opened;
     }
     if (c === '"') return this.string();
-    if (t.startsWith('true', this.pos)) return this.literal(4, true);
-    if (t.startsWith('false', this.pos)) return this.literal(5, false);
-    if (t.startsWith('null', this.pos)) return this.literal(4, null);
+    if (c === 't' && t.startsWith('true', this.pos)) return this.literal(4, true);
+    if (c === 'f' && t.startsWith('false', this.pos)) return this.literal(5, false);
+    if (c === 'n' && t.startsWith('null', this.pos)) return this.literal(4, null);
     numberToken.lastIndex = this.pos;
     const m = numberToken.exec(t);
     if (!m) return this.expected('a value');
     const start = this.pos;
     this.pos += m[0].length;
-    if (/[0-9.eE+-]/.test(t[this.pos] ?? '')) this.fail('invalid-json', `invalid number ${JSON.stringify(t.slice(start, this.pos + 1))}`, start);
-    return new JsonNumber(m[0]);
+    const next = t.charCodeAt(this.pos);
+    // 01, 1., 1e, 1.5.2: the token stopped short of text that cannot follow a number.
+    if ((next >= 0x30 && next <= 0x39) || next === 0x2e || next === 0x65 || next === 0x45 || next === 0x2b || next === 0x2d) {
+      this.fail('invalid-json', `invalid number ${JSON.stringify(t.slice(start, this.pos + 1))}`, start);
+    }
+    return JsonNumber.ofToken(m[0]);
   }
 
   private literal<T extends JsonValue>(length: number, v: T): T {
@@ -242,33 +248,34 @@ class Parser {
     const t = this.text;
     const start = this.pos;
     let i = start + 1;
-    let chunk = i;
     let out = '';
+    // Jumps from one backslash to the next up to the closing quote: long strings cost native
+    // searches, not a JS step per character, and no search looks past the string.
+    let quote = -1;
     for (;;) {
-      if (i >= t.length) this.fail('invalid-json', 'unterminated string', start);
-      const c = t.charCodeAt(i);
-      if (c === 0x22) break;
-      if (c === 0x5c) {
-        out += t.slice(chunk, i);
-        const e = t[i + 1] ?? '';
-        if (e === 'u') {
-          const hex = t.slice(i + 2, i + 6);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('invalid-json', `invalid escape ${JSON.stringify(t.slice(i, i + 6))}`, i);
-          out += String.fromCharCode(parseInt(hex, 16));
-          i += 6;
-        } else {
-          const decoded = escapes[e];
-          if (decoded === undefined) this.fail('invalid-json', `invalid escape ${JSON.stringify(t.slice(i, i + 2))}`, i);
-          out += decoded;
-          i += 2;
-        }
-        chunk = i;
-        continue;
+      if (quote < i) quote = t.indexOf('"', i); // again only after an escaped quote
+      if (quote < 0) this.fail('invalid-json', 'unterminated string', start);
+      const segment = t.slice(i, quote);
+      const slash = segment.indexOf('\\');
+      const run = slash < 0 ? segment : segment.slice(0, slash);
+      const control = controlCharacter.exec(run);
+      if (control) this.fail('invalid-json', `unescaped control character U+${run.charCodeAt(control.index).toString(16).padStart(4, '0')} in a string`, i + control.index);
+      out += run;
+      i += run.length;
+      if (slash < 0) break;
+      const e = t[i + 1] ?? '';
+      if (e === 'u') {
+        const hex = t.slice(i + 2, i + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('invalid-json', `invalid escape ${JSON.stringify(t.slice(i, i + 6))}`, i);
+        out += String.fromCharCode(parseInt(hex, 16));
+        i += 6;
+      } else {
+        const decoded = escapes.get(e);
+        if (decoded === undefined) this.fail('invalid-json', `invalid escape ${JSON.stringify(t.slice(i, i + 2))}`, i);
+        out += decoded;
+        i += 2;
       }
-      if (c < 0x20) this.fail('invalid-json', `unescaped control character U+${c.toString(16).padStart(4, '0')} in a string`, i);
-      i++;
     }
-    out += t.slice(chunk, i);
     this.pos = i + 1;
     if (out.isWellFormed()) return out;
     if (this.rules.loneSurrogates === 'replace') return out.toWellFormed();

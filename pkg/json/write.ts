@@ -72,17 +72,18 @@ export function writeJson(value: unknown, style: JsonStyle, who: string): string
   let out = '';
 
   // Pointers are built only on failure: copying the path per value would be quadratic in depth.
-  const fail = (what: string, ...tail: string[]): never => {
-    const pointer = jsonPointer([...path, ...tail]);
+  type At = string | number | undefined;
+  const fail = (what: string, at?: At, key?: string): never => {
+    const pointer = jsonPointer([...path, ...[at, key].filter((s) => s !== undefined).map(String)]);
     throw new JsonValueError(`${who}: ${what} at ${pointerText(pointer)}`, pointer);
   };
-  const str = (s: string, ...at: string[]): string => {
-    if (!s.isWellFormed()) fail('a string with a lone surrogate (not Unicode text) has no JSON form', ...at);
+  const str = (s: string, at: At): string => {
+    if (!s.isWellFormed()) fail('a string with a lone surrogate (not Unicode text) has no JSON form', at);
     return style.string(s);
   };
 
   /** Writes a scalar, or opens a container and pushes its frame; `at` is v's segment under `path`. */
-  const emit = (v: unknown, ...at: string[]): void => {
+  const emit = (v: unknown, at?: At): void => {
     if (v === null) {
       out += 'null';
       return;
@@ -92,34 +93,34 @@ export function writeJson(value: unknown, style: JsonStyle, who: string): string
         out += v ? 'true' : 'false';
         return;
       case 'number':
-        if (!Number.isFinite(v)) fail(`${v} has no JSON form`, ...at);
+        if (!Number.isFinite(v)) fail(`${v} has no JSON form`, at);
         out += JSON.stringify(v); // ECMAScript Number::toString, as RFC 8785 section 3.2.2.3 requires
         return;
       case 'string':
-        out += str(v, ...at);
+        out += str(v, at);
         return;
       case 'object':
         break;
       case 'undefined':
-        return fail('undefined has no JSON form (only an object property may be undefined, meaning absent)', ...at);
+        return fail('undefined has no JSON form (only an object property may be undefined, meaning absent)', at);
       default:
-        return fail(`a ${typeof v} has no JSON form`, ...at);
+        return fail(`a ${typeof v} has no JSON form`, at);
     }
     if (v instanceof JsonNumber) {
       out += v.text;
       return;
     }
-    if (onPath.has(v)) fail('a cycle (the value contains itself)', ...at);
+    if (onPath.has(v)) fail('a cycle (the value contains itself)', at);
     if (Array.isArray(v)) {
       onPath.add(v);
       stack.push({ kind: 'array', items: v, index: 0, container: v });
       out += '[';
       return;
     }
-    if (!isPlainObject(v)) fail(`a ${typeName(v)} has no JSON form (convert it to plain data first)`, ...at);
+    if (!isPlainObject(v)) fail(`a ${typeName(v)} has no JSON form (convert it to plain data first)`, at);
     const record = v as Record<string, unknown>;
     const keys = Object.keys(record);
-    for (const k of keys) if (!k.isWellFormed()) fail('a key with a lone surrogate (not Unicode text) has no JSON form', ...at, k);
+    for (const k of keys) if (!k.isWellFormed()) fail('a key with a lone surrogate (not Unicode text) has no JSON form', at, k);
     keys.sort(style.compareKeys);
     onPath.add(v);
     stack.push({ kind: 'object', record, keys, index: 0, wrote: false, container: v });
@@ -134,7 +135,7 @@ export function writeJson(value: unknown, style: JsonStyle, who: string): string
         const i = frame.index++;
         if (i > 0) out += ',';
         const before = stack.length;
-        emit(frame.items[i], String(i));
+        emit(frame.items[i], i);
         if (stack.length > before) path.push(String(i));
         continue;
       }
