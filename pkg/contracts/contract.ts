@@ -72,11 +72,17 @@ function describe(e: ErrorObject, label: string): ContractError {
   }
 }
 
-/** Compiles the schema once; the checker is cheap to call. */
+/**
+ * Compiles the schema once, on first use (so importing a module that declares contracts costs
+ * no code generation); the checker is cheap to call after that.
+ */
 export function contract<S extends TSchema>(name: string, schema: S): Contract<Static<S>> {
-  const validate: ValidateFunction = ajv.compile(schema);
-  const first = (value: unknown, label: string): ContractError | undefined =>
-    validate(value) ? undefined : describe((validate.errors ?? [])[0] ?? { keyword: 'unknown', instancePath: '', schemaPath: '', params: {} }, label);
+  let validate: ValidateFunction | undefined;
+  const first = (value: unknown, label: string): ContractError | undefined => {
+    validate ??= ajv.compile(schema);
+    if (validate(value)) return undefined;
+    return describe((validate.errors ?? [])[0] ?? { keyword: 'unknown', instancePath: '', schemaPath: '', params: {} }, label);
+  };
   return {
     name,
     schema,
