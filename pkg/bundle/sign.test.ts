@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { CompactSign } from 'jose';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +87,20 @@ describe('bundle signatures', () => {
 
   it('refuses a key that cannot make the requested signature', async () => {
     await expect(signed({ signer: { key: ec.privateKey, algorithm: 'RS256' } })).rejects.toThrow(/cannot sign RS256/);
+  });
+});
+
+describe('signature file and payload shapes', () => {
+  it('refuses a malformed signatures file or payload, naming the field', async () => {
+    const sigs = (v: unknown) => new Map([['.signatures.json', Buffer.from(JSON.stringify(v))], ['data.json', Buffer.from('{}')]]);
+    await expect(verifyBundleSignature(sigs({ signatures: 'x' }), rsaKeys)).rejects.toThrow('.signatures.json.signatures: must be array, got string');
+    await expect(verifyBundleSignature(sigs({ signatures: [1] }), rsaKeys)).rejects.toThrow('.signatures.json.signatures[0]: must be string, got number');
+    await expect(verifyBundleSignature(sigs({ signatures: [] }), rsaKeys)).rejects.toThrow('missing JWT (expected exactly one)');
+    const signedPayload = (p: unknown) => new CompactSign(Buffer.from(JSON.stringify(p))).setProtectedHeader({ alg: 'RS256', kid: 'toolgate' }).sign(rsa.privateKey);
+    await expect(verifyBundleSignature(sigs({ signatures: [await signedPayload({ files: [{ name: 'data.json', hash: 1 }] })] }), rsaKeys))
+      .rejects.toThrow('the signature payload.files[0].hash: must be string, got number');
+    await expect(verifyBundleSignature(sigs({ signatures: [await signedPayload({ files: [], iat: 'now' })] }), rsaKeys))
+      .rejects.toThrow('the signature payload.iat: must be number, got string');
   });
 });
 

@@ -21,3 +21,28 @@ export type BundleManifest = Static<typeof BundleManifestSchema>;
 
 /** A .manifest file as found: OPA lets revision and roots default ('' and ['']). */
 export const manifestFileContract = contract('.manifest', Type.Partial(BundleManifestSchema));
+
+/** /.signatures.json (OPA v1/bundle/sign.go): exactly one JWS is supported. */
+export const signaturesFileContract = contract('.signatures.json', Type.Object({
+  signatures: Type.Array(Type.String(), { description: 'Compact JWS tokens; OPA supports exactly one.' }),
+}));
+
+export const SignedFileSchema = Type.Object({
+  name: Type.String({ description: 'Path in the bundle, without a leading /.' }),
+  hash: Type.String({ description: 'Hex digest of the file (structured files: of their OPA canonical JSON).' }),
+  algorithm: Type.Optional(Type.String({ description: 'OPA hashing algorithm name, e.g. SHA-256.' })),
+});
+
+/** The JWS payload of a bundle signature. */
+export const SignaturePayloadSchema = Type.Object({
+  files: Type.Array(SignedFileSchema),
+  keyid: Type.Optional(Type.String({ description: 'Deprecated key id (OPA reads it when neither config nor the JWS header name one).' })),
+  scope: Type.Optional(Type.String()),
+  iat: Type.Optional(Type.Number()),
+  iss: Type.Optional(Type.String()),
+});
+
+export type SignedFileInfo = Static<typeof SignedFileSchema>;
+export type SignaturePayload = Static<typeof SignaturePayloadSchema>;
+
+export const signaturePayloadContract = contract('the signature payload', SignaturePayloadSchema);
