@@ -58,7 +58,7 @@ const controlCharacter = /[\u0000-\u001f]/;
 const opened = Symbol('opened');
 
 /** A piece of the text for a message: quoted, escaped, and cut when long (a key may be a megabyte). */
-const quote = (s: string): string => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
+const excerpt = (s: string): string => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 
 type Frame = { kind: 'array'; value: JsonValue[] } | { kind: 'object'; value: JsonObject; key: string | undefined };
 
@@ -144,7 +144,7 @@ class Parser {
 
   private expected(what: string): never {
     const c = this.text.codePointAt(this.pos);
-    return this.fail('invalid-json', `expected ${what}, found ${c === undefined ? 'the end of the text' : quote(String.fromCodePoint(c))}`);
+    return this.fail('invalid-json', `expected ${what}, found ${c === undefined ? 'the end of the text' : excerpt(String.fromCodePoint(c))}`);
   }
 
   document(): JsonValue {
@@ -221,7 +221,7 @@ class Parser {
     const next = t.charCodeAt(this.pos);
     // 01, 1., 1e, 1.5.2: the token stopped short of text that cannot follow a number.
     if ((next >= 0x30 && next <= 0x39) || next === 0x2e || next === 0x65 || next === 0x45 || next === 0x2b || next === 0x2d) {
-      this.fail('invalid-json', `invalid number ${quote(t.slice(start, this.pos + 1))}`, start);
+      this.fail('invalid-json', `invalid number ${excerpt(t.slice(start, this.pos + 1))}`, start);
     }
     return JsonNumber.ofToken(m[0]);
   }
@@ -238,7 +238,7 @@ class Parser {
     const at = this.pos;
     const key = this.string();
     if (Object.hasOwn(frame.value, key) && this.rules.duplicateKeys === 'refuse') {
-      this.fail('duplicate-key', `duplicate key ${quote(key)} (a JSON object may hold each key once)`, at, { key });
+      this.fail('duplicate-key', `duplicate key ${excerpt(key)} (a JSON object may hold each key once)`, at, { key });
     }
     frame.key = key;
     this.skipSpace();
@@ -269,12 +269,12 @@ class Parser {
       const e = t[i + 1] ?? '';
       if (e === 'u') {
         const hex = t.slice(i + 2, i + 6);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('invalid-json', `invalid escape ${quote(t.slice(i, i + 6))}`, i);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('invalid-json', `invalid escape ${excerpt(t.slice(i, i + 6))}`, i);
         out += String.fromCharCode(parseInt(hex, 16));
         i += 6;
       } else {
         const decoded = escapes.get(e);
-        if (decoded === undefined) this.fail('invalid-json', `invalid escape ${quote(t.slice(i, i + 2))}`, i);
+        if (decoded === undefined) this.fail('invalid-json', `invalid escape ${excerpt(t.slice(i, i + 2))}`, i);
         out += decoded;
         i += 2;
       }
