@@ -208,6 +208,33 @@ describe('generated corpus', () => {
     expect(texts.size).toBeGreaterThan(2500);
   }, 60_000);
 
+  it('gives 1000 documents that differ only in how one number is written different digests (JSON.parse gives them equal values)', () => {
+    const r = rng(1000);
+    let pairs = 0;
+    while (pairs < 1000) {
+      const root = randomNode(r, 0, 5);
+      const numbers: Array<Node & { t: 'num' }> = [];
+      const work: Node[] = [root];
+      while (work.length > 0) {
+        const n = work.pop() as Node;
+        if (n.t === 'num') numbers.push(n);
+        else if (n.t === 'arr') work.push(...n.items);
+        else if (n.t === 'obj') work.push(...n.entries.map(([, v]) => v));
+      }
+      if (numbers.length === 0) continue;
+      const target = pick(r, numbers);
+      const original = target.text;
+      const a = parseStrictJson(render(root, r));
+      // The same value spelled another way: e ↔ E, or one more trailing zero.
+      target.text = /e/.test(original) ? original.replace('e', 'E') : /E/.test(original) ? original.replace('E', 'e') : original.includes('.') ? `${original}0` : `${original}.0`;
+      const b = parseStrictJson(render(root, r));
+      expect(canonicalText(a)).not.toBe(canonicalText(b));
+      expect(digestOf(a)).not.toBe(digestOf(b));
+      expect(nearest(a)).toEqual(nearest(b));
+      pairs++;
+    }
+  }, 60_000);
+
   it('refuses a duplicate key put at a random depth, every time, naming key and object', () => {
     const r = rng(77);
     let injected = 0;

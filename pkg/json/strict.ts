@@ -17,9 +17,10 @@
 //       too-deep         containers nested deeper than maxDepth (the outermost is depth 1);
 //       too-large        a text longer than maxBytes, refused before it is read.
 //     Every kind is the sender's fault: a client error (HTTP 400; JSON-RPC -32700 when the
-//     message itself is refused, -32602 when the refusal is inside params.arguments; depth is
-//     counted from the top of the text, so bound arguments at 64 with maxDepth 64 + their depth
-//     in the envelope), never "policy unavailable". Nesting is read with an explicit stack: the
+//     message itself is refused, -32602 when the refusal is inside the arguments, i.e. its
+//     pointer starts with /params/arguments; depth counts from the top of the text, so to bound
+//     arguments at 64 levels give maxDepth 64 + 2, the envelope's own levels above them), never
+//     "policy unavailable". Nesting is read with an explicit stack: the
 //     bound is checked, no RangeError happens first.
 //   JsonValue: null | boolean | string | JsonNumber | JsonValue[] | JsonObject. A JsonNumber
 //     holds the number's text exactly ("1.0", "1e2", "1234567890123456789"). A JsonObject is a
