@@ -39,9 +39,9 @@ describe('buildBundle', () => {
 
   it('writes the manifest, data and wasm OPA expects, in sorted order with fixed metadata', async () => {
     const b = await buildBundle(input({ metadata: { policy: 'default/mcp' } }));
-    const entries = readTar(gunzipLimited(b.archive, 1 << 26));
+    const entries = await readTar(gunzipLimited(b.archive, 1 << 26));
     expect(entries.map((e) => e.name)).toEqual(['/.manifest', '/data.json', '/policy.wasm']);
-    const files = readBundleFiles(b.archive);
+    const files = await readBundleFiles(b.archive);
     expect(JSON.parse(files.get('.manifest')?.toString() ?? '')).toEqual({
       revision: b.revision,
       roots: ['toolgate'],
@@ -52,8 +52,11 @@ describe('buildBundle', () => {
     expect(files.get('data.json')?.toString()).toBe('{"toolgate":{"limits":{"recipients":50},"tools":["read_file","list_dir"]}}');
     expect(files.get('policy.wasm')?.equals(wasm)).toBe(true);
     const raw = gunzipLimited(b.archive, 1 << 26);
-    expect(raw.subarray(136, 148).toString()).toBe('00000000000\0'); // mtime 0
-    expect(raw.subarray(100, 108).toString()).toBe('0000644\0');
+    // tar-stream's octal fields: digits, a space, NUL.
+    expect(raw.subarray(136, 148).toString()).toBe('00000000000 '); // mtime 0
+    expect(raw.subarray(100, 108).toString()).toBe('000644 \0');
+    expect(raw.subarray(108, 124).toString()).toBe('000000 \x00000000 \x00'); // owner 0:0
+    expect(raw.subarray(265, 329).every((b) => b === 0)).toBe(true); // no user or group name
   });
 
   it('derives the revision from the content, and uses a given one as is', async () => {
@@ -84,7 +87,7 @@ describe('buildBundle', () => {
   it('carries extra files and long paths', async () => {
     const long = `policies/${'p'.repeat(90)}/${'q'.repeat(60)}/policy.rego`;
     const b = await buildBundle(input({ files: [{ name: long, data: Buffer.from(rego) }] }));
-    expect(readBundleFiles(b.archive).get(long)?.toString()).toBe(rego);
+    expect((await readBundleFiles(b.archive)).get(long)?.toString()).toBe(rego);
   });
 
   it('is read by the real opa (inspect) with the manifest we wrote', async () => {
@@ -106,15 +109,37 @@ describe('buildBundle', () => {
 });
 
 describe('readBundleFiles / openBundle', () => {
-  it('refuses duplicates, escapes and bombs', () => {
-    const dup = gzipDeterministic(writeTar([{ name: '/data.json', data: Buffer.from('{}') }, { name: 'data.json', data: Buffer.from('{}') }]));
-    expect(() => readBundleFiles(dup)).toThrow(/duplicate bundle file/);
-    const escape = gzipDeterministic(writeTar([{ name: '/../etc/passwd', data: Buffer.from('x') }]));
-    expect(() => readBundleFiles(escape)).toThrow(/escapes the bundle/);
-    const bomb = gzipDeterministic(writeTar([{ name: '/data.json', data: Buffer.alloc(4 << 20, 0x20) }]));
+  const archiveOf = async (entries: Array<{ name: string; data: string | Buffer }>) =>
+    gzipDeterministic(await writeTar(entries.map((e) => ({ name: e.name, data: Buffer.from(e.data) }))));
+
+  it('refuses duplicates, escapes, unclean paths, too many entries and bombs', async () => {
+    await expect(readBundleFiles(await archiveOf([{ name: '/data.json', data: '{}' }, { name: 'data.json', data: '{}' }]))).rejects.toThrow(/duplicate bundle file: data.json/);
+    await expect(readBundleFiles(await archiveOf([{ name: './data.json', data: '{}' }, { name: '/data.json', data: '{}' }]))).rejects.toThrow(/duplicate bundle file/);
+    await expect(readBundleFiles(await archiveOf([{ name: '/../etc/passwd', data: 'x' }]))).rejects.toThrow(/escapes the bundle/);
+    await expect(readBundleFiles(await archiveOf([{ name: 'a/../../x', data: 'x' }]))).rejects.toThrow(/escapes the bundle/);
+    for (const name of ['//etc/passwd', 'a//b.rego', 'a/./b.rego', '/.']) {
+      await expect(readBundleFiles(await archiveOf([{ name, data: 'x' }])), name).rejects.toThrow(/not a clean relative path/);
+    }
+    const many = await archiveOf(Array.from({ length: 11 }, (_, i) => ({ name: `/f${i}.rego`, data: 'x' })));
+    await expect(readBundleFiles(many, 1 << 20, { maxEntries: 10 })).rejects.toThrow(/more than 10 entries/);
+    await expect(readBundleFiles(many, 1 << 20, { maxFileBytes: 0 })).rejects.toThrow(/f0.rego is 1 bytes, more than the limit of 0/);
+    const bomb = await archiveOf([{ name: '/data.json', data: Buffer.alloc(4 << 20, 0x20) }]);
     expect(bomb.length).toBeLessThan(64 * 1024);
-    expect(() => readBundleFiles(bomb, 1 << 20)).toThrow(/expands beyond/);
-    expect(() => readBundleFiles(Buffer.from('not gzip'))).toThrow(/not a gzip archive/);
+    await expect(readBundleFiles(bomb, 1 << 20)).rejects.toThrow(/expands beyond/);
+    await expect(readBundleFiles(Buffer.from('not gzip'))).rejects.toThrow(/not a gzip archive/);
+  });
+
+  it('refuses a manifest or data document of the wrong shape, naming the field', async () => {
+    const open = async (files: Array<{ name: string; data: string }>) => openBundle(await archiveOf(files), { verify: false });
+    await expect(open([{ name: '/.manifest', data: '{"revision":7}' }])).rejects.toThrow('.manifest.revision: must be string, got number');
+    await expect(open([{ name: '/.manifest', data: '{"roots":"toolgate"}' }])).rejects.toThrow('.manifest.roots: must be array, got string');
+    await expect(open([{ name: '/.manifest', data: '{"wasm":[{"entrypoint":"a"}]}' }])).rejects.toThrow('.manifest.wasm[0].module: is required');
+    await expect(open([{ name: '/.manifest', data: '[]' }])).rejects.toThrow('.manifest: must be object, got array');
+    await expect(open([{ name: '/.manifest', data: '{' }])).rejects.toThrow(/\.manifest is not JSON/);
+    await expect(open([{ name: '/data.json', data: '[1]' }])).rejects.toThrow('data.json must hold a JSON object');
+    // OPA's defaults, and fields OPA defines beyond the ones toolgate reads, are fine.
+    await expect(open([{ name: '/.manifest', data: '{"rego_version":1}' }])).resolves.toMatchObject({ manifest: { revision: '', roots: [''], rego_version: 1 } });
+    await expect(open([])).resolves.toMatchObject({ manifest: { revision: '', roots: [''] }, data: {} });
   });
 
   it('opens an unsigned bundle only when verification is explicitly skipped', async () => {

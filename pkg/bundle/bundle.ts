@@ -4,27 +4,19 @@
 // same policy always produces the same bytes and the revision (a content hash) only moves
 // when the meaning does.
 import { createHash } from 'node:crypto';
+import { manifestFileContract, type BundleManifest } from '../contracts/bundle.ts';
+import { isObject } from '../lang/is-object.ts';
 import { canonicalStringify, compareGoStrings } from './opa-json.ts';
 import { bundlePath, signaturesFileName, signBundleFiles, verifyBundleSignature, type BundleFile, type BundleSigner, type VerifiedSignature, type VerifyOptions } from './sign.ts';
-import { ArchiveError, gunzipLimited, gzipDeterministic, readTar, writeTar } from './tar.ts';
+import { ArchiveError, gunzipLimited, gzipDeterministic, readTar, writeTar, type TarLimits } from './tar.ts';
+
+export type { BundleManifest, WasmResolver } from '../contracts/bundle.ts';
 
 export const manifestFileName = '.manifest';
 export const dataFileName = 'data.json';
 export const wasmFileName = 'policy.wasm';
 /** Refuse archives that inflate past this by default; compiled policies are far smaller. */
 export const defaultMaxBundleBytes = 64 * 1024 * 1024;
-
-export interface WasmResolver {
-  entrypoint: string;
-  module: string;
-}
-
-export interface BundleManifest {
-  revision: string;
-  roots: string[];
-  wasm?: WasmResolver[];
-  metadata?: Record<string, unknown>;
-}
 
 export interface BundleInputs {
   /** The data document: a JSON object, or its serialized bytes when already canonical. */
@@ -78,7 +70,7 @@ const reservedPaths = new Set([manifestFileName, dataFileName, wasmFileName, sig
 
 function dataBytes(data: BundleInputs['data']): Buffer {
   if (!(data instanceof Uint8Array)) {
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new BundleError('the data document must be a JSON object');
+    if (!isObject(data)) throw new BundleError('the data document must be a JSON object');
     return Buffer.from(canonicalStringify(data));
   }
   let parsed: unknown;
@@ -87,7 +79,7 @@ function dataBytes(data: BundleInputs['data']): Buffer {
   } catch (err) {
     throw new BundleError(`the data document is not JSON: ${(err as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BundleError('the data document must be a JSON object');
+  if (!isObject(parsed)) throw new BundleError('the data document must be a JSON object');
   return Buffer.from(data);
 }
 
@@ -169,35 +161,53 @@ export async function buildBundle(input: BuildBundleInput): Promise<BuiltBundle>
   ];
   if (input.signer) files.push({ name: signaturesFileName, data: await signBundleFiles(files, input.signer) });
   files.sort((a, b) => compareGoStrings(a.name, b.name));
-  const tar = writeTar(files.map((f) => ({ name: `/${f.name}`, data: Buffer.from(f.data) })));
+  const tar = await writeTar(files.map((f) => ({ name: `/${f.name}`, data: Buffer.from(f.data) })));
   return { revision, manifest, archive: gzipDeterministic(tar), files, signed: Boolean(input.signer) };
 }
 
-/** The files of a bundle archive by path (leading '/' removed); refuses duplicates and '..'. */
-export function readBundleFiles(archive: Uint8Array, maxBytes = defaultMaxBundleBytes): Map<string, Buffer> {
+/**
+ * The path OPA would give a tar entry: without a leading './' (GNU tar -C dir .) or '/'.
+ * Refuses what could land outside the bundle or name one file two ways: an absolute path after
+ * that, an empty, '.' or '..' segment.
+ */
+function entryPath(name: string): string {
+  const path = bundlePath(name.startsWith('./') ? name.slice(2) : name);
+  const segments = path.split('/');
+  if (segments.includes('..')) throw new ArchiveError(`bundle path escapes the bundle: ${name}`);
+  if (segments.some((s) => s === '' || s === '.')) throw new ArchiveError(`bundle path is not a clean relative path: ${JSON.stringify(name)}`);
+  return path;
+}
+
+/**
+ * The files of a bundle archive by path (leading '/' removed). Refuses archives that inflate
+ * past maxBytes, hold links, devices, too many entries or a file twice (see readTar and
+ * entryPath).
+ */
+export async function readBundleFiles(archive: Uint8Array, maxBytes = defaultMaxBundleBytes, limits: TarLimits = {}): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
-  for (const entry of readTar(gunzipLimited(archive, maxBytes))) {
-    const path = bundlePath(entry.name.replace(/^\.\//, '/'));
-    if (path.split('/').includes('..')) throw new ArchiveError(`bundle path escapes the bundle: ${entry.name}`);
+  for (const entry of await readTar(gunzipLimited(archive, maxBytes), limits)) {
+    const path = entryPath(entry.name);
     if (files.has(path)) throw new ArchiveError(`duplicate bundle file: ${path}`);
     files.set(path, entry.data);
   }
   return files;
 }
 
+function parseJsonFile(raw: Buffer, name: string): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new BundleError(`${name} is not JSON: ${(err as Error).message}`);
+  }
+}
+
 function parseManifest(raw: Buffer | undefined): BundleManifest {
   if (!raw) return { revision: '', roots: [''] }; // OPA's defaults for a bundle without one
-  let m: Partial<BundleManifest>;
-  try {
-    m = JSON.parse(raw.toString('utf8')) as Partial<BundleManifest>;
-  } catch {
-    throw new BundleError('.manifest is not JSON');
-  }
-  if (typeof m !== 'object' || m === null) throw new BundleError('.manifest is not an object');
-  const roots = m.roots ?? [''];
-  if (!Array.isArray(roots) || !roots.every((r) => typeof r === 'string')) throw new BundleError('.manifest roots must be a list of strings');
-  if (m.revision !== undefined && typeof m.revision !== 'string') throw new BundleError('.manifest revision must be a string');
-  return { ...m, revision: m.revision ?? '', roots } as BundleManifest;
+  const parsed = parseJsonFile(raw, manifestFileName);
+  const problem = manifestFileContract.problem(parsed);
+  if (problem) throw new BundleError(problem);
+  const m = parsed as Partial<BundleManifest>;
+  return { ...m, revision: m.revision ?? '', roots: m.roots ?? [''] };
 }
 
 /**
@@ -206,17 +216,15 @@ function parseManifest(raw: Buffer | undefined): BundleManifest {
  * deliberately, e.g. for tests or an unsigned development setup.
  */
 export async function openBundle(archive: Uint8Array, opts: { verify: VerifyOptions | false; maxBytes?: number }): Promise<OpenedBundle> {
-  const files = readBundleFiles(archive, opts.maxBytes);
+  const files = await readBundleFiles(archive, opts.maxBytes);
   const signature = opts.verify ? await verifyBundleSignature(files, opts.verify) : undefined;
   const manifest = parseManifest(files.get(manifestFileName));
   const rawData = files.get(dataFileName);
   let data: Record<string, unknown> = {};
   if (rawData) {
-    try {
-      data = JSON.parse(rawData.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      throw new BundleError('data.json is not JSON');
-    }
+    const parsed = parseJsonFile(rawData, dataFileName);
+    if (!isObject(parsed)) throw new BundleError(`${dataFileName} must hold a JSON object`);
+    data = parsed;
   }
   const wasm = files.get(wasmFileName);
   return { manifest, files, data, ...(wasm ? { wasm } : {}), ...(signature ? { signature } : {}) };

@@ -43,16 +43,22 @@ describe('opaCanonicalJson', () => {
 
 describe('canonicalStringify', () => {
   it('writes exactly what opaCanonicalJson would produce from it', () => {
-    const doc = { z: [1, 2.5, -0, 1e21, { b: '<&>', a: '\u2028\ud800' }], é: true, '\u{1F600}': null, '\ufb01': 'x', a: undefined };
+    const doc = { z: [1, 2.5, -0, 1e21, { b: '<&>', a: '\u2028\ud83d\ude00' }], é: true, '\u{1F600}': null, '\ufb01': 'x', a: undefined };
     const text = canonicalStringify(doc);
-    expect(text).toBe('{"z":[1,2.5,0,1e+21,{"a":"\\u2028\ufffd","b":"<&>"}],"é":true,"ﬁ":"x","😀":null}');
+    expect(text).toBe('{"z":[1,2.5,0,1e+21,{"a":"\\u2028😀","b":"<&>"}],"é":true,"ﬁ":"x","😀":null}');
     expect(opaCanonicalJson(text)).toBe(text);
   });
 
-  it('refuses values JSON cannot carry', () => {
-    expect(() => canonicalStringify({ a: Number.NaN })).toThrow(/no JSON form/);
-    expect(() => canonicalStringify({ a: new Date(0) })).toThrow(/plain objects/);
-    expect(() => canonicalStringify({ a: () => 1 })).toThrow(/no JSON form/);
+  // The value rules are canonicalJson's (pkg/json/write.ts): a lone surrogate is refused rather
+  // than written as U+FFFD, and undefined in an array rather than written as null, since either
+  // would make two different values hash alike.
+  it('refuses values JSON cannot carry, naming where they are', () => {
+    expect(() => canonicalStringify({ a: Number.NaN })).toThrow('canonicalStringify: NaN has no JSON form at /a');
+    expect(() => canonicalStringify({ a: [new Date(0)] })).toThrow('a Date has no JSON form (convert it to plain data first) at /a/0');
+    expect(() => canonicalStringify({ a: () => 1 })).toThrow('a function has no JSON form at /a');
+    expect(() => canonicalStringify({ a: 'x\ud800' })).toThrow('lone surrogate');
+    expect(() => canonicalStringify({ '\udc00': 1 })).toThrow('lone surrogate');
+    expect(() => canonicalStringify([undefined])).toThrow('undefined has no JSON form');
   });
 });
 

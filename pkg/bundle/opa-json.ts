@@ -1,128 +1,21 @@
 // OPA's canonical JSON, the form it hashes structured bundle files in before comparing them
-// with a bundle signature (v1/bundle/hash.go). OPA parses the file with Go's encoding/json
-// (json.Number, so every number keeps its literal text), then writes it back compactly:
-// object keys sorted by Go string order (UTF-8 bytes, which equals Unicode code point order),
-// strings through a json.Encoder with SetEscapeHTML(false). Hashing any other way makes OPA
-// refuse a correctly signed bundle with a "digest mismatch", so this module reproduces the
-// Go behaviour byte for byte, and the real `opa sign` is the test oracle (opa-json.test.ts).
+// with a bundle signature (v1/bundle/hash.go). It is NOT RFC 8785 (pkg/json/canonical.ts), and
+// cannot be: OPA parses the file with Go's encoding/json (json.Number, so every number keeps its
+// literal text; later duplicate keys win; unpaired surrogate escapes become U+FFFD), then writes
+// it back compactly with object keys sorted by Go string order (UTF-8 bytes, which equals
+// Unicode code point order, where RFC 8785 sorts UTF-16 code units) and strings through a
+// json.Encoder with SetEscapeHTML(false) (which escapes U+2028 and U+2029). Hashing any other
+// way makes OPA refuse a correctly signed bundle with a "digest mismatch", so this module
+// reproduces the Go behaviour byte for byte, and the real `opa sign` is the test oracle
+// (opa-json.test.ts). The grammar and the value rules are shared with pkg/json: the same
+// parser (with Go's rules for duplicates and surrogates) and the same writer (with Go's key
+// order and string escapes).
+import { decodeUtf8, parseJsonText, type ParserRules } from '../json/parser.ts';
+import { writeJson, type JsonStyle } from '../json/write.ts';
 
-/** A parsed JSON value that remembers each number's literal text, as json.Number does. */
-type Value =
-  | { kind: 'object'; entries: Map<string, Value> }
-  | { kind: 'array'; items: Value[] }
-  | { kind: 'string'; value: string }
-  | { kind: 'literal'; text: string };
-
-// Deeper documents are refused rather than risking the JS stack; compiled data is a few levels.
-const maxDepth = 1000;
-
-const numberPattern = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-// A string token as JSON allows it: no raw control characters, only the defined escapes.
-const stringPattern = /"(?:[\x20\x21\x23-\x5b\x5d-\uffff]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
-const literalPattern = /true|false|null/y;
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-export class JsonSyntaxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'JsonSyntaxError';
-  }
-}
-
-class Parser {
-  private pos = 0;
-  private readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-
-  parseDocument(): Value {
-    const value = this.value(0);
-    this.skipSpace();
-    if (this.pos !== this.text.length) this.fail('unexpected data after the top-level value');
-    return value;
-  }
-
-  private fail(what: string): never {
-    throw new JsonSyntaxError(`invalid JSON at offset ${this.pos}: ${what}`);
-  }
-
-  private skipSpace(): void {
-    // Exactly the four characters JSON (and Go) treat as whitespace.
-    while (this.pos < this.text.length) {
-      const c = this.text.charCodeAt(this.pos);
-      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return;
-      this.pos++;
-    }
-  }
-
-  private match(pattern: RegExp): string | undefined {
-    pattern.lastIndex = this.pos;
-    const m = pattern.exec(this.text);
-    if (!m) return undefined;
-    this.pos += m[0].length;
-    return m[0];
-  }
-
-  private string(): string {
-    const token = this.match(stringPattern);
-    if (token === undefined) this.fail('expected a string');
-    // Go replaces an unpaired surrogate escape (\ud800) with U+FFFD while decoding.
-    return (JSON.parse(token) as string).toWellFormed();
-  }
-
-  private value(depth: number): Value {
-    if (depth > maxDepth) this.fail(`nesting deeper than ${maxDepth}`);
-    this.skipSpace();
-    const c = this.text[this.pos];
-    if (c === '{') return this.object(depth);
-    if (c === '[') return this.array(depth);
-    if (c === '"') return { kind: 'string', value: this.string() };
-    const literal = this.match(literalPattern) ?? this.match(numberPattern);
-    if (literal === undefined) this.fail('expected a value');
-    return { kind: 'literal', text: literal };
-  }
-
-  private object(depth: number): Value {
-    this.pos++;
-    // Later duplicates win, as they do when Go decodes into a map.
-    const entries = new Map<string, Value>();
-    this.skipSpace();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return { kind: 'object', entries };
-    }
-    for (;;) {
-      this.skipSpace();
-      const key = this.string();
-      this.skipSpace();
-      if (this.text[this.pos] !== ':') this.fail("expected ':'");
-      this.pos++;
-      entries.set(key, this.value(depth + 1));
-      this.skipSpace();
-      const next = this.text[this.pos++];
-      if (next === '}') return { kind: 'object', entries };
-      if (next !== ',') this.fail("expected ',' or '}'");
-    }
-  }
-
-  private array(depth: number): Value {
-    this.pos++;
-    const items: Value[] = [];
-    this.skipSpace();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return { kind: 'array', items };
-    }
-    for (;;) {
-      items.push(this.value(depth + 1));
-      this.skipSpace();
-      const next = this.text[this.pos++];
-      if (next === ']') return { kind: 'array', items };
-      if (next !== ',') this.fail("expected ',' or ']'");
-    }
-  }
-}
+// Go's decoder would go deeper (10000), but compiled data is a few levels and anything deeper is
+// no bundle toolgate wrote.
+const goDecoder: ParserRules = { maxDepth: 1000, maxBytes: Number.POSITIVE_INFINITY, duplicateKeys: 'last-wins', loneSurrogates: 'replace' };
 
 /** Go's string order (bytewise UTF-8) without encoding: UTF-8 preserves code point order. */
 export function compareGoStrings(a: string, b: string): number {
@@ -148,33 +41,7 @@ export function goJsonString(s: string): string {
   return JSON.stringify(s.toWellFormed()).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
 }
 
-function write(v: Value, out: string[]): void {
-  switch (v.kind) {
-    case 'literal':
-      out.push(v.text);
-      return;
-    case 'string':
-      out.push(goJsonString(v.value));
-      return;
-    case 'array':
-      out.push('[');
-      v.items.forEach((item, i) => {
-        if (i > 0) out.push(',');
-        write(item, out);
-      });
-      out.push(']');
-      return;
-    case 'object': {
-      out.push('{');
-      [...v.entries.keys()].sort(compareGoStrings).forEach((key, i) => {
-        if (i > 0) out.push(',');
-        out.push(goJsonString(key), ':');
-        write(v.entries.get(key) as Value, out);
-      });
-      out.push('}');
-    }
-  }
-}
+const goEncoder: JsonStyle = { compareKeys: compareGoStrings, string: goJsonString };
 
 /**
  * The bytes OPA hashes for a structured bundle file. Refuses invalid UTF-8 (Go would
@@ -183,77 +50,15 @@ function write(v: Value, out: string[]): void {
 export function opaCanonicalJson(raw: Uint8Array | string): string {
   let text = typeof raw === 'string' ? raw : decodeUtf8(raw);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // OPA strips a UTF-8 BOM first
-  return writeValue(new Parser(text).parseDocument());
-}
-
-function decodeUtf8(raw: Uint8Array): string {
-  try {
-    return utf8.decode(raw);
-  } catch {
-    throw new JsonSyntaxError('invalid JSON: the file is not valid UTF-8');
-  }
-}
-
-function writeValue(v: Value): string {
-  const out: string[] = [];
-  write(v, out);
-  return out.join('');
+  return writeJson(parseJsonText(text, goDecoder), goEncoder, 'opaCanonicalJson');
 }
 
 /**
  * Serializes a JavaScript value straight into OPA's canonical form, so a data.json written
  * this way hashes to the same digest raw or re-canonicalized. Numbers use JavaScript's
- * shortest round-trip form; non-finite numbers, functions and the like are refused.
+ * shortest round-trip form; values without a JSON form (NaN, a Date, a lone surrogate, ...) are
+ * refused naming their JSON Pointer, exactly as canonicalJson refuses them.
  */
 export function canonicalStringify(value: unknown): string {
-  const out: string[] = [];
-  const visit = (v: unknown, depth: number): void => {
-    if (depth > maxDepth) throw new TypeError(`canonicalStringify: nesting deeper than ${maxDepth}`);
-    if (v === null) {
-      out.push('null');
-      return;
-    }
-    switch (typeof v) {
-      case 'boolean':
-        out.push(v ? 'true' : 'false');
-        return;
-      case 'number':
-        if (!Number.isFinite(v)) throw new TypeError(`canonicalStringify: ${v} has no JSON form`);
-        out.push(JSON.stringify(v));
-        return;
-      case 'string':
-        out.push(goJsonString(v));
-        return;
-      case 'object': {
-        if (Array.isArray(v)) {
-          out.push('[');
-          v.forEach((item: unknown, i) => {
-            if (i > 0) out.push(',');
-            visit(item === undefined ? null : item, depth + 1);
-          });
-          out.push(']');
-          return;
-        }
-        const proto: unknown = Object.getPrototypeOf(v);
-        // A Date or Map would silently become {}: refuse anything that is not plain data.
-        if (proto !== Object.prototype && proto !== null) throw new TypeError('canonicalStringify: only plain objects and arrays have a JSON form');
-        const record = v as Record<string, unknown>;
-        // Keys are normalized like values so two keys that collide in Go collide here too.
-        const entries = new Map<string, unknown>();
-        for (const key of Object.keys(record)) if (record[key] !== undefined) entries.set(key.toWellFormed(), record[key]);
-        out.push('{');
-        [...entries.keys()].sort(compareGoStrings).forEach((key, i) => {
-          if (i > 0) out.push(',');
-          out.push(goJsonString(key), ':');
-          visit(entries.get(key), depth + 1);
-        });
-        out.push('}');
-        return;
-      }
-      default:
-        throw new TypeError(`canonicalStringify: a ${typeof v} has no JSON form`);
-    }
-  };
-  visit(value, 0);
-  return out.join('');
+  return writeJson(value, goEncoder, 'canonicalStringify');
 }

@@ -7,7 +7,10 @@
 // real OPA would accept.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
+import { signaturePayloadContract, signaturesFileContract, type SignaturePayload, type SignedFileInfo } from '../contracts/bundle.ts';
 import { opaCanonicalJson } from './opa-json.ts';
+
+export type { SignaturePayload, SignedFileInfo };
 
 export const signaturesFileName = '.signatures.json';
 export type SigningAlgorithm = 'RS256' | 'ES256';
@@ -16,20 +19,6 @@ export interface BundleFile {
   /** Path inside the bundle; a leading '/' is ignored, as OPA ignores it. */
   name: string;
   data: Uint8Array;
-}
-
-export interface SignedFileInfo {
-  name: string;
-  hash: string;
-  algorithm: string;
-}
-
-export interface SignaturePayload {
-  files: SignedFileInfo[];
-  keyid?: string;
-  scope?: string;
-  iat?: number;
-  iss?: string;
 }
 
 export interface BundleSigner {
@@ -143,11 +132,12 @@ function parseSignatures(raw: Uint8Array): string {
   } catch {
     throw new BundleSignatureError(`${signaturesFileName} is not JSON`);
   }
-  const signatures = (parsed as { signatures?: unknown }).signatures;
-  if (!Array.isArray(signatures) || signatures.length === 0) throw new BundleSignatureError(`${signaturesFileName}: missing JWT (expected exactly one)`);
+  const problem = signaturesFileContract.problem(parsed);
+  if (problem) throw new BundleSignatureError(problem);
+  const { signatures } = parsed as { signatures: string[] };
+  if (signatures.length === 0) throw new BundleSignatureError(`${signaturesFileName}: missing JWT (expected exactly one)`);
   if (signatures.length > 1) throw new BundleSignatureError(`${signaturesFileName}: multiple JWTs not supported (expected exactly one)`);
-  if (typeof signatures[0] !== 'string') throw new BundleSignatureError(`${signaturesFileName}: the signature is not a string`);
-  return signatures[0];
+  return signatures[0] as string;
 }
 
 function parsePayload(raw: Uint8Array): SignaturePayload {
@@ -157,12 +147,9 @@ function parsePayload(raw: Uint8Array): SignaturePayload {
   } catch {
     throw new BundleSignatureError('the signature payload is not JSON');
   }
-  const p = parsed as Partial<SignaturePayload> | null;
-  const files = p?.files;
-  const valid = Array.isArray(files) && files.every((f: Partial<SignedFileInfo> | null) =>
-    typeof f?.name === 'string' && typeof f.hash === 'string' && (f.algorithm === undefined || typeof f.algorithm === 'string'));
-  if (!valid) throw new BundleSignatureError('the signature payload has no valid "files" list');
-  return p as SignaturePayload;
+  const problem = signaturePayloadContract.problem(parsed);
+  if (problem) throw new BundleSignatureError(problem);
+  return parsed as SignaturePayload;
 }
 
 function unverifiedKeyId(token: string): { kid?: string; keyid?: string } {

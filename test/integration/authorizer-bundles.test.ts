@@ -219,11 +219,11 @@ describe('authorizer bundle client', () => {
     const unsigned = await bundleAllowing(['read_file', 'write_file', 'delete_file'], null);
     const resigned = await bundleAllowing(['read_file', 'write_file', 'drop_database'], { key: other, algorithm: 'RS256', keyId: key.keyId });
     const genuine = await bundleAllowing(['read_file', 'write_file', 'rm_rf']);
-    const files = readBundleFiles(genuine.archive);
+    const files = await readBundleFiles(genuine.archive);
     const data = JSON.parse(files.get('data.json')?.toString('utf8') ?? '{}') as { toolgate: { compiled: { defaultAction?: string } } };
     data.toolgate.compiled.defaultAction = 'allow';
     files.set('data.json', Buffer.from(JSON.stringify(data)));
-    const tampered = { revision: `${genuine.revision}-t`, archive: gzipDeterministic(writeTar([...files].map(([name, d]) => ({ name: `/${name}`, data: d })))) };
+    const tampered = { revision: `${genuine.revision}-t`, archive: gzipDeterministic(await writeTar([...files].map(([name, d]) => ({ name: `/${name}`, data: d })))) };
 
     const cases = [
       { what: 'unsigned', bundle: unsigned, reason: /bundle is not signed/ },

@@ -197,9 +197,9 @@ describe('bundle service with a real OPA', () => {
   it('keeps the last good revision when a bundle was tampered with after signing', async () => {
     const good = await activeRevision();
     const v3 = await buildBundle(inputs(['read_file', 'send_email', 'delete_repository']));
-    const files = readBundleFiles(v3.archive);
+    const files = await readBundleFiles(v3.archive);
     files.set('data.json', Buffer.from(JSON.stringify({ toolgate: { compat: { allowed_tools: ['read_file', 'send_email', 'delete_repository', 'drop_database'] } } })));
-    const tampered = gzipDeterministic(writeTar([...files].map(([name, data]) => ({ name: `/${name}`, data }))));
+    const tampered = gzipDeterministic(await writeTar([...files].map(([name, data]) => ({ name: `/${name}`, data }))));
     const before = opa?.logs.length ?? 0;
     store.put(bundleName, { revision: v3.revision, archive: tampered });
 

@@ -65,7 +65,7 @@ export async function compileWasm(rego: string, entrypoints: string[]): Promise<
     await writeFiles(dir.path, [{ name: 'policy.rego', data: rego }]);
     const res = await runOpa(['build', '-t', 'wasm', ...entrypoints.flatMap((e) => ['-e', e]), '-o', 'bundle.tar.gz', 'policy.rego'], dir.path);
     if (res.code !== 0) throw new Error(`opa build -t wasm failed: ${res.stderr}`);
-    const wasm = readBundleFiles(await readFile(join(dir.path, 'bundle.tar.gz'))).get('policy.wasm');
+    const wasm = (await readBundleFiles(await readFile(join(dir.path, 'bundle.tar.gz')))).get('policy.wasm');
     if (!wasm) throw new Error('opa build produced no policy.wasm');
     return wasm;
   } finally {

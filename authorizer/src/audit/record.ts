@@ -9,7 +9,9 @@
 // Only what is listed here reaches the file: never the caller's token, its id, its scopes or
 // any header; arguments only through the approvals redactor (the same one approvers see).
 import { randomBytes } from 'node:crypto';
+import { auditLineContracts, type AuditApproval, type AuditApprovalBody, type AuditDecision, type AuditDecisionBody, type AuditOpen, type AuditRefusal, type AuditRefusalBody } from '../../../pkg/contracts/audit.ts';
 import { canonicalJson, contentHash } from '../../../pkg/json/canonical.ts';
+import { isJsonObject, JsonParseError, parseStrictJson, toPlainJson, type JsonValue } from '../../../pkg/json/strict.ts';
 import { argumentsDigest, redactArguments } from '../approvals/request.ts';
 import type { Outcome } from '../approvals/outcome.ts';
 import type { DecisionRecord } from '../gate/decision-path.ts';
@@ -18,98 +20,11 @@ import type { ToolCall, Verdict } from '../gate/types.ts';
 
 export const auditFormatVersion = 1;
 
-export interface AuditOpen {
-  type: 'open';
-  version: number;
-  seq: 0;
-  time: string;
-  /** "genesis:<128-bit random hex>": the first decision record's `prev`. */
-  genesis: string;
-  hash: string;
-}
-
-/** A decision record before it takes its place in the chain. */
-export interface AuditDecisionBody {
-  type: 'decision';
-  time: string;
-  decisionId: string;
-  frontEnd: string;
-  /** "<namespace>/<name>" of the deciding McpSecurityPolicy; '' when none decided (no bundle, unknown server). */
-  policy: string;
-  revision: string;
-  server: string;
-  tool: string;
-  verb: string;
-  labels: string[];
-  action: string;
-  dryRunAction?: string;
-  rule: string;
-  reasons: string[];
-  caller: { agent?: string; operator?: string; subject: string; issuer: string; roles: string[] };
-  sessionId?: string;
-  /** "sha256:<hex>" of the canonical JSON of the UNREDACTED arguments (matches ApprovalRequest.spec.argumentsDigest). */
-  argumentsDigest: string;
-  /** Redacted with the approvals redactor. */
-  arguments: unknown;
-}
-
-/**
- * What became of a held call: released (with who approved and which replica consumed it),
- * denied, expired, already released elsewhere, or failed. The decision record with the same
- * decisionId says why it was held.
- */
-export interface AuditApprovalBody {
-  type: 'approval';
-  time: string;
-  decisionId: string;
-  mode: 'hold' | 'retry';
-  outcome: string;
-  policy: string;
-  server: string;
-  tool: string;
-  argumentsDigest: string;
-  /** "<namespace>/<name>" of the ApprovalRequest; '' when none could be read or created. */
-  request: string;
-  approvedBy: string[];
-  deniedBy: string[];
-  consumedBy?: string;
-  /** For a failed outcome: why (no secrets: messages name objects, never values). */
-  message?: string;
-}
-
-/**
- * A request or message refused, wherever in the gate it was refused: transport, authentication,
- * parse, method, decision or approval. What the client was answered (HTTP status, JSON-RPC code
- * and message) and, as far as it was known, who asked for what. Never a token, a credential or
- * arguments; client-chosen strings are cut to a bounded length.
- */
-export interface AuditRefusalBody {
-  type: 'refusal';
-  time: string;
-  frontEnd: string;
-  stage: string;
-  /** HTTP method of the request, when there was one. */
-  httpMethod?: string;
-  /** JSON-RPC method, once the message was read. */
-  method?: string;
-  httpStatus: number;
-  code: number;
-  reason: string;
-  caller?: AuditDecisionBody['caller'];
-  server?: string;
-  tool?: string;
-  sessionId?: string;
-  /** JSON-RPC id of the refused request. */
-  requestId?: string | number;
-  /** The decision record of the same decisionId says why the policy refused. */
-  decisionId?: string;
-}
+// The line shapes are schemas (pkg/contracts/audit.ts): the writer's types and the verifier's check.
+export type { AuditApproval, AuditApprovalBody, AuditDecision, AuditDecisionBody, AuditOpen, AuditRefusal, AuditRefusalBody };
 
 export type AuditBody = AuditDecisionBody | AuditApprovalBody | AuditRefusalBody;
 type Chained<T> = T & { seq: number; prev: string; hash: string };
-export type AuditDecision = Chained<AuditDecisionBody>;
-export type AuditApproval = Chained<AuditApprovalBody>;
-export type AuditRefusal = Chained<AuditRefusalBody>;
 
 export type AuditLine = AuditOpen | AuditDecision | AuditApproval | AuditRefusal;
 
@@ -237,35 +152,43 @@ export function headAfter(line: AuditLine): { seq: number; prev: string } {
   return line.type === 'open' ? { seq: 0, prev: line.genesis } : { seq: line.seq, prev: line.hash };
 }
 
+/** Why a line is not JSON the trail could have written. */
+function unreadable(err: unknown): string {
+  if (!(err instanceof JsonParseError)) return `cannot be read: ${(err as Error).message}`;
+  if (err.kind === 'invalid-json') return `not valid JSON (a truncated or edited line): ${err.message}`;
+  return `not a line the trail writes (it was edited): ${err.message}`;
+}
+
 /**
- * Checks one line on its own (shape and hash), not its place in the chain. Returns what is
- * wrong, or the parsed line.
+ * Checks one line on its own, not its place in the chain: that it is JSON the trail could have
+ * written (no repeated key, no lone surrogate: the strict parser, keeping every number exactly
+ * as written, at any depth), that it has the shape of its kind (pkg/contracts/audit.ts), that
+ * its hash matches, and that it is byte for byte the canonical form the writer produces (so
+ * whitespace or key order edited in does not pass). Returns what is wrong, or the parsed line
+ * (numbers no double holds exactly come back as strings; the chain fields are all exact).
  */
 export function checkLine(text: string): { ok: true; line: AuditLine } | { ok: false; reason: string } {
-  let v: unknown;
+  let parsed: JsonValue;
   try {
-    v = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'not valid JSON (a truncated or edited line)' };
+    parsed = parseStrictJson(text, { maxDepth: Number.POSITIVE_INFINITY, maxBytes: Number.POSITIVE_INFINITY });
+  } catch (err) {
+    return { ok: false, reason: unreadable(err) };
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'not a JSON object' };
-  const o = v as Record<string, unknown>;
-  if (typeof o.hash !== 'string' || !hashPattern.test(o.hash)) return { ok: false, reason: 'field "hash" is missing or not 64 hex characters' };
-  if (!Number.isSafeInteger(o.seq) || (o.seq as number) < 0) return { ok: false, reason: 'field "seq" is missing or not a non-negative integer' };
-  if (o.type === 'open') {
-    if (typeof o.genesis !== 'string' || !genesisPattern.test(o.genesis)) return { ok: false, reason: 'open line: field "genesis" is missing or not "genesis:<32 hex>"' };
-    if (o.seq !== 0) return { ok: false, reason: `open line: field "seq" is ${String(o.seq)}, expected 0` };
-  } else if (o.type === 'decision' || o.type === 'approval' || o.type === 'refusal') {
-    if (typeof o.prev !== 'string') return { ok: false, reason: 'field "prev" is missing' };
-  } else {
-    return { ok: false, reason: `field "type" is ${JSON.stringify(o.type)}, expected "open", "decision", "approval" or "refusal"` };
-  }
+  if (!isJsonObject(parsed)) return { ok: false, reason: 'not a JSON object' };
+  const line = toPlainJson(parsed, { inexactNumbers: 'string' }) as Record<string, unknown>;
+  const kinds = Object.keys(auditLineContracts);
+  const contract = typeof line.type === 'string' && Object.hasOwn(auditLineContracts, line.type) ? auditLineContracts[line.type] : undefined;
+  if (!contract) return { ok: false, reason: `field "type" is ${JSON.stringify(line.type) ?? 'missing'}, expected one of ${kinds.map((k) => JSON.stringify(k)).join(', ')}` };
+  const problem = contract.problem(line);
+  if (problem) return { ok: false, reason: problem };
   let expected: string;
   try {
-    expected = hashOf(o);
+    expected = hashOf(parsed);
   } catch (err) {
     return { ok: false, reason: `cannot be hashed: ${(err as Error).message}` };
   }
-  if (expected !== o.hash) return { ok: false, reason: `hash mismatch: the line's contents were changed after it was written (recomputed ${expected.slice(0, 12)}…, recorded ${o.hash.slice(0, 12)}…)` };
-  return { ok: true, line: o as unknown as AuditLine };
+  const recorded = line.hash as string;
+  if (expected !== recorded) return { ok: false, reason: `hash mismatch: the line's contents were changed after it was written (recomputed ${expected.slice(0, 12)}…, recorded ${recorded.slice(0, 12)}…)` };
+  if (canonicalJson(parsed) !== text) return { ok: false, reason: 'not in the canonical form the trail writes: whitespace or key order was changed after it was written' };
+  return { ok: true, line: line as unknown as AuditLine };
 }

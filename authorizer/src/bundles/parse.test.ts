@@ -37,13 +37,17 @@ describe('gatewayConfigOf', () => {
     expect(gatewayConfigOf({}, 'agents/acme')).toBeUndefined();
   });
 
-  it('refuses another policy\'s config and malformed ones, naming the field', () => {
+  it('refuses another policy\'s config and malformed ones, naming the field and what it must hold', () => {
+    const of = (g: unknown) => () => gatewayConfigOf({ toolgate: { gateway: g } }, 'agents/acme');
     expect(() => gatewayConfigOf({ toolgate: { gateway } }, 'agents/other')).toThrow('data.toolgate.gateway.policy is agents/acme, expected agents/other');
-    expect(() => gatewayConfigOf({ toolgate: { gateway: [] } }, 'agents/acme')).toThrow('data.toolgate.gateway must be an object');
-    expect(() => gatewayConfigOf({ toolgate: { gateway: { ...gateway, policy: { name: 'acme' } } } }, 'agents/acme')).toThrow('data.toolgate.gateway.policy must be');
-    expect(() => gatewayConfigOf({ toolgate: { gateway: { ...gateway, servers: {} } } }, 'agents/acme')).toThrow('data.toolgate.gateway.servers must be a list');
-    expect(() => gatewayConfigOf({ toolgate: { gateway: { ...gateway, servers: [{ url: 'x' }] } } }, 'agents/acme')).toThrow('data.toolgate.gateway.servers[0].name');
-    expect(() => gatewayConfigOf({ toolgate: { gateway: { ...gateway, identity: 'x' } } }, 'agents/acme')).toThrow('data.toolgate.gateway.identity must be an object');
+    expect(of([])).toThrow('data.toolgate.gateway: must be object, got array');
+    expect(of({ ...gateway, policy: { name: 'acme' } })).toThrow('data.toolgate.gateway.policy.namespace: is required');
+    expect(of({ ...gateway, servers: {} })).toThrow('data.toolgate.gateway.servers: must be array, got object');
+    expect(of({ ...gateway, servers: [{ url: 'x' }] })).toThrow('data.toolgate.gateway.servers[0].name: is required');
+    expect(of({ ...gateway, servers: [{ name: 'gmail', url: 'ftp://gmail' }] })).toThrow('data.toolgate.gateway.servers[0].url: must match pattern "^https?://"');
+    expect(of({ ...gateway, servers: [{ name: 'gmail', url: 'http://gmail', transport: 'stdio' }] })).toThrow('data.toolgate.gateway.servers[0].transport: must be one of "streamable-http", got "stdio"');
+    expect(of({ ...gateway, identity: 'x' })).toThrow('data.toolgate.gateway.identity: must be object, got string');
+    expect(of({ ...gateway, identity: { issuer: 'https://idp' } })).toThrow('data.toolgate.gateway.identity.audience: is required');
   });
 });
 

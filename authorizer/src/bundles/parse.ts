@@ -1,6 +1,7 @@
 // The pure parts of the bundle client: bundle names and URLs, the GatewayConfig inside a
 // bundle's data document, and what a refusal from the bundle service said.
-import { gatewayDataPath, type GatewayConfig } from '../gate/types.ts';
+import { gatewayConfigContract, gatewayDataPath, type GatewayConfig } from '../../../pkg/contracts/gateway.ts';
+import { isObject } from '../../../pkg/lang/is-object.ts';
 
 /** A DNS-1123 label, as Kubernetes namespace and object names of McpSecurityPolicies are. */
 const label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -31,34 +32,22 @@ export function etagRevision(etag: string | undefined): string | undefined {
   return m?.[1] || undefined;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * The GatewayConfig at data.toolgate.gateway; undefined when the bundle carries none (older
- * operators). Throws, naming the field, when it is there but malformed, or when it belongs to a
- * policy other than the bundle's: a front end must never route with another policy's servers.
+ * operators). Throws, naming the field and what it must hold, when it is there but does not
+ * match the contract (pkg/contracts/gateway.ts), or when it belongs to a policy other than the
+ * bundle's: a front end must never route with another policy's servers.
  */
 export function gatewayConfigOf(data: unknown, bundle: string): GatewayConfig | undefined {
   let node: unknown = data;
   for (const key of gatewayDataPath) node = isObject(node) ? node[key] : undefined;
   if (node === undefined) return undefined;
-  const at = `data.${gatewayDataPath.join('.')}`;
-  if (!isObject(node)) throw new Error(`${at} must be an object`);
-  const policy = node.policy;
-  if (!isObject(policy) || typeof policy.namespace !== 'string' || typeof policy.name !== 'string') {
-    throw new Error(`${at}.policy must be {namespace, name} strings`);
+  const gateway = gatewayConfigContract.check(node, `data.${gatewayDataPath.join('.')}`);
+  const { namespace, name } = gateway.policy;
+  if (`${namespace}/${name}` !== bundle) {
+    throw new Error(`data.${gatewayDataPath.join('.')}.policy is ${namespace}/${name}, expected ${bundle} (the bundle's own policy)`);
   }
-  if (`${policy.namespace}/${policy.name}` !== bundle) {
-    throw new Error(`${at}.policy is ${policy.namespace}/${policy.name}, expected ${bundle} (the bundle's own policy)`);
-  }
-  if (!Array.isArray(node.servers)) throw new Error(`${at}.servers must be a list`);
-  node.servers.forEach((s: unknown, i) => {
-    if (!isObject(s) || typeof s.name !== 'string' || s.name === '') throw new Error(`${at}.servers[${i}].name must be a non-empty string`);
-  });
-  if (node.identity !== undefined && !isObject(node.identity)) throw new Error(`${at}.identity must be an object`);
-  return node as unknown as GatewayConfig;
+  return gateway;
 }
 
 /**

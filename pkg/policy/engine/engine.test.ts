@@ -117,7 +117,7 @@ describe('PolicyEngine', () => {
     await engine.load(odd, data);
     const d = engine.evaluate(readEmail);
     expect(d).toMatchObject({ action: 'deny', rule: RULES.evaluationError });
-    expect(d.reasons[0]).toMatch(/no usable decision: rule is not a non-empty string/);
+    expect(d.reasons[0]).toMatch(/no usable decision: decision.rule: is required/);
     expect(engine.classify(readEmail)).toEqual({ valid: false, errors: ['policy returned no classification'] });
   }, 60_000);
 

@@ -1,7 +1,7 @@
 // The input and result documents of the toolgate decision program (pkg/policy/rego,
-// CONTRACT.md). The Rego is the authority; these types describe what it returns.
-export type Action = 'allow' | 'deny' | 'require_approval';
-export const actions: readonly Action[] = ['allow', 'deny', 'require_approval'];
+// CONTRACT.md). The Rego is the authority; the result's type is its schema in
+// pkg/contracts/decision.ts, which check.ts applies to every result.
+export { actions, type Action, type Decision } from '../../contracts/decision.ts';
 
 /** MCP tool annotations as the upstream server reported them in tools/list (untrusted). */
 export interface ToolAnnotations {
@@ -43,28 +43,6 @@ export interface ResolvedAnnotations {
   idempotentHint: boolean;
   openWorldHint: boolean;
   secretHint: boolean;
-}
-
-export interface Decision {
-  action: Action;
-  /** The matched rule's name, or a toolgate:* outcome (see RULES). */
-  rule: string;
-  reasons: string[];
-  labels: string[];
-  /** Empty when the call could not be classified (invalid input, unknown server, no policy). */
-  annotations: Partial<ResolvedAnnotations>;
-  /** get, list, create, update, delete, or "" when no layer named one. */
-  verb: string;
-  approvers: string[];
-  quorum: number;
-  timeout: string;
-  enforcement: 'enforce' | 'dryrun';
-  /** In dry run: what enforcement would have answered (action is then always allow). */
-  dryRunAction?: Action;
-  /** Classification layers that contributed, lowest authority first. */
-  sources: string[];
-  /** The McpSecurityPolicy the data was compiled from; {} when unknown. */
-  policy?: { namespace?: string; name?: string };
 }
 
 export type Classification =
