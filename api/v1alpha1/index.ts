@@ -82,7 +82,7 @@ export const kinds = {
     spec: ApprovalRequestSpec,
     status: ApprovalRequestStatus,
     printerColumns: [
-      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Approved, Denied, Expired or Consumed.' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Approved, Denied, Expired, Consumed or Superseded.' },
       { name: 'Server', type: 'string', jsonPath: '.spec.server', description: 'Upstream server.' },
       { name: 'Tool', type: 'string', jsonPath: '.spec.tool', description: 'Tool called.' },
       { name: 'Agent', type: 'string', jsonPath: '.spec.requester.agent', description: 'Requesting agent.' },

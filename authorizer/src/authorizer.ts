@@ -10,7 +10,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
 import { createLogger, errorMessage, type Logger } from '../../pkg/observability/log.ts';
 import { startProbeServer, type ProbeServer } from '../../pkg/observability/server.ts';
-import { ApprovalCoordinator } from './approvals/index.ts';
+import { ApprovalCoordinator, approvalPolicy } from './approvals/index.ts';
 import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
@@ -118,7 +118,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     : undefined;
 
   const approvals = cfg.approvals?.enabled
-    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
+    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, policy: approvalPolicy(router, decisionPath), ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
     : undefined;
 
   let proxy: McpProxy | undefined;
@@ -136,6 +136,8 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       router.update(loaded.bundle, { gateway: loaded.gateway, data: loaded.data });
       // Clients re-list tools under the new revision (tools/list is filtered per caller).
       proxy?.notifyToolsChanged();
+      // Held calls check that the new revision still requires what they wait for.
+      approvals?.policyChanged();
     },
   });
   const ready = () => bundles.ready;

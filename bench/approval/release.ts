@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { ApprovalCoordinator } from '../../authorizer/src/approvals/index.ts';
+import { ApprovalCoordinator, approvalPolicy } from '../../authorizer/src/approvals/index.ts';
 import { DecisionPath, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
@@ -61,11 +61,12 @@ try {
   };
   const router = new PolicyRouter();
   const gateway = await loadPolicy(router, policy, 'rev-1');
-  const coordinator = new ApprovalCoordinator({ client: admin, pod: 'bench-authorizer', log });
+  const decisionPath = new DecisionPath({ router, log });
+  const coordinator = new ApprovalCoordinator({ client: admin, pod: 'bench-authorizer', log, policy: approvalPolicy(router, decisionPath) });
   await coordinator.start();
   const verifier = createTokenVerifier(gateway.identity!, {});
   const proxy = await startMcpProxy({
-    router, decisionPath: new DecisionPath({ router, log }), approvals: coordinator, approvalKeepAliveMs: 100, log,
+    router, decisionPath, approvals: coordinator, approvalKeepAliveMs: 100, log,
     authenticate: (req) => verifier.verify(req.headers.authorization, { url: req.url ?? '/' }),
   });
   stops.unshift(() => coordinator.stop(), () => proxy.close());

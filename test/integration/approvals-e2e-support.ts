@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import type { ApprovalRequest, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { ApprovalCoordinator, argumentsDigest, type ApprovalMode } from '../../authorizer/src/approvals/index.ts';
+import { ApprovalCoordinator, approvalPolicy as policyView, argumentsDigest, type ApprovalMode } from '../../authorizer/src/approvals/index.ts';
 import { DecisionPath, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
@@ -142,11 +142,12 @@ export async function startReplica(o: { pod: string; kubeConfig: KubeConfig; pol
   const router = new PolicyRouter();
   const gateway = await loadPolicy(router, o.policy, 'rev-1');
   const registry = new Registry();
-  const coordinator = new ApprovalCoordinator({ client: new KubeClient(o.kubeConfig), pod: o.pod, log: log.child({ pod: o.pod }), registry });
+  const decisionPath = new DecisionPath({ router, log });
+  const coordinator = new ApprovalCoordinator({ client: new KubeClient(o.kubeConfig), pod: o.pod, log: log.child({ pod: o.pod }), registry, policy: policyView(router, decisionPath) });
   await coordinator.start();
   const verifier = createTokenVerifier(gateway.identity!, {});
   const proxy = await startMcpProxy({
-    router, decisionPath: new DecisionPath({ router, log }),
+    router, decisionPath,
     authenticate: (req) => verifier.verify(req.headers.authorization, { url: req.url ?? '/' }),
     approvals: coordinator, approvalMode: o.mode ?? 'hold', approvalKeepAliveMs: 200, log,
   });

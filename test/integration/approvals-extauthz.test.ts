@@ -4,7 +4,7 @@
 // API server, real operator, approvers deciding with the `kubectl mcp` code.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApprovalCoordinator } from '../../authorizer/src/approvals/index.ts';
+import { ApprovalCoordinator, approvalPolicy } from '../../authorizer/src/approvals/index.ts';
 import { routerAuthenticator, startExtAuthzServer, type CheckResponse, type ExtAuthzServer } from '../../authorizer/src/extauthz/index.ts';
 import { authorizationClient, checkOnce, envoyCheckRequest, toolsCall } from '../support/extauthz.ts';
 import { DecisionPath, ErrorCodes, PolicyRouter } from '../../authorizer/src/gate/index.ts';
@@ -25,10 +25,11 @@ beforeAll(async () => {
   rig = await startApprovalRig(ns);
   const router = new PolicyRouter();
   await loadPolicy(router, rig.policy, 'rev-1');
-  coordinator = new ApprovalCoordinator({ client: new KubeClient(rig.ids.authorizer), pod: 'authorizer-e', log });
+  const decisionPath = new DecisionPath({ router, log });
+  coordinator = new ApprovalCoordinator({ client: new KubeClient(rig.ids.authorizer), pod: 'authorizer-e', log, policy: approvalPolicy(router, decisionPath) });
   await coordinator.start();
   server = await startExtAuthzServer({
-    port: 0, host: '127.0.0.1', log, ready: () => true, authenticate: routerAuthenticator(router), decisionPath: new DecisionPath({ router, log }), approvals: coordinator,
+    port: 0, host: '127.0.0.1', log, ready: () => true, authenticate: routerAuthenticator(router), decisionPath, approvals: coordinator,
   });
   grpc = authorizationClient(server.port);
   token = await rig.token();

@@ -154,7 +154,8 @@ export class ApprovalController {
     if (outcome.phase === 'Pending' || before?.reason === outcome.phase) return;
     this.log.info({ key: `${namespace}/${name}`, phase: outcome.phase }, message);
     await this.o.events.record(regarding, outcome.phase === 'Approved' || outcome.phase === 'Consumed' ? 'Normal' : 'Warning', outcome.phase, 'Decide', message);
-    if (outcome.phase !== 'Consumed') {
+    // Consumed and Superseded are the authorizer's doing, not a human decision.
+    if (outcome.phase !== 'Consumed' && outcome.phase !== 'Superseded') {
       const created = Date.parse(ar.metadata.creationTimestamp ?? '');
       if (Number.isFinite(created)) this.decisionSeconds.observe({ phase: outcome.phase }, Math.max(0, now - created) / 1000);
     }

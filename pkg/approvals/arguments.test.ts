@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { ApprovalRequest } from '../../api/v1alpha1/index.ts';
+import { argumentsKey, argumentsSecretName, argumentsSecretType, verifyArgumentsSecret } from './arguments.ts';
+import { argumentsDigest, canonicalArguments, digestOfCanonical } from './digest.ts';
+
+const args = { to: 'bob@example.com', token: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', n: [1, 2.5, { z: null, a: true }] };
+const request = (digest = argumentsDigest(args)): ApprovalRequest => ({
+  apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest', metadata: { name: 'ar-1', namespace: 'team-a', uid: 'u-1' },
+  spec: {
+    requester: { agent: 'agent-1' }, policyRef: { namespace: 'team-a', name: 'p' }, rule: 'r', server: 's', tool: 't', verb: 'create',
+    arguments: {}, argumentsDigest: digest, approvers: ['sre'], quorum: 1, expiresAt: '2030-01-01T00:00:00Z',
+  },
+});
+const secret = (text: string, over: Record<string, unknown> = {}) => ({
+  type: argumentsSecretType, metadata: { ownerReferences: [{ kind: 'ApprovalRequest', uid: 'u-1' }] }, data: { [argumentsKey]: Buffer.from(text).toString('base64') }, ...over,
+});
+
+describe('argumentsDigest', () => {
+  it('is the sha256 of the canonical text: the same function for the authorizer and for kubectl mcp show', () => {
+    expect(canonicalArguments(args)).toBe('{"n":[1,2.5,{"a":true,"z":null}],"to":"bob@example.com","token":"ghp_abcdefghijklmnopqrstuvwxyz0123456789"}');
+    expect(argumentsDigest(args)).toBe(digestOfCanonical(canonicalArguments(args)));
+    expect(argumentsDigest(undefined)).toBe(argumentsDigest({}));
+    expect(argumentsDigest({ a: 1 })).not.toBe(argumentsDigest({ a: 2 }));
+  });
+});
+
+describe('verifyArgumentsSecret', () => {
+  it('returns the stored text when it is the request\'s and hashes to its digest', () => {
+    expect(argumentsSecretName(request())).toBe('ar-1-u-1');
+    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args)))).toEqual({ ok: true, text: canonicalArguments(args) });
+  });
+
+  it('refuses other arguments, another owner, another type or a missing key, saying which', () => {
+    const other = canonicalArguments({ ...args, to: 'eve@evil.example' });
+    expect(verifyArgumentsSecret(request(), secret(other))).toEqual({
+      ok: false, problem: `the arguments in Secret ar-1-u-1 hash to ${digestOfCanonical(other)}, but the request binds ${argumentsDigest(args)}: they are not what is being approved`,
+    });
+    // Same values, different bytes (whitespace): still not the bytes that were digested.
+    expect(verifyArgumentsSecret(request(), secret(JSON.stringify(JSON.parse(canonicalArguments(args)), null, 2))).ok).toBe(false);
+    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args), { metadata: { ownerReferences: [{ kind: 'ApprovalRequest', uid: 'u-2' }] } })))
+      .toEqual({ ok: false, problem: 'Secret ar-1-u-1 is not owned by ApprovalRequest ar-1 (uid u-1)' });
+    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args), { type: 'Opaque' })).ok).toBe(false);
+    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args), { data: {} }))).toEqual({ ok: false, problem: 'Secret ar-1-u-1 has no arguments.json' });
+  });
+});
