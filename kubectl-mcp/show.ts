@@ -1,10 +1,10 @@
 // `kubectl mcp show NAME`: one held call as an approver needs to see it before deciding — who
 // asks, what the policy requires, the decisions so far, and the full arguments. The request
-// itself only carries a redacted copy; the full arguments live in a Secret only the request's
-// approver groups may read, and are shown only when their bytes hash to the digest the
-// request binds (the digest is what an approval releases, so anything else would be a lie).
-import type { ApprovalRequest } from '../api/v1alpha1/index.ts';
-import { argumentsSecretName, verifyArgumentsSecret, type SecretLike } from '../pkg/approvals/arguments.ts';
+// itself only carries a redacted copy; the full arguments live in an ApprovalArguments object
+// only the request's approver groups may read, and are shown only when their bytes hash to the
+// digest the request binds (the digest is what an approval releases, so anything else would be a lie).
+import type { ApprovalArguments, ApprovalRequest } from '../api/v1alpha1/index.ts';
+import { approvalArgumentsResource, argumentsObjectName, verifyArguments } from '../pkg/approvals/arguments.ts';
 import { getCondition } from '../pkg/kube/conditions.ts';
 import { isNotFound, KubeError } from '../pkg/kube/client.ts';
 import { approvalRequests, CliError, connect, globalHelp, globalOptions, parse, UsageError } from './cli.ts';
@@ -15,8 +15,9 @@ const command = 'show';
 export const showHelp = `Show a held tool call, with its full arguments.
 
 The ApprovalRequest shows the arguments redacted (secret-looking values, long strings cut). The
-full arguments are kept in a Secret readable only by the request's approver groups; they are
-printed only if they hash to the digest the request binds (what an approval releases).
+full arguments are kept beside it (ApprovalArguments), readable only by the request's approver
+groups; they are printed only if they hash to the digest the request binds (what an approval
+releases).
 
 Usage:
   kubectl mcp show NAME [-n NAMESPACE] [--raw]
@@ -53,17 +54,17 @@ export async function show(args: string[], out: NodeJS.WritableStream, err: Node
     throw e;
   }
 
-  const secretName = argumentsSecretName(ar);
+  const argsName = argumentsObjectName(ar);
   let full: FullArguments;
   try {
-    const secret = await client.get<SecretLike>({ group: '', version: 'v1', plural: 'secrets', namespace, name: secretName });
-    const checked = verifyArgumentsSecret(ar, secret);
+    const stored = await client.get<ApprovalArguments>({ ...approvalArgumentsResource, namespace, name: argsName });
+    const checked = verifyArguments(ar, stored);
     full = checked.ok ? checked : { ok: false, why: `refusing to show them: ${checked.problem}` };
   } catch (e) {
     if (e instanceof KubeError && e.code === 403) {
-      full = { ok: false, why: `you may not read them (Secret ${secretName} is readable by members of ${ar.spec.approvers.join(', ')} only): ${e.message}` };
+      full = { ok: false, why: `you may not read them (approvalarguments ${argsName} is readable by members of ${ar.spec.approvers.join(', ')} only): ${e.message}` };
     } else if (isNotFound(e)) {
-      full = { ok: false, why: `they were not stored (no Secret ${secretName}: too large, or the authorizer lacks the RBAC to store them)` };
+      full = { ok: false, why: `they were not stored (no approvalarguments ${argsName}: too large, or the authorizer lacks the RBAC to store them)` };
     } else {
       throw e;
     }

@@ -82,3 +82,25 @@ export interface ApprovalRequest {
   spec: ApprovalRequestSpec;
   status?: ApprovalRequestStatus;
 }
+
+/** What Kubernetes lets a CR string hold comfortably; larger arguments are not stored (approvers see the redacted copy). */
+export const maxCanonicalArgumentsBytes = 512 * 1024;
+
+export const ApprovalArgumentsSpec = Obj(
+  {
+    argumentsDigest: Str('The digest the owning ApprovalRequest binds (its spec.argumentsDigest), for people reading this object.', { pattern: '^sha256:[0-9a-f]{64}$' }),
+    canonical: Str('The held call\'s full arguments: the canonical JSON text whose SHA-256 is the digest.', { maxLength: maxCanonicalArgumentsBytes }),
+  },
+  {
+    description: 'The full, unredacted arguments of one held call. Owned by its ApprovalRequest; readable by that request\'s approver groups only. Immutable.',
+    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable' }],
+  },
+);
+export type ApprovalArgumentsSpec = Static<typeof ApprovalArgumentsSpec>;
+
+export interface ApprovalArguments {
+  apiVersion: 'toolgate.io/v1alpha1';
+  kind: 'ApprovalArguments';
+  metadata: ObjectMeta;
+  spec: ApprovalArgumentsSpec;
+}

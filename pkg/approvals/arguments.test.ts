@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../api/v1alpha1/index.ts';
-import { argumentsKey, argumentsSecretName, argumentsSecretType, verifyArgumentsSecret } from './arguments.ts';
+import { argumentsObjectName, verifyArguments } from './arguments.ts';
 import { argumentsDigest, canonicalArguments, digestOfCanonical } from './digest.ts';
 
 const args = { to: 'bob@example.com', token: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', n: [1, 2.5, { z: null, a: true }] };
@@ -11,8 +11,8 @@ const request = (digest = argumentsDigest(args)): ApprovalRequest => ({
     arguments: {}, argumentsDigest: digest, approvers: ['sre'], quorum: 1, expiresAt: '2030-01-01T00:00:00Z',
   },
 });
-const secret = (text: string, over: Record<string, unknown> = {}) => ({
-  type: argumentsSecretType, metadata: { ownerReferences: [{ kind: 'ApprovalRequest', uid: 'u-1' }] }, data: { [argumentsKey]: Buffer.from(text).toString('base64') }, ...over,
+const stored = (canonical: string, owner = 'u-1') => ({
+  metadata: { ownerReferences: [{ apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest', name: 'ar-1', uid: owner }] }, spec: { argumentsDigest: argumentsDigest(args), canonical },
 });
 
 describe('argumentsDigest', () => {
@@ -24,22 +24,20 @@ describe('argumentsDigest', () => {
   });
 });
 
-describe('verifyArgumentsSecret', () => {
+describe('verifyArguments', () => {
   it('returns the stored text when it is the request\'s and hashes to its digest', () => {
-    expect(argumentsSecretName(request())).toBe('ar-1-u-1');
-    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args)))).toEqual({ ok: true, text: canonicalArguments(args) });
+    expect(argumentsObjectName(request())).toBe('ar-1-u-1');
+    expect(verifyArguments(request(), stored(canonicalArguments(args)))).toEqual({ ok: true, text: canonicalArguments(args) });
   });
 
-  it('refuses other arguments, another owner, another type or a missing key, saying which', () => {
+  it('refuses other arguments (whatever their copy of the digest says) or another owner, saying which', () => {
     const other = canonicalArguments({ ...args, to: 'eve@evil.example' });
-    expect(verifyArgumentsSecret(request(), secret(other))).toEqual({
-      ok: false, problem: `the arguments in Secret ar-1-u-1 hash to ${digestOfCanonical(other)}, but the request binds ${argumentsDigest(args)}: they are not what is being approved`,
+    expect(verifyArguments(request(), stored(other))).toEqual({
+      ok: false, problem: `the arguments in ApprovalArguments ar-1-u-1 hash to ${digestOfCanonical(other)}, but the request binds ${argumentsDigest(args)}: they are not what is being approved`,
     });
     // Same values, different bytes (whitespace): still not the bytes that were digested.
-    expect(verifyArgumentsSecret(request(), secret(JSON.stringify(JSON.parse(canonicalArguments(args)), null, 2))).ok).toBe(false);
-    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args), { metadata: { ownerReferences: [{ kind: 'ApprovalRequest', uid: 'u-2' }] } })))
-      .toEqual({ ok: false, problem: 'Secret ar-1-u-1 is not owned by ApprovalRequest ar-1 (uid u-1)' });
-    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args), { type: 'Opaque' })).ok).toBe(false);
-    expect(verifyArgumentsSecret(request(), secret(canonicalArguments(args), { data: {} }))).toEqual({ ok: false, problem: 'Secret ar-1-u-1 has no arguments.json' });
+    expect(verifyArguments(request(), stored(JSON.stringify(JSON.parse(canonicalArguments(args)), null, 2))).ok).toBe(false);
+    expect(verifyArguments(request(), stored(canonicalArguments(args), 'u-2')))
+      .toEqual({ ok: false, problem: 'ApprovalArguments ar-1-u-1 is not owned by ApprovalRequest ar-1 (uid u-1)' });
   });
 });

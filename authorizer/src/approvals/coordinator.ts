@@ -23,7 +23,7 @@ import { isAlreadyExists, isConflict, isNotFound, type KubeClient, type Resource
 import { getCondition, setCondition } from '../../../pkg/kube/conditions.ts';
 import { ResourceInformer } from '../../../pkg/kube/informer.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
-import { storeArguments } from './arguments-secret.ts';
+import { storeArguments } from './arguments-store.ts';
 import { createApprovalMetrics, type ApprovalMetrics } from './metrics.ts';
 import type { Outcome } from './outcome.ts';
 import type { ApprovalPolicy } from './policy.ts';
@@ -77,7 +77,7 @@ export class ApprovalCoordinator {
   readonly #informer: ResourceInformer<ApprovalRequest>;
   readonly #waiters = new Map<string, Set<(obj: ApprovalRequest, deleted: boolean) => void>>();
   readonly #wakers = new Set<() => void>();
-  /** uids whose arguments Secret is known to exist. */
+  /** uids whose ApprovalArguments (and its Role and RoleBinding) are known to exist. */
   readonly #argumentsStored = new Set<string>();
   readonly metrics: ApprovalMetrics | undefined;
   #started = false;

@@ -2,7 +2,7 @@
 export { ApprovalCoordinator, UntrustedApprovalError, approvalResource, defaultFieldManager, type ApprovalCoordinatorOptions, type ApprovalMode } from './coordinator.ts';
 export { approvalPolicy, type ApprovalPolicy } from './policy.ts';
 export { kubernetesUsernamesOf } from './kubernetes-usernames.ts';
-export { argumentsObjects, storeArguments } from './arguments-secret.ts';
+export { argumentsObjects, storeArguments } from './arguments-store.ts';
 export { approvalRef, approveCommand, outcomeError, type Outcome, type OutcomeKind } from './outcome.ts';
 export {
   approvalName, approvalSelector, argumentsDigest, buildApprovalRequest, looksSecret, managedByLabel, managedByValue, policyLabel, redactArguments, redacted, requesterOf,

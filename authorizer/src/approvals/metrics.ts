@@ -12,7 +12,7 @@ export interface ApprovalMetrics {
   untrusted: Counter;
   /** Times a request marked Approved was not released because its decisions do not back the phase. */
   unbacked: Counter;
-  /** Full-argument Secrets for approvers: stored, skipped (too large) or failed. */
+  /** Full arguments stored for approvers: stored, skipped (too large) or failed. */
   argumentsStored: Counter<'outcome'>;
   /** From the watch event that showed the request Approved to the call being released (consumed). */
   releaseSeconds: Histogram;
@@ -29,7 +29,7 @@ export function createApprovalMetrics(registry: Registry): ApprovalMetrics {
     superseded: new Counter({ name: 'toolgate_approval_requests_superseded_total', help: 'ApprovalRequests marked Superseded because the policy in force requires something else of the call.', registers }),
     untrusted: new Counter({ name: 'toolgate_approval_requests_untrusted_total', help: 'Held calls refused because the ApprovalRequest under their name is not the one toolgate creates for them (pre-created or edited).', registers }),
     unbacked: new Counter({ name: 'toolgate_approval_unbacked_approvals_total', help: 'Times an ApprovalRequest marked Approved was not released because its recorded decisions do not back the phase.', registers }),
-    argumentsStored: new Counter({ name: 'toolgate_approval_arguments_secrets_total', help: 'Secrets with the full arguments for approvers, by outcome (stored, skipped when too large, failed).', labelNames: ['outcome'] as const, registers }),
+    argumentsStored: new Counter({ name: 'toolgate_approval_arguments_stored_total', help: 'Full arguments stored for approvers (ApprovalArguments + Role + RoleBinding), by outcome (stored, skipped when too large, failed).', labelNames: ['outcome'] as const, registers }),
     releaseSeconds: new Histogram({
       name: 'toolgate_approval_release_seconds', help: 'Time from seeing an ApprovalRequest approved to releasing the held call.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers,
