@@ -128,7 +128,7 @@ describe('a pre-created request is never honoured', () => {
     const args = { a: 3, b: Math.floor(Math.random() * 1e6) };
     expect((await callOnce(retry, 'get-sum', args)).error?.code).toBe(ErrorCodes.approvalRequired);
     const genuine = await requestFor(ns, 'get-sum', args);
-    expect(genuine.spec).toMatchObject({ approvers: ['sre', 'security'], quorum: 2 });
+    expect(genuine.spec).toMatchObject({ approvers: ['security', 'sre'], quorum: 2 });
 
     // Someone with create rights (here the authorizer's own identity, which the admission policy
     // lets create) puts a request with the same name but weaker approvers in its place.
@@ -149,7 +149,7 @@ describe('a pre-created request is never honoured', () => {
     const refused = await callOnce(retry, 'get-sum', args);
     expect(refused.error?.code).toBe(ErrorCodes.approvalDenied);
     expect(refused.error?.message).toContain(`approval request ${ns}/${genuine.metadata.name} cannot be trusted`);
-    expect(refused.error?.message).toContain('spec.approvers is ["interns"], expected ["sre","security"]; spec.quorum is 1, expected 2');
+    expect(refused.error?.message).toContain('spec.approvers is ["interns"], expected ["security","sre"]; spec.quorum is 1, expected 2');
     expect(rig.upstreamCalls('get-sum', args)).toBe(0);
     expect((await get(genuine.metadata.name!)).status).toMatchObject({ phase: 'Approved' });
     expect((await get(genuine.metadata.name!)).status?.consumedBy).toBeUndefined();

@@ -140,10 +140,11 @@ describe('held calls (proxy, hold mode)', () => {
       const argsName = `${name}-${pending.metadata.uid}`;
       const owner = { apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest', name, uid: pending.metadata.uid, controller: true };
       const admin = adminClient();
-      const stored = await waitFor(() => admin.get<ApprovalArguments>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalarguments', namespace: ns, name: argsName }).catch(() => undefined), { description: 'the ApprovalArguments' });
+      // The RoleBinding is written last.
+      const binding = await waitFor(() => admin.get<{ metadata: { ownerReferences: unknown[] }; subjects: unknown[] }>({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespace: ns, name: argsName }).catch(() => undefined), { description: 'the approvers\' RoleBinding' });
+      const stored = await admin.get<ApprovalArguments>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalarguments', namespace: ns, name: argsName });
       expect(stored.metadata.ownerReferences).toEqual([owner]);
       expect(stored.spec).toEqual({ argumentsDigest: pending.spec.argumentsDigest, canonical: canonicalArguments(args) });
-      const binding = await admin.get<{ metadata: { ownerReferences: unknown[] }; subjects: unknown[] }>({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespace: ns, name: argsName });
       expect(binding.metadata.ownerReferences).toEqual([owner]);
       expect(binding.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre' }]);
 

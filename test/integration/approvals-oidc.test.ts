@@ -139,8 +139,9 @@ describe('identity mapping', () => {
     try {
       const args = { message: `mapped ${randomUUID()}` };
       const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 });
+      call.catch(() => undefined); // awaited below; a failed assertion before that must not leave it unhandled
       const pending = await requestFor(args);
-      expect(pending.spec.requester).toEqual({ agent: 'agent-1', operator: 'alice', kubernetesUsernames: ['oidc:alice', 'oidc:agent-1'] });
+      expect(pending.spec.requester).toEqual({ agent: 'agent-1', operator: 'alice', kubernetesUsernames: ['oidc:agent-1', 'oidc:alice'] });
 
       const self = await alice.decide('approve', pending);
       expect(self.code).toBe(1);

@@ -140,8 +140,7 @@ export class ApprovalCoordinator {
         }
         const stale = this.#verify(current, desired, verdict);
         if (stale || this.#spent(current)) {
-          if (stale) await this.#supersede(current, verdict, stale);
-          await this.#replace(current);
+          await this.#replace((stale ? await this.#supersede(current, verdict, stale) : undefined) ?? current);
           continue;
         }
         r = current;
