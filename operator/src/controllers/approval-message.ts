@@ -53,7 +53,8 @@ function who(ar: ApprovalRequest): string {
 
 function commands(ar: ApprovalRequest): string {
   const ref = `${ar.metadata.name} -n ${ar.metadata.namespace}`;
-  return `kubectl mcp approve ${ref} --reason "..."\nkubectl mcp deny ${ref} --reason "..."`;
+  // show first: the message carries the redacted arguments; approvers see the full ones there.
+  return `kubectl mcp show ${ref}\nkubectl mcp approve ${ref} --reason "..."\nkubectl mcp deny ${ref} --reason "..."`;
 }
 
 export function requestedMessage(ar: ApprovalRequest): ChatMessage {
