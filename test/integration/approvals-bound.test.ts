@@ -86,6 +86,9 @@ describe('a request is bound to what the policy required', () => {
       message: expect.stringContaining(`revision rev-2 requires 2 approvals from security (rule "echo-needs-security"); this request asked for 1 approval from sre (rule "echo-needs-sre") under revision rev-1`),
     });
 
+    // The operator agrees: decided, by a policy change rather than a person.
+    await waitFor(async () => (await get(old.metadata.name!)).status?.conditions?.some((c) => c.type === 'Decided' && c.reason === 'Superseded' && c.message.includes('revision rev-2')), { description: 'the operator to record the supersession' });
+
     // The new approvers release it, once.
     expect((await rig.bob.decide('approve', fresh)).code).toBe(0);
     expect((await rig.cat.decide('approve', fresh)).code).toBe(0);

@@ -45,6 +45,10 @@ describe('redactArguments', () => {
     expect(out.text.endsWith('…[3904 more characters]')).toBe(true);
   });
 
+  it('shows lone surrogates as U+FFFD, as the API server would store them', () => {
+    expect(redactArguments({ ['k\uD800']: 'a\uDC00b', list: ['\uD83D'] })).toEqual({ 'k\uFFFD': 'a\uFFFDb', list: ['\uFFFD'] });
+  });
+
   it('does not flag prose or short ids', () => {
     expect(looksSecret('please send the quarterly numbers to finance')).toBe(false);
     expect(looksSecret('INV-2024-0001')).toBe(false);

@@ -49,17 +49,22 @@ export function looksSecret(value: string): boolean {
 
 const maxString = 4096;
 
-/** The arguments as approvers see them: secret-looking values replaced, very long strings cut. */
+/**
+ * The arguments as approvers see them: secret-looking values replaced, very long strings cut, and
+ * lone surrogates shown as U+FFFD (the API server stores them so; the request must read back
+ * exactly as written to be recognised as toolgate's).
+ */
 export function redactArguments(value: unknown, key?: string): unknown {
   if (key !== undefined && secretKey.test(key) && value !== null && typeof value !== 'object') return redacted;
   if (typeof value === 'string') {
     if (looksSecret(value)) return redacted;
-    return value.length > maxString ? `${value.slice(0, maxString)}…[${value.length - maxString} more characters]` : value;
+    const text = value.toWellFormed();
+    return text.length > maxString ? `${text.slice(0, maxString).toWellFormed()}…[${text.length - maxString} more characters]` : text;
   }
   if (Array.isArray(value)) return value.map((v) => redactArguments(v));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = key !== undefined && secretKey.test(key) ? redacted : redactArguments(v, k);
+    for (const [k, v] of Object.entries(value)) out[k.toWellFormed()] = key !== undefined && secretKey.test(key) ? redacted : redactArguments(v, k);
     return out;
   }
   return value;
