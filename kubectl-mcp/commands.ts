@@ -7,6 +7,7 @@ const rootHelp = `Human approval and policy explanations for toolgate (MCP tool 
 
 Usage:
   kubectl mcp approvals [--all] [-A] [-o wide|yaml|json]   list held calls (Pending by default)
+  kubectl mcp show NAME [--raw]                           a held call with its full (verified) arguments
   kubectl mcp approve NAME [--reason TEXT]                approve a held call
   kubectl mcp deny NAME --reason TEXT                     deny a held call
   kubectl mcp explain --server S --tool T [--args JSON]   what the live policy decides, and why
@@ -18,6 +19,7 @@ Run 'kubectl mcp <command> --help' for more.
 // Loaded on demand: explain pulls in the compiler and the wasm engine, which approve/deny need not pay for.
 const helps: Record<string, () => Promise<string>> = {
   approvals: async () => (await import('./approvals.ts')).approvalsHelp,
+  show: async () => (await import('./show.ts')).showHelp,
   approve: async () => (await import('./decide.ts')).decideHelp('approve'),
   deny: async () => (await import('./decide.ts')).decideHelp('deny'),
   explain: async () => (await import('./explain.ts')).explainHelp,
@@ -29,6 +31,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     switch (command) {
       case 'approvals':
         return await (await import('./approvals.ts')).approvals(rest, out, err);
+      case 'show':
+        return await (await import('./show.ts')).show(rest, out, err);
       case 'approve':
       case 'deny':
         return await (await import('./decide.ts')).decide(command, rest, out);
@@ -46,7 +50,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: approvals, approve, deny, explain)`, '');
+        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain)`, '');
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -61,7 +65,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       // The API server's own words (admission policy messages included), untouched.
       err.write(`${serverError(e)}\n`);
       if (e.code === 403 && e.reason === 'Forbidden' && /cannot (get|list|update|create)/.test(e.message)) {
-        err.write('Ask a cluster admin for the RBAC this needs (approvers: get/list approvalrequests and update approvalrequests/status).\n');
+        err.write('Ask a cluster admin for the RBAC this needs (approvers: get/list approvalrequests and update approvalrequests/status; the full arguments of a request are readable by its approver groups only).\n');
       }
       return 1;
     }

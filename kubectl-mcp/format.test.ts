@@ -4,7 +4,7 @@ import type { Decision } from '../pkg/policy/engine/index.ts';
 import { parse, UsageError } from './cli.ts';
 import { parseDuration } from './decide.ts';
 import { labelSources, revisionNote } from './explain-render.ts';
-import { approvalTable, duePhase, humanDuration, relativeTime, tally } from './format.ts';
+import { approvalTable, duePhase, humanDuration, indentJson, relativeTime, tally } from './format.ts';
 
 const request = (decisions: NonNullable<ApprovalRequest['status']>['decisions'] = [], quorum = 2): ApprovalRequest => ({
   apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest',
@@ -88,5 +88,17 @@ describe('explain rendering', () => {
     const decision = { labels: ['a', 'b', 'c'], reasons: ['matched rule "r" (priority 1)', 'spec.classifiers[0] set b,c'], sources: ['profile:x', 'classifiers'] } as Decision;
     const tool = { labels: ['a'], sources: ['profile:x', 'override'] } as Parameters<typeof labelSources>[1];
     expect(labelSources(decision, tool)).toEqual([['a', 'profile:x + override'], ['b', 'classifiers: spec.classifiers[0]'], ['c', 'classifiers: spec.classifiers[0]']]);
+  });
+});
+
+describe('indentJson', () => {
+  it('indents without parsing: big numbers, decimals and key order stay exactly as digested', () => {
+    expect(indentJson('{"b":[1,2.50,{}],"a":{"n":12345678901234567890123,"e":[]}}')).toBe(
+      '{\n  "b": [\n    1,\n    2.50,\n    {}\n  ],\n  "a": {\n    "n": 12345678901234567890123,\n    "e": []\n  }\n}');
+  });
+
+  it('keeps structure characters inside strings, and shows characters that reorder or hide text escaped', () => {
+    expect(indentJson('{"k":"a,b:{c}\\"d"}')).toBe('{\n  "k": "a,b:{c}\\"d"\n}');
+    expect(indentJson('["pay \u202eevil\u200b"]')).toBe('[\n  "pay \\u202eevil\\u200b"\n]');
   });
 });

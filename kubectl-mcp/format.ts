@@ -3,7 +3,7 @@
 import type { ApprovalRequest, Phase } from '../api/v1alpha1/index.ts';
 import { evaluateApproval } from '../pkg/approvals/phase.ts';
 
-export const terminalPhases: readonly Phase[] = ['Approved', 'Denied', 'Expired', 'Consumed'];
+export const terminalPhases: readonly Phase[] = ['Approved', 'Denied', 'Expired', 'Consumed', 'Superseded'];
 
 /** The phase as shown: a request the operator has not looked at yet is Pending. */
 export const phaseOf = (ar: ApprovalRequest): Phase => ar.status?.phase ?? 'Pending';
@@ -100,4 +100,44 @@ export function approvalTable(items: readonly ApprovalRequest[], o: TableOptions
 export function sortRequests(items: ApprovalRequest[]): ApprovalRequest[] {
   const created = (ar: ApprovalRequest) => Date.parse(String(ar.metadata.creationTimestamp ?? '')) || 0;
   return items.sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || created(a) - created(b) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+}
+
+// Characters that change how text around them is displayed (bidi overrides, zero-width joiners,
+// line separators) are shown escaped: an approver must not read something other than what runs.
+const invisible = /[\p{Cf}\p{Zl}\p{Zp}]/gu;
+const escapeInvisible = (s: string) => s.replace(invisible, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+
+/**
+ * JSON text indented for reading, token by token: numbers, strings and key order stay exactly as
+ * in the input (nothing is parsed into JavaScript values, so no precision is lost).
+ */
+export function indentJson(text: string, indent = '  '): string {
+  let out = '';
+  let depth = 0;
+  let inString = false;
+  let token = '';
+  const newline = () => `\n${indent.repeat(depth)}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (inString) {
+      token += c;
+      if (c === '\\') token += text[++i] ?? '';
+      else if (c === '"') { out += escapeInvisible(token); token = ''; inString = false; }
+      continue;
+    }
+    if (c === '"') { inString = true; token = c; continue; }
+    if (c === ' ' || c === '\n' || c === '\t' || c === '\r') continue;
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      if (text[i + 1] === close) { out += c + close; i++; continue; }
+      depth++;
+      out += c + newline();
+    } else if (c === '}' || c === ']') {
+      depth--;
+      out += newline() + c;
+    } else if (c === ',') out += `,${newline()}`;
+    else if (c === ':') out += ': ';
+    else out += c;
+  }
+  return out + token;
 }

@@ -4,7 +4,7 @@ import {
   Conditions, Enum, FreeForm, Int, Labels, List, Obj, Str, StringSet, Type, hintProperties, verbs, type Static,
 } from './schema.ts';
 
-export const phases = ['Pending', 'Approved', 'Denied', 'Expired', 'Consumed'] as const;
+export const phases = ['Pending', 'Approved', 'Denied', 'Expired', 'Consumed', 'Superseded'] as const;
 export type Phase = (typeof phases)[number];
 
 export const ApprovalRequestSpec = Obj(
@@ -13,8 +13,12 @@ export const ApprovalRequestSpec = Obj(
       {
         agent: Str('Identity of the agent that made the call (token azp/client_id).', { minLength: 1, maxLength: 256 }),
         operator: Type.Optional(Str('Identity of the human operator on whose behalf the agent acted (token sub).', { maxLength: 256 })),
+        kubernetesUsernames: Type.Optional(StringSet(
+          'Kubernetes usernames the API server authenticates the agent and the operator as (the policy\'s identity.kubernetesUsernames applied to them); none of them may decide.',
+          { minLength: 1, maxLength: 512 }, { maxItems: 16 },
+        )),
       },
-      { description: 'Who asks. Neither identity may approve this request.' },
+      { description: 'Who asks. None of these identities may decide on this request.' },
     ),
     policyRef: Obj(
       {
@@ -58,7 +62,9 @@ export type Decision = Static<typeof Decision>;
 
 export const ApprovalRequestStatus = Obj(
   {
-    phase: Type.Optional(Enum(phases, { description: 'Pending, Approved, Denied, Expired or Consumed.' })),
+    phase: Type.Optional(Enum(phases, {
+      description: 'Pending, Approved, Denied, Expired, Consumed, or Superseded (the policy changed what the call requires; the call is decided afresh).',
+    })),
     decisions: Type.Optional(List(Decision, 'Decisions in the order they were made; append-only.', { maxItems: 32 })),
     consumedBy: Type.Optional(Str('Authorizer pod that released the approved call.', { maxLength: 253 })),
     consumedAt: Type.Optional(Str('When the approved call was released.', { format: 'date-time' })),
@@ -75,4 +81,26 @@ export interface ApprovalRequest {
   metadata: ObjectMeta;
   spec: ApprovalRequestSpec;
   status?: ApprovalRequestStatus;
+}
+
+/** What Kubernetes lets a CR string hold comfortably; larger arguments are not stored (approvers see the redacted copy). */
+export const maxCanonicalArgumentsBytes = 512 * 1024;
+
+export const ApprovalArgumentsSpec = Obj(
+  {
+    argumentsDigest: Str('The digest the owning ApprovalRequest binds (its spec.argumentsDigest), for people reading this object.', { pattern: '^sha256:[0-9a-f]{64}$' }),
+    canonical: Str('The held call\'s full arguments: the canonical JSON text whose SHA-256 is the digest.', { maxLength: maxCanonicalArgumentsBytes }),
+  },
+  {
+    description: 'The full, unredacted arguments of one held call. Owned by its ApprovalRequest; readable by that request\'s approver groups only. Immutable.',
+    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable' }],
+  },
+);
+export type ApprovalArgumentsSpec = Static<typeof ApprovalArgumentsSpec>;
+
+export interface ApprovalArguments {
+  apiVersion: 'toolgate.io/v1alpha1';
+  kind: 'ApprovalArguments';
+  metadata: ObjectMeta;
+  spec: ApprovalArgumentsSpec;
 }

@@ -1,6 +1,6 @@
 // The toolgate.io/v1alpha1 API: every kind's schema, names and printer columns in one table,
 // from which crds/*.yaml are generated and objects are validated.
-import { ApprovalRequestSpec, ApprovalRequestStatus } from './approvalrequest.ts';
+import { ApprovalArgumentsSpec, ApprovalRequestSpec, ApprovalRequestStatus } from './approvalrequest.ts';
 import { McpProfileSpec } from './mcpprofile.ts';
 import { McpSecurityPolicySpec, McpSecurityPolicyStatus } from './mcpsecuritypolicy.ts';
 import type { TSchema } from './schema.ts';
@@ -82,12 +82,25 @@ export const kinds = {
     spec: ApprovalRequestSpec,
     status: ApprovalRequestStatus,
     printerColumns: [
-      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Approved, Denied, Expired or Consumed.' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Approved, Denied, Expired, Consumed or Superseded.' },
       { name: 'Server', type: 'string', jsonPath: '.spec.server', description: 'Upstream server.' },
       { name: 'Tool', type: 'string', jsonPath: '.spec.tool', description: 'Tool called.' },
       { name: 'Agent', type: 'string', jsonPath: '.spec.requester.agent', description: 'Requesting agent.' },
       { name: 'Rule', type: 'string', jsonPath: '.spec.rule', description: 'Rule that held the call.', priority: 1 },
       { name: 'Expires', type: 'string', jsonPath: '.spec.expiresAt', description: 'When it aborts unapproved.' },
+      age,
+    ],
+  },
+  ApprovalArguments: {
+    kind: 'ApprovalArguments',
+    plural: 'approvalarguments',
+    singular: 'approvalarguments',
+    shortNames: ['arargs'],
+    scope: 'Namespaced',
+    description: 'The full arguments of one held tool call, for its approvers only (the ApprovalRequest shows them redacted); owned by the request.',
+    spec: ApprovalArgumentsSpec,
+    printerColumns: [
+      { name: 'Digest', type: 'string', jsonPath: '.spec.argumentsDigest', description: 'SHA-256 of the canonical arguments.' },
       age,
     ],
   },

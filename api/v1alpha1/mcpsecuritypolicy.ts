@@ -109,6 +109,9 @@ export const Policy = Obj(
 );
 export type Policy = Static<typeof Policy>;
 
+/** Literal text and the placeholders `{agent}`, `{operator}`, `{subject}`, `{issuer}`; no other braces. */
+export const kubernetesUsernameTemplatePattern = '^([^{}]|\\{(agent|operator|subject|issuer)\\})+$';
+
 export const RoleBinding = Obj(
   {
     name: Str('Role name that policies refer to in when.roles.', { minLength: 1, maxLength: 128 }),
@@ -132,6 +135,16 @@ export const Identity = Obj(
     rolesClaim: Type.Optional(Str('Claim that lists the caller\'s roles.', { default: 'roles', maxLength: 128 })),
     forbiddenScopes: Type.Optional(StringSet('Scopes an agent token may never carry (for example `admin`, `full_access`).', { maxLength: 256 }, { maxItems: 32 })),
     roles: Type.Optional(List(RoleBinding, 'Roles for agents and human operators.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], maxItems: 256 })),
+    kubernetesUsernames: Type.Optional(StringSet(
+      'How the Kubernetes API server names the callers of this policy, so that nobody approves their own call under another name. '
+      + 'Each entry is a template of the username the API server authenticates a caller as, built from the verified token the way '
+      + 'its OIDC claim mapping builds it: `{agent}`, `{operator}`, `{subject}` and `{issuer}` stand for the agent, the human operator, '
+      + 'the token subject and issuer (for example `oidc:{operator}` for `claimMappings.username.prefix: "oidc:"`, or `{issuer}#{subject}` '
+      + 'for the legacy issuer prefix). Every username so mapped is recorded on the caller\'s ApprovalRequests and may not decide on them; '
+      + 'the identities themselves never may.',
+      { minLength: 1, maxLength: 256, pattern: kubernetesUsernameTemplatePattern },
+      { maxItems: 8, 'x-kubernetes-validations': [{ rule: "self.all(t, t.contains('{agent}') || t.contains('{operator}') || t.contains('{subject}'))", message: 'each template must name {agent}, {operator} or {subject}' }] },
+    )),
   },
   { description: 'How callers are authenticated (MCP authorization: OAuth 2.1 bearer JWTs) and which roles they hold.' },
 );

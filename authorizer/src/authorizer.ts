@@ -12,7 +12,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
 import { createLogger, errorMessage, type Logger } from '../../pkg/observability/log.ts';
 import { startProbeServer, type ProbeServer } from '../../pkg/observability/server.ts';
-import { ApprovalCoordinator } from './approvals/index.ts';
+import { ApprovalCoordinator, approvalPolicy } from './approvals/index.ts';
 import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admission-guard.ts';
 import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
@@ -20,7 +20,7 @@ import { UpstreamToolCatalog, mcpToolLister } from './catalog/index.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
 import type { PolicyEngine } from '../../pkg/policy/engine/index.ts';
 import { createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from './extauthz/index.ts';
-import { Gate, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, type DecisionPath, type DecisionRecord } from './gate/index.ts';
+import { Gate, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, type DecisionPath, type DecisionRecord, type Verdict } from './gate/index.ts';
 import { createAuthnMetrics, protectedResourceMetadata, protectedResourceMetadataHandler, type TokenVerifierOptions } from './identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from './proxy/index.ts';
 
@@ -125,8 +125,8 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     })
     : undefined;
 
-  const approvals = cfg.approvals?.enabled
-    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
+  const approvals: ApprovalCoordinator | undefined = cfg.approvals?.enabled
+    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, policy: approvalPolicy(router, (call): Verdict => gate.decisionPath.decide(call)), ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
     : undefined;
 
   const credentials = new CredentialProvider({
@@ -166,6 +166,8 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       catalog.warm();
       // Clients re-list tools under the new revision (tools/list is filtered per caller).
       proxy?.notifyToolsChanged();
+      // Held calls check that the new revision still requires what they wait for.
+      approvals?.policyChanged();
     },
   });
   // With approvals on, not ready (every call refused) while the admission policy is missing.

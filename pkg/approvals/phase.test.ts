@@ -51,7 +51,8 @@ describe('evaluateApproval', () => {
     expect(evaluateApproval(request(), at - 1).phase).toBe('Pending');
     expect(evaluateApproval(request(), at).phase).toBe('Expired');
     expect(evaluateApproval(request([approve('bob')]), at + 1000).phase).toBe('Expired');
-    expect(evaluateApproval(request([approve('bob')], { phase: 'Expired' }), t0).phase).toBe('Expired');
+    // Read by a replica whose clock is a little behind the one that expired it.
+    expect(evaluateApproval(request([approve('bob')], { phase: 'Expired' }), at - 60_000).phase).toBe('Expired');
   });
 
   it('fails closed on an unparsable expiresAt', () => {
@@ -60,12 +61,45 @@ describe('evaluateApproval', () => {
     expect(evaluateApproval(ar, t0).phase).toBe('Expired');
   });
 
-  it('keeps terminal phases: Approved stays past expiry, Denied ignores approvals, Consumed is never overwritten', () => {
+  it('keeps decided phases the decisions back: Approved stays past expiry, Denied ignores later approvals, Consumed is never overwritten', () => {
     expect(evaluateApproval(request([approve('bob')], { phase: 'Approved' }), Date.parse(expiresAt) + 1).phase).toBe('Approved');
-    expect(evaluateApproval(request([], { phase: 'Denied' }), t0).phase).toBe('Denied');
+    expect(evaluateApproval(request([deny('carol'), approve('bob')], { phase: 'Denied' }), t0).phase).toBe('Denied');
     const consumed = desiredApprovalStatus(request([approve('bob')], { phase: 'Consumed' }), t0);
     expect(consumed.outcome.phase).toBe('Consumed');
     expect(consumed.status.phase).toBeUndefined();
+  });
+
+  // Behaviour change (issue 10): a stored Approved or Denied used to be final whoever wrote it.
+  it('does not believe a phase the decisions do not back: it is derived again and overwritten', () => {
+    const forged = desiredApprovalStatus(request([], { phase: 'Approved' }), t0);
+    expect(forged.status.phase).toBe('Pending');
+    expect(evaluateApproval(request([approve('mallory', ['other'])], { phase: 'Approved' }), t0).phase).toBe('Pending');
+    expect(evaluateApproval(request([approve('bob')], { phase: 'Approved', quorum: 2 }), t0).phase).toBe('Pending');
+    expect(evaluateApproval(request([approve('alice')], { phase: 'Approved' }), t0).phase).toBe('Pending');
+    expect(evaluateApproval(request([], { phase: 'Approved' }), Date.parse(expiresAt)).phase).toBe('Expired');
+    expect(evaluateApproval(request([], { phase: 'Denied' }), t0).phase).toBe('Pending');
+    expect(evaluateApproval(request([approve('bob')], { phase: 'Denied' }), t0).phase).toBe('Approved');
+    // Expired an hour early is no clock skew.
+    expect(evaluateApproval(request([], { phase: 'Expired' }), t0).phase).toBe('Pending');
+    // An eligible denial after an approval (written with the admission policy out of the way) stops the call.
+    expect(evaluateApproval(request([approve('bob'), deny('carol')], { phase: 'Approved' }), t0).phase).toBe('Denied');
+  });
+
+  it('refuses the Kubernetes usernames the requester is known by', () => {
+    const ar = request([approve('oidc:alice'), approve('system:serviceaccount:agents:mail-assistant')]);
+    ar.spec.requester.kubernetesUsernames = ['oidc:alice', 'system:serviceaccount:agents:mail-assistant'];
+    const out = evaluateApproval(ar, t0);
+    expect(out.phase).toBe('Pending');
+    expect(out.ignored).toEqual([{ user: 'oidc:alice', why: 'requester' }, { user: 'system:serviceaccount:agents:mail-assistant', why: 'requester' }]);
+  });
+
+  it('leaves Superseded to the authorizer and says what changed', () => {
+    const ar = request([approve('bob')], { phase: 'Superseded' });
+    ar.status!.conditions = [{ type: 'Superseded', status: 'True', reason: 'PolicyChanged', message: 'policy mail/acme revision r2 requires 2 approvals from security', lastTransitionTime: '2026-03-01T10:05:00Z' }];
+    const { status, outcome } = desiredApprovalStatus(ar, t0);
+    expect(outcome.phase).toBe('Superseded');
+    expect(status.phase).toBeUndefined();
+    expect(status.conditions.find((c) => c.type === 'Decided')).toMatchObject({ status: 'True', reason: 'Superseded', message: expect.stringContaining('requires 2 approvals from security') });
   });
 });
 

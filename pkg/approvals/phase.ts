@@ -1,16 +1,24 @@
 // The phase of an ApprovalRequest as a pure function of its spec, its recorded decisions and
 // the time. The admission policy already refuses forged, duplicate and late decisions; this
 // computation does not rely on that: it counts only decisions it can attribute to an eligible
-// person, so a decision that slipped past (or predates) the policy cannot approve a call.
+// person, and it believes a stored phase only where the decisions and the clock back it, so a
+// phase written by someone else (say, with the admission binding deleted) approves nothing.
 import type { ApprovalRequest, ApprovalRequestStatus, Condition, Decision, Phase } from '../../api/v1alpha1/index.ts';
 import { getCondition, setCondition } from '../kube/conditions.ts';
 
 export const decidedCondition = 'Decided';
-const terminal: ReadonlySet<Phase> = new Set(['Approved', 'Denied', 'Expired', 'Consumed']);
+/** Set by the authorizer with the phase Superseded: what the policy requires now, and what changed. */
+export const supersededCondition = 'Superseded';
+const terminal: ReadonlySet<Phase> = new Set(['Approved', 'Denied', 'Expired', 'Consumed', 'Superseded']);
+/** Phases only the authorizer writes: the call ran (Consumed) or is decided afresh (Superseded). */
+const authorizerPhases: ReadonlySet<Phase> = new Set(['Consumed', 'Superseded']);
 
 export function isTerminal(phase: Phase | undefined): boolean {
   return phase !== undefined && terminal.has(phase);
 }
+
+/** How far apart the clocks of operator replicas may be when one reads a request another expired. */
+export const expiryClockSkewMs = 5 * 60_000;
 
 export interface Ignored {
   user: string;
@@ -28,10 +36,13 @@ export interface ApprovalOutcome {
   expiresAtMs: number;
 }
 
-/** Who may not decide: the agent and the human operator on whose behalf it asked. */
-function requesters(ar: ApprovalRequest): Set<string> {
+/**
+ * Who may not decide: the agent, the human operator on whose behalf it asked, and the Kubernetes
+ * usernames the API server knows them by (`oidc:alice` is alice).
+ */
+export function requesters(ar: ApprovalRequest): Set<string> {
   const r = ar.spec.requester;
-  return new Set([r.agent, ...(r.operator ? [r.operator] : [])]);
+  return new Set([r.agent, ...(r.operator ? [r.operator] : []), ...(r.kubernetesUsernames ?? [])]);
 }
 
 export function evaluateApproval(ar: ApprovalRequest, nowMs: number): ApprovalOutcome {
@@ -53,12 +64,20 @@ export function evaluateApproval(ar: ApprovalRequest, nowMs: number): ApprovalOu
     else if (!approvedBy.includes(d.user)) approvedBy.push(d.user);
   }
   const expiresAtMs = Date.parse(ar.spec.expiresAt);
+  const expired = !(nowMs < expiresAtMs); // timeout-to-abort; NaN fails closed
+  const approvable = denials.length === 0 && approvedBy.length >= ar.spec.quorum;
   const stored = ar.status?.phase;
   let phase: Phase;
-  if (stored && isTerminal(stored)) phase = stored; // decided is final; Consumed belongs to the authorizer
-  else if (!(nowMs < expiresAtMs)) phase = 'Expired'; // timeout-to-abort; NaN fails closed
+  if (stored && authorizerPhases.has(stored)) phase = stored;
+  // A decided phase is final only while the decisions still back it: an Approved nobody
+  // approved, or a Denied nobody denied, is derived again like any open request.
+  else if (stored === 'Approved' && approvable) phase = 'Approved';
+  else if (stored === 'Denied' && denials.length > 0) phase = 'Denied';
+  // A replica whose clock runs behind the one that expired the request must not reopen it.
+  else if (stored === 'Expired' && !(nowMs < expiresAtMs - expiryClockSkewMs)) phase = 'Expired';
+  else if (expired) phase = 'Expired';
   else if (denials.length > 0) phase = 'Denied';
-  else if (approvedBy.length >= ar.spec.quorum) phase = 'Approved';
+  else if (approvable) phase = 'Approved';
   else phase = 'Pending';
   return { phase, approvedBy, denials, ignored, expiresAtMs };
 }
@@ -104,6 +123,11 @@ export function describeOutcome(ar: ApprovalRequest, o: ApprovalOutcome): { stat
       message = `approved by ${list(o.approvedBy)}; released by ${s?.consumedBy ?? 'the authorizer'}${s?.consumedAt ? ` at ${s.consumedAt}` : ''}`;
       break;
     }
+    case 'Superseded':
+      reason = 'Superseded';
+      message = getCondition(ar.status?.conditions, supersededCondition)?.message
+        ?? 'superseded: the policy no longer requires this approval; the call is decided afresh';
+      break;
   }
   if (o.ignored.length) message += `; ignored: ${o.ignored.map((i) => `${i.user} (${i.why})`).join(', ')}`;
   if (message.length > maxMessage) message = `${message.slice(0, maxMessage - 1)}…`;
@@ -122,9 +146,9 @@ export function desiredApprovalStatus(ar: ApprovalRequest, nowMs: number): { sta
   const generation = ar.metadata.generation ?? 0;
   const c = describeOutcome(ar, outcome);
   const conditions = setCondition(ar.status?.conditions, { type: decidedCondition, ...c, observedGeneration: generation }, new Date(nowMs));
-  // Consumed is the authorizer's to set; stating it would make the operator co-own the field.
+  // Consumed and Superseded are the authorizer's to set; stating them would make the operator co-own the field.
   const status: OperatorStatus = { observedGeneration: generation, conditions };
-  if (outcome.phase !== 'Consumed') status.phase = outcome.phase;
+  if (!authorizerPhases.has(outcome.phase)) status.phase = outcome.phase;
   return { status, outcome };
 }
 

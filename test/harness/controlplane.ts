@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   crds?: string | false;
   /** Budget for each wait (kube-apiserver readiness can take 10-20 s on a loaded 2-core box). */
   startTimeoutMs?: number;
+  /** Further kube-apiserver flags (e.g. --authentication-config for OIDC users). */
+  apiServerArgs?: string[];
 }
 
 const execFileP = promisify(execFile);
@@ -288,6 +290,7 @@ export class ControlPlane {
       // The 'kubernetes' Service cannot point at a loopback address; without this the endpoint
       // reconciler logs an error every 10 s for a Service nothing here uses.
       '--endpoint-reconciler-type=none',
+      ...(opts.apiServerArgs ?? []),
     ];
     const cp = new ControlPlane(dir, apiserverBin, apiserverArgs, apiPort, opts.startTimeoutMs ?? 90_000);
     try {

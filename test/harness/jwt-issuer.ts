@@ -3,7 +3,8 @@
 // attacker would build them (alg none, HS256 keyed with the RSA public key, JWE, unknown or
 // borrowed kid, tampered payload). Fetches are counted so tests can prove caching.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   EncryptJWT, SignJWT, UnsecuredJWT, base64url, exportJWK, exportSPKI, generateKeyPair,
@@ -51,6 +52,8 @@ export interface StartIssuerOptions {
   discovery?: { openid?: boolean; oauth?: boolean };
   /** Keys published at start. Default one RS256 and one ES256. */
   algs?: TestAlg[];
+  /** Serve HTTPS with this certificate (PEM) instead of HTTP: what a Kubernetes API server's OIDC authenticator demands. */
+  tls?: { cert: string; key: string };
 }
 
 export interface TestIssuer {
@@ -101,7 +104,7 @@ export async function startJwtIssuer(options: StartIssuerOptions = {}): Promise<
   for (const alg of options.algs ?? ['RS256', 'ES256']) keys.push(await generateIssuerKey(alg));
   let jwksStatus = 0;
 
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     const discoveryDoc = () => ({
       issuer: issuer.discoveryIssuer ?? issuer.issuer,
@@ -127,9 +130,10 @@ export async function startJwtIssuer(options: StartIssuerOptions = {}): Promise<
       return json(200, discoveryDoc());
     }
     json(404, { error: 'not_found' });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const newest = (alg: TestAlg) => {
     const k = keys.findLast((x) => x.alg === alg);

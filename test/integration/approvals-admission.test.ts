@@ -10,9 +10,10 @@ import { admin, approvalRef, decide, refusal, withApprovalNamespace } from './ap
 const env = withApprovalNamespace('vap');
 const { ns } = env;
 
-async function held(opts: { quorum?: number; operator?: string } = {}): Promise<string> {
+async function held(opts: { quorum?: number; operator?: string; kubernetesUsernames?: string[] } = {}): Promise<string> {
   const ar = anApprovalRequest(uniqueName('ar')).inNamespace(ns).requestedBy('mail-assistant', opts.operator ?? 'alice')
     .withApprovers(['mail-approvers', 'sre'], opts.quorum ?? 1).build();
+  if (opts.kubernetesUsernames) ar.spec.requester.kubernetesUsernames = opts.kubernetesUsernames;
   await env.authorizer().create(approvalRef(ns), ar, 'toolgate-authorizer');
   return ar.metadata.name ?? '';
 }
@@ -56,6 +57,19 @@ describe('people deciding', () => {
     const alice = await env.person('alice', ['mail-approvers']);
     expect(await refusal(decide(alice, ns, name, { user: 'alice', groups: ['mail-approvers'], decision: 'approve' })))
       .toContain('alice asked for this call (spec.requester) and may not decide on it; another member of mail-approvers, sre must');
+  });
+
+  it('refuses the requester under the Kubernetes username the API server knows them by', async () => {
+    // The API server maps the OIDC subject alice to oidc:alice (claimMappings.username.prefix); the
+    // policy says so (identity.kubernetesUsernames) and the authorizer records it on the request.
+    const name = await held({ operator: 'alice', kubernetesUsernames: ['oidc:alice', 'oidc:mail-assistant'] });
+    for (const user of ['oidc:alice', 'oidc:mail-assistant']) {
+      const client = await env.person(user, ['mail-approvers']);
+      expect(await refusal(decide(client, ns, name, { user, groups: ['mail-approvers'], decision: 'approve' })))
+        .toContain(`${user} asked for this call (spec.requester: the API server authenticates the requester as ${user}) and may not decide on it`);
+    }
+    const bob = await env.person('bob', ['mail-approvers']);
+    expect(await refusal(decide(bob, ns, name, { user: 'bob', groups: ['mail-approvers'], decision: 'approve' }))).toBeUndefined();
   });
 
   it('refuses a non-member, and a member of other groups claiming an approver group', async () => {
@@ -133,7 +147,7 @@ describe('the operator and the authorizer', () => {
     const operator = new KubeClient(await env.operatorConfig());
     const name = await held();
     expect(await refusal(writeStatus(env.authorizer(), name, (s) => Object.assign(s, { phase: 'Consumed', consumedBy: 'authorizer-0', consumedAt: '2026-01-01T00:00:00Z' }))))
-      .toContain(`the authorizer may only move an Approved request to Consumed, setting status.consumedBy and status.consumedAt and nothing else; ApprovalRequest ${name} is Pending`);
+      .toContain(`the authorizer may only move an Approved request to Consumed, setting status.consumedBy and status.consumedAt and nothing else, or a Pending or Approved request to Superseded with a Superseded condition; ApprovalRequest ${name} is Pending`);
     await writeStatus(operator, name, (s) => { s.phase = 'Approved'; });
 
     // Two replicas read the same Approved object and race to consume it.
@@ -149,5 +163,34 @@ describe('the operator and the authorizer', () => {
       .toContain('is Consumed and this update changes status.consumedBy');
     const forged = { user: 'authorizer-0', groups: ['sre'], decision: 'approve' as const, time: '2026-01-01T00:00:00Z' };
     expect(await refusal(writeStatus(env.authorizer(), name, (s) => { s.decisions = [forged]; }))).toContain('the authorizer may not change status.decisions');
+  });
+});
+
+describe('superseding', () => {
+  const superseded = (s: NonNullable<ApprovalRequest['status']>) => Object.assign(s, {
+    phase: 'Superseded',
+    conditions: [...(s.conditions ?? []), { type: 'Superseded', status: 'True', reason: 'PolicyChanged', message: 'policy changed', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+  });
+
+  it('only the authorizer marks an open request Superseded, saying why, and then nobody decides on it', async () => {
+    const operator = new KubeClient(await env.operatorConfig());
+    const bob = await env.person('bob', ['mail-approvers']);
+    const name = await held();
+    expect(await refusal(writeStatus(operator, name, superseded))).toContain('the operator may not mark a request Superseded');
+    expect(await refusal(writeStatus(bob, name, superseded))).toContain('may only be written by the toolgate operator or authorizer');
+    expect(await refusal(writeStatus(env.authorizer(), name, (s) => { s.phase = 'Superseded'; }))).toContain('or a Pending or Approved request to Superseded with a Superseded condition');
+    expect(await refusal(writeStatus(env.authorizer(), name, superseded))).toBeUndefined();
+    expect(await refusal(decide(bob, ns, name, { user: 'bob', groups: ['mail-approvers'], decision: 'approve' })))
+      .toContain(`ApprovalRequest ${name} is already Superseded: decisions can only be added while it is Pending (the policy changed what the call requires`);
+  });
+
+  it('an Approved request may be superseded, a decided or consumed one may not', async () => {
+    const operator = new KubeClient(await env.operatorConfig());
+    const approved = await held();
+    await writeStatus(operator, approved, (s) => { s.phase = 'Approved'; });
+    expect(await refusal(writeStatus(env.authorizer(), approved, superseded))).toBeUndefined();
+    const denied = await held();
+    await writeStatus(operator, denied, (s) => { s.phase = 'Denied'; });
+    expect(await refusal(writeStatus(env.authorizer(), denied, superseded))).toContain(`ApprovalRequest ${denied} is Denied`);
   });
 });

@@ -24,6 +24,8 @@ export interface ApprovalRig {
   token(): Promise<string>;
   /** Upstream tools/call of `tool` whose arguments include these. */
   upstreamCalls(tool: string, args: Record<string, unknown>): number;
+  /** Deletes the admission binding for the namespace (defence-in-depth tests). */
+  unbindAdmission(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startApprovalRig(namespace: string): Promise<ApprovalRig> 
     policy: approvalPolicy(namespace, recorder.url, issuer),
     token: () => issuer.mint({ sub: 'alice', azp: 'agent-1' }),
     upstreamCalls: (tool, args) => recorder.calls.filter((c) => c.name === tool && Object.entries(args).every(([k, v]) => JSON.stringify(c.arguments[k]) === JSON.stringify(v))).length,
+    unbindAdmission: unbind,
     async close() {
       await operator.stop();
       await unbind();

@@ -13,9 +13,9 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import type { ApprovalRequest, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { ApprovalCoordinator, argumentsDigest, type ApprovalMode } from '../../authorizer/src/approvals/index.ts';
+import { ApprovalCoordinator, approvalPolicy as policyView, argumentsDigest, type ApprovalMode } from '../../authorizer/src/approvals/index.ts';
 import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
-import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
+import { createTokenVerifier, type TokenVerifierOptions } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
 import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
 import { KubeClient } from '../../pkg/kube/client.ts';
@@ -39,13 +39,13 @@ export function adminClient(): KubeClient {
 }
 
 /**
+/**
  * The authorizer as system:serviceaccount:toolgate-system:toolgate-authorizer with the RBAC the
  * package ships (config/authorizer: cluster-wide reads, and the governed-namespace Role in
  * `namespace`), and the operator as its own service account (cluster-admin here: the operator's
  * RBAC is its own tests' subject).
  */
-export async function identities(namespace: string): Promise<{ authorizer: KubeConfig; operator: KubeConfig }> {
-  const admin = adminClient();
+export async function identities(namespace: string, admin = adminClient(), cluster: { server: string; caCertPath: string } = controlPlane()): Promise<{ authorizer: KubeConfig; operator: KubeConfig }> {
   await admin.apply({ group: '', version: 'v1', plural: 'namespaces', name: systemNamespace }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: systemNamespace } }, manager);
   const shipped = parseAllDocuments(readFileSync(new URL('../../config/authorizer/authorizer_cluster_role.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string } });
   for (const doc of shipped) await admin.apply(rbacRef(doc.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings', doc.metadata.name), doc, manager);
@@ -59,8 +59,8 @@ export async function identities(namespace: string): Promise<{ authorizer: KubeC
     subjects: [{ kind: 'ServiceAccount', name: 'toolgate-operator', namespace: systemNamespace }],
   }, manager);
   return {
-    authorizer: await serviceAccountKubeConfig(admin, controlPlane(), systemNamespace, 'toolgate-authorizer'),
-    operator: await serviceAccountKubeConfig(admin, controlPlane(), systemNamespace, 'toolgate-operator'),
+    authorizer: await serviceAccountKubeConfig(admin, cluster, systemNamespace, 'toolgate-authorizer'),
+    operator: await serviceAccountKubeConfig(admin, cluster, systemNamespace, 'toolgate-operator'),
   };
 }
 
@@ -68,8 +68,7 @@ export async function identities(namespace: string): Promise<{ authorizer: KubeC
 export const bindAdmission = (namespace: string) => bindApprovalAdmission(adminClient(), namespace, manager);
 
 /** Lets the approver groups read requests and append decisions in `namespace`. */
-export async function approverRbac(namespace: string, groups: string[]): Promise<void> {
-  const admin = adminClient();
+export async function approverRbac(namespace: string, groups: string[], admin = adminClient()): Promise<void> {
   await admin.apply(rbacRef('roles', 'approvers', namespace), {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'approvers', namespace },
     rules: [
@@ -89,20 +88,23 @@ export interface Approver {
   kubeconfig: string;
   /** `kubectl mcp approve|deny NAME -n NS` (the plugin's own code, in-process): exit code and output. */
   decide(verb: 'approve' | 'deny', request: ApprovalRequest, reason?: string): Promise<{ code: number; out: string; err: string }>;
+  /** Any `kubectl mcp` command as this person (in-process). */
+  mcp(args: string[]): Promise<{ code: number; out: string; err: string }>;
 }
 
-export async function approver(name: string, groups: string[]): Promise<Approver> {
-  const kubeconfig = await mintUser(name, groups);
+/** A person with this kubeconfig (minted client certificate by default) running `kubectl mcp`. */
+export async function approver(name: string, groups: string[], kubeconfig?: string): Promise<Approver> {
+  const path = kubeconfig ?? await mintUser(name, groups);
+  const mcp = async (args: string[]) => {
+    let out = '';
+    let err = '';
+    const sink = (append: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { append(String(chunk)); cb(); } });
+    const code = await kubectlMcp([...args, `--kubeconfig=${path}`], sink((s) => (out += s)), sink((s) => (err += s)));
+    return { code, out, err };
+  };
   return {
-    name, kubeconfig,
-    async decide(verb, request, reason) {
-      let out = '';
-      let err = '';
-      const sink = (append: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { append(String(chunk)); cb(); } });
-      const args = [verb, request.metadata.name!, '-n', request.metadata.namespace!, `--kubeconfig=${kubeconfig}`, '--wait=0', ...(reason ? [`--reason=${reason}`] : [])];
-      const code = await kubectlMcp(args, sink((s) => (out += s)), sink((s) => (err += s)));
-      return { code, out, err };
-    },
+    name, kubeconfig: path, mcp,
+    decide: (verb, request, reason) => mcp([verb, request.metadata.name!, '-n', request.metadata.namespace!, '--wait=0', ...(reason ? [`--reason=${reason}`] : [])]),
   };
 }
 
@@ -138,23 +140,29 @@ export interface Replica {
   router: PolicyRouter;
   coordinator: ApprovalCoordinator;
   proxy: McpProxy;
+  /** Loads a new revision of the policy, as a bundle update does (held calls re-check what they wait for). */
+  reload(policy: McpSecurityPolicy, revision: string): Promise<void>;
   /** Calls this replica holds open right now (toolgate_approval_waiting_calls). */
   waiting(): Promise<number>;
   close(): Promise<void>;
 }
 
 /** One authorizer replica: its own router, coordinator (own watch) and proxy. */
-export async function startReplica(o: { pod: string; kubeConfig: KubeConfig; policy: McpSecurityPolicy; mode?: ApprovalMode }): Promise<Replica> {
+export async function startReplica(o: { pod: string; kubeConfig: KubeConfig; policy: McpSecurityPolicy; mode?: ApprovalMode; identity?: TokenVerifierOptions }): Promise<Replica> {
   const router = new PolicyRouter();
   const gateway = await loadPolicy(router, o.policy, 'rev-1');
   const registry = new Registry();
-  const coordinator = new ApprovalCoordinator({ client: new KubeClient(o.kubeConfig), pod: o.pod, log: log.child({ pod: o.pod }), registry });
+  const coordinator = new ApprovalCoordinator({ client: new KubeClient(o.kubeConfig), pod: o.pod, log: log.child({ pod: o.pod }), registry, policy: policyView(router, (call) => gate.decisionPath.decide(call)) });
   await coordinator.start();
-  const verifier = createTokenVerifier(gateway.identity!, {});
-  const gate = new Gate({ router, log, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  const verifier = createTokenVerifier(gateway.identity!, o.identity ?? {});
+  const gate: Gate = new Gate({ router, log, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
   const proxy = await startMcpProxy({ gate, approvalMode: o.mode ?? 'hold', approvalKeepAliveMs: 200, log });
   return {
     pod: o.pod, router, coordinator, proxy,
+    async reload(policy, revision) {
+      await loadPolicy(router, policy, revision);
+      coordinator.policyChanged();
+    },
     waiting: async () => (await coordinator.metrics!.waiting.get()).values[0]?.value ?? 0,
     async close() {
       await proxy.close();

@@ -8,7 +8,9 @@ import { McpError, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
 import { waitFor, withNamespace } from '../harness/kube.ts';
-import { phaseIs, requestFor, startReplica, type Replica } from './approvals-e2e-support.ts';
+import type { ApprovalArguments } from '../../api/v1alpha1/index.ts';
+import { canonicalArguments } from '../../pkg/approvals/digest.ts';
+import { adminClient, approver, approverRbac, phaseIs, requestFor, startReplica, type Replica } from './approvals-e2e-support.ts';
 import { startApprovalRig, type ApprovalRig } from './approvals-e2e-rig.ts';
 import { connectClient } from './proxy-support.ts';
 
@@ -119,6 +121,64 @@ describe('held calls (proxy, hold mode)', () => {
       expect(late.err).toMatch(/Expired/);
       expect((await requestFor(ns, 'get-annotated-message', args)).status?.phase).toBe('Expired');
       expect(rig.upstreamCalls('get-annotated-message', args)).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('approvers see the full arguments the request shows redacted, verified against its digest; nobody else does', async () => {
+    const { client } = await connectClient(replica.proxy.url, await rig.token());
+    try {
+      const key = `sk_live_${randomUUID().replaceAll('-', '')}`;
+      const args = { message: key };
+      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
+      const pending = await requestFor(ns, 'echo', args);
+      const name = pending.metadata.name!;
+      expect(pending.spec.arguments).toEqual({ message: '[REDACTED]' });
+
+      // Kept beside the request, owned by it (garbage-collected with it), readable by the approver groups only.
+      const argsName = `${name}-${pending.metadata.uid}`;
+      const owner = { apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest', name, uid: pending.metadata.uid, controller: true };
+      const admin = adminClient();
+      // The RoleBinding is written last.
+      const binding = await waitFor(() => admin.get<{ metadata: { ownerReferences: unknown[] }; subjects: unknown[] }>({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespace: ns, name: argsName }).catch(() => undefined), { description: 'the approvers\' RoleBinding' });
+      const stored = await admin.get<ApprovalArguments>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalarguments', namespace: ns, name: argsName });
+      expect(stored.metadata.ownerReferences).toEqual([owner]);
+      expect(stored.spec).toEqual({ argumentsDigest: pending.spec.argumentsDigest, canonical: canonicalArguments(args) });
+      expect(binding.metadata.ownerReferences).toEqual([owner]);
+      expect(binding.subjects).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre' }]);
+
+      const shown = await rig.ann.mcp(['show', name, '-n', ns]);
+      expect(shown, shown.err).toMatchObject({ code: 0, err: '' });
+      expect(shown.out).toContain(`Arguments digest:  ${pending.spec.argumentsDigest}`);
+      expect(shown.out).toContain(`Arguments (full; sha256 verified against the digest):\n{\n  "message": "${key}"\n}`);
+      expect(shown.out).toContain('Approvers:');
+      const raw = await rig.ann.mcp(['show', name, '-n', ns, '--raw']);
+      expect(raw.out).toBe(`${canonicalArguments(args)}\n`);
+
+      // May read requests (and is refused as a decider by admission), but is no approver of this one.
+      await approverRbac(ns, ['sre', 'security', 'viewers']);
+      const vera = await approver('vera', ['viewers']);
+      const refused = await vera.mcp(['show', name, '-n', ns]);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain(`cannot show the full arguments of approvalrequest ${name}: you may not read them (approvalarguments ${argsName} is readable by members of sre only)`);
+      expect(refused.out).toContain('"message": "[REDACTED]"');
+      expect(refused.out + refused.err).not.toContain(key);
+
+      // Arguments that are not what the request binds are never shown, whoever put them there.
+      await admin.delete({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalarguments', namespace: ns, name: argsName });
+      await admin.create({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalarguments', namespace: ns }, {
+        ...stored, metadata: { name: argsName, namespace: ns, ownerReferences: [owner] }, spec: { argumentsDigest: pending.spec.argumentsDigest, canonical: canonicalArguments({ message: 'something harmless' }) },
+      });
+      const tampered = await rig.ann.mcp(['show', name, '-n', ns]);
+      expect(tampered.code).toBe(1);
+      expect(tampered.err).toContain(`refusing to show them: the arguments in ApprovalArguments ${argsName} hash to`);
+      expect(tampered.err).toContain(`but the request binds ${pending.spec.argumentsDigest}: they are not what is being approved`);
+      expect(tampered.out).not.toContain('something harmless');
+
+      expect((await rig.bob.decide('deny', pending, 'test over')).code).toBe(0);
+      expect((await call)?.code).toBe(ErrorCodes.approvalDenied);
+      expect(rig.upstreamCalls('echo', args)).toBe(0);
     } finally {
       await client.close();
     }

@@ -4,7 +4,7 @@
 // API server, real operator, approvers deciding with the `kubectl mcp` code.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApprovalCoordinator } from '../../authorizer/src/approvals/index.ts';
+import { ApprovalCoordinator, approvalPolicy } from '../../authorizer/src/approvals/index.ts';
 import { startExtAuthzServer, type CheckResponse, type ExtAuthzServer } from '../../authorizer/src/extauthz/index.ts';
 import { authorizationClient, checkOnce, envoyCheckRequest, toolsCall } from '../support/extauthz.ts';
 import { ErrorCodes, Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
@@ -25,9 +25,10 @@ beforeAll(async () => {
   rig = await startApprovalRig(ns);
   const router = new PolicyRouter();
   await loadPolicy(router, rig.policy, 'rev-1');
-  coordinator = new ApprovalCoordinator({ client: new KubeClient(rig.ids.authorizer), pod: 'authorizer-e', log });
+  coordinator = new ApprovalCoordinator({ client: new KubeClient(rig.ids.authorizer), pod: 'authorizer-e', log, policy: approvalPolicy(router, (call) => gate.decisionPath.decide(call)) });
   await coordinator.start();
-  server = await startExtAuthzServer({ port: 0, host: '127.0.0.1', log, gate: new Gate({ router, log, approvals: coordinator }) });
+  const gate: Gate = new Gate({ router, log, approvals: coordinator });
+  server = await startExtAuthzServer({ port: 0, host: '127.0.0.1', log, gate });
   grpc = authorizationClient(server.port);
   token = await rig.token();
 }, 180_000);

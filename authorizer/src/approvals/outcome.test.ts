@@ -45,4 +45,25 @@ describe('outcomeError', () => {
     expect(released.error.message).toContain('already released elsewhere (by authorizer-b)');
     expect(outcomeError({ kind: 'failed', message: 'API server unreachable' }, verdict)).toMatchObject({ httpStatus: 503, error: { code: ErrorCodes.policyUnavailable, message: 'approval unavailable, call refused: API server unreachable' } });
   });
+
+  it('superseded: 409 asking to retry under the policy in force, or the new denial when the policy now denies', () => {
+    const retry = outcomeError({ kind: 'superseded', request: request({ phase: 'Superseded' }), message: 'policy team-a/agents revision rev-10 requires 2 approvals from security', verdict: { ...verdict, revision: 'rev-10' } }, verdict);
+    expect(retry.httpStatus).toBe(409);
+    expect(retry.error.message).toContain('approval request team-a/ar-1 was superseded (policy team-a/agents revision rev-10 requires 2 approvals from security); retry the call');
+    expect(retry.error.data).toMatchObject({ phase: 'Superseded', revision: 'rev-10' });
+    const denied = outcomeError({
+      kind: 'superseded', request: request(), message: 'policy team-a/agents revision rev-10 denies the call',
+      verdict: { ...verdict, revision: 'rev-10', effect: 'deny', decision: { ...decision, action: 'deny', rule: 'no-mail', reasons: ['no mail today'] } },
+    }, verdict);
+    expect(denied.httpStatus).toBe(403);
+    expect(denied.error.code).toBe(ErrorCodes.policyDenied);
+    expect(denied.error.message).toContain('denied by rule "no-mail": no mail today (the policy changed while the call waited for approval');
+  });
+
+  it('untrusted: refused, saying the request cannot be trusted and why', () => {
+    const { httpStatus, error } = outcomeError({ kind: 'untrusted', request: request(), message: 'spec.approvers is ["interns"], expected ["sre"]' }, verdict);
+    expect(httpStatus).toBe(403);
+    expect(error.code).toBe(ErrorCodes.approvalDenied);
+    expect(error.message).toContain('approval request team-a/ar-1 cannot be trusted (spec.approvers is ["interns"], expected ["sre"])');
+  });
 });

@@ -16,7 +16,15 @@ export type Outcome =
   /** Consumed elsewhere (another replica, an earlier identical call) or removed while waited on. */
   | { kind: 'alreadyReleased'; request: ApprovalRequest; consumedBy?: string }
   /** The API server could not be asked: fail closed. */
-  | { kind: 'failed'; message: string; request?: ApprovalRequest };
+  | { kind: 'failed'; message: string; request?: ApprovalRequest }
+  /**
+   * The policy changed what the call requires while it waited; the request no longer answers for
+   * it. `verdict` is the decision under the policy in force (when it still holds the call, hold
+   * mode waits on a new request instead of ending here).
+   */
+  | { kind: 'superseded'; message: string; request: ApprovalRequest; verdict?: Verdict }
+  /** A request under this call's name that toolgate did not create for it (or whose phase its decisions do not back): never honoured. */
+  | { kind: 'untrusted'; message: string; request: ApprovalRequest };
 
 export type OutcomeKind = Outcome['kind'];
 
@@ -42,6 +50,29 @@ export function outcomeError(outcome: Exclude<Outcome, { kind: 'released' }>, ve
   const r = outcome.request;
   const data = { ...baseData, approval: approvalRef(r), phase: r.status?.phase ?? 'Pending', expiresAt: r.spec.expiresAt };
   switch (outcome.kind) {
+    case 'superseded': {
+      if (outcome.verdict?.effect === 'deny') {
+        const fresh = verdictError(outcome.verdict);
+        return { httpStatus: fresh.httpStatus, error: { ...fresh.error, message: `${fresh.error.message} (the policy changed while the call waited for approval: ${outcome.message})` } };
+      }
+      return {
+        httpStatus: 409,
+        error: {
+          code: ErrorCodes.approvalRequired,
+          message: `not executed: approval request ${data.approval.namespace}/${data.approval.name} was superseded (${outcome.message}); retry the call to have it decided under the policy in force`,
+          data: { ...data, phase: 'Superseded', ...(outcome.verdict ? { revision: outcome.verdict.revision, rule: outcome.verdict.decision.rule } : {}) },
+        },
+      };
+    }
+    case 'untrusted':
+      return {
+        httpStatus: 403,
+        error: {
+          code: ErrorCodes.approvalDenied,
+          message: `not executed: approval request ${data.approval.namespace}/${data.approval.name} cannot be trusted (${outcome.message}); an administrator must look into it`,
+          data: { ...data, untrusted: true },
+        },
+      };
     case 'pending':
       return {
         httpStatus: 403,

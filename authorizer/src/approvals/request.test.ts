@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../../pkg/policy/engine/types.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
-import { approvalName, argumentsDigest, buildApprovalRequest, looksSecret, redactArguments, redacted } from './request.ts';
+import { kubernetesUsernamesOf } from './kubernetes-usernames.ts';
+import { approvalName, argumentsDigest, buildApprovalRequest, looksSecret, redactArguments, redacted, sameCall, specMismatches } from './request.ts';
 
 const decision: Decision = {
   action: 'require_approval', rule: 'external-mail', reasons: ['mail leaves the company'], labels: ['external'],
@@ -44,6 +45,10 @@ describe('redactArguments', () => {
     expect(out.text.endsWith('…[3904 more characters]')).toBe(true);
   });
 
+  it('shows lone surrogates as U+FFFD, as the API server would store them', () => {
+    expect(redactArguments({ ['k\uD800']: 'a\uDC00b', list: ['\uD83D'] })).toEqual({ 'k\uFFFD': 'a\uFFFDb', list: ['\uFFFD'] });
+  });
+
   it('does not flag prose or short ids', () => {
     expect(looksSecret('please send the quarterly numbers to finance')).toBe(false);
     expect(looksSecret('INV-2024-0001')).toBe(false);
@@ -76,12 +81,76 @@ describe('buildApprovalRequest', () => {
     expect(name(call({ b: 2, a: 1 }))).toBe(name(call({ a: 1, b: 2 })));
     expect(name(call({ a: 1 }))).not.toBe(name(call({ a: 2 })));
     expect(name(call({ a: 1 }))).not.toBe(name(call({ a: 1 }, 'agent-2')));
-    expect(approvalName({ policy: { namespace: 'n', name: 'p' }, agent: 'a', server: 's', tool: 't', argumentsDigest: 'sha256:0' }))
-      .not.toBe(approvalName({ policy: { namespace: 'n', name: 'p' }, agent: 'a', server: 's', tool: 'u', argumentsDigest: 'sha256:0' }));
+    const spec = buildApprovalRequest(call({}), verdict, now).spec;
+    expect(approvalName(spec)).not.toBe(approvalName({ ...spec, tool: 'other' }));
   });
 
+  it('names a request after what the policy requires of the call, not after when or under which revision it was asked', () => {
+    const r = (v: Verdict, at = now, names: string[] = []) => buildApprovalRequest(call({ a: 1 }), v, at, names);
+    const base = r(verdict);
+    const other = (d: Partial<Decision>) => r({ ...verdict, decision: { ...decision, ...d } }).metadata.name;
+    expect(r({ ...verdict, revision: 'rev-10' }).metadata.name).toBe(base.metadata.name);
+    expect(r(verdict, new Date(now.getTime() + 3_600_000)).metadata.name).toBe(base.metadata.name);
+    expect(other({ approvers: ['security'] })).not.toBe(base.metadata.name);
+    expect(other({ quorum: 1 })).not.toBe(base.metadata.name);
+    expect(other({ rule: 'stricter' })).not.toBe(base.metadata.name);
+    expect(other({ labels: ['external', 'pii'] })).not.toBe(base.metadata.name);
+    expect(r(verdict, now, ['oidc:alice']).metadata.name).not.toBe(base.metadata.name);
+    // Still the same call, whatever it requires.
+    expect(sameCall(base.spec, r({ ...verdict, decision: { ...decision, approvers: ['security'] } }).spec)).toBe(true);
+    expect(sameCall(base.spec, buildApprovalRequest(call({ a: 2 }), verdict, now).spec)).toBe(false);
+  });
+
+  it('records the Kubernetes usernames of the requester', () => {
+    const r = buildApprovalRequest(call({}), verdict, now, ['oidc:alice', 'oidc:agent-1', 'oidc:alice']);
+    expect(r.spec.requester).toEqual({ agent: 'agent-1', operator: 'alice', kubernetesUsernames: ['oidc:alice', 'oidc:agent-1'] });
+  });
   it('refuses a verdict without a policy or approvers, naming what is missing', () => {
     expect(() => buildApprovalRequest(call({}), { ...verdict, decision: { ...decision, policy: {} } }, now)).toThrow(/names no policy/);
     expect(() => buildApprovalRequest(call({}), { ...verdict, decision: { ...decision, approvers: [] } }, now)).toThrow(/no approver groups/);
+  });
+});
+
+describe('specMismatches', () => {
+  const now = new Date('2030-01-01T00:00:00Z');
+  const desired = buildApprovalRequest(call({ to: 'bob@example.com' }), verdict, now).spec;
+
+  it('finds nothing in the request it would create, whenever and under whichever revision it was created', () => {
+    expect(specMismatches(desired, desired)).toEqual([]);
+    const earlier = buildApprovalRequest(call({ to: 'bob@example.com' }), { ...verdict, revision: 'rev-1' }, new Date(now.getTime() - 60_000)).spec;
+    expect(specMismatches(earlier, desired)).toEqual([]);
+  });
+
+  it('names every field a pre-created request weakens, and a later expiry', () => {
+    const forged = { ...desired, approvers: ['interns'], quorum: 1, requester: { agent: 'agent-1' }, expiresAt: '2031-01-01T00:00:00Z' };
+    expect(specMismatches(forged, desired)).toEqual([
+      'spec.approvers is ["interns"], expected ["sre"]',
+      'spec.quorum is 1, expected 2',
+      'spec.requester is {"agent":"agent-1"}, expected {"agent":"agent-1","operator":"alice"}',
+      `spec.expiresAt 2031-01-01T00:00:00Z is later than the rule allows (${desired.expiresAt})`,
+    ]);
+    expect(specMismatches({ ...desired, argumentsDigest: `sha256:${'1'.repeat(64)}` }, desired)).toEqual([
+      `spec.argumentsDigest is "sha256:${'1'.repeat(64)}", expected "${desired.argumentsDigest}"`,
+    ]);
+  });
+});
+
+describe('kubernetesUsernamesOf', () => {
+  const caller = { subject: 'alice', issuer: 'https://idp.example', agent: 'mail-bot', operator: 'alice', roles: [], scopes: [] };
+
+  it('renders each template for the caller, as the API server would name them', () => {
+    expect(kubernetesUsernamesOf(caller, ['oidc:{operator}', '{issuer}#{subject}', 'system:serviceaccount:agents:{agent}', 'oidc:{operator}']))
+      .toEqual(['oidc:alice', 'https://idp.example#alice', 'system:serviceaccount:agents:mail-bot']);
+    expect(kubernetesUsernamesOf(caller, undefined)).toEqual([]);
+  });
+
+  it('skips a template whose identity the token lacks, and falls back to the subject for the agent', () => {
+    const { operator: _o, agent: _a, ...bare } = caller;
+    expect(kubernetesUsernamesOf(bare, ['oidc:{operator}', 'oidc:{agent}'])).toEqual(['oidc:alice']);
+  });
+
+  it('refuses a template it cannot render', () => {
+    expect(() => kubernetesUsernamesOf(caller, ['oidc:{email}'])).toThrow(/placeholder other than/);
+    expect(() => kubernetesUsernamesOf(caller, ['oidc:{operator'])).toThrow(/placeholder other than/);
   });
 });

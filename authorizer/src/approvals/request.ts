@@ -1,10 +1,16 @@
 // The ApprovalRequest a held call becomes. Pure: the same call and verdict always give the same
 // name and digest, so a retried call (on any replica, after a restart) finds the request it
-// created before instead of asking the humans twice.
+// created before instead of asking the humans twice. The name is the content address of the
+// spec (all of it but the expiry and the bundle revision): a request found under a name is
+// honoured only if its spec is what that name stands for, and a policy change that alters what
+// the call requires (rule, approvers, quorum, classification, identities) yields a new name.
 import type { ApprovalRequest, ApprovalRequestSpec } from '../../../api/v1alpha1/index.ts';
-import { contentHash } from '../../../pkg/json/canonical.ts';
+import { argumentsDigest } from '../../../pkg/approvals/digest.ts';
+import { canonicalJson, contentHash } from '../../../pkg/json/canonical.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
 import { parseDuration } from '../identity/claims.ts';
+
+export { argumentsDigest };
 
 export const managedByLabel = 'app.kubernetes.io/managed-by';
 export const managedByValue = 'toolgate-authorizer';
@@ -12,11 +18,6 @@ export const policyLabel = 'toolgate.io/policy';
 export const approvalSelector = `${managedByLabel}=${managedByValue}`;
 export const redacted = '[REDACTED]';
 
-
-/** "sha256:<hex>" over the canonical JSON (sorted keys) of the unredacted arguments. */
-export function argumentsDigest(args: Record<string, unknown> | undefined): string {
-  return `sha256:${contentHash(args ?? {})}`;
-}
 
 /** Key names whose values are secrets whatever they look like. */
 const secretKey = /pass(word|wd|phrase)?$|^pwd$|token|secret|api[-_]?key|apikey|authori[sz]ation|^auth$|credential|private[-_]?key|access[-_]?key|cookie|session[-_]?key|signing[-_]?key/i;
@@ -48,29 +49,25 @@ export function looksSecret(value: string): boolean {
 
 const maxString = 4096;
 
-/** The arguments as approvers see them: secret-looking values replaced, very long strings cut. */
+/**
+ * The arguments as approvers see them: secret-looking values replaced, very long strings cut, and
+ * lone surrogates shown as U+FFFD (the API server stores them so; the request must read back
+ * exactly as written to be recognised as toolgate's).
+ */
 export function redactArguments(value: unknown, key?: string): unknown {
   if (key !== undefined && secretKey.test(key) && value !== null && typeof value !== 'object') return redacted;
   if (typeof value === 'string') {
     if (looksSecret(value)) return redacted;
-    return value.length > maxString ? `${value.slice(0, maxString)}…[${value.length - maxString} more characters]` : value;
+    const text = value.toWellFormed();
+    return text.length > maxString ? `${text.slice(0, maxString).toWellFormed()}…[${text.length - maxString} more characters]` : text;
   }
   if (Array.isArray(value)) return value.map((v) => redactArguments(v));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = key !== undefined && secretKey.test(key) ? redacted : redactArguments(v, k);
+    for (const [k, v] of Object.entries(value)) out[k.toWellFormed()] = key !== undefined && secretKey.test(key) ? redacted : redactArguments(v, k);
     return out;
   }
   return value;
-}
-
-export interface ApprovalIdentity {
-  policy: { namespace: string; name: string };
-  agent: string;
-  operator?: string;
-  server: string;
-  tool: string;
-  argumentsDigest: string;
 }
 
 /** Who asks: the agent (azp), falling back to the token subject, which is always present. */
@@ -79,11 +76,47 @@ export function requesterOf(call: ToolCall): { agent: string; operator?: string 
   return { agent, ...(call.caller.operator ? { operator: call.caller.operator } : {}) };
 }
 
-/** `ar-` + 40 hex chars of sha256 over the canonical JSON of what identifies the call. */
-export function approvalName(id: ApprovalIdentity): string {
-  return `ar-${contentHash({
-    policy: `${id.policy.namespace}/${id.policy.name}`, agent: id.agent, operator: id.operator, server: id.server, tool: id.tool, argumentsDigest: id.argumentsDigest,
-  }).slice(0, 40)}`;
+/** The spec as its name covers it: everything but when it expires and which bundle revision asked. */
+function nameBasis(spec: ApprovalRequestSpec): unknown {
+  const { expiresAt: _expiresAt, policyRef, ...rest } = spec;
+  return { ...rest, policyRef: { namespace: policyRef.namespace, name: policyRef.name } };
+}
+
+/** `ar-` + 40 hex chars of sha256 over the canonical JSON of the spec (minus expiry and revision). */
+export function approvalName(spec: ApprovalRequestSpec): string {
+  return `ar-${contentHash(nameBasis(spec)).slice(0, 40)}`;
+}
+
+/** The same tool call (policy, requester, server, tool, arguments), whatever the policy required of it. */
+export function sameCall(a: ApprovalRequestSpec, b: ApprovalRequestSpec): boolean {
+  const key = (s: ApprovalRequestSpec) => canonicalJson([s.policyRef.namespace, s.policyRef.name, s.requester.agent, s.requester.operator ?? '', s.server, s.tool, s.argumentsDigest]);
+  return key(a) === key(b);
+}
+
+/** Tolerated clock difference between the replica that created a request and one that checks it. */
+export const expirySkewMs = 60_000;
+
+/**
+ * The fields in which an existing request differs from the one this authorizer would create for
+ * the call now (expiry may be earlier, never later; the revision is compared by the caller).
+ * Empty: the request is exactly this call's.
+ */
+export function specMismatches(existing: ApprovalRequestSpec, desired: ApprovalRequestSpec): string[] {
+  const out: string[] = [];
+  const a = nameBasis(existing) as Record<string, unknown>;
+  const b = nameBasis(desired) as Record<string, unknown>;
+  for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+    const have = canonicalJson(a[k] ?? null);
+    const want = canonicalJson(b[k] ?? null);
+    if (have !== want) out.push(`spec.${k} is ${clip(have)}, expected ${clip(want)}`);
+  }
+  const late = Date.parse(existing.expiresAt) - Date.parse(desired.expiresAt);
+  if (!(late <= expirySkewMs)) out.push(`spec.expiresAt ${existing.expiresAt} is later than the rule allows (${desired.expiresAt})`);
+  return out;
+}
+
+function clip(json: string): string {
+  return json.length > 200 ? `${json.slice(0, 199)}…` : json;
 }
 
 export class ApprovalBuildError extends Error {
@@ -97,8 +130,11 @@ function expiry(now: Date, timeoutMs: number): string {
 
 const defaultTimeout = '60m';
 
-/** The ApprovalRequest for a held call; throws ApprovalBuildError when the verdict cannot back one. */
-export function buildApprovalRequest(call: ToolCall, verdict: Verdict, now = new Date()): ApprovalRequest {
+/**
+ * The ApprovalRequest for a held call; throws ApprovalBuildError when the verdict cannot back one.
+ * `kubernetesUsernames` are the names the API server knows the requester by (none of them may decide).
+ */
+export function buildApprovalRequest(call: ToolCall, verdict: Verdict, now = new Date(), kubernetesUsernames: readonly string[] = []): ApprovalRequest {
   const d = verdict.decision;
   const ns = d.policy?.namespace;
   const policyName = d.policy?.name;
@@ -112,11 +148,11 @@ export function buildApprovalRequest(call: ToolCall, verdict: Verdict, now = new
   }
   const digest = argumentsDigest(call.arguments);
   const requester = requesterOf(call);
-  const name = approvalName({ policy: { namespace: ns, name: policyName }, ...requester, server: call.server, tool: call.tool, argumentsDigest: digest });
+  const usernames = [...new Set(kubernetesUsernames)];
   const verb = (['get', 'list', 'create', 'update', 'delete'] as const).find((v) => v === d.verb);
   const annotations = Object.fromEntries(Object.entries(d.annotations).filter(([, v]) => typeof v === 'boolean'));
   const spec: ApprovalRequestSpec = {
-    requester,
+    requester: { ...requester, ...(usernames.length ? { kubernetesUsernames: usernames } : {}) },
     policyRef: { namespace: ns, name: policyName, ...(verdict.revision ? { revision: verdict.revision.slice(0, 128) } : {}) },
     rule: d.rule,
     ...(d.reasons.length ? { reason: d.reasons.join('; ').slice(0, 2048) } : {}),
@@ -135,7 +171,8 @@ export function buildApprovalRequest(call: ToolCall, verdict: Verdict, now = new
   return {
     apiVersion: 'toolgate.io/v1alpha1',
     kind: 'ApprovalRequest',
-    metadata: { name, namespace: ns, labels: { [managedByLabel]: managedByValue, [policyLabel]: policyName } },
+    // Labels are for people's selectors only: nothing toolgate decides reads them.
+    metadata: { name: approvalName(spec), namespace: ns, labels: { [managedByLabel]: managedByValue, [policyLabel]: policyName } },
     spec,
   };
 }

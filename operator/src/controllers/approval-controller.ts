@@ -146,7 +146,8 @@ export class ApprovalController {
     if (!before) {
       const on = s.requester.operator ? ` on behalf of ${s.requester.operator}` : '';
       const note = `${s.requester.agent}${on} asks to call ${s.server}/${s.tool} (${s.verb}; rule ${s.rule} of ${s.policyRef.namespace}/${s.policyRef.name}); `
-        + `a member of ${s.approvers.join(', ')} decides (${s.quorum} needed) before ${s.expiresAt}: kubectl mcp approve ${name} -n ${namespace}`;
+        + `a member of ${s.approvers.join(', ')} decides (${s.quorum} needed) before ${s.expiresAt}: kubectl mcp approve ${name} -n ${namespace} `
+        + `(full arguments: kubectl mcp show ${name} -n ${namespace})`;
       this.log.info({ key: `${namespace}/${name}`, agent: s.requester.agent, server: s.server, tool: s.tool }, 'approval requested');
       await this.o.events.record(regarding, 'Normal', 'ApprovalRequested', 'Request', note);
       this.o.notifier?.notify(key, 'Requested', requestedMessage(ar));
@@ -154,7 +155,8 @@ export class ApprovalController {
     if (outcome.phase === 'Pending' || before?.reason === outcome.phase) return;
     this.log.info({ key: `${namespace}/${name}`, phase: outcome.phase }, message);
     await this.o.events.record(regarding, outcome.phase === 'Approved' || outcome.phase === 'Consumed' ? 'Normal' : 'Warning', outcome.phase, 'Decide', message);
-    if (outcome.phase !== 'Consumed') {
+    // Consumed and Superseded are the authorizer's doing, not a human decision.
+    if (outcome.phase !== 'Consumed' && outcome.phase !== 'Superseded') {
       const created = Date.parse(ar.metadata.creationTimestamp ?? '');
       if (Number.isFinite(created)) this.decisionSeconds.observe({ phase: outcome.phase }, Math.max(0, now - created) / 1000);
     }

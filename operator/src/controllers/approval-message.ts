@@ -2,7 +2,8 @@
 // notifications and clients without Block Kit, `blocks` for the layout). Mattermost, Rocket.Chat
 // and Teams' Slack-compatible endpoints read `text`. Pure: the notifier delivers them.
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
-import type { ApprovalOutcome } from '../../../pkg/approvals/phase.ts';
+import { supersededCondition, type ApprovalOutcome } from '../../../pkg/approvals/phase.ts';
+import { getCondition } from '../../../pkg/kube/conditions.ts';
 
 export interface ChatMessage {
   text: string;
@@ -52,7 +53,8 @@ function who(ar: ApprovalRequest): string {
 
 function commands(ar: ApprovalRequest): string {
   const ref = `${ar.metadata.name} -n ${ar.metadata.namespace}`;
-  return `kubectl mcp approve ${ref} --reason "..."\nkubectl mcp deny ${ref} --reason "..."`;
+  // show first: the message carries the redacted arguments; approvers see the full ones there.
+  return `kubectl mcp show ${ref}\nkubectl mcp approve ${ref} --reason "..."\nkubectl mcp deny ${ref} --reason "..."`;
 }
 
 export function requestedMessage(ar: ApprovalRequest): ChatMessage {
@@ -93,6 +95,7 @@ export function decidedMessage(ar: ApprovalRequest, outcome: ApprovalOutcome): C
     case 'Denied': summary = `denied by ${outcome.denials.map((d) => d.user + (d.reason ? ` (${d.reason})` : '')).join(', ')}`; break;
     case 'Expired': summary = `expired at ${s.expiresAt} without approval; the call was aborted`; break;
     case 'Consumed': summary = `released by ${ar.status?.consumedBy ?? 'the authorizer'}`; break;
+    case 'Superseded': summary = getCondition(ar.status?.conditions, supersededCondition)?.message ?? 'superseded by a policy change; the call is decided afresh'; break;
     default: summary = 'pending';
   }
   const text = `${outcome.phase}: ${s.requester.agent}'s call to ${what} — ${summary}`;

@@ -106,6 +106,7 @@ describe('messages', () => {
     expect(msg.text).toContain('mail-assistant for alice@acme.com wants to call gmail/send_email (create; rule approve-external)');
     expect(msg.text).toContain('kubectl mcp approve|deny ar-0123 -n mail');
     expect(all).toContain('kubectl mcp approve ar-0123 -n mail');
+    expect(all).toContain('kubectl mcp show ar-0123 -n mail');
     expect(all).toContain('kubectl mcp deny ar-0123 -n mail');
     expect(all).toContain('`scope:external`');
     expect(all).toContain('`mail-approvers`');
