@@ -21,8 +21,7 @@ const request = (status: ApprovalRequest['status'] = {}): ApprovalRequest => ({
 
 describe('outcomeError', () => {
   it('pending: approvalRequired with the reference and the command that approves it', () => {
-    const { httpStatus, error } = outcomeError({ kind: 'pending', request: request() }, verdict);
-    expect(httpStatus).toBe(403);
+    const { error } = outcomeError({ kind: 'pending', request: request() }, verdict);
     expect(error.code).toBe(ErrorCodes.approvalRequired);
     expect(error.message).toContain('kubectl mcp approve ar-1 -n team-a');
     expect(error.data).toMatchObject({ decisionId: 'd-1', rule: 'external-mail', approval: { namespace: 'team-a', name: 'ar-1' }, phase: 'Pending', approve: 'kubectl mcp approve ar-1 -n team-a' });
@@ -41,28 +40,25 @@ describe('outcomeError', () => {
   it('expired, released elsewhere and failures have their own codes', () => {
     expect(outcomeError({ kind: 'expired', request: request({ phase: 'Expired' }) }, verdict).error).toMatchObject({ code: ErrorCodes.approvalExpired, message: expect.stringContaining('expired unapproved at 2030-01-01T00:15:00Z') });
     const released = outcomeError({ kind: 'alreadyReleased', request: request({ phase: 'Consumed' }), consumedBy: 'authorizer-b' }, verdict);
-    expect(released).toMatchObject({ httpStatus: 409, error: { code: ErrorCodes.alreadyReleased, data: { consumedBy: 'authorizer-b' } } });
+    expect(released).toMatchObject({ error: { code: ErrorCodes.alreadyReleased, data: { consumedBy: 'authorizer-b' } } });
     expect(released.error.message).toContain('already released elsewhere (by authorizer-b)');
-    expect(outcomeError({ kind: 'failed', message: 'API server unreachable' }, verdict)).toMatchObject({ httpStatus: 503, error: { code: ErrorCodes.policyUnavailable, message: 'approval unavailable, call refused: API server unreachable' } });
+    expect(outcomeError({ kind: 'failed', message: 'API server unreachable' }, verdict)).toMatchObject({ error: { code: ErrorCodes.policyUnavailable, message: 'approval unavailable, call refused: API server unreachable' } });
   });
 
-  it('superseded: 409 asking to retry under the policy in force, or the new denial when the policy now denies', () => {
+  it('superseded: asking to retry under the policy in force, or the new denial when the policy now denies', () => {
     const retry = outcomeError({ kind: 'superseded', request: request({ phase: 'Superseded' }), message: 'policy team-a/agents revision rev-10 requires 2 approvals from security', verdict: { ...verdict, revision: 'rev-10' } }, verdict);
-    expect(retry.httpStatus).toBe(409);
     expect(retry.error.message).toContain('approval request team-a/ar-1 was superseded (policy team-a/agents revision rev-10 requires 2 approvals from security); retry the call');
     expect(retry.error.data).toMatchObject({ phase: 'Superseded', revision: 'rev-10' });
     const denied = outcomeError({
       kind: 'superseded', request: request(), message: 'policy team-a/agents revision rev-10 denies the call',
       verdict: { ...verdict, revision: 'rev-10', effect: 'deny', decision: { ...decision, action: 'deny', rule: 'no-mail', reasons: ['no mail today'] } },
     }, verdict);
-    expect(denied.httpStatus).toBe(403);
     expect(denied.error.code).toBe(ErrorCodes.policyDenied);
     expect(denied.error.message).toContain('denied by rule "no-mail": no mail today (the policy changed while the call waited for approval');
   });
 
   it('untrusted: refused, saying the request cannot be trusted and why', () => {
-    const { httpStatus, error } = outcomeError({ kind: 'untrusted', request: request(), message: 'spec.approvers is ["interns"], expected ["sre"]' }, verdict);
-    expect(httpStatus).toBe(403);
+    const { error } = outcomeError({ kind: 'untrusted', request: request(), message: 'spec.approvers is ["interns"], expected ["sre"]' }, verdict);
     expect(error.code).toBe(ErrorCodes.approvalDenied);
     expect(error.message).toContain('approval request team-a/ar-1 cannot be trusted (spec.approvers is ["interns"], expected ["sre"])');
   });

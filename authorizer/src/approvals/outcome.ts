@@ -37,13 +37,12 @@ export function approveCommand(r: ApprovalRequest): string {
   return `kubectl mcp approve ${name} -n ${namespace}`;
 }
 
-/** The error a non-released outcome is answered with, and the HTTP status ext_authz uses for it. */
-export function outcomeError(outcome: Exclude<Outcome, { kind: 'released' }>, verdict: Verdict): { httpStatus: number; error: JsonRpcError } {
+/** The JSON-RPC error a non-released outcome is answered with (the gate picks the HTTP status, the same for both front ends). */
+export function outcomeError(outcome: Exclude<Outcome, { kind: 'released' }>, verdict: Verdict): { error: JsonRpcError } {
   const base = verdictError(verdict);
   const baseData = (base.error.data ?? {}) as Record<string, unknown>;
   if (outcome.kind === 'failed') {
     return {
-      httpStatus: 503,
       error: { code: ErrorCodes.policyUnavailable, message: `approval unavailable, call refused: ${outcome.message}`, data: { ...baseData, ...(outcome.request ? { approval: approvalRef(outcome.request) } : {}) } },
     };
   }
@@ -53,10 +52,9 @@ export function outcomeError(outcome: Exclude<Outcome, { kind: 'released' }>, ve
     case 'superseded': {
       if (outcome.verdict?.effect === 'deny') {
         const fresh = verdictError(outcome.verdict);
-        return { httpStatus: fresh.httpStatus, error: { ...fresh.error, message: `${fresh.error.message} (the policy changed while the call waited for approval: ${outcome.message})` } };
+        return { error: { ...fresh.error, message: `${fresh.error.message} (the policy changed while the call waited for approval: ${outcome.message})` } };
       }
       return {
-        httpStatus: 409,
         error: {
           code: ErrorCodes.approvalRequired,
           message: `not executed: approval request ${data.approval.namespace}/${data.approval.name} was superseded (${outcome.message}); retry the call to have it decided under the policy in force`,
@@ -66,7 +64,6 @@ export function outcomeError(outcome: Exclude<Outcome, { kind: 'released' }>, ve
     }
     case 'untrusted':
       return {
-        httpStatus: 403,
         error: {
           code: ErrorCodes.approvalDenied,
           message: `not executed: approval request ${data.approval.namespace}/${data.approval.name} cannot be trusted (${outcome.message}); an administrator must look into it`,
@@ -75,7 +72,6 @@ export function outcomeError(outcome: Exclude<Outcome, { kind: 'released' }>, ve
       };
     case 'pending':
       return {
-        httpStatus: 403,
         error: {
           code: ErrorCodes.approvalRequired,
           message: `${base.error.message}; approval request ${data.approval.namespace}/${data.approval.name} is pending until ${r.spec.expiresAt}: approve with "${approveCommand(r)}", then retry the identical call`,
@@ -86,18 +82,15 @@ export function outcomeError(outcome: Exclude<Outcome, { kind: 'released' }>, ve
       const denials = (r.status?.decisions ?? []).filter((d) => d.decision === 'deny');
       const who = denials.map((d) => `${d.user}${d.reason ? ` ("${d.reason}")` : ''}`).join(', ') || 'an approver';
       return {
-        httpStatus: 403,
         error: { code: ErrorCodes.approvalDenied, message: `call denied by ${who} (approval request ${data.approval.namespace}/${data.approval.name}, rule "${r.spec.rule}")`, data: { ...data, deniedBy: denials.map((d) => ({ user: d.user, reason: d.reason ?? '', time: d.time })) } },
       };
     }
     case 'expired':
       return {
-        httpStatus: 403,
         error: { code: ErrorCodes.approvalExpired, message: `call aborted: approval request ${data.approval.namespace}/${data.approval.name} expired unapproved at ${r.spec.expiresAt} (rule "${r.spec.rule}")`, data },
       };
     case 'alreadyReleased':
       return {
-        httpStatus: 409,
         error: {
           code: ErrorCodes.alreadyReleased,
           message: `not executed: the approval ${data.approval.namespace}/${data.approval.name} was already released elsewhere${outcome.consumedBy ? ` (by ${outcome.consumedBy})` : ''}; an approval releases one call`,
