@@ -1,74 +1,13 @@
 // Operator entry point: configuration from the environment, graceful shutdown on signals.
-import { fileURLToPath } from 'node:url';
-import { bool, ConfigError, fileBytes, int, list, optional, stopOnSignals } from '../../pkg/env/env.ts';
+import { configFromEnv } from '../../operator/src/config.ts';
 import { startOperator } from '../../operator/src/operator.ts';
-import { loadTlsPair, TlsConfigError, type BundleTls } from '../../operator/src/bundle/index.ts';
+import { ConfigError, stopOnSignals } from '../../pkg/env/env.ts';
 import { createLogger, errorMessage } from '../../pkg/observability/log.ts';
 
 const log = createLogger('operator');
 
-/**
- * Authorizers send their service-account tokens to the bundle service, so it serves TLS unless
- * plain HTTP is asked for by name (loopback development only).
- */
-function bundleTls(): BundleTls | undefined {
-  const certFile = optional('BUNDLE_TLS_CERT_FILE');
-  const keyFile = optional('BUNDLE_TLS_KEY_FILE');
-  const insecure = bool('BUNDLE_ALLOW_INSECURE_HTTP', false);
-  if (Boolean(certFile) !== Boolean(keyFile)) throw new ConfigError('BUNDLE_TLS_CERT_FILE and BUNDLE_TLS_KEY_FILE must be set together');
-  if (certFile && keyFile) {
-    if (insecure) throw new ConfigError('BUNDLE_ALLOW_INSECURE_HTTP=true contradicts BUNDLE_TLS_CERT_FILE/BUNDLE_TLS_KEY_FILE: set one or the other');
-    const tls = { certFile, keyFile };
-    try {
-      loadTlsPair(tls);
-    } catch (err) {
-      if (err instanceof TlsConfigError) throw new ConfigError(`BUNDLE_TLS_CERT_FILE/BUNDLE_TLS_KEY_FILE: ${err.message}`, { cause: err });
-      throw err;
-    }
-    return tls;
-  }
-  if (!insecure) {
-    throw new ConfigError('BUNDLE_TLS_CERT_FILE and BUNDLE_TLS_KEY_FILE are not set: the bundle service receives the authorizers\' service-account tokens '
-      + 'and serves TLS only (mount Secret toolgate-bundles-tls; see config/manager/README.md); set BUNDLE_ALLOW_INSECURE_HTTP=true to serve plain HTTP on a loopback development setup');
-  }
-  log.warn('BUNDLE_ALLOW_INSECURE_HTTP=true: the bundle service serves plain HTTP and authorizer tokens cross the network unencrypted');
-  return undefined;
-}
-
 try {
-  const tls = bundleTls();
-  const allow = list('BUNDLE_ALLOWED_SERVICE_ACCOUNTS');
-  const audiences = list('BUNDLE_TOKEN_AUDIENCES');
-  const namespace = process.env.POD_NAMESPACE ?? process.env.TOOLGATE_NAMESPACE ?? 'toolgate-system';
-  // The webhook URL is a credential: prefer a Secret (APPROVAL_WEBHOOK_SECRET, key `url` unless
-  // APPROVAL_WEBHOOK_SECRET_KEY says otherwise, read at send time) over a plain env value.
-  const webhookSecret = optional('APPROVAL_WEBHOOK_SECRET');
-  const webhookUrl = optional('APPROVAL_WEBHOOK_URL');
-  const approvalNamespaces = list('APPROVAL_NAMESPACES');
-  const watchNamespace = optional('WATCH_NAMESPACE');
-  const authorizerNamespace = optional('AUTHORIZER_NAMESPACE');
-  const operator = await startOperator({
-    leaseNamespace: namespace,
-    ...(watchNamespace ? { watchNamespace } : {}),
-    ...(authorizerNamespace ? { authorizerNamespace } : {}),
-    identity: process.env.POD_NAME,
-    probePort: int('PROBE_PORT', 8081),
-    bundles: {
-      policyWasm: fileBytes('POLICY_WASM_FILE', fileURLToPath(new URL('../../build/policy/policy.wasm', import.meta.url)))!,
-      port: int('BUNDLE_PORT', 8443),
-      ...(tls ? { tls } : {}),
-      ...(allow.length ? { allow } : {}),
-      ...(audiences.length ? { audiences } : {}),
-    },
-    approvals: {
-      retentionMs: int('APPROVAL_RETENTION_SECONDS', 24 * 3600) * 1000,
-      ...(approvalNamespaces.length ? { namespaces: approvalNamespaces } : {}),
-      ...(webhookSecret ? { webhook: { secret: { namespace, name: webhookSecret, key: optional('APPROVAL_WEBHOOK_SECRET_KEY') ?? 'url' } } }
-        : webhookUrl ? { webhook: { url: webhookUrl } } : {}),
-    },
-    log,
-  });
-  stopOnSignals(operator, log);
+  stopOnSignals(await startOperator(configFromEnv(log)), log);
 } catch (err) {
   log.fatal({ err: errorMessage(err) }, err instanceof ConfigError ? 'operator configuration is invalid' : 'operator failed to start');
   process.exit(1);

@@ -3,7 +3,7 @@
 // that are sets are sorted, so equal inputs give byte-identical canonical JSON.
 import type { McpProfile, McpSecurityPolicy, Policy, Problem } from '../../../api/v1alpha1/index.ts';
 import { candidatesFor, knownToolView, ListInterner, wildcardView } from './candidates.ts';
-import { compareCodePoints } from '../../json/canonical.ts';
+import { compareCodeUnits } from '../../json/canonical.ts';
 import { defaultPatterns, patternWordIndex } from './patterns.ts';
 import type { GatewayConfig } from '../../contracts/gateway.ts';
 import { buildToolTable, type ToolTable } from './tools.ts';
@@ -19,7 +19,7 @@ import {
 export const defaultQuorum = 1;
 export const defaultApprovalTimeout = '60m';
 
-const sortedUnique = (xs: readonly string[] | undefined): string[] => [...new Set(xs ?? [])].sort(compareCodePoints);
+const sortedUnique = (xs: readonly string[] | undefined): string[] => [...new Set(xs ?? [])].sort(compareCodeUnits);
 
 export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<string, McpProfile>): CompileResult {
   const spec = policy.spec;
@@ -39,7 +39,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
 
   const roles = spec.identity?.roles ?? [];
   const grants = Object.create(null) as Record<string, NameMatcher>;
-  for (const r of [...roles].sort((a, b) => compareCodePoints(a.name, b.name))) {
+  for (const r of [...roles].sort((a, b) => compareCodeUnits(a.name, b.name))) {
     if (r.tools !== undefined) grants[r.name] = compileGlobs(r.tools);
   }
   const document: CompiledDocument = {
@@ -61,7 +61,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
 /** Rules in evaluation order: ascending priority, ties by name (validation rejects ties with different actions). */
 export function compileRules(policies: readonly Policy[]): CompiledRule[] {
   return [...policies]
-    .sort((a, b) => a.priority - b.priority || compareCodePoints(a.name, b.name))
+    .sort((a, b) => a.priority - b.priority || compareCodeUnits(a.name, b.name))
     .map((p) => {
       const match = p.match ?? 'all';
       const when: CompiledWhen = {};
@@ -97,10 +97,10 @@ export function compileRules(policies: readonly Policy[]): CompiledRule[] {
 function compileServers(table: ToolTable, rules: readonly CompiledRule[], patterns: readonly CompiledPattern[]) {
   const interner = new ListInterner();
   const servers: Record<string, CompiledServer> = {};
-  for (const server of [...table.keys()].sort(compareCodePoints)) {
+  for (const server of [...table.keys()].sort(compareCodeUnits)) {
     const tools: Record<string, CompiledTool> = Object.create(null) as Record<string, CompiledTool>;
     const accs = table.get(server)!;
-    for (const name of [...accs.keys()].sort(compareCodePoints)) {
+    for (const name of [...accs.keys()].sort(compareCodeUnits)) {
       const acc = accs.get(name)!;
       const tool: CompiledTool = {
         classified: acc.classified,
@@ -124,7 +124,7 @@ function compileServers(table: ToolTable, rules: readonly CompiledRule[], patter
  * key and sets sorted, so reordering the YAML does not change the revision.
  */
 export function gatewayConfig(policy: GatewayConfig['policy'], spec: McpSecurityPolicy['spec']): GatewayConfig {
-  const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => compareCodePoints(a.name, b.name));
+  const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => compareCodeUnits(a.name, b.name));
   const setsSorted = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) && v.every((x) => typeof x === 'string') ? sortedUnique(v) : v])) as T;
   const identity = spec.identity && setsSorted({ ...spec.identity, ...(spec.identity.roles ? { roles: byName(spec.identity.roles).map(setsSorted) } : {}) });
   return { policy, servers: byName(spec.servers), ...(identity ? { identity } : {}) };
