@@ -129,7 +129,9 @@ deploy: install ## Apply RBAC, admission policies and samples to the cluster of 
 	@kubectl apply --server-side --field-manager=toolgate-install -k config/default
 
 .PHONY: demo
-demo: tools ## Start a local control plane, install CRDs + samples, run the operator and show the result.
+# Only what the demo uses (never Vault, a test peer that costs most of a cold tool build).
+DEMO_TOOLS := $(addprefix build/bin/,opa etcd kube-apiserver kubectl kubectl-mcp) node_modules/.installed
+demo: $(DEMO_TOOLS) $(POLICY_WASM) ## Start a local control plane, install CRDs + samples, run the operator and show the result.
 	@node hack/demo.ts
 
 .PHONY: clean
