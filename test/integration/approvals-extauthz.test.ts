@@ -13,6 +13,7 @@ import { withNamespace } from '../harness/kube.ts';
 import { log, phaseIs, requestFor } from './approvals-e2e-support.ts';
 import { startApprovalRig, type ApprovalRig } from './approvals-e2e-rig.ts';
 import { loadPolicy } from './proxy-support.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 const ns = withNamespace('approvals-ea');
 let rig: ApprovalRig;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   await loadPolicy(router, rig.policy, 'rev-1');
   coordinator = new ApprovalCoordinator({ client: new KubeClient(rig.ids.authorizer), pod: 'authorizer-e', log, policy: approvalPolicy(router, (call) => gate.decisionPath.decide(call)) });
   await coordinator.start();
-  const gate: Gate = new Gate({ router, log, approvals: coordinator });
+  const gate: Gate = new Gate({ router, log, catalog: anyNameCatalog, approvals: coordinator });
   server = await startExtAuthzServer({ port: 0, host: '127.0.0.1', log, gate });
   grpc = authorizationClient(server.port);
   token = await rig.token();

@@ -13,6 +13,7 @@ import {
 } from '../support/extauthz.ts';
 import { Gate, PolicyRouter, createGatewayMetrics, type GateOptions } from '../../authorizer/src/gate/index.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const allScopes = ['norg:contacts:read', 'norg:messaging:write', 'norg:messaging:bulk'];
@@ -29,7 +30,7 @@ let token: string;
 async function start(o: Partial<Omit<ExtAuthzServerOptions, 'gate'>> & { router: PolicyRouter; gate?: Partial<GateOptions> }): Promise<ReturnType<typeof authorizationClient>> {
   const { router: r, gate: gateOptions, ...rest } = o;
   const s = await startExtAuthzServer({
-    port: 0, host: '127.0.0.1', log, gate: new Gate({ router: r, log, ready: () => ready, ...gateOptions }), ...rest,
+    port: 0, host: '127.0.0.1', log, gate: new Gate({ router: r, log, catalog: anyNameCatalog, ready: () => ready, ...gateOptions }), ...rest,
   });
   servers.push(s);
   return authorizationClient(s.port);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
 import { connectClient, rawPost, startRig, type Rig } from './proxy-support.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 let rig: Rig;
 let token: string;
@@ -180,7 +181,7 @@ describe('Streamable HTTP transport rules', () => {
     // With no policy loaded the gate is not ready and refuses everything.
     expect(new Gate({ router, log }).ready()).toBe(false);
     let ready = true;
-    const gate = new Gate({ router, log, ready: () => ready, authenticate: async () => ({ subject: 'a', issuer: 'i', roles: [], scopes: [] }) });
+    const gate = new Gate({ router, log, catalog: anyNameCatalog, ready: () => ready, authenticate: async () => ({ subject: 'a', issuer: 'i', roles: [], scopes: [] }) });
     const empty = await startMcpProxy({ gate });
     try {
       const init = await rawPost(empty.url, initialize(), {});

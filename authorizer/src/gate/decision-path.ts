@@ -1,6 +1,7 @@
 // The decision core both front ends reach through the gate (gate.ts): one tools/call in, one
 // verdict out, from the policy engine of the policy governing the call's server. Never throws:
 // no policy, an unknown server or a failed evaluation is a deny.
+import { toPlainJson, type JsonValue } from '../../../pkg/json/strict.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RULES, denyDecision, type Decision, type PolicyInput, type ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
@@ -118,7 +119,7 @@ export function policyInput(call: ToolCall): PolicyInput {
   return {
     server: call.server,
     tool: call.tool,
-    ...(call.arguments !== undefined ? { arguments: call.arguments } : {}),
+    ...(call.arguments !== undefined ? { arguments: policyArguments(call.arguments) } : {}),
     ...(call.annotations ? { annotations: call.annotations } : {}),
     caller: {
       ...(call.caller.agent !== undefined ? { agent: call.caller.agent } : {}),
@@ -127,4 +128,15 @@ export function policyInput(call: ToolCall): PolicyInput {
       scopes: call.caller.scopes,
     },
   };
+}
+
+/**
+ * The arguments as the policy engine reads them: plain JSON. A number a double holds exactly
+ * (1, 1.0, 0.1, 1e2) reaches Rego as that number; any other (1234567890123456789, 1e400,
+ * 0.30000000000000001) reaches it as a string of its exact text, so a rule never matches a
+ * rounded neighbour of what the upstream will receive (a rule comparing such an argument with a
+ * number sees a string and does not match: fail closed for allow rules).
+ */
+export function policyArguments(args: Record<string, unknown>): Record<string, unknown> {
+  return toPlainJson(args as JsonValue, { inexactNumbers: 'string' }) as Record<string, unknown>;
 }
