@@ -259,3 +259,38 @@ describe('ext_authz: availability and options', () => {
     expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
   });
 });
+
+// Regression (issue 10, HTTP and token edges): each was let through or mis-built before — GET
+// and DELETE returned OK before the body was looked at, "false,true" was read as not truncated
+// (only the exact value "true" counted). Checked against the old code path in check.ts/request.ts.
+describe('ext_authz Check: HTTP edges', () => {
+  it('refuses a GET or DELETE that carries a body instead of letting it through undecided', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const d = denial(await send({ method, headers: { 'mcp-session-id': 's-1' }, body: toolsCall('delete_email', { id: '1' }) }));
+      expect(d.http, method).toBe('BadRequest');
+      expect(d.body.error.message).toContain(`HTTP ${method} must not carry a body`);
+    }
+  });
+
+  it('treats any truncation marker as truncated, a repeated header joined as "false,true" included', async () => {
+    for (const marker of ['false,true', 'true, false', 'TRUE']) {
+      const d = denial(await send({ server: 'gmail', headers: { 'x-envoy-auth-partial-body': marker }, body: toolsCall('read_email', { id: '1' }) }));
+      expect(d.http, marker).toBe('PayloadTooLarge');
+    }
+    expect((await send({ server: 'gmail', headers: { 'x-envoy-auth-partial-body': 'false' }, body: toolsCall('read_email', { id: '1' }) })).status.code).toBe(0);
+  });
+
+  it('builds resource_metadata from configuration only, whatever :authority the client sent', async () => {
+    const d = denial(await checkOnce(main, envoyCheckRequest({ headers: { ':authority': 'evil.example', host: 'evil.example' }, body: toolsCall('read_email') })));
+    expect(d.http).toBe('Unauthorized');
+    expect(d.headers['www-authenticate']).toContain('resource_metadata="https://gateway.example.com/.well-known/oauth-protected-resource/mcp"');
+    expect(d.headers['www-authenticate']).not.toContain('evil.example');
+  });
+
+  it('refuses two Authorization headers (Envoy joins them) as a malformed request', async () => {
+    const forged = await issuer.hostile.tampered({ sub: 'alice', azp: 'agent-1' });
+    const d = denial(await checkOnce(main, envoyCheckRequest({ headers: { authorization: `Bearer ${token},Bearer ${forged}` }, body: toolsCall('read_email') })));
+    expect(d.http).toBe('BadRequest');
+    expect(d.headers['www-authenticate']).toContain('invalid_request');
+  });
+});
