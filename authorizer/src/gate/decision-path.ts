@@ -21,9 +21,15 @@ export interface DecisionPathOptions {
   router: PolicyRouter;
   log: Logger;
   metrics?: GatewayMetrics;
-  /** Called once per tools/call decision (the audit trail hangs here). */
-  onDecision?: (record: DecisionRecord) => void;
+  /**
+   * Called once per tools/call decision (the audit trail hangs here). A returned AuditWrite
+   * promise (the trail's record()) is handed back by decideRecorded, for the gate to await.
+   */
+  onDecision?: (record: DecisionRecord) => unknown;
 }
+
+/** Whether a decision's audit record reached the trail. */
+export type AuditWrite = { ok: true } | { ok: false; reason: string };
 
 const unavailableRules = new Set<string>([RULES.noPolicy, RULES.noData, RULES.evaluationError, RULES.internalError]);
 
@@ -36,6 +42,11 @@ export class DecisionPath {
 
   /** Decides one tools/call. Never throws: any failure is a deny. */
   decide(call: ToolCall): Verdict {
+    return this.decideRecorded(call).record.verdict;
+  }
+
+  /** decide(), with the record handed to onDecision and its audit write, when onDecision answered one. */
+  decideRecorded(call: ToolCall): { record: DecisionRecord; audited?: Promise<AuditWrite> } {
     const started = performance.now();
     let decision: Decision;
     let revision = '';
@@ -59,8 +70,9 @@ export class DecisionPath {
       dryRunAction: decision.dryRunAction, rule: decision.rule, revision, agent: call.caller.agent, operator: call.caller.operator,
       sessionId: call.sessionId,
     }, 'tools/call decided');
-    this.#o.onDecision?.({ verdict, call, durationMs });
-    return verdict;
+    const record: DecisionRecord = { verdict, call, durationMs };
+    const audited = this.#o.onDecision?.(record);
+    return audited instanceof Promise ? { record, audited: audited as Promise<AuditWrite> } : { record };
   }
 
   /**

@@ -50,11 +50,19 @@ export interface GateOptions {
   resourceMetadataUrl?: string;
   /** False until the policies are loaded: everything is refused as unavailable. Default: every policy known has loaded. */
   ready?: () => boolean;
-  /** Once per tools/call decision (the audit trail hangs here). */
-  onDecision?: (record: DecisionRecord) => void;
+  /**
+   * Once per tools/call decision (the audit trail hangs here). When it returns a promise of an
+   * AuditWrite (AuditTrail.record), a call is let through (or held) only once it settles written;
+   * not written, the call is refused (503) unless auditOnFailure says Allow for its server.
+   */
+  onDecision?: (record: DecisionRecord) => unknown;
+  /** Per governed server, what its policy says to do when a decision cannot be audited (default Refuse). */
+  auditOnFailure?: (server: string) => AuditOnFailure;
   /** Once per refusal, whatever refused it (the audit trail hangs here). */
   onRefusal?: (record: RefusalRecord) => void;
 }
+
+export type AuditOnFailure = 'Refuse' | 'Allow';
 
 export interface AdmitContext extends RefusalContext {
   caller: CallerIdentity;
@@ -264,7 +272,19 @@ export class Gate {
       requestId: id,
       frontEnd: ctx.frontEnd,
     };
-    const verdict = this.decisionPath.decide(call);
+    const { record, audited } = this.decisionPath.decideRecorded(call);
+    const verdict = record.verdict;
+    if (audited && verdict.effect !== 'deny') {
+      // Fail closed: a call whose decision is not on disk does not proceed (nor wait for a human).
+      const written = await audited;
+      if (!written.ok && (this.#o.auditOnFailure?.(server) ?? 'Refuse') === 'Refuse') {
+        return { kind: 'refuse', refusal: this.refuse(ctx, {
+          stage: 'decision', httpStatus: 503, id, verdict, headers: { 'retry-after': '5' },
+          error: { code: ErrorCodes.policyUnavailable, message: `audit trail unavailable, call refused: ${written.reason} (the policy's spec.audit.onFailure is Refuse)`, data: { decisionId: verdict.decisionId } },
+        }, about(call)) };
+      }
+      if (!written.ok) this.#o.log.warn({ decisionId: verdict.decisionId, server }, 'decision not audited; let through because the policy says spec.audit.onFailure: Allow');
+    }
     if (verdict.effect === 'proceed') return { kind: 'allow', method, message: msg, verdict, call };
     if (verdict.effect === 'hold' && this.approvals && msg.kind === 'request') return { kind: 'hold', held: { message: msg.message, call, verdict } };
     const scopes = this.decisionPath.requiredScopes(call, verdict);
