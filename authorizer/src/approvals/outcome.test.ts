@@ -55,7 +55,8 @@ describe('outcomeError', () => {
       kind: 'superseded', request: request(), message: 'policy team-a/agents revision rev-10 denies the call',
       verdict: { ...verdict, revision: 'rev-10', effect: 'deny', decision: { ...decision, action: 'deny', rule: 'no-mail', reasons: ['no mail today'] } },
     }, verdict);
-    expect(denied.httpStatus).toBe(403);
+    // A denial of a request is answered 200 with the JSON-RPC error (gate/README.md), as verdictError answers it.
+    expect(denied.httpStatus).toBe(200);
     expect(denied.error.code).toBe(ErrorCodes.policyDenied);
     expect(denied.error.message).toContain('denied by rule "no-mail": no mail today (the policy changed while the call waited for approval');
   });
