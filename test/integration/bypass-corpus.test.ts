@@ -50,6 +50,8 @@ interface Case {
   extHeaders?: Record<string, string>;
   proxyHeaders?: Record<string, string | string[]>;
   only?: 'ext' | 'proxy';
+  /** Text that must reach the upstream as written when the call is allowed (numbers' digits). */
+  verbatim?: string;
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -106,7 +108,8 @@ function buildCorpus(listed: string[], seed: number): Case[] {
     },
     () => {
       const n = pick(['1234567890123456789', '1234567890123456700', '1.0', '1', '1e2', '100', '0.30000000000000001', '1e400', '-0', '9007199254740993', '1E-400']);
-      return { kind: 'big or decimal number', mustRefuse: false, body: (p, m) => call(`${p}get-sum`, withMarker(m, `"a":${n},"b":${pick(['1', '2.50', '1e1'])}`), m) };
+      const b = pick(['1', '2.50', '1e1']);
+      return { kind: 'big or decimal number', mustRefuse: false, verbatim: `"a":${n},"b":${b}`, body: (p, m) => call(`${p}get-sum`, withMarker(m, `"a":${n},"b":${b}`), m) };
     },
     () => {
       const depth = pick([60, 62, 63, 64, 65, 66, 70, 100, 2500, 3000, 4000]);
@@ -287,6 +290,7 @@ describe(`bypass corpus: ${caseCount} generated requests through both front ends
     const corpus = buildCorpus(tools, 0x70016a7e);
     expect(corpus.length).toBeGreaterThanOrEqual(caseCount);
     const refusedMarkers = new Set<string>();
+    const verbatim = new Map<string, string>();
     const tally = { sent: 0, refused: 0, allowed: 0, mustRefuseAllowed: [] as string[], undocumented5xx: [] as string[] };
     const kinds = new Map<string, number>();
     const run = async (c: Case, i: number, fe: 'ext' | 'proxy') => {
@@ -301,7 +305,10 @@ describe(`bypass corpus: ${caseCount} generated requests through both front ends
         return;
       }
       tally.sent++;
-      if (a.allowed) tally.allowed++;
+      if (a.allowed) {
+        tally.allowed++;
+        if (c.verbatim) verbatim.set(marker, c.verbatim);
+      }
       else {
         tally.refused++;
         refusedMarkers.add(marker);
@@ -323,6 +330,8 @@ describe(`bypass corpus: ${caseCount} generated requests through both front ends
     const reached = new Set<string>();
     for (const b of rig.tap.bodies) for (const m of b.matchAll(/corpus-\d{5}-(?:ext|proxy)/g)) reached.add(m[0]);
     const refusedReaching = [...refusedMarkers].filter((m) => reached.has(m));
+    // Allowed calls reach the upstream with the numbers as the client wrote them (both front ends).
+    const altered = [...verbatim].filter(([m, text]) => !rig.tap.bodies.some((b) => b.includes(m) && b.includes(text)));
 
     const lines = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type?: string });
     const refusalRecords = lines.filter((l) => l.type === 'refusal').length;
@@ -333,6 +342,8 @@ describe(`bypass corpus: ${caseCount} generated requests through both front ends
       kinds: Object.fromEntries(kinds),
       refusedCallsReachingUpstream: refusedReaching.length,
       mustRefuseButAllowed: tally.mustRefuseAllowed.length,
+      allowedNumbersForwarded: verbatim.size,
+      allowedNumbersAltered: altered.length,
       refusalsWithoutAuditRecord: hooked.refusals - refusalRecords,
       decisionsWithoutAuditRecord: hooked.decisions - decisionRecords,
       auditRecordsLost: trail.metrics.writeErrors ? Number((await trail.metrics.writeErrors.get()).values[0]?.value ?? 0) : 0,
@@ -341,6 +352,8 @@ describe(`bypass corpus: ${caseCount} generated requests through both front ends
     console.log(`bypass corpus: ${JSON.stringify(counts, null, 2)}`);
     expect(refusedReaching).toEqual([]);
     expect(tally.mustRefuseAllowed).toEqual([]);
+    expect(verbatim.size).toBeGreaterThan(0);
+    expect(altered).toEqual([]);
     expect(crashes).toEqual([]);
     expect(tally.undocumented5xx).toEqual([]);
     expect(counts.auditRecordsLost).toBe(0);
