@@ -326,3 +326,14 @@ describe('strict parsing', () => {
     expect(g.read('{"jsonrpc":"2.0","id":12345678901234567890,"method":"ping"}', rc)).toMatchObject({ ok: false, refusal: { httpStatus: 400, error: { code: ErrorCodes.invalidRequest, message: expect.stringContaining('id must be') } } });
   });
 });
+
+describe('numbers outside the arguments', () => {
+  it('are plain JS values (a progress token stays a number), the arguments stay exact', () => {
+    const r = newGate().read('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email","_meta":{"progressToken":7},"arguments":{"n":1.0}}}', { frontEnd: 'proxy' });
+    if (!r.ok || r.message.kind !== 'request') throw new Error('not read');
+    const params = r.message.message.params as { _meta: { progressToken: unknown }; arguments: { n: unknown } };
+    expect(params._meta.progressToken).toBe(7);
+    expect(String(params.arguments.n)).toBe('1.0');
+    expect(newGate().read('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":1e400}}', { frontEnd: 'proxy' })).toMatchObject({ ok: false, refusal: { httpStatus: 400, error: { code: ErrorCodes.invalidRequest } } });
+  });
+});

@@ -9,7 +9,7 @@
 // 1 from 1.0 and 1234567890123456789 from its rounded neighbour), a lone surrogate is refused,
 // and nesting is bounded before anything recurses over it (the audit writer, the policy engine).
 // Every such refusal is the sender's fault: 400, never "policy unavailable".
-import { JsonNumber, JsonParseError, isJsonObject, parseStrictJson, type JsonValue } from '../../../pkg/json/strict.ts';
+import { JsonNumber, JsonParseError, JsonValueError, isJsonObject, parseStrictJson, toPlainJson, type JsonObject, type JsonValue } from '../../../pkg/json/strict.ts';
 
 export type JsonRpcId = string | number | null;
 
@@ -109,6 +109,26 @@ function parseError(err: JsonParseError): JsonRpcParseError {
   return new JsonRpcParseError(ErrorCodes.parseError, `body is not JSON: ${err.message}`);
 }
 
+const setOwn = (o: object, k: string, v: unknown) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+
+/**
+ * Only a tool call's arguments stay lossless (they are decided, digested and forwarded as
+ * written); everything else in the message (progress tokens, capabilities, results a client
+ * sends back) becomes plain JS values, as the code reading them expects numbers. A number no
+ * double holds there is taken at its nearest double; one beyond the range of a double is refused.
+ */
+function plainOutsideArguments(value: JsonObject, id: JsonRpcId): void {
+  const plain = (v: JsonValue | undefined) => (v === undefined ? v : toPlainJson(v, { inexactNumbers: 'nearest' }));
+  try {
+    for (const k of Object.keys(value)) if (k !== 'params' && k !== 'id') setOwn(value, k, plain(value[k]));
+    const params = value.params;
+    if (isJsonObject(params)) for (const k of Object.keys(params)) if (k !== 'arguments') setOwn(params, k, plain(params[k]));
+  } catch (err) {
+    if (err instanceof JsonValueError) throw new JsonRpcParseError(ErrorCodes.invalidRequest, `invalid request: ${err.message}`, id);
+    throw err;
+  }
+}
+
 /** Parses one JSON-RPC message; throws JsonRpcParseError saying what is wrong. Numbers stay JsonNumber (lossless). */
 export function parseJsonRpc(body: string | Uint8Array, limits: { maxBytes?: number } = {}): JsonRpcMessage {
   let value: JsonValue;
@@ -126,6 +146,7 @@ export function parseJsonRpc(body: string | Uint8Array, limits: { maxBytes?: num
   if (value.params !== undefined && !isJsonObject(value.params)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'params must be an object (MCP uses named parameters)', id);
   // The id goes back to the client in replies: a plain number (1.0 is the id 1).
   if (value.id instanceof JsonNumber && rawId !== undefined) (value as Record<string, unknown>).id = rawId;
+  plainOutsideArguments(value, id);
   if ('method' in value) {
     if (typeof value.method !== 'string' || value.method === '') throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'method must be a non-empty string', id);
     if (!('id' in value)) return { kind: 'notification', message: value as unknown as JsonRpcNotification };
