@@ -151,6 +151,19 @@ export const Identity = Obj(
 
 export type Identity = Static<typeof Identity>;
 
+export const AuditSettings = Obj(
+  {
+    onFailure: Type.Optional(Enum(['Refuse', 'Allow'] as const, {
+      description: 'What the authorizer does with a call whose decision cannot be written to its audit trail (disk full, I/O error): '
+        + 'Refuse (the default) refuses it, so no call runs unaudited; Allow lets it through, logged and counted as a lost record. '
+        + 'The policy\'s AuditFailures condition says which is in force.',
+      default: 'Refuse',
+    })),
+  },
+  { description: 'How the authorizers treat the audit trail of the calls this policy governs.' },
+);
+export type AuditSettings = Static<typeof AuditSettings>;
+
 export const McpSecurityPolicySpec = Obj(
   {
     enforcement: Type.Optional(Enum(['enforce', 'dryrun'] as const, { description: 'enforce: decisions are applied; dryrun: decisions are computed and audited but every call is allowed.', default: 'enforce' })),
@@ -162,6 +175,7 @@ export const McpSecurityPolicySpec = Obj(
     classifiers: Type.Optional(List(ServerToolClassifier, 'Argument classifiers, in addition to the profiles\' ones.', { maxItems: 5000 })),
     policies: List(Policy, 'Rules, evaluated by ascending priority; the first match decides.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], maxItems: 2000 }),
     identity: Type.Optional(Identity),
+    audit: Type.Optional(AuditSettings),
   },
   { description: 'Which agent may call which tool with which arguments, and which calls need approval.' },
 );

@@ -109,8 +109,9 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   const audit = cfg.audit ? await AuditTrail.open({ file: cfg.audit.file, log, registry, ...(cfg.audit.fsync !== undefined ? { fsync: cfg.audit.fsync } : {}) }) : undefined;
   const onDecision = audit || cfg.onDecision
     ? (r: DecisionRecord) => {
-      audit?.record(r);
       cfg.onDecision?.(r);
+      // The gate awaits this write before a call proceeds (fail closed, see audit/trail.ts).
+      return audit?.record(r);
     }
     : undefined;
   const verifiers = new PolicyVerifiers(router, { ...cfg.identity, metrics: createAuthnMetrics(registry), log });
@@ -147,6 +148,10 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     // Bundles loaded and, with approvals on, the admission policy guarding them in place.
     ready: () => ready(),
     ...(onDecision ? { onDecision } : {}),
+    auditOnFailure: (server) => {
+      const route = router.route(server);
+      return (route.ok ? route.entry.gateway?.audit?.onFailure : undefined) ?? 'Refuse';
+    },
     ...(audit ? { onRefusal: (r) => audit.recordRefusal(r) } : {}),
   });
 

@@ -69,7 +69,7 @@ export const AuditApprovalBodySchema = closed({
   approvedBy: Type.Array(Type.String()),
   deniedBy: Type.Array(Type.String()),
   consumedBy: Type.Optional(Type.String()),
-  message: Type.Optional(Type.String({ description: 'For a failed outcome: why (names objects, never values).' })),
+  message: Type.Optional(Type.String({ description: 'For a failed, untrusted or superseded outcome: why (names objects, never values).' })),
 });
 
 /**

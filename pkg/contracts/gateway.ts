@@ -4,7 +4,7 @@
 // type and the reader's check, so the two cannot drift; servers and identity are the
 // McpSecurityPolicy's own schemas, as the API server validated them.
 import { Type, type Static } from '@sinclair/typebox';
-import { Identity, Server } from '../../api/v1alpha1/index.ts';
+import { AuditSettings, Identity, Server } from '../../api/v1alpha1/index.ts';
 import { contract } from './contract.ts';
 
 /**
@@ -22,6 +22,7 @@ export const GatewayConfigSchema = Type.Object({
   ),
   servers: Type.Array(Server, { description: 'The governed upstream servers, sorted by name.' }),
   identity: Type.Optional(Identity),
+  audit: Type.Optional(AuditSettings),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -38,7 +38,17 @@ export class JsonNumber {
   toString(): string {
     return this.text;
   }
+
+  /**
+   * JSON.stringify writes the number's own text (via JSON.rawJSON), so a message the gate parsed
+   * and forwards upstream carries exactly the digits that were decided and digested.
+   */
+  toJSON(): unknown {
+    return rawJson(this.text);
+  }
 }
+
+const rawJson = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
 
 /**
  * A normal form of a decimal's value: digits without leading or trailing zeros and the power of

@@ -24,6 +24,7 @@ import type { TestIssuer } from '../harness/jwt-issuer.ts';
 import { controlPlane, mintUser, waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';
 import { audience, loadPolicy } from './proxy-support.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 export const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 export const systemNamespace = 'toolgate-system';
@@ -155,7 +156,7 @@ export async function startReplica(o: { pod: string; kubeConfig: KubeConfig; pol
   const coordinator = new ApprovalCoordinator({ client: new KubeClient(o.kubeConfig), pod: o.pod, log: log.child({ pod: o.pod }), registry, policy: policyView(router, (call) => gate.decisionPath.decide(call)) });
   await coordinator.start();
   const verifier = createTokenVerifier(gateway.identity!, o.identity ?? {});
-  const gate: Gate = new Gate({ router, log, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  const gate: Gate = new Gate({ router, log, catalog: anyNameCatalog, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
   const proxy = await startMcpProxy({ gate, approvalMode: o.mode ?? 'hold', approvalKeepAliveMs: 200, log });
   return {
     pod: o.pod, router, coordinator, proxy,

@@ -12,7 +12,8 @@ import type { ApprovalArguments } from '../../api/v1alpha1/index.ts';
 import { canonicalArguments } from '../../pkg/approvals/digest.ts';
 import { adminClient, approver, approverRbac, phaseIs, requestFor, startReplica, type Replica } from './approvals-e2e-support.ts';
 import { startApprovalRig, type ApprovalRig } from './approvals-e2e-rig.ts';
-import { connectClient } from './proxy-support.ts';
+import { connectClient, rawPost } from './proxy-support.ts';
+import { JsonNumber } from '../../pkg/json/strict.ts';
 
 const ns = withNamespace('approvals');
 let rig: ApprovalRig;
@@ -31,6 +32,38 @@ afterAll(async () => {
 const asError = (e: unknown) => e as McpError;
 
 describe('held calls (proxy, hold mode)', () => {
+  // Regression (issue 10): the digest covered JSON.parse's reading of the arguments, so approving
+  // n = 1234567890123456789 would release n = 1234567890123456700 (both read 1234567890123456800).
+  // Fails on the code before: the neighbour found the approved request under the same name.
+  it('binds an approval to the exact digits: a rounded neighbour is another request, held apart', async () => {
+    const token = await rig.token();
+    const init = await rawPost(replica.proxy.url, { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }, { authorization: `Bearer ${token}` });
+    const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    await init.arrayBuffer();
+    expect((await rawPost(replica.proxy.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
+    const message = `digits ${randomUUID()}`;
+    const body = (id: number, n: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"everything__echo","arguments":{"message":${JSON.stringify(message)},"n":${n}}}}`;
+    const exact = { message, n: new JsonNumber('1234567890123456789') };
+    const held = rawPost(replica.proxy.url, body(1, '1234567890123456789'), headers);
+    const pending = await requestFor(ns, 'echo', exact);
+    expect(pending.spec.arguments).toEqual({ message, n: '1234567890123456789' });
+    const neighbourAbort = new AbortController();
+    const neighbour = fetch(replica.proxy.url, { method: 'POST', signal: neighbourAbort.signal, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: body(2, '1234567890123456700') }).catch(() => undefined);
+    try {
+      const other = await requestFor(ns, 'echo', { message, n: new JsonNumber('1234567890123456700') });
+      expect(other.metadata.name).not.toBe(pending.metadata.name);
+      expect((await rig.ann.decide('approve', pending, 'exact digits')).code).toBe(0);
+      const released = await (await held).text();
+      expect(released).toContain(`Echo: ${message}`);
+      expect(rig.upstreamCalls('echo', { message })).toBe(1);
+      // The neighbour is still waiting on its own request.
+      expect((await requestFor(ns, 'echo', { message, n: new JsonNumber('1234567890123456700') })).status?.phase ?? 'Pending').toBe('Pending');
+    } finally {
+      neighbourAbort.abort();
+      await neighbour;
+    }
+  });
+
   it('an approval releases the held call with the real upstream result, exactly once', async () => {
     const { client } = await connectClient(replica.proxy.url, await rig.token());
     try {

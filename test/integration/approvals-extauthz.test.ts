@@ -9,10 +9,12 @@ import { startExtAuthzServer, type CheckResponse, type ExtAuthzServer } from '..
 import { authorizationClient, checkOnce, envoyCheckRequest, toolsCall } from '../support/extauthz.ts';
 import { ErrorCodes, Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { KubeClient } from '../../pkg/kube/client.ts';
+import { JsonNumber } from '../../pkg/json/strict.ts';
 import { withNamespace } from '../harness/kube.ts';
 import { log, phaseIs, requestFor } from './approvals-e2e-support.ts';
 import { startApprovalRig, type ApprovalRig } from './approvals-e2e-rig.ts';
 import { loadPolicy } from './proxy-support.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 const ns = withNamespace('approvals-ea');
 let rig: ApprovalRig;
@@ -27,7 +29,7 @@ beforeAll(async () => {
   await loadPolicy(router, rig.policy, 'rev-1');
   coordinator = new ApprovalCoordinator({ client: new KubeClient(rig.ids.authorizer), pod: 'authorizer-e', log, policy: approvalPolicy(router, (call) => gate.decisionPath.decide(call)) });
   await coordinator.start();
-  const gate: Gate = new Gate({ router, log, approvals: coordinator });
+  const gate: Gate = new Gate({ router, log, catalog: anyNameCatalog, approvals: coordinator });
   server = await startExtAuthzServer({ port: 0, host: '127.0.0.1', log, gate });
   grpc = authorizationClient(server.port);
   token = await rig.token();
@@ -68,6 +70,25 @@ describe('ext_authz retry mode', () => {
     const again = denial(await check(args));
     expect(again.error.code).toBe(ErrorCodes.approvalRequired);
     expect(again.error.data).toMatchObject({ phase: 'Pending' });
+  });
+
+  // Regression (issue 10): the digest covered JSON.parse's reading of the arguments, and Envoy
+  // forwards the original bytes, so approving n = 1234567890123456789 released n =
+  // 1234567890123456700 (both parse to 1234567890123456800). Fails on the code before.
+  it('binds the approval to the exact digits Envoy forwards: approving one number does not release its rounded neighbour', async () => {
+    const message = `envoy digits ${randomUUID()}`;
+    const body = (n: string) => `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","arguments":{"message":${JSON.stringify(message)},"n":${n}}}}`;
+    const send = (n: string) => checkOnce(grpc, envoyCheckRequest({ server: 'everything', body: body(n), headers: { authorization: `Bearer ${token}` } }));
+    expect(denial(await send('1234567890123456789')).error.code).toBe(ErrorCodes.approvalRequired);
+    const pending = await requestFor(ns, 'echo', { message, n: new JsonNumber('1234567890123456789') });
+    expect((await rig.ann.decide('approve', pending)).code).toBe(0);
+    await requestFor(ns, 'echo', { message, n: new JsonNumber('1234567890123456789') }, phaseIs('Approved'));
+    for (const neighbour of ['1234567890123456700', '1234567890123456800', '1.2345678901234568e18']) {
+      const other = denial(await send(neighbour));
+      expect(other.error.code, neighbour).toBe(ErrorCodes.approvalRequired);
+      expect((other.error.data.approval as { name: string }).name, neighbour).not.toBe(pending.metadata.name);
+    }
+    expect((await send('1234567890123456789')).status.code).toBe(0);
   });
 
   it('a denial is answered with who denied and why', async () => {

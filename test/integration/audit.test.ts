@@ -18,6 +18,7 @@ import { Gate, type AdmitContext } from '../../authorizer/src/gate/gate.ts';
 import { parseJsonRpc } from '../../authorizer/src/gate/jsonrpc.ts';
 import { PolicyRouter } from '../../authorizer/src/gate/policy-router.ts';
 import type { CallerIdentity } from '../../authorizer/src/gate/types.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 const log = pino({ level: 'silent' });
 const scopes = ['norg:contacts:read', 'norg:messaging:write', 'norg:booking:write'];
@@ -40,7 +41,7 @@ describe('audit trail over the real decision path', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'toolgate-audit-it-')), 'pod-a', 'audit.jsonl');
     const registry = new Registry();
     const trail = await AuditTrail.open({ file, log, registry });
-    const gate = new Gate({ router, log, onDecision: (r) => trail.record(r), onRefusal: (r) => trail.recordRefusal(r) });
+    const gate = new Gate({ router, log, catalog: anyNameCatalog, onDecision: (r) => trail.record(r), onRefusal: (r) => trail.recordRefusal(r) });
 
     const readArgs = { id: '42', password };
     const messages = [
@@ -88,7 +89,7 @@ describe('audit trail over the real decision path', () => {
     // A restarted pod continues the same chain.
     await trail.close();
     const again = await AuditTrail.open({ file, log });
-    const gate2 = new Gate({ router, log, onDecision: (r) => again.record(r), onRefusal: (r) => again.recordRefusal(r) });
+    const gate2 = new Gate({ router, log, catalog: anyNameCatalog, onDecision: (r) => again.record(r), onRefusal: (r) => again.recordRefusal(r) });
     await gate2.admit(parseJsonRpc(body(8, 'tools/call', { name: 'gmail__read_email', arguments: { id: '44' } })), ctx);
     await again.close();
     expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 8, head: { seq: 8 } });

@@ -13,6 +13,7 @@ import {
 } from '../support/extauthz.ts';
 import { Gate, PolicyRouter, createGatewayMetrics, type GateOptions } from '../../authorizer/src/gate/index.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const allScopes = ['norg:contacts:read', 'norg:messaging:write', 'norg:messaging:bulk'];
@@ -29,7 +30,7 @@ let token: string;
 async function start(o: Partial<Omit<ExtAuthzServerOptions, 'gate'>> & { router: PolicyRouter; gate?: Partial<GateOptions> }): Promise<ReturnType<typeof authorizationClient>> {
   const { router: r, gate: gateOptions, ...rest } = o;
   const s = await startExtAuthzServer({
-    port: 0, host: '127.0.0.1', log, gate: new Gate({ router: r, log, ready: () => ready, ...gateOptions }), ...rest,
+    port: 0, host: '127.0.0.1', log, gate: new Gate({ router: r, log, catalog: anyNameCatalog, ready: () => ready, ...gateOptions }), ...rest,
   });
   servers.push(s);
   return authorizationClient(s.port);
@@ -256,5 +257,40 @@ describe('ext_authz: availability and options', () => {
       stream.cancel();
     }
     expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+  });
+});
+
+// Regression (issue 10, HTTP and token edges): each was let through or mis-built before — GET
+// and DELETE returned OK before the body was looked at, "false,true" was read as not truncated
+// (only the exact value "true" counted). Checked against the old code path in check.ts/request.ts.
+describe('ext_authz Check: HTTP edges', () => {
+  it('refuses a GET or DELETE that carries a body instead of letting it through undecided', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const d = denial(await send({ method, headers: { 'mcp-session-id': 's-1' }, body: toolsCall('delete_email', { id: '1' }) }));
+      expect(d.http, method).toBe('BadRequest');
+      expect(d.body.error.message).toContain(`HTTP ${method} must not carry a body`);
+    }
+  });
+
+  it('treats any truncation marker as truncated, a repeated header joined as "false,true" included', async () => {
+    for (const marker of ['false,true', 'true, false', 'TRUE']) {
+      const d = denial(await send({ server: 'gmail', headers: { 'x-envoy-auth-partial-body': marker }, body: toolsCall('read_email', { id: '1' }) }));
+      expect(d.http, marker).toBe('PayloadTooLarge');
+    }
+    expect((await send({ server: 'gmail', headers: { 'x-envoy-auth-partial-body': 'false' }, body: toolsCall('read_email', { id: '1' }) })).status.code).toBe(0);
+  });
+
+  it('builds resource_metadata from configuration only, whatever :authority the client sent', async () => {
+    const d = denial(await checkOnce(main, envoyCheckRequest({ headers: { ':authority': 'evil.example', host: 'evil.example' }, body: toolsCall('read_email') })));
+    expect(d.http).toBe('Unauthorized');
+    expect(d.headers['www-authenticate']).toContain('resource_metadata="https://gateway.example.com/.well-known/oauth-protected-resource/mcp"');
+    expect(d.headers['www-authenticate']).not.toContain('evil.example');
+  });
+
+  it('refuses two Authorization headers (Envoy joins them) as a malformed request', async () => {
+    const forged = await issuer.hostile.tampered({ sub: 'alice', azp: 'agent-1' });
+    const d = denial(await checkOnce(main, envoyCheckRequest({ headers: { authorization: `Bearer ${token},Bearer ${forged}` }, body: toolsCall('read_email') })));
+    expect(d.http).toBe('BadRequest');
+    expect(d.headers['www-authenticate']).toContain('invalid_request');
   });
 });

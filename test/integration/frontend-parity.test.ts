@@ -298,8 +298,14 @@ describe('front-end parity: malformed and refused input', () => {
     ['a token in the query', { server: 'gmail', body: call('read_email'), proxyBody: proxied(call('read_email')), path: '/mcp?access_token=abc' }, { httpStatus: 400, code: ErrorCodes.unauthenticated }],
     ['an HTTP method outside Streamable HTTP', { server: 'gmail', body: call('read_email'), method: 'PUT' }, { httpStatus: 405, code: ErrorCodes.transport }],
     ['a server no policy governs', { server: 'dropbox', body: call('share_file', {}, 7), proxyBody: proxied(call('share_file', {}, 7), 'dropbox') }, { httpStatus: 200, code: ErrorCodes.policyDenied, rule: 'toolgate:unknown-server', id: 7 }],
-    // Decided on name patterns alone today, identically; issue 10 refuses it as an unknown tool.
-    ['a tool name the upstream does not list', { server: 'gmail', body: call('READ_EMAIL', {}, 8), proxyBody: proxied(call('READ_EMAIL', {}, 8)) }, {}],
+    // Issue 10: decided on name patterns before; now refused as an unknown tool through both.
+    ['a tool name the upstream does not list', { server: 'gmail', body: call('READ_EMAIL', {}, 8), proxyBody: proxied(call('READ_EMAIL', {}, 8)) }, { allowed: false, httpStatus: 200, code: ErrorCodes.invalidParams, id: 8 }],
+    ['a name with a trailing space', { server: 'gmail', body: call('read_email ', {}, 9), proxyBody: proxied(call('read_email ', {}, 9)) }, { allowed: false, httpStatus: 200, code: ErrorCodes.invalidParams, id: 9 }],
+    ['a prefixed name through ext_authz', { server: 'gmail', body: call('gmail__read_email', {}, 10), proxyBody: proxied(call('gmail__read_email', {}, 10)) }, { allowed: false, httpStatus: 200, code: ErrorCodes.invalidParams, id: 10 }],
+    // The repeated keys come before the name, so the refusal (its byte offset) reads alike through both.
+    ['a repeated key', { server: 'gmail', body: '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"nam\\u0065":"delete_email","name":"read_email"}}', proxyBody: '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"nam\\u0065":"delete_email","name":"gmail__read_email"}}' }, { allowed: false, httpStatus: 400, code: ErrorCodes.invalidRequest }],
+    ['a repeated key in the arguments', { server: 'gmail', body: '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"arguments":{"id":"1","id":"2"},"name":"read_email"}}', proxyBody: '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"arguments":{"id":"1","id":"2"},"name":"gmail__read_email"}}' }, { allowed: false, httpStatus: 400, code: ErrorCodes.invalidParams }],
+    ['a lone surrogate in the name', { server: 'gmail', body: '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"read_email\\ud800"}}', proxyBody: '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"gmail__read_email\\ud800"}}' }, { allowed: false, httpStatus: 400, code: ErrorCodes.parseError }],
   ];
 
   it.each(inputs)('%s', async (_what, input, expected) => {

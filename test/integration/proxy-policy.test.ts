@@ -4,7 +4,6 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
-import { upstreamFailureCode } from '../../authorizer/src/proxy/index.ts';
 import { connectClient, loadPolicy, startRig, testPolicy, type Rig } from './proxy-support.ts';
 
 let rig: Rig;
@@ -53,11 +52,14 @@ describe('MCP proxy across bundle revisions', () => {
       expect(denied!.code).toBe(ErrorCodes.policyDenied);
       expect(denied!.data).toMatchObject({ rule: 'no-sums', revision: 'rev-2' });
 
-      const failed = await client.callTool({ name: 'gone__anything', arguments: {} }).then(() => undefined, (e: unknown) => e as McpError);
-      expect(failed).toBeInstanceOf(McpError);
-      expect(failed!.code).toBe(upstreamFailureCode);
-      expect(failed!.message).toContain('upstream server "gone"');
-      expect(failed!.message).toContain('unreachable');
+      // Issue 10: a server whose tool list cannot be read has no tool to decide, so its calls are
+      // refused before any decision (503, tool catalog unavailable), not decided and then failed
+      // upstream. The SDK surfaces the 503 as a transport error with the body.
+      const failed = await client.callTool({ name: 'gone__anything', arguments: {} }).then(() => undefined, (e: unknown) => e as Error);
+      expect(failed).toBeInstanceOf(Error);
+      expect(failed).not.toBeInstanceOf(McpError);
+      expect(failed!.message).toContain('tool catalog unavailable');
+      expect(failed!.message).toMatch(/server ."gone." could not be listed/);
 
       const ok = await client.callTool({ name: 'mirror__get-annotated-message', arguments: { messageType: 'success' } });
       expect(ok.isError ?? false).toBe(false);

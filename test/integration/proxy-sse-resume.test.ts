@@ -21,6 +21,7 @@ import { compilePolicy } from '../../pkg/policy/compiler/index.ts';
 import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 import { audience, connectClient, startUpstreamTap, type UpstreamTap } from './proxy-support.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 interface PollingServer {
   url: string;
@@ -87,7 +88,7 @@ beforeAll(async () => {
   router.update('team-a/polling', { gateway: data.toolgate.gateway, data });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const verifier = createTokenVerifier(data.toolgate.gateway.identity!, {});
-  const gate = new Gate({ router, log, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  const gate = new Gate({ router, log, catalog: anyNameCatalog, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
   proxy = await startMcpProxy({ gate, log, upstreamHeaders: async () => ({}) });
 }, 60_000);
 

@@ -67,6 +67,8 @@ export interface UpstreamTap {
   seen: IncomingHttpHeaders[];
   /** Every tools/call the upstream received. */
   calls: Array<{ name: string; arguments: Record<string, unknown> }>;
+  /** The raw text of every request body the upstream received, parsable or not. */
+  bodies: string[];
   close(): Promise<void>;
 }
 
@@ -75,12 +77,14 @@ export async function startUpstreamTap(target: string): Promise<UpstreamTap> {
   const t = new URL(target);
   const seen: IncomingHttpHeaders[] = [];
   const calls: UpstreamTap['calls'] = [];
+  const bodies: string[] = [];
   const server: Server = createServer((req, res) => {
     seen.push(req.headers);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      if (body.length > 0) bodies.push(body.toString('utf8'));
       try {
         const msg = JSON.parse(body.toString('utf8')) as { method?: string; params?: { name: string; arguments?: Record<string, unknown> } };
         if (msg.method === 'tools/call' && msg.params) calls.push({ name: msg.params.name, arguments: msg.params.arguments ?? {} });
@@ -100,6 +104,7 @@ export async function startUpstreamTap(target: string): Promise<UpstreamTap> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${t.pathname}`,
     seen,
     calls,
+    bodies,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }

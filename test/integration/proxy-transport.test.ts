@@ -2,11 +2,13 @@
 // misbehave (Origin, Accept, versions, sessions, sizes, tokens), and the GET stream with the
 // SDK client against the real "everything" servers.
 import { ListRootsRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
 import { connectClient, rawPost, startRig, type Rig } from './proxy-support.ts';
+import { anyNameCatalog } from '../support/any-name-catalog.ts';
 
 let rig: Rig;
 let token: string;
@@ -35,6 +37,44 @@ async function rawSession(bearer = token, protocolVersion = '2025-11-25'): Promi
 }
 
 const errorOf = async (res: Response) => ((await res.json()) as { id: unknown; error: { code: number; message: string; data?: Record<string, unknown> } });
+
+/** Raw HTTP/1.1 where fetch cannot go: repeated header lines, a body on GET/DELETE. */
+function rawRequest(url: string, method: string, headers: Record<string, string | string[]>, body?: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
+    const req = httpRequest(url, { method, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...length, ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// Regression (issue 10, HTTP and token edges): Node keeps the first of two Authorization lines,
+// so a valid-then-forged pair was authenticated on the valid one (200), and GET/DELETE bodies
+// were ignored. Checked against the old code path in proxy/server.ts.
+describe('Streamable HTTP: header and method edges', () => {
+  it('refuses two Authorization headers with 400 invalid_request, as ext_authz does', async () => {
+    const forged = await rig.issuer.hostile.tampered({ sub: 'alice', azp: 'agent-1' });
+    for (const pair of [[`Bearer ${token}`, `Bearer ${forged}`], [`Bearer ${token}`, `Bearer ${token}`]]) {
+      const res = await rawRequest(rig.proxy.url, 'POST', { authorization: pair }, JSON.stringify(initialize()));
+      expect(res.status).toBe(400);
+      expect(res.headers['www-authenticate']).toContain('invalid_request');
+    }
+  });
+
+  it('refuses a GET or DELETE that carries a body', async () => {
+    const s = await rawSession();
+    for (const method of ['GET', 'DELETE']) {
+      const res = await rawRequest(rig.proxy.url, method, s.headers, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'everything__get-env', arguments: {} } }));
+      expect(res.status, method).toBe(400);
+      expect(res.body, JSON.stringify(res.headers)).toContain(`HTTP ${method} must not carry a body`);
+    }
+  });
+});
 
 describe('Streamable HTTP transport rules', () => {
   it('refuses a foreign Origin with 403 and admits an allowed one', async () => {
@@ -180,7 +220,7 @@ describe('Streamable HTTP transport rules', () => {
     // With no policy loaded the gate is not ready and refuses everything.
     expect(new Gate({ router, log }).ready()).toBe(false);
     let ready = true;
-    const gate = new Gate({ router, log, ready: () => ready, authenticate: async () => ({ subject: 'a', issuer: 'i', roles: [], scopes: [] }) });
+    const gate = new Gate({ router, log, catalog: anyNameCatalog, ready: () => ready, authenticate: async () => ({ subject: 'a', issuer: 'i', roles: [], scopes: [] }) });
     const empty = await startMcpProxy({ gate });
     try {
       const init = await rawPost(empty.url, initialize(), {});

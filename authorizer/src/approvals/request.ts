@@ -7,6 +7,7 @@
 import type { ApprovalRequest, ApprovalRequestSpec } from '../../../api/v1alpha1/index.ts';
 import { argumentsDigest } from '../../../pkg/approvals/digest.ts';
 import { canonicalJson, contentHash } from '../../../pkg/json/canonical.ts';
+import { JsonNumber } from '../../../pkg/json/strict.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
 import { parseDuration } from '../identity/claims.ts';
 
@@ -55,19 +56,46 @@ const maxString = 4096;
  * exactly as written to be recognised as toolgate's).
  */
 export function redactArguments(value: unknown, key?: string): unknown {
-  if (key !== undefined && secretKey.test(key) && value !== null && typeof value !== 'object') return redacted;
-  if (typeof value === 'string') {
-    if (looksSecret(value)) return redacted;
-    const text = value.toWellFormed();
-    return text.length > maxString ? `${text.slice(0, maxString).toWellFormed()}…[${text.length - maxString} more characters]` : text;
+  // Iterative: arguments come bounded in depth from the gate, but an explicit stack keeps any
+  // depth off the JS call stack (a RangeError here once let a call through unaudited).
+  const under = (k: string | undefined) => k !== undefined && secretKey.test(k);
+  type Work = { from: unknown[] | Record<string, unknown>; to: unknown[] | Record<string, unknown>; secret: boolean };
+  const work: Work[] = [];
+  const leaf = (v: unknown, k: string | undefined, parentSecret: boolean): unknown => {
+    if (v instanceof JsonNumber) v = v.toExactNumber() ?? v.text;
+    if (parentSecret || (under(k) && (v === null || typeof v !== 'object'))) return redacted;
+    if (typeof v === 'string') {
+      if (looksSecret(v)) return redacted;
+      const text = v.toWellFormed();
+      return text.length > maxString ? `${text.slice(0, maxString).toWellFormed()}…[${text.length - maxString} more characters]` : text;
+    }
+    if (Array.isArray(v)) {
+      const to: unknown[] = [];
+      work.push({ from: v, to, secret: false });
+      return to;
+    }
+    if (v !== null && typeof v === 'object') {
+      const to: Record<string, unknown> = {};
+      work.push({ from: v as Record<string, unknown>, to, secret: under(k) });
+      return to;
+    }
+    return v;
+  };
+  const root = leaf(value, key, false);
+  while (work.length > 0) {
+    const w = work.pop() as Work;
+    if (Array.isArray(w.from)) {
+      const to = w.to as unknown[];
+      w.from.forEach((v, i) => { to[i] = leaf(v, undefined, false); });
+      continue;
+    }
+    const to = w.to as Record<string, unknown>;
+    for (const [k, v] of Object.entries(w.from)) {
+      // defineProperty: a "__proto__" key is data, not the object's prototype.
+      Object.defineProperty(to, k.toWellFormed(), { value: w.secret ? redacted : leaf(v, k, false), enumerable: true, writable: true, configurable: true });
+    }
   }
-  if (Array.isArray(value)) return value.map((v) => redactArguments(v));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k.toWellFormed()] = key !== undefined && secretKey.test(key) ? redacted : redactArguments(v, k);
-    return out;
-  }
-  return value;
+  return root;
 }
 
 /** Who asks: the agent (azp), falling back to the token subject, which is always present. */

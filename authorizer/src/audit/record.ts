@@ -99,7 +99,8 @@ export function approvalBody(e: ApprovalEvent, time = new Date()): AuditApproval
     approvedBy: decisions.filter((d) => d.decision === 'approve').map((d) => d.user),
     deniedBy: decisions.filter((d) => d.decision === 'deny').map((d) => d.user),
     ...(r?.status?.consumedBy ? { consumedBy: r.status.consumedBy } : {}),
-    ...(e.outcome.kind === 'failed' ? { message: e.outcome.message } : {}),
+    // Why the call was not released, where the outcome says (an untrusted or superseded request included).
+    ...(e.outcome.kind === 'failed' || e.outcome.kind === 'untrusted' || e.outcome.kind === 'superseded' ? { message: e.outcome.message } : {}),
   };
 }
 

@@ -7,10 +7,12 @@
 // forks, and a failed write (disk full, I/O error) loses only the records of that batch: the
 // file is cut back to its last good line and the next batch chains from there.
 //
-// Trade-off, deliberately: a failed audit write does NOT change the decision already answered.
-// Failing closed would need every decision to wait for its disk write, putting the disk on the
-// latency path of every tool call; instead each lost record is logged and counted in
-// toolgate_authorizer_audit_write_errors_total, which deployments should alert on.
+// A call is let through only once its decision is on disk: the gate awaits recordDecision()
+// (which settles when the batch holding the record was written, or was lost) and refuses the
+// call when the record could not be written, unless the governing policy says
+// spec.audit.onFailure: Allow. The disk is on the latency path of allowed calls; the queue still
+// batches concurrent records into one write and one fdatasync. Every lost record is logged and
+// counted in toolgate_authorizer_audit_write_errors_total.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -30,6 +32,14 @@ export interface AuditTrailOptions {
   now?: () => Date;
 }
 
+/** A queued record and, when someone waits for it, how to tell them whether it was written. */
+interface Pending {
+  body: AuditBody;
+  settle?: (written: WriteResult) => void;
+}
+
+export type WriteResult = { ok: true } | { ok: false; reason: string };
+
 export class AuditTrailError extends Error {
   override name = 'AuditTrailError';
 }
@@ -44,7 +54,7 @@ export class AuditTrail {
   readonly #now: () => Date;
   #size: number;
   #head: { seq: number; prev: string };
-  #pending: AuditBody[] = [];
+  #pending: Pending[] = [];
   #draining: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   /** Set when a failed write could not be undone: the file's tail is unknown, nothing more is appended. */
@@ -74,7 +84,7 @@ export class AuditTrail {
         const opening = openLine(o.now?.() ?? new Date());
         const first = serialize(opening);
         await fh.write(first);
-        await fh.datasync();
+        if (o.fsync !== false) await fh.datasync();
         const trail = new AuditTrail(o, fh, Buffer.byteLength(first), headAfter(opening));
         o.log.info({ file: o.file }, 'audit trail created');
         return trail;
@@ -102,9 +112,13 @@ export class AuditTrail {
     return this.#broken;
   }
 
-  /** Queues one decision; never throws (the decision path must not fail because of the audit). */
-  record(r: DecisionRecord): void {
-    this.#queue(() => decisionBody(r, this.#now()), r.verdict.decisionId);
+  /**
+   * Queues one decision; settles once it is written, or says why it was lost. Never throws or
+   * rejects (the decision path must not fail because of the audit; the gate decides what a
+   * lost record means for the call).
+   */
+  record(r: DecisionRecord): Promise<WriteResult> {
+    return new Promise((settle) => this.#queue(() => decisionBody(r, this.#now()), r.verdict.decisionId, settle));
   }
 
   /** Queues what became of a held call (released, denied, expired, ...); never throws. */
@@ -117,16 +131,16 @@ export class AuditTrail {
     this.#queue(() => refusalBody(r, this.#now()), r.decisionId);
   }
 
-  #queue(build: () => AuditBody, decisionId: string | undefined): void {
+  #queue(build: () => AuditBody, decisionId: string | undefined, settle?: (r: WriteResult) => void): void {
     let body: AuditBody;
     try {
       if (this.#closing) throw new Error('the audit trail is closed');
       body = build();
     } catch (err) {
-      this.#lost(1, err, decisionId);
+      this.#lost([{ settle }], err, decisionId);
       return;
     }
-    this.#pending.push(body);
+    this.#pending.push({ body, ...(settle ? { settle } : {}) });
     this.#draining ??= this.#drain();
   }
 
@@ -154,30 +168,34 @@ export class AuditTrail {
     }
   }
 
-  async #write(batch: AuditBody[]): Promise<void> {
+  async #write(batch: Pending[]): Promise<void> {
     if (this.#broken) {
-      this.#lost(batch.length, new Error(this.#broken));
+      this.#lost(batch, new Error(this.#broken));
       return;
     }
     let { seq, prev } = this.#head;
     let text = '';
-    try {
-      for (const body of batch) {
-        const line = chain(body, ++seq, prev);
-        prev = line.hash;
+    const written: Pending[] = [];
+    for (const p of batch) {
+      // One record that has no JSON form is lost alone, not with the whole batch.
+      try {
+        const line = chain(p.body, seq + 1, prev);
         text += serialize(line);
+        seq += 1;
+        prev = line.hash;
+        written.push(p);
+      } catch (err) {
+        this.#lost([p], err);
       }
-    } catch (err) {
-      this.#lost(batch.length, err);
-      return;
     }
+    if (written.length === 0) return;
     const bytes = Buffer.from(text, 'utf8');
     try {
       const { bytesWritten } = await this.#fh.write(bytes);
       if (bytesWritten !== bytes.length) throw new Error(`short write: ${bytesWritten} of ${bytes.length} bytes`);
       if (this.#o.fsync !== false) await this.#fh.datasync();
     } catch (err) {
-      this.#lost(batch.length, err);
+      this.#lost(written, err);
       // Cut back to the last good line so the next batch chains onto a tail that verifies.
       try {
         await this.#fh.truncate(this.#size);
@@ -189,12 +207,14 @@ export class AuditTrail {
     }
     this.#size += bytes.length;
     this.#head = { seq, prev };
-    this.metrics.records.inc(batch.length);
+    this.metrics.records.inc(written.length);
+    for (const p of written) p.settle?.({ ok: true });
   }
 
-  #lost(n: number, err: unknown, decisionId?: string): void {
-    this.metrics.writeErrors.inc(n);
-    this.#o.log.error({ file: this.file, records: n, ...(decisionId ? { decisionId } : {}), err: errorText(err) }, 'audit records lost: the decisions were answered but not written');
+  #lost(records: ReadonlyArray<Pick<Pending, 'settle'>>, err: unknown, decisionId?: string): void {
+    this.metrics.writeErrors.inc(records.length);
+    this.#o.log.error({ file: this.file, records: records.length, ...(decisionId ? { decisionId } : {}), err: errorText(err) }, 'audit records lost: not written to the trail');
+    for (const p of records) p.settle?.({ ok: false, reason: `the audit record could not be written to ${this.file}: ${errorText(err)}` });
   }
 }
 

@@ -65,7 +65,12 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: 
     const caller = authenticated.caller;
     ctx.caller = caller;
     if (view.sessionId) ctx.sessionId = view.sessionId;
-    if (view.method !== 'POST') return allowed(caller);
+    if (view.method !== 'POST') {
+      // GET opens the SSE stream, DELETE ends the session: neither carries a message. One that
+      // carries a body is refused, not let through undecided (Envoy would forward the body).
+      if (view.bodyBytes === 0 && !view.partial && !(view.declaredBytes !== undefined && view.declaredBytes > 0)) return allowed(caller);
+      return refused(gate.transportRefusal(ctx, 400, `HTTP ${view.method} must not carry a body: MCP messages are POSTed`, { code: ErrorCodes.transport }));
+    }
     if (view.partial) {
       return refused(gate.transportRefusal(ctx, 413,
         'request body was truncated before authorization (Envoy max_request_bytes); it cannot be checked, so it is refused: set allow_partial_message: false and raise max_request_bytes'));

@@ -46,6 +46,8 @@ export interface HttpView {
   bodyBytes: number;
   /** Envoy truncated the body, or it is shorter than the request's declared size. */
   partial: boolean;
+  /** Content length Envoy saw, when it said. */
+  declaredBytes?: number;
   server?: string;
   serverSource?: 'context_extensions' | 'header';
   sessionId?: string;
@@ -84,7 +86,8 @@ export function readHttp(req: CheckRequest): HttpView {
   const body: Uint8Array | string = raw ?? http.body ?? '';
   const bodyBytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
   const size = declaredSize(http.size);
-  const partial = headers[partialBodyHeader]?.toLowerCase() === 'true' || (size !== undefined && bodyBytes < size);
+  // Any truncation marker counts: a repeated header arrives joined ("false,true").
+  const partial = (headers[partialBodyHeader] ?? '').split(',').some((v) => v.trim().toLowerCase() === 'true') || (size !== undefined && bodyBytes < size);
   const fromRoute = req.attributes?.context_extensions?.[serverContextKey];
   const fromHeader = headers[serverHeader];
   const server = fromRoute || fromHeader || undefined;
@@ -100,6 +103,7 @@ export function readHttp(req: CheckRequest): HttpView {
     body,
     bodyBytes,
     partial,
+    ...(size !== undefined ? { declaredBytes: size } : {}),
     ...(server ? { server, serverSource: fromRoute ? 'context_extensions' : 'header' } as const : {}),
     ...(headers['mcp-session-id'] ? { sessionId: headers['mcp-session-id'] } : {}),
     ...(http.id ? { requestId: http.id } : {}),

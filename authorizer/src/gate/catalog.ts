@@ -65,7 +65,7 @@ export class StaticToolCatalog implements ToolCatalog {
   }
 }
 
-/** Without a catalog every lookup is unavailable: calls are decided without server annotations. */
+/** Without a catalog every lookup is unavailable, so every tools/call is refused (fail closed). */
 export const noCatalog: ToolCatalog = {
   lookup: async () => ({ kind: 'unavailable', reason: 'no tool catalog configured' }),
 };

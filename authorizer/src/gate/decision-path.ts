@@ -1,6 +1,7 @@
 // The decision core both front ends reach through the gate (gate.ts): one tools/call in, one
 // verdict out, from the policy engine of the policy governing the call's server. Never throws:
 // no policy, an unknown server or a failed evaluation is a deny.
+import { toPlainJson, type JsonValue } from '../../../pkg/json/strict.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RULES, denyDecision, type Decision, type PolicyInput, type ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
@@ -20,9 +21,15 @@ export interface DecisionPathOptions {
   router: PolicyRouter;
   log: Logger;
   metrics?: GatewayMetrics;
-  /** Called once per tools/call decision (the audit trail hangs here). */
-  onDecision?: (record: DecisionRecord) => void;
+  /**
+   * Called once per tools/call decision (the audit trail hangs here). A returned AuditWrite
+   * promise (the trail's record()) is handed back by decideRecorded, for the gate to await.
+   */
+  onDecision?: (record: DecisionRecord) => unknown;
 }
+
+/** Whether a decision's audit record reached the trail. */
+export type AuditWrite = { ok: true } | { ok: false; reason: string };
 
 const unavailableRules = new Set<string>([RULES.noPolicy, RULES.noData, RULES.evaluationError, RULES.internalError]);
 
@@ -35,6 +42,11 @@ export class DecisionPath {
 
   /** Decides one tools/call. Never throws: any failure is a deny. */
   decide(call: ToolCall): Verdict {
+    return this.decideRecorded(call).record.verdict;
+  }
+
+  /** decide(), with the record handed to onDecision and its audit write, when onDecision answered one. */
+  decideRecorded(call: ToolCall): { record: DecisionRecord; audited?: Promise<AuditWrite> } {
     const started = performance.now();
     let decision: Decision;
     let revision = '';
@@ -58,8 +70,9 @@ export class DecisionPath {
       dryRunAction: decision.dryRunAction, rule: decision.rule, revision, agent: call.caller.agent, operator: call.caller.operator,
       sessionId: call.sessionId,
     }, 'tools/call decided');
-    this.#o.onDecision?.({ verdict, call, durationMs });
-    return verdict;
+    const record: DecisionRecord = { verdict, call, durationMs };
+    const audited = this.#o.onDecision?.(record);
+    return audited instanceof Promise ? { record, audited: audited as Promise<AuditWrite> } : { record };
   }
 
   /**
@@ -118,7 +131,7 @@ export function policyInput(call: ToolCall): PolicyInput {
   return {
     server: call.server,
     tool: call.tool,
-    ...(call.arguments !== undefined ? { arguments: call.arguments } : {}),
+    ...(call.arguments !== undefined ? { arguments: policyArguments(call.arguments) } : {}),
     ...(call.annotations ? { annotations: call.annotations } : {}),
     caller: {
       ...(call.caller.agent !== undefined ? { agent: call.caller.agent } : {}),
@@ -127,4 +140,15 @@ export function policyInput(call: ToolCall): PolicyInput {
       scopes: call.caller.scopes,
     },
   };
+}
+
+/**
+ * The arguments as the policy engine reads them: plain JSON. A number a double holds exactly
+ * (1, 1.0, 0.1, 1e2) reaches Rego as that number; any other (1234567890123456789, 1e400,
+ * 0.30000000000000001) reaches it as a string of its exact text, so a rule never matches a
+ * rounded neighbour of what the upstream will receive (a rule comparing such an argument with a
+ * number sees a string and does not match: fail closed for allow rules).
+ */
+export function policyArguments(args: Record<string, unknown>): Record<string, unknown> {
+  return toPlainJson(args as JsonValue, { inexactNumbers: 'string' }) as Record<string, unknown>;
 }

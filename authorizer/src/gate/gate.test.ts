@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensurePolicyWasm } from '../../../pkg/policy/engine/policy-wasm.ts';
 import { compileVariant } from '../../../pkg/policy/engine/testdata/cases.ts';
 import { AuthenticationError } from '../identity/errors.ts';
+import { anyNameCatalog } from '../../../test/support/any-name-catalog.ts';
 import { GatewayAuthRefusal } from './authenticate.ts';
 import { StaticToolCatalog, type CatalogTool, type ToolCatalog } from './catalog.ts';
 import type { DecisionRecord } from './decision-path.ts';
@@ -25,7 +26,8 @@ const refusals: RefusalRecord[] = [];
 const decisions: DecisionRecord[] = [];
 let wasm: Buffer;
 
-const newGate = (o: Partial<GateOptions> = {}) => new Gate({ router, log, onRefusal: (r) => refusals.push(r), onDecision: (r) => decisions.push(r), ...o });
+// The decision tests need no upstream: the catalog lists whatever name is called.
+const newGate = (o: Partial<GateOptions> = {}) => new Gate({ router, log, catalog: anyNameCatalog, onRefusal: (r) => refusals.push(r), onDecision: (r) => decisions.push(r), ...o });
 const gate = newGate();
 const ctx = (over: Partial<CallerIdentity> = {}): AdmitContext => ({ caller: caller(over), frontEnd: 'proxy', naming: { separator: '__' } });
 
@@ -148,10 +150,29 @@ describe('admit with a tool catalog', () => {
     expect(await admit(call('sandbox__peek', {}), ctx(), g)).toMatchObject({ kind: 'allow', call: { annotations: { readOnlyHint: true } }, verdict: { decision: { rule: 'Allow read-only', sources: ['server'] } } });
     // A read-only name, but the server admits writes: believed.
     expect(refused(await admit(call('sandbox__get_status', {}), ctx(), g)).error.data).toMatchObject({ rule: 'Approve destructive operations' });
-    // Not listed under that exact name: decided on profiles, overrides and patterns alone.
-    const unlisted = refused(await admit(call('sandbox__PEEK', {}), ctx(), g));
-    expect(decisions.at(-1)?.call.annotations).toBeUndefined();
-    expect(unlisted.verdict?.decision.sources).not.toContain('server');
+  });
+
+  // Regression (issue 10): unlisted names used to be decided on name patterns, so a look-alike of
+  // a denied or approval-gated tool was allowed. Fails on the code before: these were 'allow'.
+  it('refuses a name the server does not list exactly as an unknown tool, before any name pattern', async () => {
+    const g = sandbox([{ name: 'get-env' }, { name: 'get-sum' }, { name: 'peek', annotations: { readOnlyHint: true } }]);
+    const before = decisions.length;
+    for (const name of ['peek ', 'PEEK', 'Peek', ' peek', 'peek\u0000', 'pe\u200bek', '\u202epeek', 'pe\u00ADek', 'get_env', 'GET-ENV', 'get-env ', 'get-sum ', 'sandbox__peek', 'pee\u006b\u0301']) {
+      const r = refused(await admit(call(`sandbox__${name}`, {}), ctx(), g));
+      expect(r, name).toMatchObject({ stage: 'message', httpStatus: 200, error: { code: ErrorCodes.invalidParams, message: expect.stringMatching(/^unknown tool .*server "sandbox" does not list it/) } });
+      expect(r.verdict, name).toBeUndefined();
+    }
+    expect(decisions.length).toBe(before);
+    expect(await admit(call('sandbox__peek', {}), ctx(), g)).toMatchObject({ kind: 'allow' });
+  });
+
+  it('fails closed when the catalog cannot list the server: 503 "tool catalog unavailable", never a pattern decision', async () => {
+    const down: ToolCatalog = { lookup: async () => ({ kind: 'unavailable', reason: 'connection refused' }) };
+    for (const g of [newGate({ catalog: down }), new Gate({ router, log })]) {
+      const r = refused(await admit(call('gmail__read_email', {}), ctx(), g));
+      expect(r).toMatchObject({ stage: 'decision', httpStatus: 503, id: 1, headers: { 'retry-after': '5' }, error: { code: ErrorCodes.policyUnavailable, message: expect.stringContaining('tool catalog unavailable') } });
+      expect(r.verdict).toBeUndefined();
+    }
   });
 
   it('refuses a name the server lists twice rather than choose a definition', async () => {
@@ -164,7 +185,7 @@ describe('admit with a tool catalog', () => {
     const catalog: ToolCatalog = { lookup: async (server, tool, signal) => { asked.push([server, tool, signal !== undefined]); return { kind: 'unavailable', reason: 'down' }; } };
     const g = newGate({ catalog });
     await admit(call('dropbox__x', {}), ctx(), g);
-    expect(await admit(call('gmail__read_email', {}), { ...ctx(), signal: AbortSignal.timeout(1000) }, g)).toMatchObject({ kind: 'allow' });
+    expect(await admit(call('gmail__read_email', {}), { ...ctx(), signal: AbortSignal.timeout(1000) }, g)).toMatchObject({ kind: 'refuse' });
     expect(asked).toEqual([['gmail', 'read_email', true]]);
   });
 });
@@ -246,5 +267,73 @@ describe('visibleTools', () => {
 
   it('hides every tool of a server no loaded policy governs', () => {
     expect(names('dropbox', ['share_file'])).toEqual([]);
+  });
+});
+
+// Regression (issue 10): bodies were read with JSON.parse, which keeps the last of two equal
+// keys, rounds big integers, reads 1.0 as 1 and accepts lone surrogates (which then failed the
+// policy engine as 503) and any depth (which overflowed the audit writer). Each case below was
+// accepted (or answered 503) by the code before.
+describe('strict parsing', () => {
+  const rc = { frontEnd: 'proxy' as const };
+  const g = newGate();
+
+  it('refuses a repeated key at any depth: in the envelope, in params, in the arguments', () => {
+    for (const [body, code] of [
+      ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__delete_email","name":"gmail__read_email"}}', ErrorCodes.invalidRequest],
+      ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email","nam\\u0065":"gmail__delete_email"}}', ErrorCodes.invalidRequest],
+      ['{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}', ErrorCodes.invalidRequest],
+      ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email","arguments":{"a":{"b":[{"c":1,"c":2}]}}}}', ErrorCodes.invalidParams],
+    ] as const) {
+      const r = g.read(body, rc);
+      expect(r, body).toMatchObject({ ok: false, refusal: { stage: 'parse', httpStatus: 400, error: { code } } });
+      expect(!r.ok && r.refusal.error.message, body).toContain('key');
+    }
+  });
+
+  it('bounds arguments at 64 levels with an invalid-params error naming the bound, before deciding', async () => {
+    const nested = (levels: number) => `${'{"a":'.repeat(levels - 1)}{}${'}'.repeat(levels - 1)}`;
+    const body = (levels: number) => `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email","arguments":${nested(levels)}}}`;
+    const ok = g.read(body(64), rc);
+    if (!ok.ok) throw new Error(ok.refusal.error.message);
+    expect(await g.admit(ok.message, ctx())).toMatchObject({ kind: 'allow' });
+    for (const levels of [65, 3000, 100_000]) {
+      const r = g.read(body(levels), rc);
+      expect(r).toMatchObject({ ok: false, refusal: { stage: 'parse', httpStatus: 400, error: { code: ErrorCodes.invalidParams, message: expect.stringContaining('nested deeper than 64 levels') } } });
+    }
+  });
+
+  it('answers a lone surrogate anywhere, the tool name included, as a 400 client error, never 503', () => {
+    for (const body of [
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email\\ud800"}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email","arguments":{"q":"\\udfff"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email","arguments":{"\\ud83d":1}}}',
+    ]) {
+      expect(g.read(body, rc), body).toMatchObject({ ok: false, refusal: { stage: 'parse', httpStatus: 400, error: { code: ErrorCodes.parseError, message: expect.stringContaining('surrogate') } } });
+    }
+  });
+
+  it('keeps numbers exact: the policy input gets plain values, inexact ones as their exact text', async () => {
+    const r = g.read('{"jsonrpc":"2.0","id":1.0,"method":"tools/call","params":{"name":"gmail__read_email","arguments":{"big":1234567890123456789,"one":1.0,"tenth":0.1,"huge":1e400}}}', rc);
+    if (!r.ok) throw new Error(r.refusal.error.message);
+    expect(r.message.kind === 'request' && r.message.message.id).toBe(1);
+    const a = await g.admit(r.message, ctx());
+    if (a.kind !== 'allow' || !a.call) throw new Error(a.kind);
+    const { policyInput } = await import('./decision-path.ts');
+    expect(policyInput(a.call).arguments).toEqual({ big: '1234567890123456789', one: 1, tenth: 0.1, huge: '1e400' });
+    // What goes upstream is the digits as written.
+    expect(JSON.stringify(a.message.message)).toContain('"arguments":{"big":1234567890123456789,"one":1.0,"tenth":0.1,"huge":1e400}');
+    expect(g.read('{"jsonrpc":"2.0","id":12345678901234567890,"method":"ping"}', rc)).toMatchObject({ ok: false, refusal: { httpStatus: 400, error: { code: ErrorCodes.invalidRequest, message: expect.stringContaining('id must be') } } });
+  });
+});
+
+describe('numbers outside the arguments', () => {
+  it('are plain JS values (a progress token stays a number), the arguments stay exact', () => {
+    const r = newGate().read('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gmail__read_email","_meta":{"progressToken":7},"arguments":{"n":1.0}}}', { frontEnd: 'proxy' });
+    if (!r.ok || r.message.kind !== 'request') throw new Error('not read');
+    const params = r.message.message.params as { _meta: { progressToken: unknown }; arguments: { n: unknown } };
+    expect(params._meta.progressToken).toBe(7);
+    expect(String(params.arguments.n)).toBe('1.0');
+    expect(newGate().read('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":1e400}}', { frontEnd: 'proxy' })).toMatchObject({ ok: false, refusal: { httpStatus: 400, error: { code: ErrorCodes.invalidRequest } } });
   });
 });

@@ -8,7 +8,7 @@
 // refusals (HTTP method, headers, sessions) go through refuse() too, so every refusal, wherever
 // it happens, is metered, logged and audited in one place.
 import type { Logger } from 'pino';
-import { isObject } from '../../../pkg/lang/is-object.ts';
+import { isJsonObject } from '../../../pkg/json/strict.ts';
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
 import type { ApprovalCoordinator } from '../approvals/coordinator.ts';
 import { outcomeError } from '../approvals/outcome.ts';
@@ -37,7 +37,7 @@ export interface GateOptions {
   authenticate?: Authenticate;
   /** Shared with the RFC 9728 metadata route; built from `router` when absent. */
   verifiers?: PolicyVerifiers;
-  /** Each governed server's tools/list; without one, calls are decided without server annotations. */
+  /** Each governed server's tools/list. Without one every tools/call is refused (tool catalog unavailable): only listed tools are decided. */
   catalog?: ToolCatalog;
   /** Held calls become ApprovalRequests; without it they are refused with approvalRequired. */
   approvals?: ApprovalCoordinator;
@@ -50,11 +50,19 @@ export interface GateOptions {
   resourceMetadataUrl?: string;
   /** False until the policies are loaded: everything is refused as unavailable. Default: every policy known has loaded. */
   ready?: () => boolean;
-  /** Once per tools/call decision (the audit trail hangs here). */
-  onDecision?: (record: DecisionRecord) => void;
+  /**
+   * Once per tools/call decision (the audit trail hangs here). When it returns a promise of an
+   * AuditWrite (AuditTrail.record), a call is let through (or held) only once it settles written;
+   * not written, the call is refused (503) unless auditOnFailure says Allow for its server.
+   */
+  onDecision?: (record: DecisionRecord) => unknown;
+  /** Per governed server, what its policy says to do when a decision cannot be audited (default Refuse). */
+  auditOnFailure?: (server: string) => AuditOnFailure;
   /** Once per refusal, whatever refused it (the audit trail hangs here). */
   onRefusal?: (record: RefusalRecord) => void;
 }
+
+export type AuditOnFailure = 'Refuse' | 'Allow';
 
 export interface AdmitContext extends RefusalContext {
   caller: CallerIdentity;
@@ -139,7 +147,7 @@ export class Gate {
     const bytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
     if (bytes > this.maxBodyBytes) return { ok: false, refusal: this.transportRefusal(ctx, 413, bodyTooLargeMessage(this.maxBodyBytes)) };
     try {
-      return { ok: true, message: parseJsonRpc(body) };
+      return { ok: true, message: parseJsonRpc(body, { maxBytes: this.maxBodyBytes }) };
     } catch (err) {
       if (!(err instanceof JsonRpcParseError)) throw err;
       return { ok: false, refusal: this.refuse(ctx, { stage: 'parse', httpStatus: 400, id: err.id, error: { code: err.code, message: err.message } }) };
@@ -229,19 +237,31 @@ export class Gate {
   async #admitToolCall(msg: JsonRpcMessage, id: JsonRpcId, params: Record<string, unknown>, ctx: AdmitContext): Promise<Admission> {
     const method = 'tools/call';
     if (typeof params.name !== 'string' || params.name === '') return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, 'params.name must be a non-empty string (the tool to call)', { method });
-    if (params.arguments !== undefined && !isObject(params.arguments)) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, 'params.arguments must be an object', { method });
+    if (params.arguments !== undefined && !isJsonObject(params.arguments)) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, 'params.arguments must be an object', { method });
     const resolved = resolveToolName(params.name, ctx.naming);
     if ('error' in resolved) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, resolved.error, { method });
     const { server, tool } = resolved;
     let annotations: ToolCall['annotations'];
     if (this.#o.router.route(server).ok) {
+      // A call is decided only for a tool the server lists, by exactly that name. Anything else
+      // is refused here, before any name pattern could classify it: "get-env ", "GET-ENV",
+      // "get_env" or "get-env\u0000" would otherwise be judged by the words in them, and an
+      // upstream that trims or folds names would run the tool the exact name is denied.
       const found = await this.#catalog.lookup(server, tool, ctx.signal);
       if (found.kind === 'duplicate') {
         return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, `server "${server}" lists tool "${tool}" more than once; refusing to choose between them`, { method, server, tool });
       }
-      if (found.kind === 'listed') annotations = found.tool.annotations;
-      // Not (yet) listed, or the list is unreadable: decided on profiles, overrides and name patterns alone.
-      if (found.kind === 'unavailable') this.#o.log.debug({ server, tool, reason: found.reason }, 'tool catalog unavailable; deciding without server annotations');
+      if (found.kind === 'unlisted') {
+        return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, `unknown tool ${JSON.stringify(tool)}: server "${server}" does not list it (tool names are matched exactly, as the server's tools/list spells them)`, { method, server, tool });
+      }
+      if (found.kind === 'unavailable') {
+        // Fail closed: without the list the gate cannot tell a real tool from a look-alike name.
+        return { kind: 'refuse', refusal: this.refuse(ctx, {
+          stage: 'decision', httpStatus: 503, id, headers: { 'retry-after': '5' },
+          error: { code: ErrorCodes.policyUnavailable, message: `tool catalog unavailable, call refused: the tools of server "${server}" could not be listed (${found.reason})` },
+        }, { method, server, tool }) };
+      }
+      annotations = found.tool.annotations;
     }
     const call: ToolCall = {
       server, tool,
@@ -252,7 +272,19 @@ export class Gate {
       requestId: id,
       frontEnd: ctx.frontEnd,
     };
-    const verdict = this.decisionPath.decide(call);
+    const { record, audited } = this.decisionPath.decideRecorded(call);
+    const verdict = record.verdict;
+    if (audited && verdict.effect !== 'deny') {
+      // Fail closed: a call whose decision is not on disk does not proceed (nor wait for a human).
+      const written = await audited;
+      if (!written.ok && (this.#o.auditOnFailure?.(server) ?? 'Refuse') === 'Refuse') {
+        return { kind: 'refuse', refusal: this.refuse(ctx, {
+          stage: 'decision', httpStatus: 503, id, verdict, headers: { 'retry-after': '5' },
+          error: { code: ErrorCodes.policyUnavailable, message: `audit trail unavailable, call refused: ${written.reason} (the policy's spec.audit.onFailure is Refuse)`, data: { decisionId: verdict.decisionId } },
+        }, about(call)) };
+      }
+      if (!written.ok) this.#o.log.warn({ decisionId: verdict.decisionId, server }, 'decision not audited; let through because the policy says spec.audit.onFailure: Allow');
+    }
     if (verdict.effect === 'proceed') return { kind: 'allow', method, message: msg, verdict, call };
     if (verdict.effect === 'hold' && this.approvals && msg.kind === 'request') return { kind: 'hold', held: { message: msg.message, call, verdict } };
     const scopes = this.decisionPath.requiredScopes(call, verdict);

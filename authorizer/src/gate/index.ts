@@ -5,7 +5,7 @@ export * from './jsonrpc.ts';
 export * from './outcome.ts';
 export * from './catalog.ts';
 export * from './tool-names.ts';
-export { Gate, defaultMaxBodyBytes, defaultPassMethods, type AdmitContext, type Authenticated, type GateOptions, type ReadMessage, type ReleaseMode } from './gate.ts';
+export { Gate, defaultMaxBodyBytes, defaultPassMethods, type AdmitContext, type AuditOnFailure, type Authenticated, type GateOptions, type ReadMessage, type ReleaseMode } from './gate.ts';
 export { DecisionPath, policyInput, verdictError, type DecisionPathOptions, type DecisionRecord } from './decision-path.ts';
 export { PolicyRouter, type PolicyEntry, type Route } from './policy-router.ts';
 export { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';

@@ -2,7 +2,14 @@
 // Both front ends parse through here, so a body one of them refuses the other refuses too.
 // Batches were removed from MCP in 2025-06-18 and are refused: a batch would let one HTTP
 // request carry calls the authorizer decided as one.
-import { isObject } from '../../../pkg/lang/is-object.ts';
+//
+// Bodies are read with the strict lossless parser (pkg/json/strict.ts), never JSON.parse: a
+// repeated key is refused at any depth (a first-key-wins upstream would run another tool than
+// the one decided), numbers keep their text (the approval digest and the forwarded body tell
+// 1 from 1.0 and 1234567890123456789 from its rounded neighbour), a lone surrogate is refused,
+// and nesting is bounded before anything recurses over it (the audit writer, the policy engine).
+// Every such refusal is the sender's fault: 400, never "policy unavailable".
+import { JsonNumber, JsonParseError, JsonValueError, isJsonObject, parseStrictJson, toPlainJson, type JsonObject, type JsonValue } from '../../../pkg/json/strict.ts';
 
 export type JsonRpcId = string | number | null;
 
@@ -78,26 +85,72 @@ export class JsonRpcParseError extends Error {
   }
 }
 
-const isId = (v: unknown): v is string | number => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+/** Levels of nesting a tool call's arguments may have (the envelope's two levels come on top). */
+export const maxArgumentsDepth = 64;
+const envelopeDepth = 2;
 
-/** Parses one JSON-RPC message; throws JsonRpcParseError saying what is wrong. */
-export function parseJsonRpc(body: string | Uint8Array): JsonRpcMessage {
-  const text = typeof body === 'string' ? body : new TextDecoder('utf-8', { fatal: false }).decode(body);
-  let value: unknown;
+/**
+ * An id as a JS value: a string, or a number the double represents exactly (1.0 reads as 1). An
+ * id no double holds (12345678901234567890) is refused: the client would not recognise the reply.
+ */
+function idOf(v: JsonValue | undefined): string | number | undefined {
+  if (typeof v === 'string') return v;
+  if (v instanceof JsonNumber) return v.toExactNumber();
+  return undefined;
+}
+
+function parseError(err: JsonParseError): JsonRpcParseError {
+  const inArguments = err.pointer === '/params/arguments' || err.pointer.startsWith('/params/arguments/');
+  if (inArguments && (err.kind === 'too-deep' || err.kind === 'duplicate-key')) {
+    const why = err.kind === 'too-deep' ? `tool arguments are nested deeper than ${maxArgumentsDepth} levels` : 'tool arguments repeat a key';
+    return new JsonRpcParseError(ErrorCodes.invalidParams, `invalid params: ${why}: ${err.message}`);
+  }
+  if (err.kind === 'duplicate-key' || err.kind === 'too-deep') return new JsonRpcParseError(ErrorCodes.invalidRequest, `invalid request: ${err.message}`);
+  return new JsonRpcParseError(ErrorCodes.parseError, `body is not JSON: ${err.message}`);
+}
+
+const setOwn = (o: object, k: string, v: unknown) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+
+/**
+ * Only a tool call's arguments stay lossless (they are decided, digested and forwarded as
+ * written); everything else in the message (progress tokens, capabilities, results a client
+ * sends back) becomes plain JS values, as the code reading them expects numbers. A number no
+ * double holds there is taken at its nearest double; one beyond the range of a double is refused.
+ */
+function plainOutsideArguments(value: JsonObject, id: JsonRpcId): void {
+  const plain = (v: JsonValue | undefined) => (v === undefined ? v : toPlainJson(v, { inexactNumbers: 'nearest' }));
   try {
-    value = JSON.parse(text);
+    for (const k of Object.keys(value)) if (k !== 'params' && k !== 'id') setOwn(value, k, plain(value[k]));
+    const params = value.params;
+    if (isJsonObject(params)) for (const k of Object.keys(params)) if (k !== 'arguments') setOwn(params, k, plain(params[k]));
   } catch (err) {
-    throw new JsonRpcParseError(ErrorCodes.parseError, `body is not JSON: ${withoutInput((err as Error).message)}`);
+    if (err instanceof JsonValueError) throw new JsonRpcParseError(ErrorCodes.invalidRequest, `invalid request: ${err.message}`, id);
+    throw err;
+  }
+}
+
+/** Parses one JSON-RPC message; throws JsonRpcParseError saying what is wrong. Numbers stay JsonNumber (lossless). */
+export function parseJsonRpc(body: string | Uint8Array, limits: { maxBytes?: number } = {}): JsonRpcMessage {
+  let value: JsonValue;
+  try {
+    value = parseStrictJson(body, { maxDepth: maxArgumentsDepth + envelopeDepth, maxBytes: limits.maxBytes ?? Number.MAX_SAFE_INTEGER });
+  } catch (err) {
+    if (err instanceof JsonParseError) throw parseError(err);
+    throw err;
   }
   if (Array.isArray(value)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'JSON-RPC batches are not supported (removed in MCP 2025-06-18); send one message per request');
-  if (!isObject(value)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'a JSON-RPC message must be an object');
-  const id = isId(value.id) ? value.id : null;
+  if (!isJsonObject(value)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'a JSON-RPC message must be an object');
+  const rawId = idOf(value.id);
+  const id = rawId ?? null;
   if (value.jsonrpc !== '2.0') throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'jsonrpc must be "2.0"', id);
-  if (value.params !== undefined && !isObject(value.params)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'params must be an object (MCP uses named parameters)', id);
+  if (value.params !== undefined && !isJsonObject(value.params)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'params must be an object (MCP uses named parameters)', id);
+  // The id goes back to the client in replies: a plain number (1.0 is the id 1).
+  if (value.id instanceof JsonNumber && rawId !== undefined) (value as Record<string, unknown>).id = rawId;
+  plainOutsideArguments(value, id);
   if ('method' in value) {
     if (typeof value.method !== 'string' || value.method === '') throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'method must be a non-empty string', id);
     if (!('id' in value)) return { kind: 'notification', message: value as unknown as JsonRpcNotification };
-    if (!isId(value.id)) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'id must be a string or a number (MCP forbids null ids)');
+    if (rawId === undefined) throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'id must be a string or a number a double holds exactly (MCP forbids null ids)');
     return { kind: 'request', message: value as unknown as JsonRpcRequest };
   }
   if ('result' in value || 'error' in value) {
@@ -105,15 +158,6 @@ export function parseJsonRpc(body: string | Uint8Array): JsonRpcMessage {
     return { kind: 'response', message: value as unknown as JsonRpcResponse };
   }
   throw new JsonRpcParseError(ErrorCodes.invalidRequest, 'not a request, notification or response: no method, result or error', id);
-}
-
-/**
- * V8's JSON.parse messages quote a stretch of the input (`Unexpected token 'x', "{"a":x..." is not
- * valid JSON`). The message goes into logs and the audit trail, where the body's arguments must
- * never appear unredacted, so the quoted input is cut and only the position is kept.
- */
-function withoutInput(message: string): string {
-  return message.replace(/, ".*" is not valid JSON$/s, '');
 }
 
 export function errorResponse(id: JsonRpcId, error: JsonRpcError): JsonRpcResponse {

@@ -137,7 +137,15 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     }
     const unavailable = gate.unavailable(rc);
     if (unavailable) return sendRefusal(res, unavailable);
-    const authenticated = await gate.authenticate({ authorization: req.headers.authorization, url: req.url ?? '/' }, rc);
+    if (req.method !== 'POST' && hasBody(req)) {
+      // GET and DELETE carry no message in Streamable HTTP; one that does is refused rather than
+      // ignored, as ext_authz refuses it (Envoy would forward the body upstream undecided).
+      throw new HttpError(`HTTP ${req.method} must not carry a body: MCP messages are POSTed`, { status: 400 });
+    }
+    // Node keeps only the first of repeated Authorization headers; join them as Envoy does, so a
+    // second (forged) header is refused as malformed (400 invalid_request) by both front ends.
+    const authorization = req.headersDistinct.authorization?.join(',');
+    const authenticated = await gate.authenticate({ authorization, url: req.url ?? '/' }, rc);
     if (!authenticated.ok) return sendRefusal(res, authenticated.refusal);
     const caller = authenticated.caller;
     rc.caller = caller;
@@ -155,6 +163,12 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     }
     if (session.deliver) throw new HttpError('this session already has an open GET stream; only one is allowed', { status: 409 });
     await openMergedStream({ res, session, log, keepAliveMs: ctx.keepAliveMs, reconnectMs: 1_000 });
+  }
+
+  /** A request body is declared (Content-Length above 0, or chunked). */
+  function hasBody(req: IncomingMessage): boolean {
+    const length = header(req, 'content-length');
+    return (length !== undefined && length.trim() !== '0') || header(req, 'transfer-encoding') !== undefined;
   }
 
   const server: Server = createServer((req, res) => {

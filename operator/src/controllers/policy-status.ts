@@ -31,6 +31,9 @@ export function summarize(problems: readonly Problem[], max = 3): string {
  * - Ready: Accepted and Compiled — what this generation declares is what is served.
  * - Distributed: how many authorizers enforce the served revision (informational; not part of
  *   Ready, since a policy can be ready before any authorizer points at it).
+ * - AuditFailures: what authorizers do with a call whose decision cannot be written to the
+ *   audit trail (spec.audit.onFailure): True/Tolerated when such calls are let through, False/
+ *   Refused (the default) when they are refused. Informational; it says who accepted the risk.
  */
 export function desiredPolicyStatus(
   policy: McpSecurityPolicy,
@@ -68,6 +71,10 @@ export function desiredPolicyStatus(
   if (distribution) {
     conditions = setCondition(conditions, { type: 'Distributed', status: distribution.status, reason: distribution.reason, message: distribution.message, observedGeneration: generation }, now);
   }
+  const tolerated = policy.spec.audit?.onFailure === 'Allow';
+  conditions = setCondition(conditions, tolerated
+    ? { type: 'AuditFailures', status: 'True', reason: 'Tolerated', message: 'spec.audit.onFailure is Allow: a call whose decision cannot be written to the audit trail is let through (logged and counted as a lost record)', observedGeneration: generation }
+    : { type: 'AuditFailures', status: 'False', reason: 'Refused', message: 'a call whose decision cannot be written to the audit trail is refused (spec.audit.onFailure: Refuse, the default)', observedGeneration: generation }, now);
   const status: McpSecurityPolicyStatus = { observedGeneration: generation, conditions };
   if (served) status.revision = served;
   status.counts = outcome.counts;

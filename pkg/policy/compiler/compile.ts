@@ -127,5 +127,5 @@ export function gatewayConfig(policy: GatewayConfig['policy'], spec: McpSecurity
   const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => compareCodeUnits(a.name, b.name));
   const setsSorted = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) && v.every((x) => typeof x === 'string') ? sortedUnique(v) : v])) as T;
   const identity = spec.identity && setsSorted({ ...spec.identity, ...(spec.identity.roles ? { roles: byName(spec.identity.roles).map(setsSorted) } : {}) });
-  return { policy, servers: byName(spec.servers), ...(identity ? { identity } : {}) };
+  return { policy, servers: byName(spec.servers), ...(identity ? { identity } : {}), ...(spec.audit ? { audit: spec.audit } : {}) };
 }
