@@ -89,7 +89,7 @@ test: tools verify typecheck lint test-policy test-unit test-integration ## Ever
 
 ##@ Benchmarks (reported, never asserted; see bench/README.md)
 .PHONY: bench
-bench: bench-policy bench-extauthz bench-proxy bench-propagation bench-approval ## Run every benchmark and print the figures.
+bench: bench-policy bench-extauthz bench-proxy bench-propagation bench-approval bench-audit ## Run every benchmark and print the figures.
 
 .PHONY: bench-policy
 bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eval latency at 10/100/1000 rules, compile, bundle size, toolgate vs opa run --server (→ build/bench/policy.json).
@@ -106,6 +106,10 @@ bench-proxy: node_modules/.installed policy build/bin/opa ## MCP proxy: added p5
 .PHONY: bench-propagation
 bench-propagation: node_modules/.installed policy build/bin/opa build/bin/etcd build/bin/kube-apiserver build/bin/kubectl ## kubectl apply → first decision under the new revision, p50/p99/max (→ build/bench/propagation.json).
 	@node bench/propagation/run.ts
+
+.PHONY: bench-audit
+bench-audit: node_modules/.installed policy ## Audit before the call: an allowed tools/call without a trail vs with the write awaited (fdatasync on/off).
+	@node bench/audit/run.ts
 
 .PHONY: bench-approval
 bench-approval: node_modules/.installed policy build/bin/etcd build/bin/kube-apiserver build/bin/kubectl-mcp ## Approval release: kubectl mcp approve → held call answered, p50/p99 (→ build/bench/approval.json).

@@ -30,9 +30,6 @@ export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** @deprecated The order is by UTF-16 code unit, not code point: use compareCodeUnits. */
-export const compareCodePoints = compareCodeUnits;
-
 /** sha256 of the canonical form, hex encoded: the one content hash (revisions, approvals, audit). */
 export function contentHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');

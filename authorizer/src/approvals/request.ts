@@ -9,7 +9,7 @@ import { argumentsDigest } from '../../../pkg/approvals/digest.ts';
 import { canonicalJson, contentHash } from '../../../pkg/json/canonical.ts';
 import { JsonNumber } from '../../../pkg/json/strict.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
-import { parseDuration } from '../identity/claims.ts';
+import { parseDuration } from '../../../pkg/duration.ts';
 
 export { argumentsDigest };
 

@@ -4,9 +4,6 @@ import type { Identity } from '../../../api/v1alpha1/index.ts';
 import type { CallerIdentity } from '../gate/types.ts';
 import { invalidToken } from './errors.ts';
 
-// Kept importable from here for the callers in identity/ and approvals/; the parser is pkg/duration.ts.
-export { parseDuration } from '../../../pkg/duration.ts';
-
 export type Claims = Record<string, unknown>;
 
 export const defaultAgentClaims = ['azp', 'client_id'] as const;

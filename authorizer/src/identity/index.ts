@@ -8,6 +8,6 @@ export { protectedResourceMetadata, protectedResourceMetadataHandler, protectedR
 export type { ProtectedResourceMetadata, ProtectedResourceMetadataInput } from './metadata.ts';
 export { createAuthnMetrics } from './metrics.ts';
 export type { AuthnMetrics } from './metrics.ts';
-export { claimAt, scopesOf, agentOf, operatorOf, rolesFor, toCallerIdentity, parseDuration } from './claims.ts';
+export { claimAt, scopesOf, agentOf, operatorOf, rolesFor, toCallerIdentity } from './claims.ts';
 export { discoveryUrls, KeySourceError } from './keys.ts';
 export type { FetchLike } from './keys.ts';

@@ -20,6 +20,14 @@ export interface GetStreamOptions {
   reconnectMs: number;
 }
 
+export const noStreamMessage = 'no upstream server offers a server-to-client stream (GET); use the POST responses';
+
+/** Whether some upstream of the session may have a GET stream (servers known to have none are left out). */
+export function hasStreamCandidate(session: ProxySession): boolean {
+  return session.upstreams().some((u) => u.session.streamSupported !== false);
+}
+
+/** The caller (server.ts) has refused the GET through the gate when hasStreamCandidate is false. */
 export async function openMergedStream(o: GetStreamOptions): Promise<void> {
   const { res, session } = o;
   if (session.deliver) {
@@ -37,7 +45,7 @@ export async function openMergedStream(o: GetStreamOptions): Promise<void> {
   // next GET gets the 405.
   const candidates = session.upstreams().filter((u) => u.session.streamSupported !== false);
   if (candidates.length === 0) {
-    sendJsonRpcError(res, 405, null, transportErrorCode, 'no upstream server offers a server-to-client stream (GET); use the POST responses', undefined, { allow: 'POST, DELETE' });
+    sendJsonRpcError(res, 405, null, transportErrorCode, noStreamMessage, undefined, { allow: 'POST, DELETE' });
     return;
   }
   const writer = new SseWriter(res, {}, o.keepAliveMs);

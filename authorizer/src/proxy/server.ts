@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client';
 import type { CallerIdentity, Gate, RefusalContext } from '../gate/index.ts';
 import type { ApprovalMode } from '../approvals/index.ts';
 import { defaultSeparator, validSeparator } from './catalog.ts';
-import { openMergedStream } from './get-stream.ts';
+import { hasStreamCandidate, noStreamMessage, openMergedStream } from './get-stream.ts';
 import { handleInitialize, handleMessage, type PostContext, type ProxyContext } from './handler.ts';
 import { accepts, header, HttpError, isJsonContentType, normalizeOrigin, readBody, sendJson, sendRefusal } from './http.ts';
 import { createProxyMetrics } from './metrics.ts';
@@ -162,6 +162,8 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
       return;
     }
     if (session.deliver) throw new HttpError('this session already has an open GET stream; only one is allowed', { status: 409 });
+    // Refused here, not in get-stream.ts, so the gate meters and audits it like every refusal.
+    if (!hasStreamCandidate(session)) throw new HttpError(noStreamMessage, { status: 405, headers: { allow: 'POST, DELETE' } });
     await openMergedStream({ res, session, log, keepAliveMs: ctx.keepAliveMs, reconnectMs: 1_000 });
   }
 
