@@ -42,10 +42,20 @@ export function openLine(time = new Date()): AuditOpen {
   return { ...body, hash: hashOf(body) };
 }
 
+/** Who called, as a record says it: the identities and roles, never the token, its id or scopes. */
+function callerOf(c: ToolCall['caller']): AuditDecisionBody['caller'] {
+  return {
+    ...(c.agent !== undefined ? { agent: c.agent } : {}),
+    ...(c.operator !== undefined ? { operator: c.operator } : {}),
+    subject: c.subject,
+    issuer: c.issuer,
+    roles: [...c.roles],
+  };
+}
+
 export function decisionBody(r: DecisionRecord, time = new Date()): AuditDecisionBody {
   const { verdict, call } = r;
   const d = verdict.decision;
-  const c = call.caller;
   return {
     type: 'decision',
     time: time.toISOString(),
@@ -61,13 +71,7 @@ export function decisionBody(r: DecisionRecord, time = new Date()): AuditDecisio
     ...(d.dryRunAction ? { dryRunAction: d.dryRunAction } : {}),
     rule: d.rule,
     reasons: [...d.reasons],
-    caller: {
-      ...(c.agent !== undefined ? { agent: c.agent } : {}),
-      ...(c.operator !== undefined ? { operator: c.operator } : {}),
-      subject: c.subject,
-      issuer: c.issuer,
-      roles: [...c.roles],
-    },
+    caller: callerOf(call.caller),
     ...(call.sessionId ? { sessionId: call.sessionId } : {}),
     argumentsDigest: argumentsDigest(call.arguments),
     arguments: redactArguments(call.arguments ?? {}),
@@ -120,15 +124,7 @@ export function refusalBody(r: RefusalRecord, time = new Date()): AuditRefusalBo
     httpStatus: r.httpStatus,
     code: r.code,
     reason: bounded(r.reason),
-    ...(c ? {
-      caller: {
-        ...(c.agent !== undefined ? { agent: c.agent } : {}),
-        ...(c.operator !== undefined ? { operator: c.operator } : {}),
-        subject: c.subject,
-        issuer: c.issuer,
-        roles: [...c.roles],
-      },
-    } : {}),
+    ...(c ? { caller: callerOf(c) } : {}),
     ...(r.server !== undefined ? { server: bounded(r.server) } : {}),
     ...(r.tool !== undefined ? { tool: bounded(r.tool) } : {}),
     ...(r.sessionId ? { sessionId: r.sessionId } : {}),
