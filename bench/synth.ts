@@ -5,6 +5,8 @@
 // per-team rules scoped to one server and a few tool globs, as a large organisation writes them.
 import type { McpProfile, McpSecurityPolicy, Policy } from '../api/v1alpha1/index.ts';
 import type { PolicyInput } from '../pkg/policy/engine/index.ts';
+import { rng } from '../test/support/prng.ts';
+
 
 export const serverKinds = ['crm', 'mail', 'chat', 'billing', 'tickets', 'storage', 'ads', 'booking', 'git', 'docs'] as const;
 export const nouns = [
@@ -28,17 +30,6 @@ const familyNames = Object.keys(families) as Family[];
 export const serverName = (i: number) => `${serverKinds[i % serverKinds.length]}-${String(i).padStart(2, '0')}`;
 const kindOf = (server: string) => server.replace(/-\d+$/, '');
 
-/** Deterministic PRNG (mulberry32) so every run benchmarks the same inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 function profileTool(server: string, family: Family, noun: string): McpProfile['spec']['tools'][number] {

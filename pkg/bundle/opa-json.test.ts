@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalStringify, compareGoStrings, goJsonString, opaCanonicalJson } from './opa-json.ts';
 import { bundleFileHash } from './sign.ts';
 import { decodeSignaturePayload, runOpa, tempDir, writeFiles } from '../../test/support/bundle.ts';
+import { rng } from '../../test/support/prng.ts';
 
 describe('opaCanonicalJson', () => {
   it('sorts keys by code point (UTF-8 byte order), not by UTF-16 unit', () => {
@@ -64,15 +65,6 @@ describe('canonicalStringify', () => {
 
 // ---- The real opa as oracle: random documents full of the cases that differ between encoders. ----
 
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const numbers = ['0', '-0', '1.50', '1e2', '1E+2', '-1.5e-7', '0.1E-3', '123456789012345678901234567890', '3.141592653589793238', '42', '1e400'];
 // Raw characters (JSON text may carry them literally) and escapes (which it must use for some).

@@ -19,6 +19,7 @@ import { startExtAuthzServer, type ExtAuthzServer } from '../../authorizer/src/e
 import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
 import { authorizationClient, checkOnce, envoyCheckRequest } from '../support/extauthz.ts';
 import { startEnvoyForwarder, type EnvoyForwarder } from '../support/envoy-forwarder.ts';
+import { rng } from '../support/prng.ts';
 import { startRig, type Rig } from './proxy-support.ts';
 
 const caseCount = Number(process.env.CORPUS_CASES ?? 10_000);
@@ -27,17 +28,6 @@ const quick = new Set(['echo', 'get-annotated-message', 'get-env', 'get-resource
 const maxBodyBytes = 64 * 1024;
 const log = pino({ level: 'silent' });
 
-/** mulberry32: a small deterministic PRNG, so every run sends the same corpus. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   kind: string;
@@ -75,7 +65,7 @@ function nested(depth: number, marker: string): string {
 }
 
 function buildCorpus(listed: string[], seed: number): Case[] {
-  const r = prng(seed);
+  const r = rng(seed);
   // Confusable names cover every listed tool (all refused); calls that may be decided use quick ones.
   const tools = listed.filter((t) => quick.has(t));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

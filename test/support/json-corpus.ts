@@ -2,19 +2,9 @@
 // cases parsers disagree on (big integers, trailing zeros, exponents, -0, escapes, surrogate
 // pairs, keys spelled with escapes), each with the facts a test needs to check a parser's answer
 // (where a duplicate key or lone surrogate was put). Not imported by production code.
+import { rng, type Rng } from './prng.ts';
 
-export type Rng = () => number;
-
-/** mulberry32: small, fast and reproducible from its seed. */
-export function rng(seed: number): Rng {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng, type Rng };
 
 export const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 const int = (r: Rng, n: number) => Math.floor(r() * n);

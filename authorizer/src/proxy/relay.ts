@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCodes, type JsonRpcId } from '../gate/index.ts';
-import { sendJson, sendJsonRpcError } from './http.ts';
+import { sendJson } from './http.ts';
 import type { ProxySession, Upstream } from './session.ts';
 import { SseWriter, type SseResumeState } from './sse.ts';
 import { UpstreamError } from './upstream.ts';
@@ -136,8 +136,3 @@ async function relayStream(o: RelayOptions, first: Response): Promise<void> {
 }
 
 const isAnswer = (id: unknown, expected: JsonRpcId) => id === expected;
-
-/** A JSON-RPC error reply for the request, with HTTP 200 (the transport worked; the call did not). */
-export function answerError(res: ServerResponse, id: JsonRpcId, code: number, message: string, data?: unknown): void {
-  sendJsonRpcError(res, 200, id, code, message, data);
-}
