@@ -2,7 +2,7 @@
 // environment, where every error names the variable at fault and what it expects, and a
 // graceful stop on SIGINT/SIGTERM.
 import { readFileSync } from 'node:fs';
-import { errorMessage, type Logger } from '../observability/log.ts';
+import { createLogger, errorMessage, type Logger } from '../observability/log.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -78,4 +78,18 @@ export function stopOnSignals(running: { stop(): Promise<void> }, log: Logger): 
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/**
+ * The body of a binary's main: start it with a logger named after it, stop on SIGINT/SIGTERM,
+ * and on a start failure log why (a configuration error, or a failed start) and exit 1.
+ */
+export async function runUntilSignalled(component: string, start: (log: Logger) => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  const log = createLogger(component);
+  try {
+    stopOnSignals(await start(log), log);
+  } catch (err) {
+    log.fatal({ err: errorMessage(err) }, err instanceof ConfigError ? `${component} configuration is invalid` : `${component} failed to start`);
+    process.exit(1);
+  }
 }
