@@ -70,7 +70,9 @@ export async function createInstall(prefix: string): Promise<TestInstall> {
 export async function startInstalledOperator(install: TestInstall): Promise<RunningOperator> {
   const { kubeConfig } = await install.account('toolgate-operator');
   const operator = await startOperator({
-    kubeConfig, leaseNamespace: install.namespace, identity: `op-${install.suffix}`, probePort: 0, probeHost: '127.0.0.1', log,
+    // Watching the governed namespace only: an operator watching every namespace would also
+    // reconcile (and write the status of) other test files' policies, racing their operators.
+    kubeConfig, leaseNamespace: install.namespace, watchNamespace: install.governed[0], authorizerNamespace: install.namespace, identity: `op-${install.suffix}`, probePort: 0, probeHost: '127.0.0.1', log,
     leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
     bundles: operatorBundles({ tls: { certFile: install.serving.certFile, keyFile: install.serving.keyFile }, allow: [`system:serviceaccount:${install.namespace}:toolgate-authorizer`] }),
     approvals: { namespaces: install.governed },
