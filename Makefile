@@ -17,8 +17,17 @@ export TOOLGATE_BIN_DIR := $(CURDIR)/build/bin
 export PATH := $(TOOLGATE_BIN_DIR):$(NODE_BIN_DIR):$(CURDIR)/node_modules/.bin:$(PATH)
 export npm_config_update_notifier := false
 
-GO_TOOLS := opa etcd kube-apiserver kubectl helm kubeconform vault
-tool_version = $(strip $(if $(filter opa,$(1)),$(OPA_VERSION)$(if $(OPA_TAGS),-$(OPA_TAGS)),$(if $(filter etcd,$(1)),$(ETCD_VERSION),$(if $(filter helm,$(1)),$(HELM_VERSION),$(if $(filter kubeconform,$(1)),$(KUBECONFORM_VERSION),$(if $(filter vault,$(1)),$(VAULT_VERSION),$(KUBERNETES_VERSION)))))))
+GO_TOOLS := opa etcd kube-apiserver kubectl helm kubeconform krew vault
+# Each tool's cache key: its version (and build tags, which change the binary).
+version_opa := $(OPA_VERSION)$(if $(OPA_TAGS),-$(OPA_TAGS))
+version_etcd := $(ETCD_VERSION)
+version_kube-apiserver := $(KUBERNETES_VERSION)
+version_kubectl := $(KUBERNETES_VERSION)
+version_helm := $(HELM_VERSION)
+version_kubeconform := $(KUBECONFORM_VERSION)
+version_krew := $(KREW_VERSION)
+version_vault := $(VAULT_VERSION)
+tool_version = $(version_$(1))
 
 POLICY_WASM := build/policy/policy.wasm
 
@@ -86,6 +95,11 @@ test-integration: tools ## Integration tests against a real kube-apiserver + etc
 
 .PHONY: test
 test: tools verify typecheck lint test-policy test-unit test-integration ## Everything CI runs.
+
+##@ Release
+.PHONY: release
+release: node_modules/.installed $(POLICY_WASM) ## kubectl-mcp plugin archive (reproducible) + krew manifest with its real sha256 (→ build/release/).
+	@node hack/release.ts
 
 ##@ Benchmarks (reported, never asserted; see bench/README.md)
 .PHONY: bench

@@ -26,9 +26,12 @@ case "$name" in
   helm)           module=helm.sh/helm/v3; version=$HELM_VERSION; pkg=helm.sh/helm/v3/cmd/helm
                   ldflags+=" -X helm.sh/helm/v3/internal/version.version=$version" ;;
   kubeconform)    module=github.com/yannh/kubeconform; version=$KUBECONFORM_VERSION; pkg=$module/cmd/kubeconform ;;
+  # krew proves the release archive installs as users install plugins (make test-release).
+  krew)           module=sigs.k8s.io/krew; version=$KREW_VERSION; pkg=$module/cmd/krew
+                  ldflags+=" -X sigs.k8s.io/krew/internal/version.gitTag=$version" ;;
   # -e: tests of vault's plugins import sdk test helpers newer than the sdk the server pairs with.
   vault)          module=github.com/hashicorp/vault; version=$VAULT_VERSION; pkg=$module; tidy_flags=-e ;;
-  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, vault)" >&2; exit 2 ;;
+  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, krew, vault)" >&2; exit 2 ;;
 esac
 
 # Build tags change the binary, so they are part of the cache key like the version.

@@ -123,6 +123,7 @@ class PolicyBuilder {
     return this;
   }
   withTenant(key: string, value: string): this { (this.obj.spec.tenant ??= {})[key] = value; return this; }
+  withToolOverride(override: NonNullable<McpSecurityPolicySpec['toolOverrides']>[number]): this { (this.obj.spec.toolOverrides ??= []).push(override); return this; }
   withClassifier(classifier: ServerToolClassifier): this { (this.obj.spec.classifiers ??= []).push(classifier); return this; }
   withPolicy(policy: Policy): this { this.obj.spec.policies.push(policy); return this; }
   withEnforcement(enforcement: 'enforce' | 'dryrun'): this { this.obj.spec.enforcement = enforcement; return this; }
