@@ -38,7 +38,11 @@ help: ## Show this help.
 
 ##@ Setup
 .PHONY: tools
-tools: $(addprefix build/bin/,$(GO_TOOLS)) build/bin/kubectl-mcp node_modules/.installed ## Build/install every tool (cached per version under $TOOLGATE_CACHE).
+tools: $(addprefix build/bin/,$(GO_TOOLS)) build/bin/kubectl-mcp build/bin/argocd-health node_modules/.installed ## Build/install every tool (cached per version under $TOOLGATE_CACHE).
+
+# Runs Argo CD health Lua as Argo CD does (gopher-lua); our own code, built from its go.mod.
+build/bin/argocd-health: $(wildcard test/support/argocd-health/*.go) test/support/argocd-health/go.mod test/support/argocd-health/go.sum
+	@mkdir -p build/bin && cd test/support/argocd-health && CGO_ENABLED=0 go build -trimpath -o $(CURDIR)/$@ .
 
 # The kubectl plugin, on PATH beside kubectl so `kubectl mcp ...` works in the demo and tests.
 build/bin/kubectl-mcp:
