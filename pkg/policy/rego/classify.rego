@@ -6,6 +6,7 @@ package toolgate.classify
 
 import data.toolgate.args
 import data.toolgate.names
+import data.toolgate.validate
 
 compiled := data.toolgate.compiled
 
@@ -31,6 +32,20 @@ risky := {
 }
 
 server := compiled.servers[input.server]
+
+# What the operation is (validate.kind: absent means a tools/call) and what it acts on.
+kind := validate.kind
+
+default is_tool := false
+
+is_tool if kind == "tool"
+
+# The operation as reasons quote it: server/tool, or the server and the kind's target.
+subject := concat("/", [input.server, input.tool]) if {
+	is_tool
+} else := concat("", [input.server, " ", kind, " ", input[kind]]) if {
+	kind in {"resource", "prompt"}
+} else := concat("", [input.server, " ", kind])
 
 default known := false
 
@@ -89,8 +104,12 @@ _layered := object.union(object.union(spec_defaults, server_hints), tool.annotat
 } else := object.union(object.union(spec_defaults, server_hints), pattern_hints)
 
 # destructiveHint is only meaningful when readOnlyHint is false (MCP spec); without this a
-# read-only tool would still carry the spec's default destructiveHint: true.
-annotations := object.union(_layered, {"destructiveHint": false}) if {
+# read-only tool would still carry the spec's default destructiveHint: true. Hints describe
+# tools only: a resource read, a prompt or a logging level has none, so a rule on hints never
+# matches one.
+annotations := {} if {
+	not is_tool
+} else := object.union(_layered, {"destructiveHint": false}) if {
 	_layered.readOnlyHint == true
 } else := _layered
 
@@ -122,6 +141,8 @@ missing_scopes := scopes - caller_scopes
 
 # Role tool grants: a caller holding at least one role that lists tools may call only what
 # one of its roles grants, unless it also holds a role without a tool list (unrestricted).
+# The grants name tools only, so such a caller is refused every other operation (resources,
+# prompts, logging): a role written as "may call only these tools" keeps meaning exactly that.
 _restricted_roles := {r | some r in caller_roles; _ = compiled.roles.grants[r]}
 
 grant_denied if {
@@ -136,6 +157,7 @@ _unrestricted_role_held if {
 }
 
 _granted if {
+	is_tool
 	some r in _restricted_roles
 	names.matches(compiled.roles.grants[r], concat("/", [input.server, input.tool]))
 }
