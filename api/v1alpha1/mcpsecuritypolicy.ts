@@ -10,6 +10,10 @@ import {
 export const actions = ['allow', 'deny', 'require_approval'] as const;
 export type Action = (typeof actions)[number];
 
+/** What a rule can govern: see PolicyWhen.kinds. */
+export const operationKinds = ['tool', 'resource', 'prompt', 'logging'] as const;
+export type OperationKind = (typeof operationKinds)[number];
+
 const ServerName = (description: string) => Str(description, { pattern: dnsLabelPattern, maxLength: 63 });
 
 export const SecretKeyRef = Obj(
@@ -82,8 +86,14 @@ export const PolicyWhen = Obj(
     servers: Type.Optional(StringSet('The call goes to one of these governed servers.', { maxLength: 63 }, { maxItems: 64 })),
     tools: Type.Optional(StringSet('The tool name matches one of these glob patterns (`*` matches any run of characters).', { maxLength: 256 }, { maxItems: 256 })),
     roles: Type.Optional(StringSet('The caller (agent or human operator) holds one of these roles.', { maxLength: 128 }, { maxItems: 64 })),
+    kinds: Type.Optional(StringSet(
+      'The kinds of operation the rule governs, always required whatever `match` says: tool (tools/call), resource (resources/read, subscribe, unsubscribe, and completion/complete of a ref/resource), prompt (prompts/get, and completion/complete of a ref/prompt), logging (logging/setLevel). Absent: the kinds the rule\'s conditions name (resource for `resources`, prompt for `prompts`), else tool only, so a rule written before kinds existed keeps governing tools only.',
+      { enum: [...operationKinds] }, { maxItems: 4 },
+    )),
+    resources: Type.Optional(StringSet('The resource URI matches one of these glob patterns (`*` matches any run of characters, `/` included), compared with the URI exactly as it is forwarded; the gate refuses URIs not in canonical form.', { maxLength: 2048 }, { maxItems: 256 })),
+    prompts: Type.Optional(StringSet('The prompt name matches one of these glob patterns, exactly as the server\'s prompts/list spells it.', { maxLength: 256 }, { maxItems: 256 })),
   },
-  { description: 'Conditions on the classified call. An empty `when` matches every call.' },
+  { description: 'Conditions on the classified operation. An empty `when` matches every operation of the rule\'s kinds (tools when it names none).' },
 );
 
 export const Policy = Obj(

@@ -1,7 +1,7 @@
 // The compiled data document: what the Rego program in pkg/policy/rego reads at
 // data.toolgate.compiled. CONTRACT.md beside the Rego describes it field by field; a change
 // here that the Rego does not understand must bump schemaVersion.
-import type { Action, Problem } from '../../../api/v1alpha1/index.ts';
+import type { Action, OperationKind, Problem } from '../../../api/v1alpha1/index.ts';
 import type { GatewayConfig } from '../../contracts/gateway.ts';
 
 export const schemaVersion = 1;
@@ -81,6 +81,10 @@ export interface CompiledWhen extends Hints {
   labelsAny?: string[];
   servers?: string[];
   tools?: NameMatcher;
+  /** Resource URIs (kind resource only). */
+  resources?: NameMatcher;
+  /** Prompt names (kind prompt only). */
+  prompts?: NameMatcher;
   roles?: string[];
 }
 
@@ -89,6 +93,8 @@ export interface CompiledRule {
   priority: number;
   action: Action;
   match: 'all' | 'any';
+  /** The operation kinds the rule governs (sorted), required whatever `match` says. */
+  kinds: OperationKind[];
   when: CompiledWhen;
   approvers: string[];
   quorum: number;
