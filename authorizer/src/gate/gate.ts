@@ -211,7 +211,7 @@ export class Gate {
 
   /** The templates a caller may see in resources/templates/list: those a completion/complete of their uriTemplate would be allowed. */
   visibleResourceTemplates<T extends { uriTemplate: string }>(server: string, templates: readonly T[], caller: CallerIdentity): T[] {
-    return this.decisionPath.visibleTargets(server, templates, caller, 'resource', (t) => t.uriTemplate);
+    return this.decisionPath.visibleTargets(server, templates, caller, 'resource', (t) => (typeof t.uriTemplate === 'string' && uriProblem(t.uriTemplate, { template: true }) === undefined ? t.uriTemplate : undefined));
   }
 
   /** The prompts a caller may see in prompts/list: those a prompts/get of their name would be allowed. */

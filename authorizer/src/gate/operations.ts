@@ -36,7 +36,7 @@ export function resolveOperation(method: string, params: Record<string, unknown>
       const ref = params.ref;
       if (!isJsonObject(ref)) return { ok: false, error: 'params.ref must be an object (ref/prompt with a name, or ref/resource with a uri)' };
       if (ref.type === 'ref/prompt') return prompt(method, ref.name, 'params.ref.name', params, naming, (name) => ({ ...params, ref: { ...ref, name } }));
-      if (ref.type === 'ref/resource') return resource(method, ref.uri, 'params.ref.uri', params, naming);
+      if (ref.type === 'ref/resource') return resource(method, ref.uri, 'params.ref.uri', params, naming, { template: true });
       return { ok: false, error: `params.ref.type must be "ref/prompt" or "ref/resource", not ${JSON.stringify(ref.type)}` };
     }
     case 'logging/setLevel': {
@@ -48,12 +48,12 @@ export function resolveOperation(method: string, params: Record<string, unknown>
   }
 }
 
-function resource(method: string, uri: unknown, field: string, params: Record<string, unknown>, naming: ToolNaming): ResolvedOperation {
+function resource(method: string, uri: unknown, field: string, params: Record<string, unknown>, naming: ToolNaming, o: { template?: boolean } = {}): ResolvedOperation {
   if (typeof uri !== 'string') return { ok: false, error: `${field} must be a string (the resource URI)` };
   // A URI carries no server prefix; the proxy resolves the server from its listings and asks with { server }.
   if ('separator' in naming) return { ok: false, error: `${method}: a resource URI names no server; behind an aggregating proxy it must be routed to a server before it is decided` };
-  const problem = uriProblem(uri);
-  if (problem) return { ok: false, error: `${field} ${JSON.stringify(uri.length > 200 ? `${uri.slice(0, 200)}…` : uri)} is not a canonical URI: it ${problem}` };
+  const problem = uriProblem(uri, o);
+  if (problem) return { ok: false, error: `${field} ${JSON.stringify(uri.length > 200 ? `${uri.slice(0, 200)}…` : uri)} is not a canonical URI${o.template ? ' template' : ''}: it ${problem}` };
   return { ok: true, server: naming.server, operation: { kind: 'resource', method, target: uri }, params };
 }
 

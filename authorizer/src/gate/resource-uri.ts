@@ -15,7 +15,14 @@
 //      as UTF-8 to text that NFKC leaves unchanged (so no full-width dot or slash);
 //   5. an authority (`//host`) has no userinfo (`@`), no upper case, no escapes, no trailing dot,
 //      and a port of 1-5 digits without leading zeros that is not the scheme's default;
-//   6. the path has no `.` or `..` segment and no empty segment except a final one (`a//b`).
+//   6. the path has no `.` or `..` segment and no empty segment except a final one (`a//b`);
+//   7. the WHATWG URL parser reads it as itself (`new URL(uri).href === uri`), which rules out
+//      file:/x, file://localhost/x, https:host/x, https:///host/x and every other spelling it
+//      would rewrite.
+// Escaped text must also contain no whitespace, control or format character (rule 4).
+//
+// Paths are compared case-sensitively, as RFC 3986 says; an upstream that folds case (a
+// case-insensitive file system) needs patterns that say so (`file:///[Ss]ecret/*`).
 //
 // A query (`?`) is allowed. Patterns are globs over the whole string, so `*` crosses `?` too:
 // a deny pattern for one resource should end in `*` (`file:///etc/passwd*`) to cover its
@@ -26,11 +33,15 @@ export const maxUriLength = 8192;
 const unreserved = /[A-Za-z0-9\-._~]/;
 const defaultPorts: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443' };
 
-/** Why the URI is not in canonical form, or undefined when it is. */
-export function uriProblem(uri: string): string | undefined {
+/**
+ * Why the URI is not in canonical form, or undefined when it is. A URI template (the ref of a
+ * completion/complete, RFC 6570) is held to every rule but the WHATWG one, whose parser would
+ * escape its braces; the upstream looks templates up by their exact string.
+ */
+export function uriProblem(uri: string, o: { template?: boolean } = {}): string | undefined {
   if (uri.length === 0) return 'is empty';
   if (uri.length > maxUriLength) return `is longer than ${maxUriLength} characters`;
-  // eslint-disable-next-line no-control-regex
+   
   const odd = /[^\x21-\x7E]/.exec(uri);
   if (odd) return `contains ${describeChar(odd[0])} at offset ${odd.index}; only printable ASCII is accepted (percent-encode other characters as UTF-8)`;
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
@@ -50,7 +61,17 @@ export function uriProblem(uri: string): string | undefined {
     if (bad) return bad;
     rest = end < 0 ? '' : rest.slice(end);
   }
-  return pathProblem(rest);
+  const bad = pathProblem(rest);
+  if (bad || o.template) return bad;
+  // Last, the reader most servers use: a URI the WHATWG parser would rewrite (file:/x,
+  // file://localhost/x, https:host/x, https:///host/x, ...) reads as another string there.
+  let href: string;
+  try {
+    href = new URL(uri).href;
+  } catch {
+    return 'is not a URL the WHATWG URL parser accepts';
+  }
+  return href === uri ? undefined : `is not in WHATWG canonical form (it reads as ${JSON.stringify(href.length > 200 ? `${href.slice(0, 200)}…` : href)})`;
 }
 
 function escapeProblem(uri: string): string | undefined {
@@ -64,7 +85,7 @@ function escapeProblem(uri: string): string | undefined {
     if (b < 0x80 && unreserved.test(c)) return `escapes the unreserved character "${c}" (%${hex}) at offset ${i}; write it unescaped`;
     if (b === 0x2f || b === 0x5c) return `escapes "${c}" (%${hex}) at offset ${i}, which some servers decode into a path separator`;
     if (b < 0x20 || b === 0x7f) return `escapes a control character (%${hex}) at offset ${i}`;
-    if (b === 0x25 && /^%[0-9A-Fa-f]{2}/.test(uri.slice(i + 3))) return `is double-encoded at offset ${i} (%25 followed by an escape)`;
+    if (b === 0x25 && /^[0-9A-Fa-f]{2}/.test(uri.slice(i + 3))) return `is double-encoded at offset ${i} (%25 followed by two hex digits decodes to another escape)`;
     if (b >= 0x80) bytes.push(b);
   }
   if (bytes.length === 0) return undefined;
@@ -75,6 +96,7 @@ function escapeProblem(uri: string): string | undefined {
   } catch {
     return 'has escaped bytes that are not valid UTF-8';
   }
+  if (/[\p{C}\p{Z}]/u.test(text)) return 'has escaped whitespace, control or format characters (which readers trim or drop)';
   return text === text.normalize('NFKC') ? undefined : 'has escaped characters that Unicode NFKC normalisation changes (for example a full-width dot or slash)';
 }
 
