@@ -73,6 +73,13 @@ export interface AdmitContext extends RefusalContext {
   caller: CallerIdentity;
   /** How params.name names the governed server. */
   naming: ToolNaming;
+  /**
+   * What the front end does with resources/list, resources/templates/list and prompts/list
+   * results: 'filtered' (it applies visibleResources, visibleResourceTemplates, visiblePrompts),
+   * or 'unfiltered' (it cannot see responses: ext_authz). Absent, those listings are refused,
+   * so no front end relays them unfiltered by omission.
+   */
+  listings?: 'filtered' | 'unfiltered';
   /** The client went away: stop waiting for the catalog. */
   signal?: AbortSignal;
 }
@@ -175,6 +182,9 @@ export class Gate {
     const id = msg.message.id;
     if (method === 'tools/call') return this.#admitToolCall(msg, id, msg.message.params ?? {}, ctx);
     if (governedMethods.includes(method)) return this.#admitOperation(msg.message, ctx);
+    if (filteredListings.has(method) && !ctx.listings) {
+      return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through this front end: it does not filter the listing per caller yet`, { method });
+    }
     if (this.#pass.has(method)) return { kind: 'allow', method, message: msg };
     return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through toolgate (allowed: ${[...this.#pass, 'tools/call', ...governedMethods].sort().join(', ')})`, { method });
   }
@@ -358,6 +368,9 @@ export class Gate {
     return found.ok ? metadataUrlOf(found.identity.audience) : undefined;
   }
 }
+
+/** Listings whose entries the policy governs; tools/list is filtered by every front end that sees it. */
+const filteredListings = new Set(listingMethods.filter((m) => m !== 'tools/list'));
 
 /** Client mistakes at the transport and parse stages are logged at debug: the audit trail has them all. */
 const quietStages = new Set<RefusalStage>(['transport', 'parse']);

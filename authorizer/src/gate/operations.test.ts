@@ -17,7 +17,7 @@ import type { CallerIdentity } from './types.ts';
 
 const log = pino({ level: 'silent' });
 const caller: CallerIdentity = { subject: 'alice', issuer: 'https://issuer.test', agent: 'agent-1', roles: [], scopes: [] };
-const route: AdmitContext = { caller, frontEnd: 'ext_authz', naming: { server: 'gmail' } };
+const route: AdmitContext = { caller, frontEnd: 'ext_authz', naming: { server: 'gmail' }, listings: 'unfiltered' };
 const aggregated: AdmitContext = { caller, frontEnd: 'proxy', naming: { separator: '__' } };
 let wasm: Buffer;
 
@@ -140,6 +140,14 @@ describe('governed operations', () => {
 });
 
 describe('listings', () => {
+  it('passes resource and prompt listings only to a front end that says what it does with them', async () => {
+    for (const method of ['resources/list', 'resources/templates/list', 'prompts/list']) {
+      expect(refused(await gate.admit(request(method, {}), { ...aggregated, listings: undefined })).error, method).toMatchObject({ code: ErrorCodes.methodNotFound, message: expect.stringContaining('does not filter the listing') });
+      expect(await gate.admit(request(method, {}), { ...aggregated, listings: 'filtered' }), method).toMatchObject({ kind: 'allow' });
+    }
+    expect(await gate.admit(request('tools/list', {}), aggregated)).toMatchObject({ kind: 'allow' });
+  });
+
   const resources = [
     { uri: 'file:///public/a.md', name: 'a' }, { uri: 'file:///public/secret.md', name: 's' }, { uri: 'file:///private/b', name: 'b' },
     { uri: 'file:///public/../private/b', name: 'sneaky' }, { uri: 'FILE:///public/c', name: 'upper' },
