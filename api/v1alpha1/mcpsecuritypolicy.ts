@@ -78,6 +78,26 @@ export const ToolOverride = Obj(
   { description: 'The operator\'s classification of one tool; it outranks server annotations and profiles.' },
 );
 
+export const ResourceOverride = Obj(
+  {
+    server: ServerName('Governed server whose resources are classified.'),
+    uri: Str('Glob over resource URIs (`*` matches any run of characters, `/` included), compared with the canonical URI as forwarded.', { maxLength: 2048, minLength: 1 }),
+    verb: Type.Optional(Enum(verbs, { description: 'Verb of reads of these resources; the first override that matches and names one gives it.' })),
+    labels: Type.Optional(Labels('Labels added to every operation on a matching resource (union of every matching override).')),
+  },
+  { description: 'The operator\'s classification of resources: labels and a verb that rules on resources can match.' },
+);
+
+export const PromptOverride = Obj(
+  {
+    server: ServerName('Governed server whose prompts are classified.'),
+    prompt: Str('Glob over prompt names, as the server\'s prompts/list spells them.', { maxLength: 256, minLength: 1 }),
+    verb: Type.Optional(Enum(verbs, { description: 'Verb of gets of these prompts; the first override that matches and names one gives it.' })),
+    labels: Type.Optional(Labels('Labels added to every operation on a matching prompt (union of every matching override).')),
+  },
+  { description: 'The operator\'s classification of prompts: labels and a verb that rules on prompts can match.' },
+);
+
 export const PolicyWhen = Obj(
   {
     ...hintProperties('The called tool'),
@@ -182,6 +202,8 @@ export const McpSecurityPolicySpec = Obj(
     servers: List(Server, 'Upstream MCP servers this policy governs.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], minItems: 1, maxItems: 64 }),
     profiles: Type.Optional(List(ProfileRef, 'Community profiles to apply, lowest authority first.', { maxItems: 64 })),
     toolOverrides: Type.Optional(List(ToolOverride, 'Per-tool classification by the operator; outranks annotations and profiles.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['server', 'tool'], maxItems: 5000 })),
+    resourceOverrides: Type.Optional(List(ResourceOverride, 'Classification of resources by URI pattern (labels, verb), in order.', { maxItems: 1000 })),
+    promptOverrides: Type.Optional(List(PromptOverride, 'Classification of prompts by name pattern (labels, verb), in order.', { maxItems: 1000 })),
     classifiers: Type.Optional(List(ServerToolClassifier, 'Argument classifiers, in addition to the profiles\' ones.', { maxItems: 5000 })),
     policies: List(Policy, 'Rules, evaluated by ascending priority; the first match decides.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], maxItems: 2000 }),
     identity: Type.Optional(Identity),

@@ -128,6 +128,22 @@ describe('governed operations', () => {
     expect(await g.admit(request('sampling/custom', {}), route)).toMatchObject({ kind: 'allow' });
   });
 
+  it('decides resources and prompts by the labels and verb their overrides give them', async () => {
+    const g = await gateFor({
+      defaultAction: 'allow',
+      resourceOverrides: [{ server: 'gmail', uri: 'mail://hr/*', labels: ['data:pii'] }],
+      promptOverrides: [{ server: 'gmail', prompt: 'send_*', verb: 'create', labels: ['category:communication'] }],
+      policies: [
+        { name: 'no-pii-reads', priority: 1, when: { kinds: ['resource'], labels: ['data:pii'] }, action: 'deny' },
+        { name: 'no-send-prompts', priority: 2, when: { kinds: ['prompt'], verbs: ['create'] }, action: 'deny' },
+      ],
+    });
+    expect(refused(await g.admit(request('resources/read', { uri: 'mail://hr/salaries' }), route)).error.data).toMatchObject({ rule: 'no-pii-reads' });
+    expect(ruleOf(await g.admit(request('resources/read', { uri: 'mail://inbox/1' }), route))).toBe('toolgate:default');
+    expect(ruleOf(await g.admit(request('prompts/get', { name: 'send_reply' }), route))).toBe('no-send-prompts');
+    expect(g.visibleResources('gmail', [{ uri: 'mail://hr/a' }, { uri: 'mail://inbox/1' }], caller)).toEqual([{ uri: 'mail://inbox/1' }]);
+  });
+
   it('lets everything through under an allow-all policy (defaultAction allow, no rules)', async () => {
     const open = await gateFor({ defaultAction: 'allow', policies: [] });
     for (const [method, params] of [

@@ -137,6 +137,20 @@ describe('compilePolicy', () => {
     expect(lists).toEqual([[2], [2]]);
   });
 
+  it('compiles resource and prompt overrides per server, in order, and leaves them out when there are none', () => {
+    const doc = compiled(policy({
+      resourceOverrides: [
+        { server: 'gmail', uri: 'mail://hr/*', labels: ['data:pii', 'data:pii'] },
+        { server: 'gmail', uri: '*.csv', verb: 'list' },
+      ],
+      promptOverrides: [{ server: 'github', prompt: 'review_*', verb: 'get', labels: ['category:code'] }],
+    }), profiles());
+    expect(doc.servers.gmail!.resources).toEqual([{ match: { prefix: ['mail://hr/'] }, labels: ['data:pii'] }, { match: { suffix: ['.csv'] }, verb: 'list', labels: [] }]);
+    expect(doc.servers.gmail!.prompts).toBeUndefined();
+    expect(doc.servers.github!.prompts).toEqual([{ match: { prefix: ['review_'] }, verb: 'get', labels: ['category:code'] }]);
+    expect(compiled(policy(), profiles()).servers.gmail).not.toHaveProperty('resources');
+  });
+
   it('compiles role grants and unrestricted roles', () => {
     expect(compiled(rich()).roles).toEqual({ grants: { analyst: { prefix: ['github/get_', 'gmail/read_'] } }, unrestricted: ['admin'] });
     expect(compiled(policy()).roles).toEqual({ grants: {}, unrestricted: [] });

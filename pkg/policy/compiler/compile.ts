@@ -29,6 +29,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
   const rules = compileRules(spec.policies ?? []);
   const patterns = defaultPatterns();
   const { servers, candidateLists } = compileServers(table, rules, patterns);
+  addTargetClasses(servers, spec);
 
   const counts: CompileCounts = {
     servers: table.size,
@@ -96,6 +97,16 @@ export function compileRules(policies: readonly Policy[]): CompiledRule[] {
         timeout: approval ? (p.timeout ?? defaultApprovalTimeout) : '',
       };
     });
+}
+
+function addTargetClasses(servers: Record<string, CompiledServer>, spec: McpSecurityPolicy['spec']): void {
+  const add = (server: string, key: 'resources' | 'prompts', glob: string, verb: string | undefined, labels: readonly string[] | undefined) => {
+    const s = servers[server];
+    if (!s) return;
+    (s[key] ??= []).push({ match: compileGlobs([glob]), ...(verb !== undefined ? { verb } : {}), labels: sortedUnique(labels) });
+  };
+  for (const o of spec.resourceOverrides ?? []) add(o.server, 'resources', o.uri, o.verb, o.labels);
+  for (const o of spec.promptOverrides ?? []) add(o.server, 'prompts', o.prompt, o.verb, o.labels);
 }
 
 function compileServers(table: ToolTable, rules: readonly CompiledRule[], patterns: readonly CompiledPattern[]) {

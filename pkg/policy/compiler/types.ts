@@ -46,6 +46,17 @@ export interface CompiledServer {
   /** Candidate list for tools the compiler has no entry for. */
   wildcard: number;
   tools: Record<string, CompiledTool>;
+  /** spec.resourceOverrides of the server, in order; absent when there are none. */
+  resources?: CompiledTargetClass[];
+  /** spec.promptOverrides of the server, in order; absent when there are none. */
+  prompts?: CompiledTargetClass[];
+}
+
+/** Labels and a verb for the resources or prompts a matcher selects. */
+export interface CompiledTargetClass {
+  match: NameMatcher;
+  verb?: string;
+  labels: string[];
 }
 
 export interface CompiledPattern {

@@ -45,7 +45,9 @@ describe('validatePolicy', () => {
     ['tools without the tool kind', { policies: [{ name: 'a', priority: 5, when: { kinds: ['resource'], tools: ['x'] }, action: 'deny' }] }, { field: 'spec.policies[0].when.tools', message: /matches only tool operations/ }],
     ['two targets under match all', { policies: [{ name: 'a', priority: 5, when: { tools: ['x'], prompts: ['p'] }, action: 'deny' }] }, { field: 'spec.policies[0].when', message: /tools and prompts can never hold together/ }],
     ['hints on a resource rule', { policies: [{ name: 'a', priority: 5, when: { kinds: ['resource'], readOnlyHint: true }, action: 'allow' }] }, { field: 'spec.policies[0].when', message: /readOnlyHint describe tools only/ }],
-    ['labels on a prompt rule', { policies: [{ name: 'a', priority: 5, when: { prompts: ['p'], labels: ['a:b'] }, action: 'allow' }] }, { field: 'spec.policies[0].when', message: /labels describe tools only/ }],
+    ['hints on a prompt rule', { policies: [{ name: 'a', priority: 5, when: { prompts: ['p'], secretHint: true }, action: 'allow' }] }, { field: 'spec.policies[0].when', message: /secretHint describe tools only/ }],
+    ['a resource override for an unknown server', { resourceOverrides: [{ server: 'slack', uri: 'file:///*', labels: ['a:b'] }] }, { field: 'spec.resourceOverrides[0].server', message: /server "slack" is not in spec\.servers/ }],
+    ['a malformed prompt override glob', { promptOverrides: [{ server: 'gmail', prompt: 'x{', labels: ['a:b'] }] }, { field: 'spec.promptOverrides[0].prompt', message: /unclosed \{/ }],
     ['require_approval of a resource read', { policies: [{ name: 'a', priority: 5, when: { resources: ['file:///*'] }, action: 'require_approval', approvers: ['x'] }] }, { field: 'spec.policies[0].action', message: /require_approval applies to tool calls only; operations of kind resource/ }],
     ['a malformed field path', { classifiers: [{ server: 'gmail', tool: 'x', field: 'to..cc', present: true, setLabels: ['a:b'] }] }, { field: 'spec.classifiers[0].field', message: /"to\.\.cc" must be keys joined by dots/ }],
   ])('reports %s', (_name, spec, want) => {

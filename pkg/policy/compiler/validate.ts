@@ -56,6 +56,16 @@ export function checkReferences(policy: McpSecurityPolicy, profiles: ReadonlyMap
     overrides.add(key);
   });
 
+  const targetOverrides = [
+    ...(spec.resourceOverrides ?? []).map((o, i) => ({ server: o.server, glob: o.uri, at: `spec.resourceOverrides[${i}]`, key: 'uri' })),
+    ...(spec.promptOverrides ?? []).map((o, i) => ({ server: o.server, glob: o.prompt, at: `spec.promptOverrides[${i}]`, key: 'prompt' })),
+  ];
+  for (const o of targetOverrides) {
+    if (!servers.has(o.server)) add(`${o.at}.server`, notGoverned(o.server));
+    const why = globProblem(o.glob);
+    if (why) add(`${o.at}.${o.key}`, why);
+  }
+
   (spec.classifiers ?? []).forEach((c, i) => {
     if (!servers.has(c.server)) add(`spec.classifiers[${i}].server`, notGoverned(c.server));
   });
@@ -136,7 +146,7 @@ function kindProblems(p: Policy, at: string, add: (field: string, message: strin
   const targets = Object.values(targetCondition).filter((c) => (p.when?.[c]?.length ?? 0) > 0);
   if (match === 'all' && targets.length > 1) add(`${at}.when`, `with match all, conditions on ${targets.join(' and ')} can never hold together (each matches only its own kind of operation); split the rule or use match any`);
   if (!kinds.includes('tool')) {
-    const toolOnly = [...hintNames, 'verbs', 'labels'].filter((k) => p.when?.[k as keyof NonNullable<Policy['when']>] !== undefined);
+    const toolOnly = hintNames.filter((k) => p.when?.[k] !== undefined);
     if (toolOnly.length > 0 && match === 'all') add(`${at}.when`, `${toolOnly.join(', ')} describe tools only; for kinds ${kinds.join(', ')} they never hold, so the rule could never match`);
     if (p.action === 'require_approval') add(`${at}.action`, `require_approval applies to tool calls only; operations of kind ${kinds.filter((k) => k !== 'tool').join(', ')} can be allowed or denied`);
   }

@@ -113,8 +113,27 @@ annotations := {} if {
 	_layered.readOnlyHint == true
 } else := _layered
 
+# Resources and prompts are classified by the operator's overrides for the server
+# (spec.resourceOverrides / promptOverrides): every override whose pattern matches the target
+# adds its labels; the first that names a verb gives it.
+_target_classes := object.get(server, "resources", []) if {
+	kind == "resource"
+} else := object.get(server, "prompts", []) if {
+	kind == "prompt"
+} else := []
+
+target_classes := [c |
+	some c in _target_classes
+	names.matches(c.match, input[kind])
+]
+
+_target_verbs := [c.verb | some c in target_classes; c.verb]
+
 # The empty string means no layer named a verb; rules on verbs then do not match.
-verb := tool.verb if {
+verb := _target_verbs[0] if {
+	not is_tool
+	count(_target_verbs) > 0
+} else := tool.verb if {
 	tool.verb
 } else := pattern.verb if {
 	pattern.verb
@@ -129,7 +148,7 @@ fired := [c |
 	args.holds(c, arguments)
 ]
 
-labels := ({l | some l in tool.labels} | {l | not classified; some l in pattern.labels}) | {l | some c in fired; some l in c.labels}
+labels := (({l | some l in tool.labels} | {l | not classified; some l in pattern.labels}) | {l | some c in fired; some l in c.labels}) | {l | some c in target_classes; some l in c.labels}
 
 scopes := {s | some s in tool.scopes}
 
@@ -164,8 +183,11 @@ _granted if {
 
 # Which layers contributed, in order of authority, for audit records and debugging.
 sources := array.concat(
-	array.concat([s | count(server_hints) > 0; s := "server"], [s | some s in tool.sources]),
-	array.concat([s | _pattern_used; s := concat(":", ["pattern", pattern.name])], [s | count(fired) > 0; s := "classifiers"]),
+	array.concat(
+		array.concat([s | count(server_hints) > 0; s := "server"], [s | some s in tool.sources]),
+		array.concat([s | _pattern_used; s := concat(":", ["pattern", pattern.name])], [s | count(fired) > 0; s := "classifiers"]),
+	),
+	[s | count(target_classes) > 0; s := "override"],
 )
 
 _pattern_used if {

@@ -6,14 +6,26 @@ import data.toolgate.fixture
 
 _rule(name, priority, action, match, kinds, when) := {"name": name, "priority": priority, "action": action, "match": match, "kinds": kinds, "when": when, "approvers": [], "quorum": 0, "timeout": ""}
 
+_mail := object.union(fixture.compiled.servers.mail, {
+	"resources": [
+		{"match": {"prefix": ["file:///hr/"]}, "labels": ["data:pii"]},
+		{"match": {"suffix": [".csv"]}, "verb": "list", "labels": ["format:table"]},
+		{"match": {"prefix": ["file:///docs/"]}, "verb": "get", "labels": []},
+	],
+	"prompts": [{"match": {"exact": ["draft"]}, "verb": "create", "labels": ["category:communication"]}],
+})
+
 # The fixture's tool rules (indexes 0-7, all without kinds) followed by rules of other kinds.
-compiled := object.union(fixture.compiled, {"policies": array.concat(fixture.compiled.policies, [
+compiled := object.union(fixture.compiled, {"servers": {"mail": _mail}, "policies": array.concat(fixture.compiled.policies, [
 	_rule("deny-secret-docs", 70, "deny", "all", ["resource"], {"resources": {"contains": ["secret"]}}),
 	_rule("allow-public-docs", 71, "allow", "all", ["resource"], {"resources": {"prefix": ["file:///public/"]}}),
 	_rule("allow-greet", 72, "allow", "all", ["prompt"], {"prompts": {"exact": ["greet"]}}),
 	_rule("allow-logging", 73, "allow", "all", ["logging"], {}),
 	_rule("any-nowhere", 74, "allow", "any", ["resource", "prompt"], {"servers": ["nowhere"], "resources": {"exact": ["file:///x"]}}),
 	_rule("tool-and-resource", 75, "allow", "all", ["tool", "resource"], {"tools": {"exact": ["zzz"]}, "resources": {"exact": ["file:///both"]}}),
+	_rule("deny-pii-resources", 76, "deny", "all", ["resource"], {"labelsAll": ["data:pii"]}),
+	_rule("allow-resource-gets", 77, "allow", "all", ["resource"], {"verbs": ["get"]}),
+	_rule("allow-drafting", 78, "allow", "all", ["prompt"], {"verbs": ["create"], "labelsAll": ["category:communication"]}),
 ])})
 
 caller := {"agent": "bot", "roles": [], "scopes": []}
@@ -126,4 +138,32 @@ test_classification_of_a_resource if {
 	c.kind == "resource"
 	c.tool == ""
 	c.annotations == {}
+}
+
+# Overrides classify resources and prompts: labels of every matching one, verb of the first.
+test_resource_overrides_classify if {
+	d := decide(resource("file:///hr/salaries.csv"))
+	d.labels == ["data:pii", "format:table"]
+	d.verb == "list"
+	d.rule == "deny-pii-resources"
+	d.sources == ["override"]
+}
+
+test_resource_override_verb_decides if {
+	d := decide(resource("file:///docs/a.md"))
+	d.verb == "get"
+	d.rule == "allow-resource-gets"
+}
+
+test_prompt_override_classifies if {
+	d := decide(prompt("draft"))
+	d.labels == ["category:communication"]
+	d.rule == "allow-drafting"
+	decide(prompt("drafts")).rule == "toolgate:default"
+}
+
+# Resource overrides never classify prompts, nor tools.
+test_overrides_stay_per_kind if {
+	decide(prompt("file:///hr/x")).labels == []
+	decide(fixture.call("send", {})).sources == ["profile:mail"]
 }
