@@ -34,7 +34,13 @@ describe('explain input', () => {
   it('refuses what the front ends cannot parse, and what is not a tools/call request', () => {
     expect(() => requestFromFlags({ body: bodyFile('{"jsonrpc":"2.0","id":1,') }, 'explain')).toThrow(/--body: body is not JSON.*\(JSON-RPC error -32700\)/);
     expect(() => requestFromFlags({ body: bodyFile([1]) }, 'explain')).toThrow(/batches.*-32600/);
-    expect(() => requestFromFlags({ body: bodyFile({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) }, 'explain')).toThrow('--body is a "tools/list" request; only tools/call requests are decided by policy');
+    expect(() => requestFromFlags({ body: bodyFile({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) }, 'explain')).toThrow(/--body is a "tools\/list" request; only tools\/call and resources\/read, .* requests are decided by policy/);
+  });
+
+  it('accepts the other methods the policy decides, with the server from --server', () => {
+    const r = requestFromFlags({ server: 'gmail', body: bodyFile({ jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'mail://inbox/1' } }) }, 'explain');
+    expect(r).toMatchObject({ naming: { server: 'gmail' }, message: { kind: 'request', message: { method: 'resources/read', params: { uri: 'mail://inbox/1' } } } });
+    expect(r.target).toBeUndefined();
   });
 
   it('refuses contradictory or missing flags as usage errors', () => {

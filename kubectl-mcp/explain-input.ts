@@ -1,4 +1,5 @@
-// The call `kubectl mcp explain` asks about, from flags or from a JSON-RPC tools/call body, as
+// The call `kubectl mcp explain` asks about, from flags or from a JSON-RPC body (tools/call, or
+// another method the policy decides: resources/read, prompts/get, ...), as
 // the gate receives it from a front end: a parsed message (the front ends' own parser), how its
 // params.name names the server, and a caller built from the flags. Checking params is the gate's
 // job, not this file's: explain refuses exactly what the authorizer refuses.
@@ -6,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { isObject } from '../pkg/lang/is-object.ts';
 import type { ToolAnnotations } from '../pkg/policy/engine/index.ts';
 import { JsonRpcParseError, parseJsonRpc, type JsonRpcMessage } from '../authorizer/src/gate/jsonrpc.ts';
+import { governedMethods } from '../authorizer/src/gate/operations.ts';
 import { defaultSeparator, resolveToolName, type ToolNaming } from '../authorizer/src/gate/tool-names.ts';
 import type { CallerIdentity, ToolCall } from '../authorizer/src/gate/types.ts';
 import { CliError, UsageError } from './cli.ts';
 
 /** What the explanation shows of the call: the gate's ToolCall fits. */
-export type ExplainCall = Pick<ToolCall, 'server' | 'tool' | 'arguments' | 'annotations'> & { caller: Pick<CallerIdentity, 'agent' | 'operator' | 'roles' | 'scopes'> };
+export type ExplainCall = Pick<ToolCall, 'server' | 'tool' | 'arguments' | 'annotations' | 'operation'> & { caller: Pick<CallerIdentity, 'agent' | 'operator' | 'roles' | 'scopes'> };
 
 export interface ExplainRequest {
   /** The tools/call request, parsed as the front ends parse it. */
@@ -80,7 +82,7 @@ export function requestFromFlags(v: CallFlags, command: string): ExplainRequest 
     }
     const message = toolsCall(readSource(v.body, 'body'));
     const naming: ToolNaming = v.server !== undefined ? { server: v.server } : { separator: v.separator ?? defaultSeparator };
-    const name = message.kind === 'request' ? message.message.params?.name : undefined;
+    const name = message.kind === 'request' && message.message.method === 'tools/call' ? message.message.params?.name : undefined;
     const target = typeof name === 'string' ? resolveToolName(name, naming) : undefined;
     return { message, naming, ...(target && !('error' in target) ? { target } : {}), ...extra };
   }
@@ -103,9 +105,9 @@ function toolsCall(body: string): JsonRpcMessage {
     if (err instanceof JsonRpcParseError) throw new CliError(`--body: ${err.message} (JSON-RPC error ${err.code})`);
     throw err;
   }
-  if (msg.kind !== 'request' || msg.message.method !== 'tools/call') {
+  if (msg.kind !== 'request' || (msg.message.method !== 'tools/call' && !governedMethods.includes(msg.message.method))) {
     const what = msg.kind === 'request' ? `a "${msg.message.method}" request` : `a ${msg.kind}`;
-    throw new CliError(`--body is ${what}; only tools/call requests are decided by policy`);
+    throw new CliError(`--body is ${what}; only tools/call and ${governedMethods.join(', ')} requests are decided by policy`);
   }
   return msg;
 }

@@ -65,8 +65,13 @@ export function renderExplanation(e: Explanation): string {
   lines.push(`Revision:     ${e.revision}`);
   lines.push(`              ${e.note.current ? '' : 'WARNING: '}${e.note.text}`);
   lines.push('');
-  lines.push(`Call:         ${call.server} / ${call.tool}`);
-  field('arguments', call.arguments !== undefined ? JSON.stringify(call.arguments) : '<none>');
+  if (call.operation) {
+    const op = call.operation;
+    lines.push(`Call:         ${call.server} / ${op.method}${op.target !== undefined ? ` ${JSON.stringify(op.target)}` : ''} (kind ${op.kind})`);
+  } else {
+    lines.push(`Call:         ${call.server} / ${call.tool}`);
+    field('arguments', call.arguments !== undefined ? JSON.stringify(call.arguments) : '<none>');
+  }
   if (call.annotations) field('reported', `${JSON.stringify(call.annotations)} (server's annotations, untrusted)`);
   const who = [call.caller.agent && `agent=${call.caller.agent}`, call.caller.operator && `operator=${call.caller.operator}`].filter(Boolean).join(' ');
   field('caller', `${who || '<anonymous>'} roles=[${call.caller.roles.join(',')}] scopes=[${call.caller.scopes.join(',')}]`);
@@ -74,7 +79,8 @@ export function renderExplanation(e: Explanation): string {
 
   lines.push('Classification:');
   if (c.valid) {
-    field('tool', c.known ? `known (${list(c.sources)})` : `not in any profile or override${c.sources.length ? ` (${list(c.sources)})` : ''}`);
+    if (call.operation) field(call.operation.kind, c.sources.length ? `classified by ${list(c.sources)}` : 'no override classifies it');
+    else field('tool', c.known ? `known (${list(c.sources)})` : `not in any profile or override${c.sources.length ? ` (${list(c.sources)})` : ''}`);
     field('annotations', Object.entries(d.annotations).map(([k, v]) => `${k}=${String(v)}`).join(' ') || '<none>');
     field('verb', d.verb || '<none>');
     const labels = labelSources(d, e.tool);

@@ -100,8 +100,10 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
   const request = requestFromFlags(values, command);
   const { client, namespace } = connect(values);
 
-  if (!request.target && !values.policy) throw new UsageError('params.name names no governed server: pass --policy (and --server) to say which policy decides it', command);
-  const policy = await readPolicy(client, namespace, values.policy, request.target?.server ?? '');
+  // resources/read and the like name no server in the body: --server does.
+  const server = request.target?.server ?? ('server' in request.naming ? request.naming.server : undefined);
+  if (server === undefined && !values.policy) throw new UsageError('params.name names no governed server: pass --policy (and --server) to say which policy decides it', command);
+  const policy = await readPolicy(client, namespace, values.policy, server ?? '');
   const profiles = await readProfiles(client, policy);
   const compiled = compilePolicy(policy, profiles);
   if (!compiled.data) {

@@ -10,6 +10,10 @@ import {
 export const actions = ['allow', 'deny', 'require_approval'] as const;
 export type Action = (typeof actions)[number];
 
+/** What a rule can govern: see PolicyWhen.kinds. */
+export const operationKinds = ['tool', 'resource', 'prompt', 'logging'] as const;
+export type OperationKind = (typeof operationKinds)[number];
+
 const ServerName = (description: string) => Str(description, { pattern: dnsLabelPattern, maxLength: 63 });
 
 export const SecretKeyRef = Obj(
@@ -74,6 +78,26 @@ export const ToolOverride = Obj(
   { description: 'The operator\'s classification of one tool; it outranks server annotations and profiles.' },
 );
 
+export const ResourceOverride = Obj(
+  {
+    server: ServerName('Governed server whose resources are classified.'),
+    uri: Str('Glob over resource URIs (`*` matches any run of characters, `/` included), compared with the canonical URI as forwarded.', { maxLength: 2048, minLength: 1 }),
+    verb: Type.Optional(Enum(verbs, { description: 'Verb of reads of these resources; the first override that matches and names one gives it.' })),
+    labels: Type.Optional(Labels('Labels added to every operation on a matching resource (union of every matching override).')),
+  },
+  { description: 'The operator\'s classification of resources: labels and a verb that rules on resources can match.' },
+);
+
+export const PromptOverride = Obj(
+  {
+    server: ServerName('Governed server whose prompts are classified.'),
+    prompt: Str('Glob over prompt names, as the server\'s prompts/list spells them.', { maxLength: 256, minLength: 1 }),
+    verb: Type.Optional(Enum(verbs, { description: 'Verb of gets of these prompts; the first override that matches and names one gives it.' })),
+    labels: Type.Optional(Labels('Labels added to every operation on a matching prompt (union of every matching override).')),
+  },
+  { description: 'The operator\'s classification of prompts: labels and a verb that rules on prompts can match.' },
+);
+
 export const PolicyWhen = Obj(
   {
     ...hintProperties('The called tool'),
@@ -82,8 +106,14 @@ export const PolicyWhen = Obj(
     servers: Type.Optional(StringSet('The call goes to one of these governed servers.', { maxLength: 63 }, { maxItems: 64 })),
     tools: Type.Optional(StringSet('The tool name matches one of these glob patterns (`*` matches any run of characters).', { maxLength: 256 }, { maxItems: 256 })),
     roles: Type.Optional(StringSet('The caller (agent or human operator) holds one of these roles.', { maxLength: 128 }, { maxItems: 64 })),
+    kinds: Type.Optional(StringSet(
+      'The kinds of operation the rule governs, always required whatever `match` says: tool (tools/call), resource (resources/read, subscribe, unsubscribe, and completion/complete of a ref/resource), prompt (prompts/get, and completion/complete of a ref/prompt), logging (logging/setLevel). Absent: the kinds the rule\'s conditions name (resource for `resources`, prompt for `prompts`), else tool only, so a rule written before kinds existed keeps governing tools only.',
+      { enum: [...operationKinds] }, { maxItems: 4 },
+    )),
+    resources: Type.Optional(StringSet('The resource URI matches one of these glob patterns (`*` matches any run of characters, `/` included), compared with the URI exactly as it is forwarded; the gate refuses URIs not in canonical form.', { maxLength: 2048 }, { maxItems: 256 })),
+    prompts: Type.Optional(StringSet('The prompt name matches one of these glob patterns, exactly as the server\'s prompts/list spells it.', { maxLength: 256 }, { maxItems: 256 })),
   },
-  { description: 'Conditions on the classified call. An empty `when` matches every call.' },
+  { description: 'Conditions on the classified operation. An empty `when` matches every operation of the rule\'s kinds (tools when it names none).' },
 );
 
 export const Policy = Obj(
@@ -172,6 +202,8 @@ export const McpSecurityPolicySpec = Obj(
     servers: List(Server, 'Upstream MCP servers this policy governs.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], minItems: 1, maxItems: 64 }),
     profiles: Type.Optional(List(ProfileRef, 'Community profiles to apply, lowest authority first.', { maxItems: 64 })),
     toolOverrides: Type.Optional(List(ToolOverride, 'Per-tool classification by the operator; outranks annotations and profiles.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['server', 'tool'], maxItems: 5000 })),
+    resourceOverrides: Type.Optional(List(ResourceOverride, 'Classification of resources by URI pattern (labels, verb), in order.', { maxItems: 1000 })),
+    promptOverrides: Type.Optional(List(PromptOverride, 'Classification of prompts by name pattern (labels, verb), in order.', { maxItems: 1000 })),
     classifiers: Type.Optional(List(ServerToolClassifier, 'Argument classifiers, in addition to the profiles\' ones.', { maxItems: 5000 })),
     policies: List(Policy, 'Rules, evaluated by ascending priority; the first match decides.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], maxItems: 2000 }),
     identity: Type.Optional(Identity),

@@ -288,7 +288,7 @@ describe('front-end parity: malformed and refused input', () => {
     ['jsonrpc 1.0', { server: 'gmail', body: { jsonrpc: '1.0', id: 1, method: 'ping' } }, { httpStatus: 400, code: ErrorCodes.invalidRequest }],
     ['params not an object', { server: 'gmail', body: { jsonrpc: '2.0', id: 2, method: 'tools/call', params: 'read_email' } }, { httpStatus: 400, code: ErrorCodes.invalidRequest }],
     ['a tools/call without an id', { server: 'gmail', body: { jsonrpc: '2.0', method: 'tools/call', params: { name: 'read_email' } }, proxyBody: { jsonrpc: '2.0', method: 'tools/call', params: { name: 'gmail__read_email' } } }, { httpStatus: 400, code: ErrorCodes.invalidRequest }],
-    ['an unknown method', { server: 'gmail', body: { jsonrpc: '2.0', id: 3, method: 'resources/read', params: { uri: 'file:///etc/passwd' } } }, { httpStatus: 200, code: ErrorCodes.methodNotFound, id: 3 }],
+    ['an unknown method', { server: 'gmail', body: { jsonrpc: '2.0', id: 3, method: 'tools/frobnicate', params: { uri: 'file:///etc/passwd' } } }, { httpStatus: 200, code: ErrorCodes.methodNotFound, id: 3 }],
     ['a name that is not a string', { server: 'gmail', body: call(['read_email'], {}, 4) }, { httpStatus: 200, code: ErrorCodes.invalidParams, id: 4 }],
     ['arguments that are not an object', { server: 'gmail', body: call('read_email', ['1'], 5), proxyBody: proxied(call('read_email', ['1'], 5)) }, { httpStatus: 200, code: ErrorCodes.invalidParams, id: 5 }],
     ['an oversized body', { server: 'gmail', body: call('read_email', { pad: 'x'.repeat(maxBodyBytes) }, 6), proxyBody: proxied(call('read_email', { pad: 'x'.repeat(maxBodyBytes) }, 6)) }, { httpStatus: 413, code: ErrorCodes.transport }],

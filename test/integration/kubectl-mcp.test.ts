@@ -231,7 +231,15 @@ describe('kubectl mcp explain', () => {
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(r.stdout)).toMatchObject({ action: 'allow', rule: 'allow-read', verb: 'get', policy: { namespace: ns, name: 'mail' } });
     const notCall = await kmcp(users.victor, ['explain', '-n', ns, '--body', '-'], JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
-    expect(notCall).toMatchObject({ code: 1, stderr: 'error: --body is a "tools/list" request; only tools/call requests are decided by policy\n' });
+    expect(notCall).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: --body is a "tools\/list" request; only tools\/call and resources\/read, .* requests are decided by policy\n$/) });
+  });
+
+  it('explains a resources/read: the policy\'s tool rules do not decide it, the deny default does', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'resources/read', params: { uri: 'mail://inbox/1' } });
+    const r = await kmcp(users.victor, ['explain', '-n', ns, '--server', 'mail', '--body', '-'], body);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('Call:         mail / resources/read "mail://inbox/1" (kind resource)');
+    expect(r.stdout).toMatch(/action:\s+deny\n\s+rule:\s+toolgate:default\n/);
   });
 
   it('says which policy is missing', async () => {

@@ -77,8 +77,10 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: 
     }
     const read = gate.read(view.body, ctx);
     if (!read.ok) return refused(read.refusal);
-    // Envoy routes to one upstream server per route: the tool name is the server's own.
-    const admitted = await gate.admit(read.message, { ...ctx, caller, naming: { server }, ...(signal ? { signal } : {}) });
+    // Envoy routes to one upstream server per route: the tool name is the server's own. Envoy
+    // never shows ext_authz the response, so resources/list and prompts/list pass unfiltered
+    // (gate/README.md); deployments that must filter them use the proxy.
+    const admitted = await gate.admit(read.message, { ...ctx, caller, naming: { server }, listings: 'unfiltered', ...(signal ? { signal } : {}) });
     const outcome = admitted.kind === 'hold' ? await gate.release(admitted.held, { mode: 'retry' }, ctx) : admitted;
     return outcome.kind === 'allow' ? allowed(caller, outcome) : refused(outcome.refusal);
   }

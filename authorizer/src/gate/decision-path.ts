@@ -66,10 +66,11 @@ export class DecisionPath {
     const durationMs = performance.now() - started;
     this.#o.metrics?.observe(call.frontEnd, verdict, durationMs / 1000);
     this.#o.log.info({
-      decisionId: verdict.decisionId, frontEnd: call.frontEnd, server: call.server, tool: call.tool, action: decision.action,
+      decisionId: verdict.decisionId, frontEnd: call.frontEnd, server: call.server,
+      ...(call.operation ? { method: call.operation.method, kind: call.operation.kind, target: call.operation.target } : { tool: call.tool }), action: decision.action,
       dryRunAction: decision.dryRunAction, rule: decision.rule, revision, agent: call.caller.agent, operator: call.caller.operator,
       sessionId: call.sessionId,
-    }, 'tools/call decided');
+    }, `${call.operation?.method ?? 'tools/call'} decided`);
     const record: DecisionRecord = { verdict, call, durationMs };
     const audited = this.#o.onDecision?.(record);
     return audited instanceof Promise ? { record, audited: audited as Promise<AuditWrite> } : { record };
@@ -93,6 +94,24 @@ export class DecisionPath {
       if (!sensitivity || !candidates) return false;
       const deciding = d.rule === RULES.default ? Number.POSITIVE_INFINITY : sensitivity.rules.findIndex((r) => r.name === d.rule);
       return candidates.some((i) => i <= deciding && sensitivity.rules[i]?.readsLabels === true);
+    });
+  }
+
+  /**
+   * The resources, resource templates or prompts a caller may see in a listing: exactly those
+   * a read, get or completion of the same target would be allowed (or dry-run allowed) for, so
+   * a listing never shows what a read refuses nor hides what it allows. A template is decided
+   * on its uriTemplate string, as completion/complete of that template is; reads of its
+   * expansions are decided one URI at a time.
+   */
+  visibleTargets<T>(server: string, items: readonly T[], caller: CallerIdentity, kind: 'resource' | 'prompt', targetOf: (item: T) => unknown): T[] {
+    const route = this.#o.router.route(server);
+    if (!route.ok) return [];
+    return items.filter((item) => {
+      const target = targetOf(item);
+      if (typeof target !== 'string' || target === '') return false;
+      const d = route.entry.engine.evaluate(policyInput({ server, tool: '', operation: { kind, method: 'list', target }, caller, frontEnd: 'proxy' }));
+      return d.action !== 'deny';
     });
   }
 
@@ -128,6 +147,14 @@ function verdictJsonRpcError(verdict: Verdict, requiredScopes: string[] | undefi
 }
 
 export function policyInput(call: ToolCall): PolicyInput {
+  const caller = {
+    ...(call.caller.agent !== undefined ? { agent: call.caller.agent } : {}),
+    ...(call.caller.operator !== undefined ? { operator: call.caller.operator } : {}),
+    roles: call.caller.roles,
+    scopes: call.caller.scopes,
+  };
+  const op = call.operation;
+  if (op) return { server: call.server, kind: op.kind, ...(op.kind !== 'logging' ? { [op.kind]: op.target ?? '' } : {}), caller };
   return {
     server: call.server,
     tool: call.tool,

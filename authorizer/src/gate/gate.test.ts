@@ -69,9 +69,10 @@ describe('admit', () => {
   });
 
   it('answers a refused request 200 with the JSON-RPC error, naming the allowed methods', async () => {
-    const r = refused(await admit('{"jsonrpc":"2.0","id":9,"method":"resources/read","params":{"uri":"file:///etc/passwd"}}'));
+    const r = refused(await admit('{"jsonrpc":"2.0","id":9,"method":"tools/frobnicate","params":{}}'));
     expect(r).toMatchObject({ stage: 'message', id: 9, httpStatus: 200, error: { code: ErrorCodes.methodNotFound } });
     expect(r.error.message).toContain('tools/call');
+    expect(r.error.message).toContain('resources/read');
   });
 
   it('decides an allowed call and returns the verdict with the revision', async () => {

@@ -16,17 +16,22 @@ import { AuthenticationError, insufficientScope } from '../identity/errors.ts';
 import { GatewayAuthRefusal, PolicyVerifiers, metadataUrlOf, policyAuthenticator, verifierFor, type Authenticate, type AuthenticationRequest } from './authenticate.ts';
 import { noCatalog, type ToolCatalog } from './catalog.ts';
 import { DecisionPath, verdictError, type DecisionRecord } from './decision-path.ts';
-import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { ErrorCodes, JsonRpcParseError, parseJsonRpc, type JsonRpcError, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import {
   bodyTooLargeMessage, refusedMessageStatus, type Admission, type GateOutcome, type HeldCall, type Refusal, type RefusalContext, type RefusalRecord, type RefusalStage,
 } from './outcome.ts';
 import type { PolicyRouter } from './policy-router.ts';
+import { governedMethods, listingMethods, promptNameProblem, resolveOperation } from './operations.ts';
+import { uriProblem } from './resource-uri.ts';
 import { resolveToolName, type ToolNaming } from './tool-names.ts';
 import type { CallerIdentity, ToolCall } from './types.ts';
 
-/** Methods that pass without a policy decision: session plumbing and discovery. */
-export const defaultPassMethods: readonly string[] = ['initialize', 'ping', 'tools/list'];
+/**
+ * Methods that pass without a policy decision: session plumbing and the listings, which a front
+ * end that sees their results filters per caller (visibleTools, visibleResources, ...).
+ */
+export const defaultPassMethods: readonly string[] = ['initialize', 'ping', ...listingMethods];
 
 export const defaultMaxBodyBytes = 1024 * 1024;
 
@@ -42,7 +47,7 @@ export interface GateOptions {
   /** Held calls become ApprovalRequests; without it they are refused with approvalRequired. */
   approvals?: ApprovalCoordinator;
   metrics?: GatewayMetrics;
-  /** Further request methods let through without a decision (e.g. resources/read). */
+  /** Further request methods let through without a decision; the governed ones (resources/read, prompts/get, ...) are always decided. */
   passMethods?: readonly string[];
   /** Bodies above this are refused (413). Behind Envoy keep it at or below max_request_bytes. */
   maxBodyBytes?: number;
@@ -68,6 +73,13 @@ export interface AdmitContext extends RefusalContext {
   caller: CallerIdentity;
   /** How params.name names the governed server. */
   naming: ToolNaming;
+  /**
+   * What the front end does with resources/list, resources/templates/list and prompts/list
+   * results: 'filtered' (it applies visibleResources, visibleResourceTemplates, visiblePrompts),
+   * or 'unfiltered' (it cannot see responses: ext_authz). Absent, those listings are refused,
+   * so no front end relays them unfiltered by omission.
+   */
+  listings?: 'filtered' | 'unfiltered';
   /** The client went away: stop waiting for the catalog. */
   signal?: AbortSignal;
 }
@@ -78,7 +90,7 @@ export type ReadMessage = { ok: true; message: JsonRpcMessage } | { ok: false; r
 /** What a held call waits with: retry answers at once; hold waits (watch-driven) until decided or aborted. */
 export type ReleaseMode = { mode: 'retry' } | { mode: 'hold'; signal: AbortSignal; onPending?: (r: ApprovalRequest) => void };
 
-interface About { method?: string; server?: string; tool?: string }
+interface About { method?: string; server?: string; tool?: string; target?: string }
 
 export class Gate {
   readonly router: PolicyRouter;
@@ -100,7 +112,11 @@ export class Gate {
     this.#verifiers = o.verifiers ?? new PolicyVerifiers(o.router, { log: o.log });
     this.#authenticate = o.authenticate ?? policyAuthenticator(this.#verifiers);
     this.#catalog = o.catalog ?? noCatalog;
-    this.#pass = new Set([...defaultPassMethods, ...(o.passMethods ?? [])]);
+    // A governed method is decided whatever passMethods says: listing it there once meant
+    // "let it through unchecked", which policy now decides instead (fail closed).
+    const ignored = (o.passMethods ?? []).filter((m) => governedMethods.includes(m));
+    if (ignored.length > 0) o.log.warn({ methods: ignored }, 'passMethods lists methods the policy decides; they are decided, not passed');
+    this.#pass = new Set([...defaultPassMethods, ...(o.passMethods ?? []).filter((m) => !governedMethods.includes(m))]);
   }
 
   /** True once the policies are loaded (readiness probes follow this). */
@@ -165,8 +181,12 @@ export class Gate {
     }
     const id = msg.message.id;
     if (method === 'tools/call') return this.#admitToolCall(msg, id, msg.message.params ?? {}, ctx);
+    if (governedMethods.includes(method)) return this.#admitOperation(msg.message, ctx);
+    if (filteredListings.has(method) && !ctx.listings) {
+      return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through this front end: it does not filter the listing per caller yet`, { method });
+    }
     if (this.#pass.has(method)) return { kind: 'allow', method, message: msg };
-    return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through toolgate (allowed: ${[...this.#pass, 'tools/call'].sort().join(', ')})`, { method });
+    return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through toolgate (allowed: ${[...this.#pass, 'tools/call', ...governedMethods].sort().join(', ')})`, { method });
   }
 
   /**
@@ -194,6 +214,21 @@ export class Gate {
     return this.decisionPath.visibleTools(server, tools, caller);
   }
 
+  /** The resources a caller may see in a server's resources/list: those a resources/read of their uri would be allowed. */
+  visibleResources<T extends { uri: string }>(server: string, resources: readonly T[], caller: CallerIdentity): T[] {
+    return this.decisionPath.visibleTargets(server, resources, caller, 'resource', (r) => (typeof r.uri === 'string' && uriProblem(r.uri) === undefined ? r.uri : undefined));
+  }
+
+  /** The templates a caller may see in resources/templates/list: those a completion/complete of their uriTemplate would be allowed. */
+  visibleResourceTemplates<T extends { uriTemplate: string }>(server: string, templates: readonly T[], caller: CallerIdentity): T[] {
+    return this.decisionPath.visibleTargets(server, templates, caller, 'resource', (t) => (typeof t.uriTemplate === 'string' && uriProblem(t.uriTemplate, { template: true }) === undefined ? t.uriTemplate : undefined));
+  }
+
+  /** The prompts a caller may see in prompts/list: those a prompts/get of their name would be allowed. */
+  visiblePrompts<T extends { name: string }>(server: string, prompts: readonly T[], caller: CallerIdentity): T[] {
+    return this.decisionPath.visibleTargets(server, prompts, caller, 'prompt', (p) => (typeof p.name === 'string' && promptNameProblem(p.name) === undefined ? p.name : undefined));
+  }
+
   /** A refusal of the transport itself (HTTP method, headers, session, size): no message was read. */
   transportRefusal(ctx: RefusalContext, httpStatus: number, message: string, o: { headers?: Record<string, string>; code?: number; id?: JsonRpcId } = {}): Refusal {
     return this.refuse(ctx, {
@@ -216,6 +251,7 @@ export class Gate {
       ...(ctx.caller ? { caller: ctx.caller } : {}),
       ...(what.server !== undefined ? { server: what.server } : {}),
       ...(what.tool !== undefined ? { tool: what.tool } : {}),
+      ...(what.target !== undefined ? { target: what.target } : {}),
       ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
       ...(refusal.id !== null ? { requestId: refusal.id } : {}),
       ...(refusal.verdict ? { decisionId: refusal.verdict.decisionId } : {}),
@@ -223,7 +259,7 @@ export class Gate {
     this.#o.metrics?.refused(ctx.frontEnd, refusal.stage, what.method, refusal.httpStatus, refusal.error.code);
     this.#o.log[quietStages.has(refusal.stage) ? 'debug' : 'info']({
       frontEnd: ctx.frontEnd, stage: refusal.stage, httpStatus: refusal.httpStatus, code: refusal.error.code, reason: refusal.error.message,
-      method: what.method, server: what.server, tool: what.tool, agent: ctx.caller?.agent, operator: ctx.caller?.operator, decisionId: record.decisionId,
+      method: what.method, server: what.server, tool: what.tool, target: what.target, agent: ctx.caller?.agent, operator: ctx.caller?.operator, decisionId: record.decisionId,
     }, 'refused');
     try {
       this.#o.onRefusal?.(record);
@@ -272,6 +308,30 @@ export class Gate {
       requestId: id,
       frontEnd: ctx.frontEnd,
     };
+    return this.#decide(msg, id, call, ctx);
+  }
+
+  /** resources/read, prompts/get, completion/complete, logging/setLevel, ...: decided like a tools/call, by the same path. */
+  async #admitOperation(req: JsonRpcRequest, ctx: AdmitContext): Promise<Admission> {
+    const { method, id } = req;
+    const params = req.params ?? {};
+    const resolved = resolveOperation(method, params, ctx.naming);
+    if (!resolved.ok) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, resolved.error, { method });
+    const call: ToolCall = {
+      server: resolved.server, tool: '', operation: resolved.operation,
+      caller: ctx.caller,
+      ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
+      requestId: id,
+      frontEnd: ctx.frontEnd,
+    };
+    // Forwarded as decided: params differ from the request's only by a prompt's server prefix.
+    const forward: JsonRpcMessage = { kind: 'request', message: resolved.params === params ? req : { ...req, params: resolved.params } };
+    return this.#decide(forward, id, call, ctx);
+  }
+
+  async #decide(msg: JsonRpcMessage, id: JsonRpcId, call: ToolCall, ctx: AdmitContext): Promise<Admission> {
+    const method = call.operation?.method ?? 'tools/call';
+    const server = call.server;
     const { record, audited } = this.decisionPath.decideRecorded(call);
     const verdict = record.verdict;
     if (audited && verdict.effect !== 'deny') {
@@ -286,7 +346,8 @@ export class Gate {
       if (!written.ok) this.#o.log.warn({ decisionId: verdict.decisionId, server }, 'decision not audited; let through because the policy says spec.audit.onFailure: Allow');
     }
     if (verdict.effect === 'proceed') return { kind: 'allow', method, message: msg, verdict, call };
-    if (verdict.effect === 'hold' && this.approvals && msg.kind === 'request') return { kind: 'hold', held: { message: msg.message, call, verdict } };
+    // Only tool calls can be held: the compiler refuses require_approval rules of other kinds.
+    if (verdict.effect === 'hold' && this.approvals && msg.kind === 'request' && !call.operation) return { kind: 'hold', held: { message: msg.message, call, verdict } };
     const scopes = this.decisionPath.requiredScopes(call, verdict);
     const { httpStatus, error } = verdictError(verdict, scopes);
     const challenge = error.code === ErrorCodes.insufficientScope && scopes?.length
@@ -308,7 +369,12 @@ export class Gate {
   }
 }
 
+/** Listings whose entries the policy governs; tools/list is filtered by every front end that sees it. */
+const filteredListings = new Set(listingMethods.filter((m) => m !== 'tools/list'));
+
 /** Client mistakes at the transport and parse stages are logged at debug: the audit trail has them all. */
 const quietStages = new Set<RefusalStage>(['transport', 'parse']);
 
-const about = (call: ToolCall): About => ({ method: 'tools/call', server: call.server, tool: call.tool });
+const about = (call: ToolCall): About => (call.operation
+  ? { method: call.operation.method, server: call.server, ...(call.operation.target !== undefined ? { target: call.operation.target } : {}) }
+  : { method: 'tools/call', server: call.server, tool: call.tool });

@@ -41,7 +41,7 @@ export interface Allow {
   kind: 'allow';
   method: string;
   message: JsonRpcMessage;
-  /** Present for a decided tools/call. */
+  /** Present for a decided tools/call or other governed operation (call.operation says which). */
   verdict?: Verdict;
   call?: ToolCall;
 }
@@ -80,6 +80,8 @@ export interface RefusalRecord {
   caller?: CallerIdentity;
   server?: string;
   tool?: string;
+  /** The resource URI or prompt name of a refused resources/*, prompts/get or completion. */
+  target?: string;
   sessionId?: string;
   requestId?: JsonRpcId;
   decisionId?: string;

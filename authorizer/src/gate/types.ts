@@ -27,10 +27,24 @@ export interface CallerIdentity {
 /** Who handed the gate the request: a front end, or `kubectl mcp explain` asking what they would answer. */
 export type FrontEnd = 'ext_authz' | 'proxy' | 'explain';
 
-/** One MCP tools/call, as a front end hands it to the decision path. */
+/** A governed operation other than tools/call (resources, prompts, logging). */
+export interface Operation {
+  kind: 'resource' | 'prompt' | 'logging';
+  /** The JSON-RPC method (resources/read, prompts/get, completion/complete, ...). */
+  method: string;
+  /** The resource URI or prompt name, exactly as forwarded; absent for logging. */
+  target?: string;
+}
+
+/**
+ * One decided MCP operation, as a front end hands it to the decision path: a tools/call, or,
+ * with `operation`, a resource read, prompt get, completion or logging level (then `tool` is ''
+ * and `arguments` and `annotations` are absent).
+ */
 export interface ToolCall {
   server: string;
   tool: string;
+  operation?: Operation;
   arguments?: Record<string, unknown>;
   /** From the upstream server's tools/list (untrusted); absent when the front end cannot see it. */
   annotations?: ToolAnnotations;

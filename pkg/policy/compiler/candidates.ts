@@ -77,6 +77,10 @@ function condition(key: keyof CompiledWhen, value: unknown, view: StaticView): T
       return list.includes(view.server);
     case 'tools':
       return view.tool === undefined ? undefined : matcherMatches(value as NameMatcher, view.tool);
+    case 'resources':
+    case 'prompts':
+      // Views are of tools, and these conditions hold only for their own kind.
+      return false;
     default:
       // roles and anything this compiler does not know: decided per call.
       return undefined;
@@ -84,6 +88,8 @@ function condition(key: keyof CompiledWhen, value: unknown, view: StaticView): T
 }
 
 export function ruleStatus(rule: CompiledRule, view: StaticView): Tri {
+  // Candidate lists are for tools only; a rule governing other kinds can never decide a tool.
+  if (!rule.kinds.includes('tool')) return false;
   const entries = Object.entries(rule.when) as Array<[keyof CompiledWhen, unknown]>;
   if (entries.length === 0) return true;
   const results = entries.map(([k, v]) => condition(k, v, view));

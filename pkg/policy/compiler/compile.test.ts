@@ -95,7 +95,7 @@ describe('compilePolicy', () => {
   it('compiles rules in priority order, ties by name, with flattened conditions', () => {
     const doc = compiled(rich());
     expect(doc.policies.map((p) => p.name)).toEqual(['deny-secrets', 'approve-external', 'approve-destructive', 'allow-read']);
-    expect(doc.policies[0]).toEqual({ name: 'deny-secrets', priority: 0, action: 'deny', match: 'all', when: { openWorldHint: true, labelsAll: ['data:secret'] }, approvers: [], quorum: 0, timeout: '' });
+    expect(doc.policies[0]).toEqual({ name: 'deny-secrets', priority: 0, action: 'deny', match: 'all', kinds: ['tool'], when: { openWorldHint: true, labelsAll: ['data:secret'] }, approvers: [], quorum: 0, timeout: '' });
     expect(doc.policies[1]).toMatchObject({ when: { verbs: ['create'], labelsAll: ['category:communication', 'scope:external'] }, approvers: ['lead', 'manager'], quorum: 1, timeout: '60m' });
     expect(doc.policies[2]).toMatchObject({ approvers: ['admin'], quorum: 2, timeout: '1h' });
   });
@@ -107,6 +107,48 @@ describe('compilePolicy', () => {
     expect(globs!.when).toEqual({ tools: { exact: ['send_email'], suffix: ['_booking'] } });
     const [tie1, tie2] = compileRules([{ name: 'b', priority: 1, when: {}, action: 'deny' }, { name: 'a', priority: 1, when: {}, action: 'deny' }]);
     expect([tie1!.name, tie2!.name]).toEqual(['a', 'b']);
+  });
+
+  it('gives every rule its kinds: listed, else those its targets name, else tools only', () => {
+    const rules = compileRules([
+      { name: 'old', priority: 1, when: { readOnlyHint: true }, action: 'allow' },
+      { name: 'empty', priority: 2, when: {}, action: 'deny' },
+      { name: 'docs', priority: 3, when: { resources: ['file:///public/*', 'file:///public/*'] }, action: 'allow' },
+      { name: 'mixed', priority: 4, match: 'any', when: { prompts: ['greet'], tools: ['x'] }, action: 'deny' },
+      { name: 'listed', priority: 5, when: { kinds: ['logging', 'resource', 'logging'] }, action: 'allow' },
+    ]);
+    expect(rules.map((r) => [r.name, r.kinds])).toEqual([
+      ['old', ['tool']], ['empty', ['tool']], ['docs', ['resource']], ['mixed', ['prompt', 'tool']], ['listed', ['logging', 'resource']],
+    ]);
+    expect(rules[2]!.when).toEqual({ resources: { prefix: ['file:///public/'] } });
+    expect(rules[3]!.when).toEqual({ prompts: { exact: ['greet'] }, tools: { exact: ['x'] } });
+  });
+
+  it('leaves rules of other kinds out of every tool candidate list, so an empty resource rule cannot cut a tool list short', () => {
+    const doc = compiled(policy({
+      toolOverrides: [{ server: 'gmail', tool: 'send_email', verb: 'create' }],
+      policies: [
+        { name: 'all-resources', priority: 1, when: { kinds: ['resource'] }, action: 'allow' },
+        { name: 'prompt-greet', priority: 2, when: { prompts: ['*'] }, action: 'allow' },
+        { name: 'deny-send', priority: 3, when: { tools: ['send_*'] }, action: 'deny' },
+      ],
+    }), profiles());
+    const lists = [doc.servers.gmail!.wildcard, doc.servers.gmail!.tools.send_email!.candidates].map((i) => doc.candidateLists[i]);
+    expect(lists).toEqual([[2], [2]]);
+  });
+
+  it('compiles resource and prompt overrides per server, in order, and leaves them out when there are none', () => {
+    const doc = compiled(policy({
+      resourceOverrides: [
+        { server: 'gmail', uri: 'mail://hr/*', labels: ['data:pii', 'data:pii'] },
+        { server: 'gmail', uri: '*.csv', verb: 'list' },
+      ],
+      promptOverrides: [{ server: 'github', prompt: 'review_*', verb: 'get', labels: ['category:code'] }],
+    }), profiles());
+    expect(doc.servers.gmail!.resources).toEqual([{ match: { prefix: ['mail://hr/'] }, labels: ['data:pii'] }, { match: { suffix: ['.csv'] }, verb: 'list', labels: [] }]);
+    expect(doc.servers.gmail!.prompts).toBeUndefined();
+    expect(doc.servers.github!.prompts).toEqual([{ match: { prefix: ['review_'] }, verb: 'get', labels: ['category:code'] }]);
+    expect(compiled(policy(), profiles()).servers.gmail).not.toHaveProperty('resources');
   });
 
   it('compiles role grants and unrestricted roles', () => {

@@ -2,6 +2,7 @@
 // the fixed Rego program evaluates. Deterministic: maps are walked in sorted order and lists
 // that are sets are sorted, so equal inputs give byte-identical canonical JSON.
 import type { McpProfile, McpSecurityPolicy, Policy, Problem } from '../../../api/v1alpha1/index.ts';
+import { ruleKinds } from './kinds.ts';
 import { candidatesFor, knownToolView, ListInterner, wildcardView } from './candidates.ts';
 import { compareCodeUnits } from '../../json/canonical.ts';
 import { defaultPatterns, patternWordIndex } from './patterns.ts';
@@ -28,6 +29,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
   const rules = compileRules(spec.policies ?? []);
   const patterns = defaultPatterns();
   const { servers, candidateLists } = compileServers(table, rules, patterns);
+  addTargetClasses(servers, spec);
 
   const counts: CompileCounts = {
     servers: table.size,
@@ -80,18 +82,31 @@ export function compileRules(policies: readonly Policy[]): CompiledRule[] {
         if (v && v.length > 0) when[k] = sortedUnique(v);
       }
       if (p.when?.tools && p.when.tools.length > 0) when.tools = compileGlobs(p.when.tools);
+      if (p.when?.resources && p.when.resources.length > 0) when.resources = compileGlobs(p.when.resources);
+      if (p.when?.prompts && p.when.prompts.length > 0) when.prompts = compileGlobs(p.when.prompts);
       const approval = p.action === 'require_approval';
       return {
         name: p.name,
         priority: p.priority,
         action: p.action,
         match,
+        kinds: ruleKinds(p),
         when,
         approvers: approval ? sortedUnique(p.approvers) : [],
         quorum: approval ? (p.quorum ?? defaultQuorum) : 0,
         timeout: approval ? (p.timeout ?? defaultApprovalTimeout) : '',
       };
     });
+}
+
+function addTargetClasses(servers: Record<string, CompiledServer>, spec: McpSecurityPolicy['spec']): void {
+  const add = (server: string, key: 'resources' | 'prompts', glob: string, verb: string | undefined, labels: readonly string[] | undefined) => {
+    const s = servers[server];
+    if (!s) return;
+    (s[key] ??= []).push({ match: compileGlobs([glob]), ...(verb !== undefined ? { verb } : {}), labels: sortedUnique(labels) });
+  };
+  for (const o of spec.resourceOverrides ?? []) add(o.server, 'resources', o.uri, o.verb, o.labels);
+  for (const o of spec.promptOverrides ?? []) add(o.server, 'prompts', o.prompt, o.verb, o.labels);
 }
 
 function compileServers(table: ToolTable, rules: readonly CompiledRule[], patterns: readonly CompiledPattern[]) {

@@ -5,6 +5,7 @@ import { compilePolicy } from './compile.ts';
 import type { CompileCounts, Problem } from './types.ts';
 
 export { compilePolicy, compileRules, defaultApprovalTimeout, defaultQuorum } from './compile.ts';
+export { ruleKinds } from './kinds.ts';
 export { canonicalJson, contentHash } from '../../json/canonical.ts';
 export { defaultPatterns, nameWords, patternRowFor, patternWordIndex, wordSuffixes } from './patterns.ts';
 export * from './types.ts';

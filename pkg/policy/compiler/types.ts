@@ -1,7 +1,7 @@
 // The compiled data document: what the Rego program in pkg/policy/rego reads at
 // data.toolgate.compiled. CONTRACT.md beside the Rego describes it field by field; a change
 // here that the Rego does not understand must bump schemaVersion.
-import type { Action, Problem } from '../../../api/v1alpha1/index.ts';
+import type { Action, OperationKind, Problem } from '../../../api/v1alpha1/index.ts';
 import type { GatewayConfig } from '../../contracts/gateway.ts';
 
 export const schemaVersion = 1;
@@ -46,6 +46,17 @@ export interface CompiledServer {
   /** Candidate list for tools the compiler has no entry for. */
   wildcard: number;
   tools: Record<string, CompiledTool>;
+  /** spec.resourceOverrides of the server, in order; absent when there are none. */
+  resources?: CompiledTargetClass[];
+  /** spec.promptOverrides of the server, in order; absent when there are none. */
+  prompts?: CompiledTargetClass[];
+}
+
+/** Labels and a verb for the resources or prompts a matcher selects. */
+export interface CompiledTargetClass {
+  match: NameMatcher;
+  verb?: string;
+  labels: string[];
 }
 
 export interface CompiledPattern {
@@ -81,6 +92,10 @@ export interface CompiledWhen extends Hints {
   labelsAny?: string[];
   servers?: string[];
   tools?: NameMatcher;
+  /** Resource URIs (kind resource only). */
+  resources?: NameMatcher;
+  /** Prompt names (kind prompt only). */
+  prompts?: NameMatcher;
   roles?: string[];
 }
 
@@ -89,6 +104,8 @@ export interface CompiledRule {
   priority: number;
   action: Action;
   match: 'all' | 'any';
+  /** The operation kinds the rule governs (sorted), required whatever `match` says. */
+  kinds: OperationKind[];
   when: CompiledWhen;
   approvers: string[];
   quorum: number;

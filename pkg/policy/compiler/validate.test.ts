@@ -39,6 +39,16 @@ describe('validatePolicy', () => {
     ['an unresolved variable in a policy classifier', { classifiers: [{ server: 'gmail', tool: 'x', field: 'to', present: true, setLabels: ['a:b'] }, { server: 'gmail', tool: 'x', field: 'to', contains: '@{domain}', setLabels: ['a:b'] }] }, { field: 'spec.classifiers[1].contains', message: /tenant variable \{domain\} is not defined in spec\.tenant/ }],
     ['two conditions in one classifier', { classifiers: [{ server: 'gmail', tool: 'x', field: 'to', present: true, contains: 'a', setLabels: ['a:b'] }] }, { field: 'spec.classifiers[0]', message: /exactly one condition.*found contains, present/ }],
     ['no condition in a classifier', { classifiers: [{ server: 'gmail', tool: 'x', field: 'to', setLabels: ['a:b'] }] }, { field: 'spec.classifiers[0]', message: /exactly one condition.*found none/ }],
+    ['a malformed resource glob', { policies: [{ name: 'a', priority: 5, when: { resources: ['file:///{a'] }, action: 'deny' }] }, { field: 'spec.policies[0].when.resources[0]', message: /unclosed \{/ }],
+    ['a malformed prompt glob', { policies: [{ name: 'a', priority: 5, when: { prompts: ['[x'] }, action: 'deny' }] }, { field: 'spec.policies[0].when.prompts[0]', message: /unclosed character class/ }],
+    ['resources without the resource kind', { policies: [{ name: 'a', priority: 5, when: { kinds: ['prompt'], resources: ['file:///*'] }, action: 'deny' }] }, { field: 'spec.policies[0].when.resources', message: /matches only resource operations, and when\.kinds does not include resource/ }],
+    ['tools without the tool kind', { policies: [{ name: 'a', priority: 5, when: { kinds: ['resource'], tools: ['x'] }, action: 'deny' }] }, { field: 'spec.policies[0].when.tools', message: /matches only tool operations/ }],
+    ['two targets under match all', { policies: [{ name: 'a', priority: 5, when: { tools: ['x'], prompts: ['p'] }, action: 'deny' }] }, { field: 'spec.policies[0].when', message: /tools and prompts can never hold together/ }],
+    ['hints on a resource rule', { policies: [{ name: 'a', priority: 5, when: { kinds: ['resource'], readOnlyHint: true }, action: 'allow' }] }, { field: 'spec.policies[0].when', message: /readOnlyHint describe tools only/ }],
+    ['hints on a prompt rule', { policies: [{ name: 'a', priority: 5, when: { prompts: ['p'], secretHint: true }, action: 'allow' }] }, { field: 'spec.policies[0].when', message: /secretHint describe tools only/ }],
+    ['a resource override for an unknown server', { resourceOverrides: [{ server: 'slack', uri: 'file:///*', labels: ['a:b'] }] }, { field: 'spec.resourceOverrides[0].server', message: /server "slack" is not in spec\.servers/ }],
+    ['a malformed prompt override glob', { promptOverrides: [{ server: 'gmail', prompt: 'x{', labels: ['a:b'] }] }, { field: 'spec.promptOverrides[0].prompt', message: /unclosed \{/ }],
+    ['require_approval of a resource read', { policies: [{ name: 'a', priority: 5, when: { resources: ['file:///*'] }, action: 'require_approval', approvers: ['x'] }] }, { field: 'spec.policies[0].action', message: /require_approval applies to tool calls only; operations of kind resource/ }],
     ['a malformed field path', { classifiers: [{ server: 'gmail', tool: 'x', field: 'to..cc', present: true, setLabels: ['a:b'] }] }, { field: 'spec.classifiers[0].field', message: /"to\.\.cc" must be keys joined by dots/ }],
   ])('reports %s', (_name, spec, want) => {
     const problems = check(spec);
@@ -69,6 +79,14 @@ describe('validatePolicy', () => {
 
   it('allows equal priorities with the same action', () => {
     expect(check({ policies: [{ name: 'a', priority: 5, when: {}, action: 'deny' }, { name: 'b', priority: 5, when: {}, action: 'deny' }] })).toEqual([]);
+  });
+
+  it('accepts rules on every kind, and targets of several kinds under match any', () => {
+    expect(check({ policies: [
+      { name: 'r', priority: 1, when: { resources: ['file:///public/*'], servers: ['gmail'] }, action: 'allow' },
+      { name: 'p', priority: 2, when: { kinds: ['prompt', 'tool'], prompts: ['greet'], tools: ['send_*'] }, match: 'any', action: 'deny' },
+      { name: 'l', priority: 3, when: { kinds: ['logging'] }, action: 'allow' },
+    ] })).toEqual([]);
   });
 
   it('does not check roles when the policy defines none', () => {

@@ -1,8 +1,10 @@
 // Reference and consistency checks that a schema cannot express: names that must exist, names
 // that must be unique, and combinations that would make decisions ambiguous. Every problem
 // names the field at fault so the status can point at it.
-import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec, Problem } from '../../../api/v1alpha1/index.ts';
+import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec, Policy, Problem } from '../../../api/v1alpha1/index.ts';
+import { ruleKinds } from './kinds.ts';
 import { globProblem } from './syntax.ts';
+import { hintNames } from './types.ts';
 
 /** Rule names the decision program uses for its own outcomes (toolgate:default, ...). */
 export const reservedRulePrefix = 'toolgate:';
@@ -54,6 +56,16 @@ export function checkReferences(policy: McpSecurityPolicy, profiles: ReadonlyMap
     overrides.add(key);
   });
 
+  const targetOverrides = [
+    ...(spec.resourceOverrides ?? []).map((o, i) => ({ server: o.server, glob: o.uri, at: `spec.resourceOverrides[${i}]`, key: 'uri' })),
+    ...(spec.promptOverrides ?? []).map((o, i) => ({ server: o.server, glob: o.prompt, at: `spec.promptOverrides[${i}]`, key: 'prompt' })),
+  ];
+  for (const o of targetOverrides) {
+    if (!servers.has(o.server)) add(`${o.at}.server`, notGoverned(o.server));
+    const why = globProblem(o.glob);
+    if (why) add(`${o.at}.${o.key}`, why);
+  }
+
   (spec.classifiers ?? []).forEach((c, i) => {
     if (!servers.has(c.server)) add(`spec.classifiers[${i}].server`, notGoverned(c.server));
   });
@@ -101,6 +113,13 @@ export function checkReferences(policy: McpSecurityPolicy, profiles: ReadonlyMap
       const why = globProblem(g);
       if (why) add(`${at}.when.tools[${j}]`, why);
     });
+    for (const f of ['resources', 'prompts'] as const) {
+      (p.when?.[f] ?? []).forEach((g, j) => {
+        const why = globProblem(g);
+        if (why) add(`${at}.when.${f}[${j}]`, why);
+      });
+    }
+    kindProblems(p, at, add);
     if (spec.identity?.roles) {
       (p.when?.roles ?? []).forEach((r, j) => {
         if (!roles.has(r)) add(`${at}.when.roles[${j}]`, `role "${r}" is not defined in spec.identity.roles`);
@@ -108,4 +127,27 @@ export function checkReferences(policy: McpSecurityPolicy, profiles: ReadonlyMap
     }
   });
   return problems;
+}
+
+/** The condition that names each kind's target. */
+const targetCondition = { tool: 'tools', resource: 'resources', prompt: 'prompts' } as const;
+
+/**
+ * Conditions that could never hold for the kinds a rule governs are mistakes, not policy: a
+ * rule that silently never matches would let the default decide what its author meant to rule.
+ */
+function kindProblems(p: Policy, at: string, add: (field: string, message: string) => void): void {
+  const kinds = ruleKinds(p);
+  const explicit = (p.when?.kinds?.length ?? 0) > 0;
+  for (const [kind, cond] of Object.entries(targetCondition) as Array<[keyof typeof targetCondition, 'tools' | 'resources' | 'prompts']>) {
+    if (explicit && (p.when?.[cond]?.length ?? 0) > 0 && !kinds.includes(kind)) add(`${at}.when.${cond}`, `when.${cond} matches only ${kind} operations, and when.kinds does not include ${kind}`);
+  }
+  const match = p.match ?? 'all';
+  const targets = Object.values(targetCondition).filter((c) => (p.when?.[c]?.length ?? 0) > 0);
+  if (match === 'all' && targets.length > 1) add(`${at}.when`, `with match all, conditions on ${targets.join(' and ')} can never hold together (each matches only its own kind of operation); split the rule or use match any`);
+  if (!kinds.includes('tool')) {
+    const toolOnly = hintNames.filter((k) => p.when?.[k] !== undefined);
+    if (toolOnly.length > 0 && match === 'all') add(`${at}.when`, `${toolOnly.join(', ')} describe tools only; for kinds ${kinds.join(', ')} they never hold, so the rule could never match`);
+    if (p.action === 'require_approval') add(`${at}.action`, `require_approval applies to tool calls only; operations of kind ${kinds.filter((k) => k !== 'tool').join(', ')} can be allowed or denied`);
+  }
 }

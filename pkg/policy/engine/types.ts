@@ -24,12 +24,18 @@ export interface Caller {
   scopes?: string[];
 }
 
-/** One tools/call as the authorizer presents it to the policy. */
+/** One decided operation as the authorizer presents it to the policy (CONTRACT.md). */
 export interface PolicyInput {
   /** Governed server name (spec.servers[].name). */
   server: string;
-  /** Tool name as the server reports it. */
-  tool: string;
+  /** Absent: tool. */
+  kind?: 'tool' | 'resource' | 'prompt' | 'logging';
+  /** Tool name as the server reports it (kind tool only). */
+  tool?: string;
+  /** Resource URI as forwarded (kind resource only). */
+  resource?: string;
+  /** Prompt name (kind prompt only). */
+  prompt?: string;
   /** params.arguments of the tools/call; absent means none. */
   arguments?: Record<string, unknown>;
   annotations?: ToolAnnotations;

@@ -6,6 +6,7 @@ package toolgate.classify
 
 import data.toolgate.args
 import data.toolgate.names
+import data.toolgate.validate
 
 compiled := data.toolgate.compiled
 
@@ -31,6 +32,20 @@ risky := {
 }
 
 server := compiled.servers[input.server]
+
+# What the operation is (validate.kind: absent means a tools/call) and what it acts on.
+kind := validate.kind
+
+default is_tool := false
+
+is_tool if kind == "tool"
+
+# The operation as reasons quote it: server/tool, or the server and the kind's target.
+subject := concat("/", [input.server, input.tool]) if {
+	is_tool
+} else := concat("", [input.server, " ", kind, " ", input[kind]]) if {
+	kind in {"resource", "prompt"}
+} else := concat("", [input.server, " ", kind])
 
 default known := false
 
@@ -89,13 +104,36 @@ _layered := object.union(object.union(spec_defaults, server_hints), tool.annotat
 } else := object.union(object.union(spec_defaults, server_hints), pattern_hints)
 
 # destructiveHint is only meaningful when readOnlyHint is false (MCP spec); without this a
-# read-only tool would still carry the spec's default destructiveHint: true.
-annotations := object.union(_layered, {"destructiveHint": false}) if {
+# read-only tool would still carry the spec's default destructiveHint: true. Hints describe
+# tools only: a resource read, a prompt or a logging level has none, so a rule on hints never
+# matches one.
+annotations := {} if {
+	not is_tool
+} else := object.union(_layered, {"destructiveHint": false}) if {
 	_layered.readOnlyHint == true
 } else := _layered
 
+# Resources and prompts are classified by the operator's overrides for the server
+# (spec.resourceOverrides / promptOverrides): every override whose pattern matches the target
+# adds its labels; the first that names a verb gives it.
+_target_classes := object.get(server, "resources", []) if {
+	kind == "resource"
+} else := object.get(server, "prompts", []) if {
+	kind == "prompt"
+} else := []
+
+target_classes := [c |
+	some c in _target_classes
+	names.matches(c.match, input[kind])
+]
+
+_target_verbs := [c.verb | some c in target_classes; c.verb]
+
 # The empty string means no layer named a verb; rules on verbs then do not match.
-verb := tool.verb if {
+verb := _target_verbs[0] if {
+	not is_tool
+	count(_target_verbs) > 0
+} else := tool.verb if {
 	tool.verb
 } else := pattern.verb if {
 	pattern.verb
@@ -110,7 +148,7 @@ fired := [c |
 	args.holds(c, arguments)
 ]
 
-labels := ({l | some l in tool.labels} | {l | not classified; some l in pattern.labels}) | {l | some c in fired; some l in c.labels}
+labels := (({l | some l in tool.labels} | {l | not classified; some l in pattern.labels}) | {l | some c in fired; some l in c.labels}) | {l | some c in target_classes; some l in c.labels}
 
 scopes := {s | some s in tool.scopes}
 
@@ -122,6 +160,8 @@ missing_scopes := scopes - caller_scopes
 
 # Role tool grants: a caller holding at least one role that lists tools may call only what
 # one of its roles grants, unless it also holds a role without a tool list (unrestricted).
+# The grants name tools only, so such a caller is refused every other operation (resources,
+# prompts, logging): a role written as "may call only these tools" keeps meaning exactly that.
 _restricted_roles := {r | some r in caller_roles; _ = compiled.roles.grants[r]}
 
 grant_denied if {
@@ -136,14 +176,18 @@ _unrestricted_role_held if {
 }
 
 _granted if {
+	is_tool
 	some r in _restricted_roles
 	names.matches(compiled.roles.grants[r], concat("/", [input.server, input.tool]))
 }
 
 # Which layers contributed, in order of authority, for audit records and debugging.
 sources := array.concat(
-	array.concat([s | count(server_hints) > 0; s := "server"], [s | some s in tool.sources]),
-	array.concat([s | _pattern_used; s := concat(":", ["pattern", pattern.name])], [s | count(fired) > 0; s := "classifiers"]),
+	array.concat(
+		array.concat([s | count(server_hints) > 0; s := "server"], [s | some s in tool.sources]),
+		array.concat([s | _pattern_used; s := concat(":", ["pattern", pattern.name])], [s | count(fired) > 0; s := "classifiers"]),
+	),
+	[s | count(target_classes) > 0; s := "override"],
 )
 
 _pattern_used if {

@@ -47,7 +47,7 @@ _hard := _unclassified("toolgate:no-data", ["no compiled policy data of schemaVe
 	not classify.server
 }
 
-_soft := _classified("deny", "toolgate:role-grant", [concat("", ["no role of the caller grants ", input.server, "/", input.tool])], {}) if {
+_soft := _classified("deny", "toolgate:role-grant", [concat("", ["no role of the caller grants ", classify.subject])], {}) if {
 	classify.grant_denied
 } else := _classified("deny", "toolgate:missing-scope", [concat("", ["caller token lacks required scope(s): ", concat(", ", sort(classify.missing_scopes))])], {}) if {
 	count(classify.missing_scopes) > 0
@@ -120,7 +120,8 @@ classification := {"valid": false, "errors": _class_errors} if {
 } else := {
 	"valid": true,
 	"server": input.server,
-	"tool": input.tool,
+	"kind": classify.kind,
+	"tool": object.get(input, "tool", ""),
 	"known": classify.known,
 	"annotations": classify.annotations,
 	"verb": classify.verb,

@@ -155,7 +155,7 @@ test_approval_fields_absent_in_rule if {
 test_classification_entrypoint if {
 	c := data.toolgate.classification with data.toolgate.compiled as fixture.compiled with input as fixture.call("get_secret", {})
 	c == {
-		"valid": true, "server": "mail", "tool": "get_secret", "known": true,
+		"valid": true, "server": "mail", "kind": "tool", "tool": "get_secret", "known": true,
 		"annotations": {"readOnlyHint": true, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true, "secretHint": true},
 		"verb": "get", "labels": [], "scopes": ["mail:read", "mail:secrets"], "sources": ["profile:mail"],
 	}

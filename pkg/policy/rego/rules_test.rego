@@ -9,7 +9,7 @@ first_rule(call) := name if {
 }
 
 ctx(overrides) := object.union(
-	{"annotations": {"readOnlyHint": false, "destructiveHint": false, "secretHint": false}, "verb": "create", "labels": {"a:b"}, "server": "mail", "tool": "send", "roles": set()},
+	{"annotations": {"readOnlyHint": false, "destructiveHint": false, "secretHint": false}, "verb": "create", "labels": {"a:b"}, "server": "mail", "kind": "tool", "tool": "send", "resource": "", "prompt": "", "roles": set()},
 	overrides,
 )
 

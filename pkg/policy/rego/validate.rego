@@ -19,9 +19,31 @@ errors contains "input.server must be a non-empty string" if {
 	not _nonempty_string(object.get(input, "server", null))
 }
 
-errors contains "input.tool must be a non-empty string" if {
-	_input_is_object
-	not _nonempty_string(object.get(input, "tool", null))
+# The operation kind: absent means a tools/call (the only kind before resources, prompts and
+# logging were governed), so inputs built by older front ends keep their meaning.
+kinds := {"tool", "resource", "prompt", "logging"}
+
+kind := object.get(input, "kind", "tool") if _input_is_object
+
+errors contains "input.kind must be one of tool, resource, prompt, logging when present" if {
+	_present("kind")
+	not input.kind in kinds
+}
+
+# Each kind names its target in its own field, so a rule on tool names can never be matched by
+# a URI or a prompt name, nor the other way round.
+_target := {"tool": "tool", "resource": "resource", "prompt": "prompt"}
+
+errors contains concat("", ["input.", f, " must be a non-empty string"]) if {
+	f := _target[kind]
+	not _nonempty_string(object.get(input, f, null))
+}
+
+errors contains concat("", ["input.", f, " must be absent for input.kind ", kind]) if {
+	kind in kinds
+	some f in ["tool", "resource", "prompt"]
+	f != object.get(_target, kind, "")
+	_present(f)
 }
 
 # MCP lets a tools/call omit arguments; when present they must be an object, because
