@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CallerIdentity, Gate, RefusalContext } from '../gate/index.ts';
+import { refuseHeaderMismatch } from '../gate/mcp-headers.ts';
 import type { ApprovalMode } from '../approvals/index.ts';
 import { defaultSeparator, validSeparator } from './catalog.ts';
 import { hasStreamCandidate, noStreamMessage, openMergedStream } from './get-stream.ts';
@@ -105,6 +106,9 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     const read = gate.read(await readBody(req, gate.maxBodyBytes), rc);
     if (!read.ok) return sendRefusal(res, read.refusal);
     const msg = read.message;
+    // Routers in front may route on Mcp-Method / Mcp-Name; the gate decides on the body: they must agree.
+    const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, msg);
+    if (mismatch) return sendRefusal(res, mismatch);
     const p: PostContext = { req, res, caller, signal, rc };
     if (msg.kind === 'request' && msg.message.method === 'initialize') {
       if (header(req, 'mcp-session-id')) throw new HttpError('initialize must not carry an MCP-Session-Id header: it starts a new session', { status: 400 });
@@ -152,6 +156,8 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     const abort = new AbortController();
     res.on('close', () => { if (!res.writableFinished) abort.abort(); });
     if (req.method === 'POST') return post(req, res, rc, caller, abort.signal);
+    const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, undefined);
+    if (mismatch) return sendRefusal(res, mismatch);
     if (req.method === 'GET' && !accepts(header(req, 'accept'), 'text/event-stream')) throw new HttpError('Accept must include text/event-stream', { status: 406 });
     const session = sessionFor(req, caller);
     rc.sessionId = session.id;
