@@ -51,6 +51,8 @@ describe('Mcp-Method / Mcp-Name / MCP-Protocol-Version against the body', () => 
   it('treats an unknown version as the newest era (headers required): fail closed', () => {
     const future = msg('tools/call', { name: 'x', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2027-01-01' } });
     expect(mcpHeaderMismatch({}, future)?.message).toMatch(/MCP-Protocol-Version header is required/);
+    // An unknown header version over a body without _meta mirrors nothing: the version check refuses it.
+    expect(mcpHeaderMismatch({ 'mcp-protocol-version': '1999-01-01' }, msg('tools/list'))).toBeUndefined();
   });
 
   it('refuses repeated, empty, non-ASCII, whitespace-padded and malformed-sentinel values', () => {

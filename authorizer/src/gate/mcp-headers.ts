@@ -27,8 +27,8 @@ export type HeaderValues = Readonly<Record<string, string | readonly string[] | 
 
 export const protocolVersionMetaKey = 'io.modelcontextprotocol/protocolVersion';
 
-/** Versions from before per-request metadata: they define no Mcp-Method/Mcp-Name, so none is required. */
-export const legacyProtocolVersions: readonly string[] = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
+/** Versions that carry their version, identity and capabilities in each request's _meta (and require these headers). */
+export const modernProtocolVersions: readonly string[] = ['2026-07-28'];
 
 /** Which params field Mcp-Name mirrors, per method (SEP-2243's table, plus SEP-2663's tasks rows). */
 export const mcpNameSources: Readonly<Record<string, string>> = {
@@ -154,11 +154,12 @@ export function mcpHeaderMismatch(headers: HeaderValues, msg: JsonRpcMessage | u
     return { message: `Header mismatch: Mcp-Name header value ${quote(headerName)} does not match ${body}` };
   }
 
-  // Which era the request is in: what the header or the body declares. Only the versions from
-  // before per-request metadata are exempt from the required headers; an unknown version is
-  // treated as the newest era (fail closed), and the request path refuses it as unsupported.
-  const declared = headerVersion ?? (meta.present ? meta.value : undefined);
-  const modern = declared !== undefined && !(typeof declared === 'string' && legacyProtocolVersions.includes(declared));
+  // Which era the request is in. A body with a per-request version (_meta), whatever it names,
+  // is in the per-request era: an unknown one is held to the newest rules (fail closed) and the
+  // request path refuses it as unsupported. A header naming a per-request version over a body
+  // without one is refused below. A header naming an unknown version over a body without _meta
+  // mirrors nothing: the version check of the request path refuses it as unsupported.
+  const modern = meta.present || (headerVersion !== undefined && modernProtocolVersions.includes(headerVersion));
   if (!modern) return undefined;
   if (msg.kind === 'notification') return undefined; // the spec defines no header requirements for notification POSTs
   if (headerVersion === undefined) return { message: 'Header mismatch: MCP-Protocol-Version header is required (the body declares a per-request protocol version)' };
