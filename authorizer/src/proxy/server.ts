@@ -15,6 +15,7 @@ import { hasStreamCandidate, noStreamMessage, openMergedStream } from './get-str
 import { handleInitialize, handleMessage, type PostContext, type ProxyContext } from './handler.ts';
 import { accepts, header, HttpError, isJsonContentType, normalizeOrigin, readBody, sendJson, sendRefusal } from './http.ts';
 import { createProxyMetrics } from './metrics.ts';
+import { handleStateless, isStatelessRequest, statelessProtocolVersions } from './stateless/index.ts';
 import { SessionStore, type ProxySession } from './session.ts';
 import type { UpstreamHeaders } from './upstream.ts';
 
@@ -110,6 +111,8 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, msg);
     if (mismatch) return sendRefusal(res, mismatch);
     const p: PostContext = { req, res, caller, signal, rc };
+    // MCP 2026-07-28: no session, the version in each request's _meta (stateless/handler.ts).
+    if (isStatelessRequest(req.headersDistinct, msg)) return handleStateless(ctx, p, msg);
     if (msg.kind === 'request' && msg.message.method === 'initialize') {
       if (header(req, 'mcp-session-id')) throw new HttpError('initialize must not carry an MCP-Session-Id header: it starts a new session', { status: 400 });
       return handleInitialize(ctx, p, msg.message);
@@ -158,6 +161,10 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     if (req.method === 'POST') return post(req, res, rc, caller, abort.signal);
     const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, undefined);
     if (mismatch) return sendRefusal(res, mismatch);
+    // 2026-07-28 has no GET stream and no session to DELETE (subscriptions/listen replaces the one).
+    if (statelessProtocolVersions.includes(header(req, 'mcp-protocol-version') ?? '')) {
+      throw new HttpError(`HTTP ${req.method} is not part of MCP 2026-07-28 Streamable HTTP: POST each request (subscriptions/listen for change notifications)`, { status: 405, headers: { allow: 'POST' } });
+    }
     if (req.method === 'GET' && !accepts(header(req, 'accept'), 'text/event-stream')) throw new HttpError('Accept must include text/event-stream', { status: 406 });
     const session = sessionFor(req, caller);
     rc.sessionId = session.id;
