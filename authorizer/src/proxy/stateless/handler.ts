@@ -25,6 +25,7 @@ import type { PostContext, ProxyContext } from '../handler.ts';
 import { sendJson, sendRefusal } from '../http.ts';
 import { SseWriter } from '../sse.ts';
 import { UpstreamError } from '../upstream.ts';
+import { approvalInputAction, approvalInputRequired, defaultApprovalUrl, withoutApprovalInput } from './approval-input.ts';
 import { modernVersionOf, statelessProtocolVersions } from './classify.ts';
 import { messagesOf, postModern } from './upstream.ts';
 
@@ -83,12 +84,18 @@ export async function handleStateless(ctx: ProxyContext, p: PostContext, msg: Js
     const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming: { server }, signal: p.signal });
     if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
     if (admitted.kind === 'hold') {
-      // A sessionless client holds no stream to wait on: answer at once (pending, with the approval reference).
+      // A sessionless client holds no stream to wait on: answer at once, in MRTR terms when it can
+      // be asked (approval-input.ts), else with the pending error and the approval reference.
       const released = await ctx.gate.release(admitted.held, { mode: 'retry' }, p.rc);
-      if (released.kind === 'refuse') return sendRefusal(p.res, released.refusal);
+      if (released.kind === 'refuse') {
+        const action = approvalInputAction(req);
+        const ask = action === undefined || action === 'accept' ? approvalInputRequired(released.refusal, req, defaultApprovalUrl) : undefined;
+        if (ask) return sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: ask });
+        return sendRefusal(p.res, released.refusal);
+      }
     }
   }
-  return relay(ctx, p, governed, req);
+  return relay(ctx, p, governed, withoutApprovalInput(req));
 }
 
 function upstreamOf(ctx: ProxyContext, g: Governed, p: PostContext) {
