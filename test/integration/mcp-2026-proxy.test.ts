@@ -152,6 +152,41 @@ describe('MCP 2026-07-28 through the proxy (v2 SDK client and server)', () => {
     expect(res.headers.get('mcp-session-id')).toBeNull();
   });
 
+  it('relays subscriptions/listen: the acknowledgement, then the upstream\'s tools/list_changed, on one open stream', async () => {
+    const abort = new AbortController();
+    const res = await fetch(proxy.url, {
+      method: 'POST', signal: abort.signal,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'listen-1', method: 'subscriptions/listen', params: { _meta: meta, notifications: { toolsListChanged: true } } }),
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version, 'mcp-method': 'subscriptions/listen' },
+    });
+    try {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = res.body!.getReader();
+      let text = '';
+      const until = async (needle: string) => {
+        while (!text.includes(needle)) {
+          const { done, value } = await reader.read();
+          if (done) throw new Error(`stream ended before ${needle}; got ${text}`);
+          text += Buffer.from(value).toString('utf8');
+        }
+      };
+      await until('notifications/subscriptions/acknowledged');
+      expect(text).not.toContain('notifications/tools/list_changed');
+      upstream.notifyToolsChanged();
+      await until('notifications/tools/list_changed');
+    } finally {
+      abort.abort();
+    }
+  });
+
+  it('refuses subscriptions/listen for resource updates the caller may not read (as the gate refuses resources/read)', async () => {
+    const res = await post({ jsonrpc: '2.0', id: 'listen-2', method: 'subscriptions/listen', params: { _meta: meta, notifications: { resourceSubscriptions: ['fixture://readme'] } } }, { 'mcp-method': 'subscriptions/listen' });
+    const body = await res.json() as { id: string; error: { code: number; message: string } };
+    expect(body).toMatchObject({ id: 'listen-2', error: { code: ErrorCodes.invalidParams } });
+    expect(body.error.message).toMatch(/fixture:\/\/readme/);
+  });
+
   it('refuses a 2026-07-28 request without a token, as the session path does', async () => {
     const res = await fetch(proxy.url, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 13, method: 'tools/list', params: { _meta: meta } }), headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version, 'mcp-method': 'tools/list' } });
     expect(res.status).toBe(401);
