@@ -7,14 +7,14 @@ import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcont
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { UpstreamToolCatalog } from '../../authorizer/src/catalog/index.ts';
+import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
 import { ErrorCodes, Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
 import { modernToolLister } from '../../authorizer/src/proxy/stateless/index.ts';
 import { fixtureInstructions, fixtureServerInfo, startMcp2026Server, type Mcp2026Server } from '../fixtures/mcp-2026/server.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
-import { audience, loadPolicy } from './proxy-support.ts';
+import { audience, loadPolicy, startEverything, type EverythingServer } from './proxy-support.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const version = '2026-07-28';
@@ -191,5 +191,49 @@ describe('MCP 2026-07-28 through the proxy (v2 SDK client and server)', () => {
     const res = await fetch(proxy.url, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 13, method: 'tools/list', params: { _meta: meta } }), headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version, 'mcp-method': 'tools/list' } });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+  });
+});
+
+describe('a v2 client in front of a server that speaks only ≤ 2025-11-25 (the npm reference server)', () => {
+  let everything: EverythingServer;
+  let legacyCatalog: UpstreamToolCatalog;
+  let legacyProxy: McpProxy;
+  beforeAll(async () => {
+    everything = await startEverything();
+    const router = new PolicyRouter();
+    const p = policy(everything.url);
+    p.spec.servers = [{ name: 'everything', url: everything.url }];
+    p.spec.profiles = [{ name: 'everything' }];
+    const gateway = await loadPolicy(router, p, 'rev-1');
+    const verifier = createTokenVerifier(gateway.identity!, {});
+    legacyCatalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
+    legacyProxy = await startMcpProxy({ gate: new Gate({ router, log, catalog: legacyCatalog, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) }), log });
+  }, 60_000);
+  afterAll(async () => {
+    await legacyProxy?.close();
+    await legacyCatalog?.close();
+    await everything?.close();
+  });
+
+  const connectTo = async (mode: 'auto' | { pin: string }) => {
+    const client = new Client({ name: 'v2-client', version: '1.0.0' }, { versionNegotiation: { mode } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(legacyProxy.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    return client;
+  };
+
+  it('negotiating (auto), falls back to 2025-11-25 through the session path: the upstream\'s server/discover error is relayed, not masked', async () => {
+    const client = await connectTo('auto');
+    try {
+      expect(client.getNegotiatedProtocolVersion?.()).toBe('2025-11-25');
+      const { tools } = await client.listTools();
+      // Prefixed or not is the session path's naming (being changed to unprefixed for one server).
+      expect(tools.filter((t) => t.name === 'echo' || t.name === 'everything__echo')).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('pinned to 2026-07-28, fails clearly: the server offers no 2026-07-28', async () => {
+    await expect(connectTo({ pin: version })).rejects.toThrow(/did not offer pinned protocol version 2026-07-28/);
   });
 });
