@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { Gate } from '../gate/gate.ts';
 import { ErrorCodes } from '../gate/jsonrpc.ts';
+import { refuseHeaderMismatch } from '../gate/mcp-headers.ts';
 import type { GateOutcome, Refusal, RefusalContext } from '../gate/outcome.ts';
 import type { CallerIdentity } from '../gate/types.ts';
 import type { CheckOutcome, ExtAuthzMetrics } from './metrics.ts';
@@ -66,6 +67,9 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: 
     ctx.caller = caller;
     if (view.sessionId) ctx.sessionId = view.sessionId;
     if (view.method !== 'POST') {
+      // Mcp-Method / Mcp-Name on a request with no message name what is not there (a router may route on them).
+      const mismatch = refuseHeaderMismatch(gate, ctx, view.headers, undefined);
+      if (mismatch) return refused(mismatch);
       // GET opens the SSE stream, DELETE ends the session: neither carries a message. One that
       // carries a body is refused, not let through undecided (Envoy would forward the body).
       if (view.bodyBytes === 0 && !view.partial && !(view.declaredBytes !== undefined && view.declaredBytes > 0)) return allowed(caller);
@@ -77,6 +81,9 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: 
     }
     const read = gate.read(view.body, ctx);
     if (!read.ok) return refused(read.refusal);
+    // Envoy routes on these headers, the gate decides on the body: they must agree (MCP 2026-07-28 Server Validation).
+    const mismatch = refuseHeaderMismatch(gate, ctx, view.headers, read.message);
+    if (mismatch) return refused(mismatch);
     // Envoy routes to one upstream server per route: the tool name is the server's own. Envoy
     // never shows ext_authz the response, so resources/list and prompts/list pass unfiltered
     // (gate/README.md); deployments that must filter them use the proxy.

@@ -44,7 +44,11 @@ export type JsonRpcMessage =
   | { kind: 'notification'; message: JsonRpcNotification }
   | { kind: 'response'; message: JsonRpcResponse };
 
-/** Stable error codes. JSON-RPC's own, then toolgate's in the implementation-defined range. */
+/**
+ * Stable error codes: JSON-RPC's own, toolgate's in the legacy implementation-defined range
+ * (-32000..-32019), and the ones MCP 2026-07-28 defines in the range it reserves for the
+ * specification (-32020..-32099), used only with the spec's meaning (errors.test.ts holds both).
+ */
 export const ErrorCodes = {
   parseError: -32700,
   invalidRequest: -32600,
@@ -72,7 +76,16 @@ export const ErrorCodes = {
   approvalExpired: -32008,
   /** The approval was already spent: another replica or an earlier identical call released it. */
   alreadyReleased: -32009,
+  /** MCP HeaderMismatch: an MCP-Protocol-Version / Mcp-Method / Mcp-Name header is missing, malformed or disagrees with the body. */
+  headerMismatch: -32020,
+  /** MCP MissingRequiredClientCapability: the request needs a client capability its _meta does not declare. */
+  missingRequiredClientCapability: -32021,
+  /** MCP UnsupportedProtocolVersion: neither toolgate nor the upstream speaks the requested version; data lists the supported ones. */
+  unsupportedProtocolVersion: -32022,
 } as const;
+
+/** The codes MCP 2026-07-28 defines in its reserved range, by the name the schema gives them. */
+export const mcpSpecErrorCodes = { headerMismatch: -32020, missingRequiredClientCapability: -32021, unsupportedProtocolVersion: -32022 } as const;
 
 export class JsonRpcParseError extends Error {
   override name = 'JsonRpcParseError';

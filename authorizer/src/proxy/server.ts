@@ -8,12 +8,14 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CallerIdentity, Gate, RefusalContext } from '../gate/index.ts';
+import { refuseHeaderMismatch } from '../gate/mcp-headers.ts';
 import type { ApprovalMode } from '../approvals/index.ts';
 import { defaultSeparator, validSeparator } from './catalog.ts';
 import { hasStreamCandidate, noStreamMessage, openMergedStream } from './get-stream.ts';
 import { handleInitialize, handleMessage, type PostContext, type ProxyContext } from './handler.ts';
 import { accepts, header, HttpError, isJsonContentType, normalizeOrigin, readBody, sendJson, sendRefusal } from './http.ts';
 import { createProxyMetrics } from './metrics.ts';
+import { handleStateless, isStatelessRequest, statelessProtocolVersions } from './stateless/index.ts';
 import { SessionStore, type ProxySession } from './session.ts';
 import type { UpstreamHeaders } from './upstream.ts';
 
@@ -105,7 +107,12 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     const read = gate.read(await readBody(req, gate.maxBodyBytes), rc);
     if (!read.ok) return sendRefusal(res, read.refusal);
     const msg = read.message;
+    // Routers in front may route on Mcp-Method / Mcp-Name; the gate decides on the body: they must agree.
+    const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, msg);
+    if (mismatch) return sendRefusal(res, mismatch);
     const p: PostContext = { req, res, caller, signal, rc };
+    // MCP 2026-07-28: no session, the version in each request's _meta (stateless/handler.ts).
+    if (isStatelessRequest(req.headersDistinct, msg)) return handleStateless(ctx, p, msg);
     if (msg.kind === 'request' && msg.message.method === 'initialize') {
       if (header(req, 'mcp-session-id')) throw new HttpError('initialize must not carry an MCP-Session-Id header: it starts a new session', { status: 400 });
       return handleInitialize(ctx, p, msg.message);
@@ -152,6 +159,12 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     const abort = new AbortController();
     res.on('close', () => { if (!res.writableFinished) abort.abort(); });
     if (req.method === 'POST') return post(req, res, rc, caller, abort.signal);
+    const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, undefined);
+    if (mismatch) return sendRefusal(res, mismatch);
+    // 2026-07-28 has no GET stream and no session to DELETE (subscriptions/listen replaces the one).
+    if (statelessProtocolVersions.includes(header(req, 'mcp-protocol-version') ?? '')) {
+      throw new HttpError(`HTTP ${req.method} is not part of MCP 2026-07-28 Streamable HTTP: POST each request (subscriptions/listen for change notifications)`, { status: 405, headers: { allow: 'POST' } });
+    }
     if (req.method === 'GET' && !accepts(header(req, 'accept'), 'text/event-stream')) throw new HttpError('Accept must include text/event-stream', { status: 406 });
     const session = sessionFor(req, caller);
     rc.sessionId = session.id;
