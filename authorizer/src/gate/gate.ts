@@ -28,7 +28,8 @@ import type { CallerIdentity, ToolCall } from './types.ts';
 /** Methods that pass without a policy decision: session plumbing and discovery. */
 export const defaultPassMethods: readonly string[] = ['initialize', 'ping', 'tools/list'];
 
-export const defaultMaxBodyBytes = 1024 * 1024;
+/** 4 MiB, what the MCP SDK server accepts: a client must not find the gate stricter than its server. */
+export const defaultMaxBodyBytes = 4 * 1024 * 1024;
 
 export interface GateOptions {
   router: PolicyRouter;
