@@ -7,53 +7,18 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
-import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
-import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
-import { startMcpProxy, supportedProtocolVersions, type McpProxy } from '../../authorizer/src/proxy/index.ts';
-import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
-import { audience, loadPolicy, startEverything, type EverythingServer } from './proxy-support.ts';
+import { supportedProtocolVersions } from '../../authorizer/src/proxy/index.ts';
+import { startFrontedEverything, type FrontedServer } from './proxy-support.ts';
 
-/** Until the gate decides them (issue 11, governed methods), the non-tool methods pass undecided. */
-const relayedMethods = [
-  'resources/list', 'resources/templates/list', 'resources/read', 'resources/subscribe', 'resources/unsubscribe',
-  'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-];
-
-let issuer: TestIssuer;
-let everything: EverythingServer;
-let catalog: UpstreamToolCatalog;
-let proxy: McpProxy;
+let front: FrontedServer;
 
 beforeAll(async () => {
-  issuer = await startJwtIssuer({ audience });
-  everything = await startEverything();
-  const policy: McpSecurityPolicy = {
-    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'fidelity' },
-    spec: {
-      servers: [{ name: 'everything', url: everything.url }],
-      profiles: [{ name: 'everything' }],
-      policies: [{ name: 'allow-all', priority: 100, when: {}, action: 'allow' }],
-      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
-    },
-  };
-  const router = new PolicyRouter();
-  const gateway = await loadPolicy(router, policy, 'rev-1');
-  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const verifier = createTokenVerifier(gateway.identity!, {});
-  catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
-  const gate = new Gate({ router, log, catalog, passMethods: relayedMethods, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
-  proxy = await startMcpProxy({ gate, log });
+  front = await startFrontedEverything();
 }, 120_000);
 
 afterAll(async () => {
-  await proxy?.close();
-  await catalog?.close();
-  await everything?.close();
-  await issuer?.close();
+  await front?.close();
 });
 
 /** The SDK client always asks for its newest version; this transport asks for `version` instead. */
@@ -102,9 +67,9 @@ async function observe(client: Client, transport: StreamableHTTPClientTransport)
 
 describe('the proxy fronting one server is indistinguishable from it (allow-all policy)', () => {
   it.each([...supportedProtocolVersions])('at protocol version %s', async (version) => {
-    const direct = await connect(everything.url, version);
-    const token = await issuer.mint({ sub: 'alice', azp: 'agent-1' });
-    const proxied = await connect(proxy.url, version, { authorization: `Bearer ${token}` });
+    const direct = await connect(front.everything.url, version);
+    const token = await front.token();
+    const proxied = await connect(front.proxy.url, version, { authorization: `Bearer ${token}` });
     try {
       const seenDirect = await observe(direct.client, direct.transport);
       const seenProxied = await observe(proxied.client, proxied.transport);
@@ -123,8 +88,8 @@ describe('the proxy fronting one server is indistinguishable from it (allow-all 
   });
 
   it('relays a tool call under the server\'s own tool name, and refuses a prefixed one as unknown', async () => {
-    const token = await issuer.mint({ sub: 'alice', azp: 'agent-1' });
-    const { client } = await connect(proxy.url, '2025-11-25', { authorization: `Bearer ${token}` });
+    const token = await front.token();
+    const { client } = await connect(front.proxy.url, '2025-11-25', { authorization: `Bearer ${token}` });
     try {
       const result = await client.callTool({ name: 'echo', arguments: { message: 'hi' } });
       expect(result.content).toEqual([{ type: 'text', text: 'Echo: hi' }]);

@@ -213,3 +213,48 @@ export async function rawPost(url: string, body: unknown, headers: Record<string
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** Until the gate decides them (issue 11, governed methods), the non-tool methods pass undecided. */
+export const relayedMethods = [
+  'resources/list', 'resources/templates/list', 'resources/read', 'resources/subscribe', 'resources/unsubscribe',
+  'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
+];
+
+export interface FrontedServer {
+  issuer: TestIssuer;
+  everything: EverythingServer;
+  proxy: McpProxy;
+  token(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** One "everything" server behind the proxy under a policy that allows everything: the proxy fronts it as itself. */
+export async function startFrontedEverything(proxyOptions: Partial<McpProxyOptions> = {}): Promise<FrontedServer> {
+  const issuer = await startJwtIssuer({ audience });
+  const everything = await startEverything();
+  const policy: McpSecurityPolicy = {
+    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'fidelity' },
+    spec: {
+      servers: [{ name: 'everything', url: everything.url }],
+      profiles: [{ name: 'everything' }],
+      policies: [{ name: 'allow-all', priority: 100, when: {}, action: 'allow' }],
+      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
+    },
+  };
+  const router = new PolicyRouter();
+  const gateway = await loadPolicy(router, policy, 'rev-1');
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const verifier = createTokenVerifier(gateway.identity!, {});
+  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
+  const gate = new Gate({ router, log, catalog, passMethods: relayedMethods, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  const proxy = await startMcpProxy({ gate, log, ...proxyOptions });
+  return {
+    issuer, everything, proxy,
+    token: () => issuer.mint({ sub: 'alice', azp: 'agent-1' }),
+    async close() {
+      await proxy.close();
+      await catalog.close();
+      await Promise.all([everything.close(), issuer.close()]);
+    },
+  };
+}
