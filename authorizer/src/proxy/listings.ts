@@ -66,7 +66,8 @@ async function listAll(u: Upstream, method: ListingMethod, filter: ListingFilter
 class ResourceIndex {
   readonly uris = new Map<string, string | null>();
   readonly templates = new Map<string, string | null>();
-  compiled: Array<{ server: string; template: UriTemplate }> = [];
+  /** null: a template two servers list (a URI it matches is refused, not guessed). */
+  compiled: Array<{ server: string | null; template: UriTemplate }> = [];
 }
 
 const indexes = new WeakMap<ProxySession, ResourceIndex>();
@@ -129,7 +130,6 @@ export async function mergedListing(session: ProxySession, method: ListingMethod
   if (method === 'resources/templates/list') {
     index.compiled = [];
     for (const [t, server] of map) {
-      if (server === null) continue;
       try {
         index.compiled.push({ server, template: new UriTemplate(t) });
       } catch {
@@ -154,6 +154,7 @@ export async function resourceOwner(session: ProxySession, uri: string, filters:
     if (exact === null) return { error: `resource ${JSON.stringify(uri)} is listed by more than one server behind this endpoint; refusing to choose` };
     if (exact !== undefined) return { server: exact };
     const matching = [...new Set(index.compiled.filter((c) => c.template.match(uri) !== null).map((c) => c.server))];
+    if (matching.includes(null)) return { error: `resource ${JSON.stringify(uri)} matches a template more than one server behind this endpoint lists; refusing to choose` };
     if (matching.length > 1) return { error: `resource ${JSON.stringify(uri)} matches templates of several servers (${matching.join(', ')}); refusing to choose` };
     return matching.length === 1 ? { server: matching[0]! } : undefined;
   };

@@ -1,0 +1,142 @@
+// One proxy endpoint aggregating two real servers — the reference "everything" server (npm) and
+// a notes server built with the official SDK — under an allow-all policy, with the SDK v1
+// client: capabilities merged, prompts prefixed like tools, resources routed by which server
+// listed the URI or whose template matches, completion by its ref, logging fanned out. What
+// cannot be attributed to one server is refused with an error saying so.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, McpError, ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
+import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
+import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
+import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
+import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
+import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
+import { audience, connectClient, loadPolicy, relayedMethods, startEverything, type EverythingServer } from './proxy-support.ts';
+
+/** A stateless SDK server (the low-level Server) with one resource, one resource template and one prompt. */
+async function startNotesServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const build = () => {
+    const server = new McpServer({ name: 'notes', version: '1.0.0' }, { capabilities: { resources: {}, prompts: {} }, instructions: 'Notes are plain text.' });
+    server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: [{ uri: 'note://welcome', name: 'welcome', mimeType: 'text/plain' }] }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: [{ uriTemplate: 'note://items/{id}', name: 'item' }] }));
+    server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
+      const { uri } = req.params;
+      const item = /^note:\/\/items\/([^/]+)$/.exec(uri);
+      if (uri !== 'note://welcome' && !item) throw new McpError(ErrorCode.InvalidParams, `no resource ${uri}`);
+      return { contents: [{ uri, text: item ? `item ${item[1]}` : 'welcome note' }] };
+    });
+    server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: [{ name: 'greet', arguments: [{ name: 'who', required: true }] }] }));
+    server.setRequestHandler(GetPromptRequestSchema, async (req) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Hello ${req.params.arguments?.who}` } }] }));
+    return server;
+  };
+  const http: Server = createServer((req, res) => {
+    if (req.method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
+    const server = build();
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => { void transport.close(); void server.close(); });
+    server.connect(transport).then(() => transport.handleRequest(req, res)).catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    close: () => new Promise<void>((r) => { http.closeAllConnections(); http.close(() => r()); }),
+  };
+}
+
+let issuer: TestIssuer;
+let everything: EverythingServer;
+let notes: { url: string; close(): Promise<void> };
+let catalog: UpstreamToolCatalog;
+let proxy: McpProxy;
+let client: Client;
+let direct: Client;
+
+beforeAll(async () => {
+  issuer = await startJwtIssuer({ audience });
+  [everything, notes] = await Promise.all([startEverything(), startNotesServer()]);
+  const policy: McpSecurityPolicy = {
+    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'aggregate' },
+    spec: {
+      servers: [{ name: 'everything', url: everything.url }, { name: 'notes', url: notes.url }],
+      profiles: [{ name: 'everything' }],
+      policies: [{ name: 'allow-all', priority: 100, when: {}, action: 'allow' }],
+      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
+    },
+  };
+  const router = new PolicyRouter();
+  const gateway = await loadPolicy(router, policy, 'rev-1');
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const verifier = createTokenVerifier(gateway.identity!, {});
+  catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
+  const gate = new Gate({ router, log, catalog, passMethods: relayedMethods, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  proxy = await startMcpProxy({ gate, log });
+  ({ client } = await connectClient(proxy.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' })));
+  direct = new Client({ name: 'direct', version: '1.0.0' });
+  await direct.connect(new StreamableHTTPClientTransport(new URL(everything.url)));
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close();
+  await direct?.close();
+  await proxy?.close();
+  await catalog?.close();
+  await Promise.all([everything?.close(), notes?.close(), issuer?.close()]);
+});
+
+const errorOf = (p: Promise<unknown>) => p.then(() => { throw new Error('expected an error'); }, (e: unknown) => e as Error);
+
+describe('an endpoint aggregating two servers', () => {
+  it('is toolgate with the servers\' capabilities merged and their instructions, each headed by its server', () => {
+    expect(client.getServerVersion()).toMatchObject({ name: 'toolgate' });
+    const caps = client.getServerCapabilities()!;
+    expect(caps).toMatchObject({ tools: { listChanged: true }, resources: {}, prompts: {}, logging: {}, completions: {} });
+    expect(caps).not.toHaveProperty('tasks');
+    expect(client.getInstructions()).toContain('## Server "notes"\n\nNotes are plain text.');
+    expect(client.getInstructions()).toContain(`## Server "everything"\n\n${direct.getInstructions()!.trim()}`);
+  });
+
+  it('lists both servers\' resources and routes each read to the server that listed it or whose template matches', async () => {
+    const directResources = (await direct.listResources()).resources;
+    const all: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await direct.listResources(cursor ? { cursor } : {});
+      all.push(...page.resources.map((r) => r.uri));
+      cursor = page.nextCursor;
+    } while (cursor);
+    const listed = await client.listResources();
+    expect(listed.nextCursor).toBeUndefined();
+    expect(listed.resources.map((r) => r.uri).sort()).toEqual([...all, 'note://welcome'].sort());
+    expect(await client.readResource({ uri: 'note://welcome' })).toEqual({ contents: [{ uri: 'note://welcome', text: 'welcome note' }] });
+    expect(await client.readResource({ uri: directResources[0]!.uri })).toEqual(await direct.readResource({ uri: directResources[0]!.uri }));
+    const templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    expect(templates).toContain('note://items/{id}');
+    expect(await client.readResource({ uri: 'note://items/42' })).toEqual({ contents: [{ uri: 'note://items/42', text: 'item 42' }] });
+    const unknown = await errorOf(client.readResource({ uri: 'nowhere://x' }));
+    expect(unknown.message).toContain('unknown resource "nowhere://x"');
+  });
+
+  it('prefixes prompt names like tool names and routes prompts/get and completion by them', async () => {
+    const names = (await client.listPrompts()).prompts.map((p) => p.name);
+    const directNames = (await direct.listPrompts()).prompts.map((p) => p.name);
+    expect(names.sort()).toEqual([...directNames.map((n) => `everything__${n}`), 'notes__greet'].sort());
+    expect(await client.getPrompt({ name: 'notes__greet', arguments: { who: 'Ada' } })).toEqual({ messages: [{ role: 'user', content: { type: 'text', text: 'Hello Ada' } }] });
+    const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'everything__completable-prompt' }, argument: { name: 'department', value: 'S' } });
+    expect(completion).toEqual(await direct.complete({ ref: { type: 'ref/prompt', name: 'completable-prompt' }, argument: { name: 'department', value: 'S' } }));
+    const unprefixed = await errorOf(client.getPrompt({ name: 'greet', arguments: { who: 'Ada' } }));
+    expect(unprefixed.message).toContain('prompt names behind this endpoint are <server>__<prompt>');
+  });
+
+  it('sends logging/setLevel to the servers that log', async () => {
+    expect(await client.setLoggingLevel('error')).toEqual({});
+  });
+});
