@@ -12,15 +12,8 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import {
   ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, McpError, ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
-import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
-import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
-import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
-import { startMcpProxy, type McpProxy } from '../../authorizer/src/proxy/index.ts';
-import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
-import { audience, connectClient, loadPolicy, relayedMethods, startEverything, type EverythingServer } from './proxy-support.ts';
+import { connectClient, startAllowAllProxy, startEverything, type AllowAllProxy, type EverythingServer } from './proxy-support.ts';
 
 /** A stateless SDK server (the low-level Server) with one resource, one resource template and one prompt. */
 async function startNotesServer(): Promise<{ url: string; close(): Promise<void> }> {
@@ -52,34 +45,16 @@ async function startNotesServer(): Promise<{ url: string; close(): Promise<void>
   };
 }
 
-let issuer: TestIssuer;
 let everything: EverythingServer;
 let notes: { url: string; close(): Promise<void> };
-let catalog: UpstreamToolCatalog;
-let proxy: McpProxy;
+let front: AllowAllProxy;
 let client: Client;
 let direct: Client;
 
 beforeAll(async () => {
-  issuer = await startJwtIssuer({ audience });
   [everything, notes] = await Promise.all([startEverything(), startNotesServer()]);
-  const policy: McpSecurityPolicy = {
-    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'aggregate' },
-    spec: {
-      servers: [{ name: 'everything', url: everything.url }, { name: 'notes', url: notes.url }],
-      profiles: [{ name: 'everything' }],
-      policies: [{ name: 'allow-all', priority: 100, when: {}, action: 'allow' }],
-      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
-    },
-  };
-  const router = new PolicyRouter();
-  const gateway = await loadPolicy(router, policy, 'rev-1');
-  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const verifier = createTokenVerifier(gateway.identity!, {});
-  catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
-  const gate = new Gate({ router, log, catalog, passMethods: relayedMethods, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
-  proxy = await startMcpProxy({ gate, log });
-  ({ client } = await connectClient(proxy.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' })));
+  front = await startAllowAllProxy([{ name: 'everything', url: everything.url }, { name: 'notes', url: notes.url }]);
+  ({ client } = await connectClient(front.proxy.url, await front.token()));
   direct = new Client({ name: 'direct', version: '1.0.0' });
   await direct.connect(new StreamableHTTPClientTransport(new URL(everything.url)));
 }, 120_000);
@@ -87,9 +62,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await direct?.close();
-  await proxy?.close();
-  await catalog?.close();
-  await Promise.all([everything?.close(), notes?.close(), issuer?.close()]);
+  await front?.close();
+  await Promise.all([everything?.close(), notes?.close()]);
 });
 
 const errorOf = (p: Promise<unknown>) => p.then(() => { throw new Error('expected an error'); }, (e: unknown) => e as Error);

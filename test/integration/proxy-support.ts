@@ -220,23 +220,21 @@ export const relayedMethods = [
   'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
 ];
 
-export interface FrontedServer {
+export interface AllowAllProxy {
   issuer: TestIssuer;
-  everything: EverythingServer;
   proxy: McpProxy;
   token(): Promise<string>;
   close(): Promise<void>;
 }
 
-/** One "everything" server behind the proxy under a policy that allows everything: the proxy fronts it as itself. */
-export async function startFrontedEverything(proxyOptions: Partial<McpProxyOptions> = {}): Promise<FrontedServer> {
+/** The proxy in front of `servers` under a policy that allows everything (the everything profile applied to a server named "everything"). */
+export async function startAllowAllProxy(servers: ReadonlyArray<{ name: string; url: string }>, proxyOptions: Partial<McpProxyOptions> = {}): Promise<AllowAllProxy> {
   const issuer = await startJwtIssuer({ audience });
-  const everything = await startEverything();
   const policy: McpSecurityPolicy = {
-    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'fidelity' },
+    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'allow-all' },
     spec: {
-      servers: [{ name: 'everything', url: everything.url }],
-      profiles: [{ name: 'everything' }],
+      servers: servers.map((s) => ({ ...s })),
+      ...(servers.some((s) => s.name === 'everything') ? { profiles: [{ name: 'everything' }] } : {}),
       policies: [{ name: 'allow-all', priority: 100, when: {}, action: 'allow' }],
       identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
     },
@@ -249,12 +247,29 @@ export async function startFrontedEverything(proxyOptions: Partial<McpProxyOptio
   const gate = new Gate({ router, log, catalog, passMethods: relayedMethods, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
   const proxy = await startMcpProxy({ gate, log, ...proxyOptions });
   return {
-    issuer, everything, proxy,
+    issuer, proxy,
     token: () => issuer.mint({ sub: 'alice', azp: 'agent-1' }),
     async close() {
       await proxy.close();
       await catalog.close();
-      await Promise.all([everything.close(), issuer.close()]);
+      await issuer.close();
+    },
+  };
+}
+
+export interface FrontedServer extends AllowAllProxy {
+  everything: EverythingServer;
+}
+
+/** One "everything" server behind the proxy under a policy that allows everything: the proxy fronts it as itself. */
+export async function startFrontedEverything(proxyOptions: Partial<McpProxyOptions> = {}): Promise<FrontedServer> {
+  const everything = await startEverything();
+  const front = await startAllowAllProxy([{ name: 'everything', url: everything.url }], proxyOptions);
+  return {
+    ...front, everything,
+    async close() {
+      await front.close();
+      await everything.close();
     },
   };
 }
