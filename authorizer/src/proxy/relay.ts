@@ -149,7 +149,7 @@ async function relayStream(o: RelayOptions, first: Response): Promise<void> {
   } catch (err) {
     if (o.signal.aborted || writer.closed) return;
     o.log.warn({ server, err: (err as Error).message }, 'upstream stream failed');
-    writer.send(failure(o, err instanceof UpstreamError ? err.message : `upstream stream failed: ${(err as Error).message}`, {}));
+    writer.send(failure(o, err instanceof UpstreamError ? err.message : `upstream server "${server}": the stream failed: ${(err as Error).message}`, {}));
   } finally {
     writer.close();
   }
