@@ -13,7 +13,7 @@ import {
   ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, McpError, ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startAllowAllProxy, startEverything, type AllowAllProxy, type EverythingServer } from './proxy-support.ts';
+import { connectClient, rawPost, startAllowAllProxy, startEverything, type AllowAllProxy, type EverythingServer } from './proxy-support.ts';
 
 /** A stateless SDK server (the low-level Server) with one resource, one resource template and one prompt. */
 async function startNotesServer(): Promise<{ url: string; close(): Promise<void> }> {
@@ -112,5 +112,41 @@ describe('an endpoint aggregating two servers', () => {
 
   it('sends logging/setLevel to the servers that log', async () => {
     expect(await client.setLoggingLevel('error')).toEqual({});
+  });
+});
+
+describe('<endpoint>/<server> on the same proxy', () => {
+  it('fronts that server alone, as itself: its initialize result, its own names', async () => {
+    const { client: notesClient } = await connectClient(`${front.proxy.url}/notes`, await front.token());
+    try {
+      expect(notesClient.getServerVersion()).toEqual({ name: 'notes', version: '1.0.0' });
+      expect(notesClient.getInstructions()).toBe('Notes are plain text.');
+      expect(notesClient.getServerCapabilities()).toEqual({ resources: {}, prompts: {} });
+      expect((await notesClient.listPrompts()).prompts.map((p) => p.name)).toEqual(['greet']);
+      expect(await notesClient.getPrompt({ name: 'greet', arguments: { who: 'Bo' } })).toEqual({ messages: [{ role: 'user', content: { type: 'text', text: 'Hello Bo' } }] });
+      // A server without tools answers tools/list with its own error; so does the proxy fronting it.
+      const direct = new Client({ name: 'direct', version: '1.0.0' });
+      await direct.connect(new StreamableHTTPClientTransport(new URL(notes.url)));
+      const directError = await errorOf(direct.listTools());
+      await direct.close();
+      expect(directError.message).toContain('Method not found');
+      expect((await errorOf(notesClient.listTools())).message).toBe(directError.message);
+    } finally {
+      await notesClient.close();
+    }
+  });
+
+  it('keeps a session to the path it was initialized on, and refuses a server no policy governs, naming it', async () => {
+    const token = await front.token();
+    const init = (id: number) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    const aggregate = await rawPost(front.proxy.url, init(1), { authorization: `Bearer ${token}` });
+    const session = aggregate.headers.get('mcp-session-id')!;
+    expect(session).toEqual(expect.any(String));
+    const elsewhere = await rawPost(`${front.proxy.url}/notes`, { jsonrpc: '2.0', id: 2, method: 'prompts/list' }, { authorization: `Bearer ${token}`, 'mcp-session-id': session });
+    expect(elsewhere.status).toBe(404);
+    const ungoverned = await rawPost(`${front.proxy.url}/dropbox`, init(3), { authorization: `Bearer ${token}` });
+    expect(ungoverned.headers.get('mcp-session-id')).toBeNull();
+    const body = await ungoverned.json() as { error: { message: string } };
+    expect(body.error.message).toContain('server "dropbox" is not governed by any loaded policy (governed: everything, notes)');
   });
 });

@@ -17,7 +17,7 @@ import { relayRequest, type ResumeOptions } from './relay.ts';
 import type { ReplayLimits } from './replay.ts';
 import { aggregateInitializeResult } from './identity.ts';
 import { ProxySession, type Fronting, type SessionStore } from './session.ts';
-import type { UpstreamHeaders } from './upstream.ts';
+import { UpstreamError, type UpstreamHeaders } from './upstream.ts';
 
 export interface ProxyContext {
   router: PolicyRouter;
@@ -190,6 +190,7 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
   if (req.params?.cursor !== undefined) {
     return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, 'params.cursor was not issued by this server: the proxy returns every tool in one page', { method: req.method });
   }
+  let failure: unknown;
   const perServer = await Promise.all(session.upstreams().map(async (u) => {
     const server = u.session.name;
     try {
@@ -198,10 +199,16 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
       if (dups.length) ctx.log.warn({ server, tools: dups }, 'upstream lists tools more than once; they are withheld');
       return { server, tools: ctx.gate.visibleTools(server, tools, p.caller) };
     } catch (err) {
+      failure = err;
       ctx.log.warn({ server, err: (err as Error).message }, 'upstream tools/list failed; its tools are left out');
       return { server, tools: [] };
     }
   }));
+  // Fronting one server, its own refusal (a server without tools says method not found) is its answer.
+  if (session.fronted !== undefined && failure instanceof UpstreamError && failure.rpcError) {
+    sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, error: failure.rpcError });
+    return;
+  }
   // Fronting one server its names are its own; aggregating they are prefixed with the server's.
   const { tools, collisions } = session.fronted !== undefined ? { tools: perServer.flatMap((s) => s.tools), collisions: [] } : mergeTools(perServer, ctx.separator);
   if (collisions.length) ctx.log.warn({ tools: collisions }, 'prefixed tool names collide; they are withheld');
