@@ -2,7 +2,8 @@
 // official SDK v1 client loses its connection to the proxy in the middle of a long tool call
 // (a pass-through in between cuts it after the first progress event), reconnects with GET and
 // Last-Event-ID, and is sent what it missed and the rest: every progress notification exactly
-// once, then the result. An id the proxy never issued, or one out of its window, is refused
+// once, then the result; a GET stream lost and resumed is sent what was delivered while the
+// client was away. An id the proxy never issued, or one out of its window, is refused
 // with a clear error.
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -96,6 +97,33 @@ describe('resuming the proxy\'s own streams', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('a client that lost its GET stream gets, on resuming it, the messages sent while it was away', async () => {
+    const token = await front.token();
+    const init = await rawPost(front.proxy.url, {
+      jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }, { authorization: `Bearer ${token}` });
+    const headers = { authorization: `Bearer ${token}`, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    expect((await rawPost(front.proxy.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
+    const lost = new AbortController();
+    const first = await fetch(front.proxy.url, { headers: { ...headers, accept: 'text/event-stream' }, signal: lost.signal });
+    expect(first.status).toBe(200);
+    const reader = first.body!.getReader();
+    let text = '';
+    while (!/^id: (\S+)\ndata: \n\n/m.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const priming = /^id: (\S+)/m.exec(text)![1]!;
+    lost.abort();
+    await new Promise((r) => setTimeout(r, 200));
+    front.proxy.notifyToolsChanged();
+    const resumed = await fetch(front.proxy.url, { headers: { ...headers, accept: 'text/event-stream', 'last-event-id': priming } });
+    expect(resumed.status).toBe(200);
+    const again = resumed.body!.getReader();
+    let replayed = '';
+    while (!replayed.includes('\n\n')) replayed += new TextDecoder().decode((await again.read()).value);
+    const stream = priming.split('.')[0];
+    expect(replayed).toBe(`id: ${stream}.1\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n\n`);
+    await again.cancel();
   });
 
   it('refuses a Last-Event-ID it never issued, or of a stream it no longer keeps, with 400 naming it', async () => {
