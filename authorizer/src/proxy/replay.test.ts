@@ -49,6 +49,14 @@ describe('ReplayLog', () => {
     expect(ids(s.after(2))).toEqual([`${s.id}.3`]);
   });
 
+  it('forgets a released stream (its client had every event)', () => {
+    const log = new ReplayLog();
+    const s = log.open();
+    s.record('{"n":1}');
+    s.release();
+    expect(log.find(`${s.id}.0`)).toEqual({ error: expect.stringContaining('that stream is no longer kept') });
+  });
+
   it('writes each line of multi-line data as its own data field', () => {
     const s = new ReplayLog().open();
     expect(s.record('a\nb')).toBe(`id: ${s.id}.1\nevent: message\ndata: a\ndata: b\n\n`);

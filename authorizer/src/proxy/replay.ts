@@ -14,7 +14,8 @@ export interface ReplayLimits {
   maxStreams: number;
 }
 
-export const defaultReplayLimits: ReplayLimits = { maxEvents: 1000, maxBytes: 4 * 1024 * 1024, maxStreams: 16 };
+/** At most maxStreams × maxBytes (8 MiB) per session, held only for streams whose client may not have had everything. */
+export const defaultReplayLimits: ReplayLimits = { maxEvents: 1000, maxBytes: 1024 * 1024, maxStreams: 8 };
 
 /** The SSE text of one event with an id; JSON has no raw newlines, other text gets one data line per line. */
 export function eventText(id: string, data: string): string {
@@ -33,9 +34,20 @@ export class ReplayStream {
   /** The live writer of this stream while the request it answers is running (to re-attach a resumed client). */
   live: { attach(res: import('node:http').ServerResponse, afterSeq: number): void; readonly closed: boolean } | undefined;
 
-  constructor(id: string, limits: ReplayLimits) {
+  readonly #release: () => void;
+
+  constructor(id: string, limits: ReplayLimits, release: () => void = () => undefined) {
     this.id = id;
     this.#limits = limits;
+    this.#release = release;
+  }
+
+  /** The client had every event (the stream ended while it was connected): nothing to keep. */
+  release(): void {
+    this.#events.length = 0;
+    this.#bytes = 0;
+    this.#dropped = this.#seq;
+    this.#release();
   }
 
   /** The id of the stream's priming event (seq 0): resuming from it replays everything kept. */
@@ -79,7 +91,8 @@ export class ReplayLog {
   }
 
   open(): ReplayStream {
-    const s = new ReplayStream(String(++this.#next), this.#limits);
+    const id = String(++this.#next);
+    const s = new ReplayStream(id, this.#limits, () => this.#streams.delete(id));
     this.#streams.set(s.id, s);
     if (this.#streams.size > this.#limits.maxStreams) {
       const oldest = [...this.#streams.values()].find((x) => x.finished) ?? this.#streams.values().next().value!;

@@ -163,11 +163,15 @@ export class SseWriter {
     this.#closed = true;
     clearInterval(this.#timer);
     clearTimeout(this.#grace);
-    if (this.#resumable) {
-      this.#resumable.stream.finished = true;
-      if (this.#resumable.stream.live === this) this.#resumable.stream.live = undefined;
+    const stream = this.#resumable?.stream;
+    if (stream) {
+      stream.finished = true;
+      if (stream.live === this) stream.live = undefined;
     }
-    if (this.#res && !this.#res.writableEnded) this.#res.end();
+    if (this.#res && !this.#res.writableEnded) {
+      // Ended while its client is connected: once flushed, the client has every event.
+      this.#res.end(() => stream?.release());
+    }
   }
 
   #connect(res: ServerResponse, headers: Record<string, string>): void {
