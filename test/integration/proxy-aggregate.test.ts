@@ -150,3 +150,30 @@ describe('<endpoint>/<server> on the same proxy', () => {
     expect(body.error.message).toContain('server "dropbox" is not governed by any loaded policy (governed: everything, notes)');
   });
 });
+
+describe('listing filters (where the gate\'s visibleResources / visiblePrompts plug in)', () => {
+  it('hide items from listings, fronting one server or aggregating, and a hidden resource cannot be routed to', async () => {
+    const seen: string[] = [];
+    const filtered = await startAllowAllProxy([{ name: 'everything', url: everything.url }, { name: 'notes', url: notes.url }], {
+      listingFilters: {
+        prompts: (server, items) => { seen.push(`prompts:${server}`); return items.filter((p) => p.name !== 'greet'); },
+        resources: (server, items) => { seen.push(`resources:${server}`); return items.filter((r) => r.uri !== 'note://welcome'); },
+      },
+    });
+    const { client: all } = await connectClient(filtered.proxy.url, await filtered.token());
+    const { client: one } = await connectClient(`${filtered.proxy.url}/notes`, await filtered.token());
+    try {
+      expect((await all.listPrompts()).prompts.map((p) => p.name)).not.toContain('notes__greet');
+      expect((await all.listPrompts()).prompts.map((p) => p.name)).toContain('everything__simple-prompt');
+      expect((await all.listResources()).resources.map((r) => r.uri)).not.toContain('note://welcome');
+      expect((await errorOf(all.readResource({ uri: 'note://welcome' }))).message).toContain('unknown resource "note://welcome"');
+      expect((await one.listPrompts()).prompts).toEqual([]);
+      expect((await one.listResources()).resources).toEqual([]);
+      expect(seen).toEqual(expect.arrayContaining(['prompts:everything', 'prompts:notes', 'resources:notes']));
+    } finally {
+      await all.close();
+      await one.close();
+      await filtered.close();
+    }
+  });
+});

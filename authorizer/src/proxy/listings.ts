@@ -11,23 +11,37 @@ import { maxPages, prefixedName } from './catalog.ts';
 import type { ProxySession, Upstream } from './session.ts';
 
 export type ListedItem = Record<string, unknown>;
+export type ListedResource = { uri: string } & ListedItem;
+export type ListedResourceTemplate = { uriTemplate: string } & ListedItem;
+export type ListedPrompt = { name: string } & ListedItem;
 
-/** What a caller may see of one server's listing (the gate's visibleResources & co.); default: everything. */
-export type ListingFilter = (server: string, items: readonly ListedItem[], caller: CallerIdentity) => ListedItem[];
+/**
+ * What a caller may see of one server's listing; same shape as Gate.visibleTools, so the gate's
+ * visibleResources / visibleResourceTemplates / visiblePrompts plug in as they are.
+ */
+export type ListingFilter<T> = (server: string, items: readonly T[], caller: CallerIdentity) => T[];
 
 export interface ListingFilters {
-  resources: ListingFilter;
-  resourceTemplates: ListingFilter;
-  prompts: ListingFilter;
+  resources: ListingFilter<ListedResource>;
+  resourceTemplates: ListingFilter<ListedResourceTemplate>;
+  prompts: ListingFilter<ListedPrompt>;
 }
 
-export const showEverything: ListingFilter = (_server, items) => [...items];
+export const showEverything = <T>(_server: string, items: readonly T[]): T[] => [...items];
+
+/** Filters seen from here: the listing's identifying field has been checked to be a string. */
+type AnyFilter = ListingFilter<ListedItem>;
 
 export const listings = {
-  'resources/list': { key: 'resources', filter: 'resources', capability: 'resources' },
-  'resources/templates/list': { key: 'resourceTemplates', filter: 'resourceTemplates', capability: 'resources' },
-  'prompts/list': { key: 'prompts', filter: 'prompts', capability: 'prompts' },
-} as const satisfies Record<string, { key: string; filter: keyof ListingFilters; capability: string }>;
+  'resources/list': { key: 'resources', field: 'uri', filter: 'resources', capability: 'resources' },
+  'resources/templates/list': { key: 'resourceTemplates', field: 'uriTemplate', filter: 'resourceTemplates', capability: 'resources' },
+  'prompts/list': { key: 'prompts', field: 'name', filter: 'prompts', capability: 'prompts' },
+} as const satisfies Record<string, { key: string; field: string; filter: keyof ListingFilters; capability: string }>;
+
+/** The filter a listing method is shown through. */
+export function filterOf(filters: ListingFilters, method: ListingMethod): AnyFilter {
+  return filters[listings[method].filter] as unknown as AnyFilter;
+}
 
 export type ListingMethod = keyof typeof listings;
 
@@ -40,15 +54,17 @@ export function hasCapability(u: Upstream, capability: string): boolean {
 }
 
 /** One page of a listing, items filtered, every other field (nextCursor, _meta) as the server sent it. */
-export async function listPage(u: Upstream, method: ListingMethod, params: Record<string, unknown>, filter: ListingFilter, caller: CallerIdentity, signal: AbortSignal): Promise<Record<string, unknown>> {
-  const { key } = listings[method];
+export async function listPage(u: Upstream, method: ListingMethod, params: Record<string, unknown>, filter: AnyFilter, caller: CallerIdentity, signal: AbortSignal): Promise<Record<string, unknown>> {
+  const { key, field } = listings[method];
   const page = await u.session.call(method, params, signal);
   if (!isObject(page) || !Array.isArray(page[key])) throw new Error(`upstream server "${u.session.name}" answered ${method} without a ${key} array`);
-  return { ...page, [key]: filter(u.session.name, (page[key] as unknown[]).filter(isObject), caller) };
+  // An item without its identifying field cannot be judged by a filter, so it is not shown.
+  const items = (page[key] as unknown[]).filter((i): i is ListedItem => isObject(i) && typeof i[field] === 'string' && i[field] !== '');
+  return { ...page, [key]: filter(u.session.name, items, caller) };
 }
 
 /** Every page of one server's listing, filtered. */
-async function listAll(u: Upstream, method: ListingMethod, filter: ListingFilter, caller: CallerIdentity, signal: AbortSignal): Promise<ListedItem[]> {
+async function listAll(u: Upstream, method: ListingMethod, filter: AnyFilter, caller: CallerIdentity, signal: AbortSignal): Promise<ListedItem[]> {
   const { key } = listings[method];
   const all: ListedItem[] = [];
   let cursor: string | undefined;
@@ -96,7 +112,7 @@ export interface MergedListing {
 }
 
 /** The merged listing of every server that has the capability (aggregating endpoints). */
-export async function mergedListing(session: ProxySession, method: ListingMethod, filter: ListingFilter, separator: string, caller: CallerIdentity, signal: AbortSignal): Promise<MergedListing> {
+export async function mergedListing(session: ProxySession, method: ListingMethod, filter: AnyFilter, separator: string, caller: CallerIdentity, signal: AbortSignal): Promise<MergedListing> {
   const { capability } = listings[method];
   const ups = session.upstreams().filter((u) => hasCapability(u, capability));
   const failed: MergedListing['failed'] = [];
@@ -160,7 +176,7 @@ export async function resourceOwner(session: ProxySession, uri: string, filters:
   };
   const known = find();
   if (known) return known;
-  await mergedListing(session, 'resources/list', filters.resources, separator, caller, signal);
-  await mergedListing(session, 'resources/templates/list', filters.resourceTemplates, separator, caller, signal);
+  await mergedListing(session, 'resources/list', filterOf(filters, 'resources/list'), separator, caller, signal);
+  await mergedListing(session, 'resources/templates/list', filterOf(filters, 'resources/templates/list'), separator, caller, signal);
   return find() ?? { error: `unknown resource ${JSON.stringify(uri)}: no server behind this endpoint lists it or a template matching it` };
 }

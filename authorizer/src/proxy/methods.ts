@@ -8,7 +8,7 @@ import { ErrorCodes, type JsonRpcRequest } from '../gate/index.ts';
 import { splitName } from './catalog.ts';
 import { refuseRequest, resumeOf, type PostContext, type ProxyContext } from './handler.ts';
 import { sendJson } from './http.ts';
-import { hasCapability, isListingMethod, listings, listPage, mergedListing, resourceOwner, type ListingMethod } from './listings.ts';
+import { filterOf, hasCapability, isListingMethod, listings, listPage, mergedListing, resourceOwner, type ListingMethod } from './listings.ts';
 import { relayRequest } from './relay.ts';
 import type { ProxySession, Upstream } from './session.ts';
 import { UpstreamError } from './upstream.ts';
@@ -69,13 +69,14 @@ function upstreamErrorBody(id: JsonRpcRequest['id'], err: unknown, server?: stri
 }
 
 async function answerListing(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, method: ListingMethod): Promise<void> {
-  const { key, filter } = listings[method];
+  const { key } = listings[method];
+  const filter = filterOf(ctx.listingFilters, method);
   const params = req.params ?? {};
   if (session.fronted !== undefined) {
     const only = session.upstream(session.fronted);
     if (!only) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${session.fronted}" has no upstream in this session`, { method, server: session.fronted });
     try {
-      const page = await listPage(only, method, params, ctx.listingFilters[filter], p.caller, p.signal);
+      const page = await listPage(only, method, params, filter, p.caller, p.signal);
       sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: page });
     } catch (err) {
       if (p.signal.aborted) return;
@@ -86,7 +87,7 @@ async function answerListing(ctx: ProxyContext, p: PostContext, session: ProxySe
   if (params.cursor !== undefined) {
     return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `params.cursor was not issued by this server: an aggregating endpoint returns every ${key} item in one page`, { method });
   }
-  const merged = await mergedListing(session, method, ctx.listingFilters[filter], ctx.separator, p.caller, p.signal);
+  const merged = await mergedListing(session, method, filter, ctx.separator, p.caller, p.signal);
   if (merged.collisions.length) ctx.log.warn({ method, withheld: merged.collisions }, 'listed by more than one server; withheld');
   for (const f of merged.failed) ctx.log.warn({ method, server: f.server, err: f.error }, 'upstream listing failed; its items are left out');
   sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { [key]: merged.items } });
