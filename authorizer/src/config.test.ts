@@ -33,6 +33,37 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('leaves the proxy\'s transport limits at their defaults when unset, and reads them when set', () => {
+    withEnv(base);
+    const unset = configFromEnv();
+    expect(unset.proxy).not.toHaveProperty('maxBodyBytes');
+    expect(unset.proxy).not.toHaveProperty('server');
+    expect(unset.proxy).not.toHaveProperty('replay');
+    withEnv({
+      ...base, MAX_REQUEST_BYTES: '8388608', PROXY_SERVER: 'github', PROXY_TOOL_SEPARATOR: '.', PROXY_MAX_UPSTREAM_EVENT_CHARS: '134217728',
+      PROXY_REPLAY_EVENTS: '50', PROXY_REPLAY_BYTES: '65536', PROXY_REPLAY_STREAMS: '4', PROXY_RESUME_GRACE_SECONDS: '5',
+    });
+    const cfg = configFromEnv();
+    expect(cfg.extAuthz?.maxBodyBytes).toBe(8388608);
+    expect(cfg.proxy).toMatchObject({
+      maxBodyBytes: 8388608, server: 'github', separator: '.', maxSseEventChars: 134217728,
+      replay: { maxEvents: 50, maxBytes: 65536, maxStreams: 4 }, resumeGraceMs: 5000,
+    });
+  });
+
+  it('names the variable of a bad proxy limit', () => {
+    for (const [name, value, says] of [
+      ['MAX_REQUEST_BYTES', '0', 'MAX_REQUEST_BYTES must be at least 1'],
+      ['MAX_REQUEST_BYTES', '4MiB', 'MAX_REQUEST_BYTES must be a non-negative integer'],
+      ['PROXY_REPLAY_EVENTS', '-1', 'PROXY_REPLAY_EVENTS must be a non-negative integer'],
+      ['PROXY_SERVER', 'GitHub', 'PROXY_SERVER must be the name of a governed server'],
+      ['PROXY_TOOL_SEPARATOR', '-', 'PROXY_TOOL_SEPARATOR must be 1-8 non-space characters'],
+    ] as const) {
+      withEnv({ ...base, [name]: value });
+      expect(() => configFromEnv(), `${name}=${value}`).toThrow(says);
+    }
+  });
+
   it('disables a front end with "off"', () => {
     withEnv({ ...base, EXT_AUTHZ_PORT: 'off', ALLOWED_ORIGINS: 'http://localhost:6274' });
     const cfg = configFromEnv();

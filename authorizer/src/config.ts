@@ -6,6 +6,7 @@ import { bool, ConfigError, file, int, list, optional, port, required } from '..
 import { defaultAdmissionObject } from './approvals/admission-guard.ts';
 import type { Logger } from '../../pkg/observability/log.ts';
 import type { AuthorizerConfig } from './authorizer.ts';
+import { validSeparator } from './gate/tool-names.ts';
 
 /**
  * The bundle service URL. The authorizer presents its service-account token there, so only
@@ -62,6 +63,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
   const approvals = bool('APPROVALS', true);
   const podUid = optional('POD_UID');
   const auditFile = optional('AUDIT_FILE');
+  const maxRequestBytes = positiveInt('MAX_REQUEST_BYTES');
   return {
     namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
     podName: required('POD_NAME', 'the pod\'s name (downward API metadata.name)'),
@@ -78,6 +80,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
         // Envoy Gateway can only name the server with a header its listener sets; plain Envoy and
         // Istio use context_extensions and should set this to false.
         trustServerHeader: bool('EXT_AUTHZ_TRUST_SERVER_HEADER', true),
+        ...(maxRequestBytes !== undefined ? { maxBodyBytes: maxRequestBytes } : {}),
       },
     } : {}),
     ...(proxyPort ? {
@@ -87,6 +90,8 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
         ...(allowedHosts.length ? { allowedHosts } : {}),
         ...(resourceMetadataUrl ? { resourceMetadataUrl } : {}),
         approvalMode: approvalMode(),
+        ...(maxRequestBytes !== undefined ? { maxBodyBytes: maxRequestBytes } : {}),
+        ...proxyTransport(),
       },
     } : {}),
     approvals: { enabled: approvals, ...(approvals ? { admission: admissionGuard() } : {}) },
@@ -102,6 +107,37 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
       },
     } : {}),
     log,
+  };
+}
+
+/** A limit that must be at least 1 when set; undefined (the built-in default) when unset. */
+function positiveInt(name: string): number | undefined {
+  if (optional(name) === undefined) return undefined;
+  const n = int(name, 0);
+  if (n < 1) throw new ConfigError(`${name} must be at least 1, got ${n}`);
+  return n;
+}
+
+/** The proxy's transport settings: what its endpoint fronts, upstream event size, the replay window of its own streams. */
+function proxyTransport(): { server?: string; separator?: string; maxSseEventChars?: number; replay?: { maxEvents?: number; maxBytes?: number; maxStreams?: number }; resumeGraceMs?: number } {
+  const server = optional('PROXY_SERVER');
+  if (server !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(server)) throw new ConfigError(`PROXY_SERVER must be the name of a governed server (a DNS label), got "${server}"`);
+  const separator = optional('PROXY_TOOL_SEPARATOR');
+  if (separator !== undefined && !validSeparator(separator)) {
+    throw new ConfigError(`PROXY_TOOL_SEPARATOR must be 1-8 non-space characters including one that cannot occur in a server name (outside [a-z0-9-]), got "${separator}"`);
+  }
+  const maxSseEventChars = positiveInt('PROXY_MAX_UPSTREAM_EVENT_CHARS');
+  const maxEvents = positiveInt('PROXY_REPLAY_EVENTS');
+  const maxBytes = positiveInt('PROXY_REPLAY_BYTES');
+  const maxStreams = positiveInt('PROXY_REPLAY_STREAMS');
+  const graceSeconds = optional('PROXY_RESUME_GRACE_SECONDS') !== undefined ? int('PROXY_RESUME_GRACE_SECONDS', 0) : undefined;
+  const replay = { ...(maxEvents ? { maxEvents } : {}), ...(maxBytes ? { maxBytes } : {}), ...(maxStreams ? { maxStreams } : {}) };
+  return {
+    ...(server ? { server } : {}),
+    ...(separator ? { separator } : {}),
+    ...(maxSseEventChars ? { maxSseEventChars } : {}),
+    ...(Object.keys(replay).length ? { replay } : {}),
+    ...(graceSeconds !== undefined ? { resumeGraceMs: graceSeconds * 1000 } : {}),
   };
 }
 

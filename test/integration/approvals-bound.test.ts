@@ -51,7 +51,7 @@ afterAll(async () => {
 async function callOnce(replica: Replica, tool: string, args: Record<string, unknown>): Promise<{ result?: unknown; error?: McpError }> {
   const { client } = await connectClient(replica.proxy.url, await rig.token());
   try {
-    return { result: await client.callTool({ name: `everything__${tool}`, arguments: args }, undefined, { timeout: 120_000 }) };
+    return { result: await client.callTool({ name: tool, arguments: args }, undefined, { timeout: 120_000 }) };
   } catch (e) {
     return { error: asError(e) };
   } finally {
@@ -103,7 +103,7 @@ describe('a request is bound to what the policy required', () => {
     try {
       const args = { message: `held ${randomUUID()}` };
       let settled = false;
-      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
+      const call = client.callTool({ name: 'echo', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
       const old = await requestFor(ns, 'echo', args);
       expect(old.spec.approvers).toEqual(['sre']);
 
@@ -180,7 +180,7 @@ describe('with the admission binding deleted', () => {
     try {
       const args = { a: 5, b: Math.floor(Math.random() * 1e6) };
       let settled = false;
-      const call = client.callTool({ name: 'everything__get-sum', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
+      const call = client.callTool({ name: 'get-sum', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
       const pending = await requestFor(ns, 'get-sum', args, (r) => (r.status?.conditions ?? []).some((c) => c.type === 'Decided'));
       await writeStatusUnguarded(pending.metadata.name!, (s) => { s.phase = 'Approved'; });
       // The operator derives the phase from the decisions (none) and puts it back.
@@ -203,7 +203,7 @@ describe('with the admission binding deleted', () => {
     try {
       const args = { message: `relabelled ${randomUUID()}` };
       let settled = false;
-      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
+      const call = client.callTool({ name: 'echo', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
       const pending = await requestFor(ns, 'echo', args);
       await adminClient().mergePatch(ref(pending.metadata.name!), {
         metadata: { labels: { 'app.kubernetes.io/managed-by': null, 'toolgate.io/policy': 'allow-everything', 'toolgate.io/approved': 'true' }, annotations: { 'toolgate.io/phase': 'Approved' } },

@@ -42,7 +42,7 @@ describe('held calls (proxy, hold mode)', () => {
     await init.arrayBuffer();
     expect((await rawPost(replica.proxy.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status).toBe(202);
     const message = `digits ${randomUUID()}`;
-    const body = (id: number, n: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"everything__echo","arguments":{"message":${JSON.stringify(message)},"n":${n}}}}`;
+    const body = (id: number, n: string) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"message":${JSON.stringify(message)},"n":${n}}}}`;
     const exact = { message, n: new JsonNumber('1234567890123456789') };
     const held = rawPost(replica.proxy.url, body(1, '1234567890123456789'), headers);
     const pending = await requestFor(ns, 'echo', exact);
@@ -69,7 +69,7 @@ describe('held calls (proxy, hold mode)', () => {
     try {
       const args = { message: `hello ${randomUUID()}` };
       const progress: Progress[] = [];
-      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { onprogress: (p) => progress.push(p), timeout: 120_000 });
+      const call = client.callTool({ name: 'echo', arguments: args }, undefined, { onprogress: (p) => progress.push(p), timeout: 120_000 });
       const pending = await requestFor(ns, 'echo', args);
       expect(pending.metadata.name).toMatch(/^ar-[0-9a-f]{40}$/);
       expect(pending.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'toolgate-authorizer', 'toolgate.io/policy': 'agents' });
@@ -98,7 +98,7 @@ describe('held calls (proxy, hold mode)', () => {
     const { client } = await connectClient(replica.proxy.url, await rig.token());
     try {
       const args = { message: `deny me ${randomUUID()}` };
-      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
+      const call = client.callTool({ name: 'echo', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
       const pending = await requestFor(ns, 'echo', args);
       const denied = await rig.bob.decide('deny', pending, 'not on a Friday');
       expect(denied, denied.err).toMatchObject({ code: 0 });
@@ -119,7 +119,7 @@ describe('held calls (proxy, hold mode)', () => {
     try {
       const args = { a: 2, b: Math.floor(Math.random() * 1e6) };
       let settled = false;
-      const call = client.callTool({ name: 'everything__get-sum', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
+      const call = client.callTool({ name: 'get-sum', arguments: args }, undefined, { timeout: 120_000 }).finally(() => { settled = true; });
       const pending = await requestFor(ns, 'get-sum', args);
       expect(pending.spec.quorum).toBe(2);
       expect((await rig.ann.decide('approve', pending)).code).toBe(0);
@@ -142,7 +142,7 @@ describe('held calls (proxy, hold mode)', () => {
     const { client } = await connectClient(replica.proxy.url, await rig.token());
     try {
       const args = { messageType: 'success', includeImage: false, note: randomUUID() };
-      const err = await client.callTool({ name: 'everything__get-annotated-message', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
+      const err = await client.callTool({ name: 'get-annotated-message', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
       expect(err).toBeInstanceOf(McpError);
       expect(err!.code).toBe(ErrorCodes.approvalExpired);
       expect(err!.message).toContain('expired unapproved');
@@ -164,7 +164,7 @@ describe('held calls (proxy, hold mode)', () => {
     try {
       const key = `sk_live_${randomUUID().replaceAll('-', '')}`;
       const args = { message: key };
-      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
+      const call = client.callTool({ name: 'echo', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
       const pending = await requestFor(ns, 'echo', args);
       const name = pending.metadata.name!;
       expect(pending.spec.arguments).toEqual({ message: '[REDACTED]' });

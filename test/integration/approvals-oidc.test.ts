@@ -138,7 +138,7 @@ describe('identity mapping', () => {
     const { client } = await connectClient(replica.proxy.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' }));
     try {
       const args = { message: `mapped ${randomUUID()}` };
-      const call = client.callTool({ name: 'everything__echo', arguments: args }, undefined, { timeout: 120_000 });
+      const call = client.callTool({ name: 'echo', arguments: args }, undefined, { timeout: 120_000 });
       call.catch(() => undefined); // awaited below; a failed assertion before that must not leave it unhandled
       const pending = await requestFor(args);
       expect(pending.spec.requester).toEqual({ agent: 'agent-1', operator: 'alice', kubernetesUsernames: ['oidc:agent-1', 'oidc:alice'] });

@@ -26,7 +26,7 @@ async function client(r: Replica, token?: string) {
   return c.client;
 }
 
-const echo = (message: string) => ({ name: 'everything__echo', arguments: { message } });
+const echo = (message: string) => ({ name: 'echo', arguments: { message } });
 const settle = <T>(p: Promise<T>) => p.then((ok) => ({ ok }), (err: unknown) => ({ err: err as McpError }));
 
 beforeAll(async () => {

@@ -179,7 +179,7 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
     expect(viaEnvoy.error.code).toBe(ErrorCodes.policyUnavailable);
     expect(viaEnvoy.error.message).toContain('policy unavailable');
 
-    const viaProxy = await rawPost(authorizer.proxy!.url, toolsCall('everything__echo', { message: 'hi' }), { authorization: `Bearer ${token}` });
+    const viaProxy = await rawPost(authorizer.proxy!.url, toolsCall('echo', { message: 'hi' }), { authorization: `Bearer ${token}` });
     // Both front ends answer it the same way: 503, Retry-After and the JSON-RPC error.
     expect(viaProxy.status).toBe(503);
     expect(viaProxy.headers.get('retry-after')).toBe('5');
@@ -203,10 +203,10 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
   it('allows a read-only call with the real result, upstream credential injected, client token withheld', async () => {
     ({ client: mcp } = await connectClient(authorizer.proxy!.url, token));
     const tools = (await mcp.listTools()).tools.map((t) => t.name);
-    expect(tools).toContain('everything__echo');
-    expect(tools).not.toContain('everything__get-sum');
+    expect(tools).toContain('echo');
+    expect(tools).not.toContain('get-sum');
 
-    const result = await proxyCall('everything__echo', { message: 'hello e2e' });
+    const result = await proxyCall('echo', { message: 'hello e2e' });
     expect(result).toMatchObject({ ok: true, result: { content: [{ type: 'text', text: 'Echo: hello e2e' }] } });
     expect(tap.seen.length).toBeGreaterThan(0);
     expect(tap.seen.map((h) => h.authorization)).toEqual(tap.seen.map(() => `Bearer ${upstreamSecret}`));
@@ -220,7 +220,7 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
   it('refuses a tool the policy denies identically through both front ends', async () => {
     const revision = authorizer.revisions()[policyKey];
     const viaEnvoy = denialOf(await check('get-sum', { a: 1, b: 2 }));
-    const viaProxy = await proxyCall('everything__get-sum', { a: 1, b: 2 });
+    const viaProxy = await proxyCall('get-sum', { a: 1, b: 2 });
     if (viaProxy.ok) throw new Error('the proxy let a denied call through');
     expect(viaEnvoy.error.code).toBe(ErrorCodes.policyDenied);
     expect(viaProxy.error.code).toBe(viaEnvoy.error.code);
@@ -239,7 +239,7 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
 
     await waitFor(async () => (await check('get-sum', { a: 2, b: 3 })).status.code === 0, { description: 'ext_authz to allow get-sum', timeoutMs: 30_000 });
     const viaProxy = await waitFor(async () => {
-      const r = await proxyCall('everything__get-sum', { a: 2, b: 3 });
+      const r = await proxyCall('get-sum', { a: 2, b: 3 });
       return r.ok ? r : undefined;
     }, { description: 'the proxy to allow get-sum', timeoutMs: 30_000 });
     expect(JSON.stringify(viaProxy.result)).toContain('The sum of 2 and 3 is 5');
@@ -248,7 +248,7 @@ describe('end to end: kubectl apply → operator → bundle → authorizer → b
       expect(lastDecision(frontEnd, 'get-sum')?.verdict).toMatchObject({ revision, effect: 'proceed', decision: { action: 'allow', rule: 'sums' } });
     }
     // The listing follows the new revision too.
-    expect((await mcp!.listTools()).tools.map((t) => t.name)).toContain('everything__get-sum');
+    expect((await mcp!.listTools()).tools.map((t) => t.name)).toContain('get-sum');
 
     const distributed = await waitFor(async () => {
       const c = condition(await getPolicy(), 'Distributed');

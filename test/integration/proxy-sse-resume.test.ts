@@ -103,7 +103,7 @@ describe('upstream SSE polling through the proxy', () => {
   it('resumes a stream the server closed after its priming event, and relays the answer', async () => {
     const { client } = await connectClient(proxy.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' }));
     try {
-      const result = await client.callTool({ name: 'polling__slow-report', arguments: {} });
+      const result = await client.callTool({ name: 'slow-report', arguments: {} });
       expect(result.isError ?? false).toBe(false);
       expect(result.content).toEqual([{ type: 'text', text: 'report ready' }]);
     } finally {

@@ -213,3 +213,63 @@ export async function rawPost(url: string, body: unknown, headers: Record<string
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** Until the gate decides them (issue 11, governed methods), the non-tool methods pass undecided. */
+export const relayedMethods = [
+  'resources/list', 'resources/templates/list', 'resources/read', 'resources/subscribe', 'resources/unsubscribe',
+  'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
+];
+
+export interface AllowAllProxy {
+  issuer: TestIssuer;
+  proxy: McpProxy;
+  token(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The proxy in front of `servers` under a policy that allows everything (the everything profile applied to a server named "everything"). */
+export async function startAllowAllProxy(servers: ReadonlyArray<{ name: string; url: string }>, proxyOptions: Partial<McpProxyOptions> = {}): Promise<AllowAllProxy> {
+  const issuer = await startJwtIssuer({ audience });
+  const policy: McpSecurityPolicy = {
+    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { namespace: 'team-a', name: 'allow-all' },
+    spec: {
+      servers: servers.map((s) => ({ ...s })),
+      ...(servers.some((s) => s.name === 'everything') ? { profiles: [{ name: 'everything' }] } : {}),
+      policies: [{ name: 'allow-all', priority: 100, when: {}, action: 'allow' }],
+      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
+    },
+  };
+  const router = new PolicyRouter();
+  const gateway = await loadPolicy(router, policy, 'rev-1');
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const verifier = createTokenVerifier(gateway.identity!, {});
+  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
+  const gate = new Gate({ router, log, catalog, passMethods: relayedMethods, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  const proxy = await startMcpProxy({ gate, log, ...proxyOptions });
+  return {
+    issuer, proxy,
+    token: () => issuer.mint({ sub: 'alice', azp: 'agent-1' }),
+    async close() {
+      await proxy.close();
+      await catalog.close();
+      await issuer.close();
+    },
+  };
+}
+
+export interface FrontedServer extends AllowAllProxy {
+  everything: EverythingServer;
+}
+
+/** One "everything" server behind the proxy under a policy that allows everything: the proxy fronts it as itself. */
+export async function startFrontedEverything(proxyOptions: Partial<McpProxyOptions> = {}): Promise<FrontedServer> {
+  const everything = await startEverything();
+  const front = await startAllowAllProxy([{ name: 'everything', url: everything.url }], proxyOptions);
+  return {
+    ...front, everything,
+    async close() {
+      await front.close();
+      await everything.close();
+    },
+  };
+}

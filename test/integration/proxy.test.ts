@@ -2,6 +2,8 @@
 // "everything" servers (npm) under a policy compiled by the operator's compiler into the real
 // wasm; callers carry JWTs from the test issuer, verified by the identity module.
 import { McpError, CallToolResultSchema, ListResourcesResultSchema, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
 import { connectClient, fullCapabilities, startRig, type Rig } from './proxy-support.ts';
@@ -23,11 +25,18 @@ async function callError(p: Promise<unknown>): Promise<McpError> {
 }
 
 describe('MCP proxy with the SDK client and real upstream servers', () => {
-  it('initializes one session with its own server info, id and the client\'s protocol version', async () => {
+  it('initializes one session with its own server info, id, the client\'s protocol version and the servers\' capabilities merged', async () => {
+    const direct = new Client({ name: 'direct', version: '1.0.0' });
+    await direct.connect(new StreamableHTTPClientTransport(new URL(rig.everything.url)));
+    const upstream = direct.getServerCapabilities()!;
+    await direct.close();
     const { client, transport } = await connectClient(rig.proxy.url, await rig.token());
     try {
       expect(client.getServerVersion()).toMatchObject({ name: 'toolgate' });
-      expect(client.getServerCapabilities()).toEqual({ tools: { listChanged: true } });
+      // Both servers are the same program: the merge is its capabilities, those the proxy can route across servers.
+      expect(upstream.resources).toBeDefined();
+      const { tasks: _tasks, experimental: _experimental, ...routable } = upstream;
+      expect(client.getServerCapabilities()).toEqual({ ...routable, tools: { listChanged: true } });
       expect(transport.sessionId).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(transport.protocolVersion).toBe('2025-11-25');
     } finally {

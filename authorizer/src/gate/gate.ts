@@ -33,7 +33,8 @@ import type { CallerIdentity, ToolCall } from './types.ts';
  */
 export const defaultPassMethods: readonly string[] = ['initialize', 'ping', ...listingMethods];
 
-export const defaultMaxBodyBytes = 1024 * 1024;
+/** 4 MiB, what the MCP SDK server accepts: a client must not find the gate stricter than its server. */
+export const defaultMaxBodyBytes = 4 * 1024 * 1024;
 
 export interface GateOptions {
   router: PolicyRouter;

@@ -18,6 +18,8 @@ export interface GetStreamOptions {
   keepAliveMs: number;
   /** First reconnect delay; doubles (jittered) up to 30 s, reset by every message. */
   reconnectMs: number;
+  /** How long the stream waits for a client that went away to resume it. */
+  graceMs: number;
 }
 
 export const noStreamMessage = 'no upstream server offers a server-to-client stream (GET); use the POST responses';
@@ -27,15 +29,20 @@ export function hasStreamCandidate(session: ProxySession): boolean {
   return session.upstreams().some((u) => u.session.streamSupported !== false);
 }
 
-/** The caller (server.ts) has refused the GET through the gate when hasStreamCandidate is false. */
+/**
+ * The caller (server.ts) has refused the GET through the gate when hasStreamCandidate is false.
+ * The stream is resumable: a client that loses it GETs with Last-Event-ID within graceMs and is
+ * sent what it missed (server.ts resumeStream); meanwhile the upstream streams keep being read.
+ */
 export async function openMergedStream(o: GetStreamOptions): Promise<void> {
   const { res, session } = o;
-  if (session.deliver) {
+  if (session.getStreamConnected) {
     sendJsonRpcError(res, 409, null, transportErrorCode, 'this session already has an open GET stream; only one is allowed');
     return;
   }
+  // A new stream (not a resumption) replaces one whose client went away.
+  session.getWriter?.close();
   const abort = new AbortController();
-  res.on('close', () => abort.abort());
   // DELETE (or expiry) ends the session: its GET stream ends with it.
   const unregister = session.onClose(() => abort.abort());
   abort.signal.addEventListener('abort', () => unregister(), { once: true });
@@ -48,11 +55,16 @@ export async function openMergedStream(o: GetStreamOptions): Promise<void> {
     sendJsonRpcError(res, 405, null, transportErrorCode, noStreamMessage, undefined, { allow: 'POST, DELETE' });
     return;
   }
-  const writer = new SseWriter(res, {}, o.keepAliveMs);
+  const writer = new SseWriter(res, {}, o.keepAliveMs, {
+    stream: session.replay.open(), prime: session.protocolVersion >= '2025-11-25', graceMs: o.graceMs, onAbandoned: () => abort.abort(),
+  });
   const deliver = (m: Record<string, unknown>) => writer.send(m);
   session.deliver = deliver;
+  const handle = { get connected() { return writer.connected; }, close: () => abort.abort() };
+  session.getWriter = handle;
   abort.signal.addEventListener('abort', () => {
     if (session.deliver === deliver) session.deliver = undefined;
+    if (session.getWriter === handle) session.getWriter = undefined;
     writer.close();
   }, { once: true });
   o.log.debug({ session: session.id.slice(0, 8), upstreams: candidates.map((u) => u.session.name) }, 'GET stream opened');

@@ -9,11 +9,15 @@ import { ErrorCodes, type CallerIdentity, type Gate, type JsonRpcId, type JsonRp
 import type { ApprovalMode } from '../approvals/index.ts';
 import { mergeTools } from './catalog.ts';
 import { cancelHeld, handleHeld } from './held.ts';
+import type { ListingFilters } from './listings.ts';
+import { handleOtherRequest } from './methods.ts';
 import { sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
-import { relayRequest } from './relay.ts';
-import { ProxySession, type SessionStore } from './session.ts';
-import type { UpstreamHeaders } from './upstream.ts';
+import { relayRequest, type ResumeOptions } from './relay.ts';
+import type { ReplayLimits } from './replay.ts';
+import { aggregateInitializeResult } from './identity.ts';
+import { ProxySession, type Fronting, type SessionStore } from './session.ts';
+import { UpstreamError, type UpstreamHeaders } from './upstream.ts';
 
 export interface ProxyContext {
   router: PolicyRouter;
@@ -21,6 +25,14 @@ export interface ProxyContext {
   sessions: SessionStore;
   upstreamHeaders: UpstreamHeaders;
   separator: string;
+  /** The server `<endpoint>` fronts (PROXY_SERVER); unset: the only governed one, else all. */
+  server?: string;
+  maxSseEventChars?: number;
+  /** What each caller is shown of resource, template and prompt listings. */
+  listingFilters: ListingFilters;
+  replayLimits: ReplayLimits;
+  /** How long a resumable stream whose client went away waits for it (then its request stops). */
+  resumeGraceMs: number;
   supportedVersions: readonly string[];
   serverInfo: { name: string; version: string };
   keepAliveMs: number;
@@ -39,6 +51,16 @@ export interface PostContext {
   signal: AbortSignal;
   /** What the gate's refusals of this request are recorded with. */
   rc: RefusalContext;
+  /** The endpoint path the request came on, and the server it names (`<endpoint>/<server>`). */
+  path: string;
+  routeServer?: string;
+  /** The request no longer stops when the client's connection closes; the returned function stops it. */
+  detach: () => () => void;
+}
+
+/** How a relayed SSE answer is made resumable: ids, the session's replay window, the priming event from 2025-11-25 on. */
+export function resumeOf(ctx: ProxyContext, p: PostContext, session: ProxySession): ResumeOptions {
+  return { log: session.replay, prime: session.protocolVersion >= '2025-11-25', graceMs: ctx.resumeGraceMs, detach: p.detach };
 }
 
 /** A request the proxy itself cannot serve (no such upstream in the session, an unroutable method): 200 and the error. */
@@ -46,38 +68,73 @@ export function refuseRequest(ctx: ProxyContext, p: PostContext, id: JsonRpcId, 
   sendRefusal(p.res, ctx.gate.refuse(p.rc, { stage: 'message', httpStatus: 200, id, error: { code, message } }, what));
 }
 
-/** initialize: a new downstream session, one upstream session per governed server. */
+/**
+ * What an endpoint path fronts: `<endpoint>/<server>` that server; `<endpoint>` the configured
+ * server (PROXY_SERVER), else the one server the loaded policies govern, else all of them.
+ */
+export function frontingFor(ctx: ProxyContext, routeServer: string | undefined): Fronting | { error: string } {
+  const governed = [...new Set(ctx.router.servers().filter((s) => s.entry.gateway).map((s) => s.server.name))];
+  const named = routeServer ?? ctx.server;
+  if (named !== undefined) {
+    return governed.includes(named) ? { server: named } : { error: `server "${named}" is not governed by any loaded policy (governed: ${governed.join(', ') || 'none'})` };
+  }
+  return governed.length === 1 ? { server: governed[0]! } : { aggregate: true, separator: ctx.separator };
+}
+
+/** initialize: a new downstream session, with one upstream session per server it fronts. */
 export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: JsonRpcRequest): Promise<void> {
-  const admitted = await ctx.gate.admit({ kind: 'request', message: msg }, { ...p.rc, caller: p.caller, naming: { separator: ctx.separator } });
+  const fronting = frontingFor(ctx, p.routeServer);
+  const naming = 'server' in fronting ? { server: fronting.server } : { separator: ctx.separator };
+  const admitted = await ctx.gate.admit({ kind: 'request', message: msg }, { ...p.rc, caller: p.caller, naming });
   if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
+  if ('error' in fronting) return refuseRequest(ctx, p, msg.id, ErrorCodes.invalidParams, fronting.error, { method: msg.method, ...(p.routeServer ? { server: p.routeServer } : {}) });
   const params = msg.params ?? {};
   if (ctx.sessions.full) {
     return sendRefusal(p.res, ctx.gate.transportRefusal(p.rc, 503, 'too many open sessions; retry later', { id: msg.id, headers: { 'retry-after': '5' } }));
   }
   const requested = typeof params.protocolVersion === 'string' ? params.protocolVersion : '';
-  // Lifecycle: answer the client's version when supported, else the newest one we speak.
-  const protocolVersion = ctx.supportedVersions.includes(requested) ? requested : ctx.supportedVersions[0]!;
+  // Lifecycle: the client's version goes upstream when the proxy speaks it, else the newest it
+  // speaks; a fronted server's own choice is what the client is answered.
+  const offered = ctx.supportedVersions.includes(requested) ? requested : ctx.supportedVersions[0]!;
   const session = new ProxySession(p.caller, {
-    protocolVersion,
+    protocolVersion: offered,
     capabilities: isObject(params.capabilities) ? params.capabilities : {},
     clientInfo: isObject(params.clientInfo) ? params.clientInfo : { name: 'unknown', version: '0' },
-  }, { router: ctx.router, upstreamHeaders: ctx.upstreamHeaders, supportedVersions: ctx.supportedVersions, upstreamTimeoutMs: ctx.upstreamTimeoutMs, log: ctx.log, ...(ctx.metrics ? { metrics: ctx.metrics } : {}) });
-  ctx.sessions.add(session);
+  }, {
+    router: ctx.router, upstreamHeaders: ctx.upstreamHeaders, supportedVersions: ctx.supportedVersions, upstreamTimeoutMs: ctx.upstreamTimeoutMs, log: ctx.log,
+    ...(ctx.metrics ? { metrics: ctx.metrics } : {}), ...(ctx.maxSseEventChars ? { maxSseEventChars: ctx.maxSseEventChars } : {}),
+    replayLimits: ctx.replayLimits,
+  }, fronting, p.path);
   const ups = session.upstreams();
   const results = await Promise.allSettled(ups.map((u) => u.session.ensure(p.signal)));
   results.forEach((r, i) => {
-    // A server that is down now is retried on the next tools/list or call; its tools are absent meanwhile.
+    // Aggregating, a server that is down now is retried on the next tools/list or call; its tools are absent meanwhile.
     if (r.status === 'rejected') ctx.log.warn({ server: ups[i]!.session.name, err: (r.reason as Error).message }, 'upstream initialize failed');
   });
-  ctx.log.info({ session: session.id.slice(0, 8), agent: p.caller.agent, operator: p.caller.operator, protocolVersion, upstreams: ups.length }, 'session initialized');
-  sendJson(p.res, 200, {
-    jsonrpc: '2.0', id: msg.id,
-    result: { protocolVersion, capabilities: { tools: { listChanged: true } }, serverInfo: ctx.serverInfo },
-  }, { 'mcp-session-id': session.id });
+  let result: Record<string, unknown>;
+  if ('server' in fronting) {
+    const only = ups[0];
+    const failed = results[0]?.status === 'rejected' ? (results[0].reason as Error).message : undefined;
+    if (!only?.session.initializeResult) {
+      // Fronting one server, the proxy has no identity of its own to answer with.
+      await session.close();
+      const message = failed ?? `server "${fronting.server}" has no upstream`;
+      sendJson(p.res, 200, { jsonrpc: '2.0', id: msg.id, error: { code: ErrorCodes.upstreamUnavailable, message, data: { server: fronting.server } } });
+      return;
+    }
+    result = only.session.initializeResult;
+    session.protocolVersion = only.session.protocolVersion;
+  } else {
+    result = aggregateInitializeResult(offered, ctx.serverInfo, ups.map((u) => ({ server: u.session.name, result: u.session.initializeResult })));
+  }
+  ctx.sessions.add(session);
+  ctx.log.info({ session: session.id.slice(0, 8), agent: p.caller.agent, operator: p.caller.operator, protocolVersion: session.protocolVersion, fronts: session.fronted ?? '(all)', upstreams: ups.length }, 'session initialized');
+  sendJson(p.res, 200, { jsonrpc: '2.0', id: msg.id, result }, { 'mcp-session-id': session.id });
 }
 
 export async function handleMessage(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<void> {
-  const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming: { separator: ctx.separator }, signal: p.signal });
+  const naming = session.fronted !== undefined ? { server: session.fronted } : { separator: ctx.separator };
+  const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming, signal: p.signal });
   if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
   if (admitted.kind === 'hold') return handleHeld(ctx, p, session, admitted.held);
 
@@ -122,14 +179,10 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
       const upstream = session.upstream(server);
       if (!upstream) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${server}" has no upstream in this session`, { method: req.method, server, tool });
       const message = { ...req, params: { ...req.params, name: tool } };
-      return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs });
+      return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
     }
-    default: {
-      // A method an operator let through (passMethods): routable only when there is one server.
-      const ups = session.upstreams();
-      if (ups.length !== 1) return refuseRequest(ctx, p, req.id, ErrorCodes.methodNotFound, `method "${req.method}" cannot be routed: it names no tool and ${ups.length} upstream servers are behind this endpoint`, { method: req.method });
-      return relayRequest({ res: p.res, session, upstream: ups[0]!, id: req.id, message: { ...req }, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs });
-    }
+    default:
+      return handleOtherRequest(ctx, p, session, req);
   }
 }
 
@@ -137,6 +190,7 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
   if (req.params?.cursor !== undefined) {
     return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, 'params.cursor was not issued by this server: the proxy returns every tool in one page', { method: req.method });
   }
+  let failure: unknown;
   const perServer = await Promise.all(session.upstreams().map(async (u) => {
     const server = u.session.name;
     try {
@@ -145,11 +199,18 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
       if (dups.length) ctx.log.warn({ server, tools: dups }, 'upstream lists tools more than once; they are withheld');
       return { server, tools: ctx.gate.visibleTools(server, tools, p.caller) };
     } catch (err) {
+      failure = err;
       ctx.log.warn({ server, err: (err as Error).message }, 'upstream tools/list failed; its tools are left out');
       return { server, tools: [] };
     }
   }));
-  const { tools, collisions } = mergeTools(perServer, ctx.separator);
+  // Fronting one server, its own refusal (a server without tools says method not found) is its answer.
+  if (session.fronted !== undefined && failure instanceof UpstreamError && failure.rpcError) {
+    sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, error: failure.rpcError });
+    return;
+  }
+  // Fronting one server its names are its own; aggregating they are prefixed with the server's.
+  const { tools, collisions } = session.fronted !== undefined ? { tools: perServer.flatMap((s) => s.tools), collisions: [] } : mergeTools(perServer, ctx.separator);
   if (collisions.length) ctx.log.warn({ tools: collisions }, 'prefixed tool names collide; they are withheld');
   sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { tools } });
 }

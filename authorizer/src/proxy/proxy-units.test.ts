@@ -1,7 +1,9 @@
 // Pure parts of the proxy: Accept negotiation, tool-name prefixing and merging (SSE parsing: sse.test.ts).
 import { describe, expect, it } from 'vitest';
 import { mergeTools, prefixedName, splitName, validSeparator } from './catalog.ts';
+import type { CallerIdentity } from '../gate/index.ts';
 import { accepts, normalizeOrigin } from './http.ts';
+import { showEverything, type ListingFilters } from './listings.ts';
 
 describe('accepts', () => {
   it('honours exact types, wildcards and q=0', () => {
@@ -41,5 +43,15 @@ describe('tool names', () => {
     ], '__');
     expect(tools.map((t) => t.name)).toEqual(['a__y', 'b__x']);
     expect(collisions).toEqual(['a__x']);
+  });
+});
+
+describe('listing filters', () => {
+  it('take a filter shaped like Gate.visibleTools as it is', () => {
+    const caller: CallerIdentity = { subject: 'alice', issuer: 'https://issuer.test', roles: [], scopes: [] };
+    const visibleResources = <T extends { uri: string }>(_server: string, items: readonly T[], _caller: CallerIdentity): T[] => items.filter((r) => !r.uri.startsWith('secret:'));
+    const filters: Pick<ListingFilters, 'resources'> = { resources: visibleResources };
+    expect(filters.resources('notes', [{ uri: 'note://a' }, { uri: 'secret:b' }], caller)).toEqual([{ uri: 'note://a' }]);
+    expect(showEverything('notes', [{ name: 'p' }])).toEqual([{ name: 'p' }]);
   });
 });

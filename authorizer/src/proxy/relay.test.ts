@@ -64,7 +64,7 @@ async function relayThrough(upstreamUrl: string): Promise<string> {
   const init = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'test', version: '1' } };
   const session = new ProxySession({ subject: 'alice', issuer: 'https://issuer.test', roles: [], scopes: [] }, init, {
     router: new PolicyRouter(), upstreamHeaders: async () => ({}), supportedVersions: ['2025-11-25'], upstreamTimeoutMs: 5_000, log,
-  });
+  }, { server: 'polling' }, '/mcp');
   const upstreamSession = new UpstreamSession({
     server: { name: 'polling', url: upstreamUrl }, policy, headers: async () => ({}), init, supportedVersions: ['2025-11-25'],
     timeoutMs: 5_000, onMessage: () => undefined, log,

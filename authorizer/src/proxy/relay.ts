@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, type JsonRpcId } from '../gate/index.ts';
 import { sendJson } from './http.ts';
 import type { ProxySession, Upstream } from './session.ts';
+import type { ReplayLog } from './replay.ts';
 import { SseWriter, type SseResumeState } from './sse.ts';
 import { UpstreamError } from './upstream.ts';
 
@@ -29,6 +30,25 @@ export interface RelayOptions {
   maxResumes?: number;
   /** An SSE stream already open to the client (a call held for approval): the answer goes there. */
   writer?: SseWriter;
+  /** Make an SSE answer resumable by the client (event ids, replay window); absent: it ends with the connection. */
+  resume?: ResumeOptions;
+}
+
+export interface ResumeOptions {
+  log: ReplayLog;
+  prime: boolean;
+  graceMs: number;
+  /**
+   * Called once the answer is resumable: the request no longer stops when the client's
+   * connection closes; the returned function stops it (the client did not come back in time).
+   */
+  detach: () => () => void;
+}
+
+export function resumableWriter(res: ServerResponse, keepAliveMs: number, resume: ResumeOptions | undefined): SseWriter {
+  if (!resume) return new SseWriter(res, {}, keepAliveMs);
+  const stop = resume.detach();
+  return new SseWriter(res, {}, keepAliveMs, { stream: resume.log.open(), prime: resume.prime, graceMs: resume.graceMs, onAbandoned: stop });
 }
 
 /** Answers the client with one message: as the JSON body, or as the last event of an open stream. */
@@ -100,7 +120,7 @@ async function relayHttpError(o: RelayOptions, upstreamRes: Response): Promise<v
 
 async function relayStream(o: RelayOptions, first: Response): Promise<void> {
   const server = o.upstream.session.name;
-  const writer = o.writer ?? new SseWriter(o.res, {}, o.keepAliveMs);
+  const writer = o.writer ?? resumableWriter(o.res, o.keepAliveMs, o.resume);
   let res: Response | undefined = first;
   const resume: SseResumeState = {};
   let resumes = 0;
@@ -129,7 +149,7 @@ async function relayStream(o: RelayOptions, first: Response): Promise<void> {
   } catch (err) {
     if (o.signal.aborted || writer.closed) return;
     o.log.warn({ server, err: (err as Error).message }, 'upstream stream failed');
-    writer.send(failure(o, err instanceof UpstreamError ? err.message : `upstream stream failed: ${(err as Error).message}`, {}));
+    writer.send(failure(o, err instanceof UpstreamError ? err.message : `upstream server "${server}": the stream failed: ${(err as Error).message}`, {}));
   } finally {
     writer.close();
   }

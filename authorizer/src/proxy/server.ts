@@ -1,5 +1,5 @@
-// The MCP proxy front end: one Streamable HTTP endpoint (MCP 2025-06-18 and 2025-11-25) in
-// front of every upstream server the loaded policies govern. Per request: Host/Origin and HTTP
+// The MCP proxy front end: one Streamable HTTP endpoint (MCP 2024-11-05 to 2025-11-25) in
+// front of the upstream servers the loaded policies govern (one, or all of them aggregated). Per request: Host/Origin and HTTP
 // method, then the gate's stages (readiness, authentication, body limit and parse), the
 // session and protocol-version checks, and handler.ts. Every refusal, the transport's own
 // included, is made by the gate and rendered by sendRefusal, as ext_authz renders it.
@@ -14,13 +14,16 @@ import { defaultSeparator, validSeparator } from './catalog.ts';
 import { hasStreamCandidate, noStreamMessage, openMergedStream } from './get-stream.ts';
 import { handleInitialize, handleMessage, type PostContext, type ProxyContext } from './handler.ts';
 import { accepts, header, HttpError, isJsonContentType, normalizeOrigin, readBody, sendJson, sendRefusal } from './http.ts';
+import { showEverything, type ListingFilters } from './listings.ts';
 import { createProxyMetrics } from './metrics.ts';
+import { defaultReplayLimits, type ReplayLimits } from './replay.ts';
 import { handleStateless, isStatelessRequest, statelessProtocolVersions } from './stateless/index.ts';
 import { SessionStore, type ProxySession } from './session.ts';
+import { sseHeaders } from './sse.ts';
 import type { UpstreamHeaders } from './upstream.ts';
 
-/** Protocol versions spoken downstream and upstream, newest first. */
-export const supportedProtocolVersions = ['2025-11-25', '2025-06-18'] as const;
+/** Protocol versions spoken downstream and upstream, newest first: the one list. */
+export const supportedProtocolVersions = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
 
 export interface McpProxyOptions {
   port?: number;
@@ -37,7 +40,25 @@ export interface McpProxyOptions {
   allowedHosts?: string[];
   /** Handlers tried before the MCP endpoint (e.g. the protected-resource metadata); true = handled. */
   handlers?: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
+  /** Separator of `<server><separator><tool>` names when an endpoint aggregates several servers. Default `__`. */
   separator?: string;
+  /**
+   * The server `<path>` fronts, with its own tool names and initialize result. Unset: the one
+   * server the loaded policies govern, or all of them (prefixed) when there are several.
+   * `<path>/<server>` always fronts that server alone.
+   */
+  server?: string;
+  /** Largest SSE event accepted from an upstream, in characters. Default defaultMaxSseEventChars (64 Mi). */
+  maxSseEventChars?: number;
+  /**
+   * What each caller is shown of resources/list, resources/templates/list and prompts/list, per
+   * server (the gate's visibleResources, visibleResourceTemplates, visiblePrompts). Default: all.
+   */
+  listingFilters?: Partial<ListingFilters>;
+  /** The replay window of the proxy's own SSE streams (per stream: events, bytes; per session: streams). */
+  replay?: Partial<ReplayLimits>;
+  /** How long a resumable stream whose client went away waits for it to resume (then its request stops). Default 30 s. */
+  resumeGraceMs?: number;
   maxSessions?: number;
   sessionIdleMs?: number;
   upstreamTimeoutMs?: number;
@@ -49,6 +70,17 @@ export interface McpProxyOptions {
   approvalMode?: ApprovalMode;
   /** Keep-alive comments / progress notifications on a held call's stream. Default keepAliveMs. */
   approvalKeepAliveMs?: number;
+}
+
+interface Lifetime {
+  signal: AbortSignal;
+  detach: () => () => void;
+}
+
+interface Route {
+  path: string;
+  /** Set on `<endpoint>/<server>`. */
+  server?: string;
 }
 
 export interface McpProxy {
@@ -75,6 +107,15 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     router: gate.router, gate, sessions, separator,
     upstreamHeaders: o.upstreamHeaders ?? (async () => ({})),
     supportedVersions: supportedProtocolVersions,
+    ...(o.server !== undefined ? { server: o.server } : {}),
+    ...(o.maxSseEventChars !== undefined ? { maxSseEventChars: o.maxSseEventChars } : {}),
+    replayLimits: { ...defaultReplayLimits, ...o.replay },
+    resumeGraceMs: o.resumeGraceMs ?? 30_000,
+    listingFilters: {
+      resources: o.listingFilters?.resources ?? showEverything,
+      resourceTemplates: o.listingFilters?.resourceTemplates ?? showEverything,
+      prompts: o.listingFilters?.prompts ?? showEverything,
+    },
     serverInfo: o.serverInfo ?? { name: 'toolgate', version: '0.1.0' },
     keepAliveMs: o.keepAliveMs ?? 15_000,
     upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000,
@@ -83,22 +124,23 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     approvalKeepAliveMs: o.approvalKeepAliveMs ?? o.keepAliveMs ?? 15_000,
   };
 
-  /** The session named by MCP-Session-Id, checked against the caller and the protocol version. */
-  function sessionFor(req: IncomingMessage, caller: CallerIdentity): ProxySession {
+  /** The session named by MCP-Session-Id, checked against the caller, the path and the protocol version. */
+  function sessionFor(req: IncomingMessage, caller: CallerIdentity, path: string): ProxySession {
     const id = header(req, 'mcp-session-id');
     if (!id) throw new HttpError('MCP-Session-Id header required: send initialize first', { status: 400 });
     const s = sessions.get(id);
-    // Someone else's session id is answered exactly like an unknown one.
-    if (!s || !s.belongsTo(caller)) throw new HttpError('session not found: it ended or expired; initialize a new one', { status: 404 });
+    // Someone else's session id, or one from another endpoint path, is answered exactly like an unknown one.
+    if (!s || !s.belongsTo(caller) || s.path !== path) throw new HttpError('session not found: it ended or expired; initialize a new one', { status: 404 });
+    // As the SDK server checks it: absent means the negotiated version (or 2025-03-26, which
+    // sent none); any version the proxy speaks is accepted; another one is refused.
     const version = header(req, 'mcp-protocol-version');
-    if (version !== undefined && version !== s.protocolVersion) {
-      const why = (supportedProtocolVersions as readonly string[]).includes(version) ? `does not match the version negotiated for this session (${s.protocolVersion})` : `is not supported (supported: ${supportedProtocolVersions.join(', ')})`;
-      throw new HttpError(`MCP-Protocol-Version ${JSON.stringify(version)} ${why}`, { status: 400 });
+    if (version !== undefined && !(supportedProtocolVersions as readonly string[]).includes(version)) {
+      throw new HttpError(`MCP-Protocol-Version ${JSON.stringify(version)} is not supported (supported: ${supportedProtocolVersions.join(', ')})`, { status: 400 });
     }
     return s;
   }
 
-  async function post(req: IncomingMessage, res: ServerResponse, rc: RefusalContext, caller: CallerIdentity, signal: AbortSignal): Promise<void> {
+  async function post(req: IncomingMessage, res: ServerResponse, rc: RefusalContext, caller: CallerIdentity, life: Lifetime, route: Route): Promise<void> {
     const accept = header(req, 'accept');
     if (!accepts(accept, 'application/json') || !accepts(accept, 'text/event-stream')) {
       throw new HttpError('Accept must include both application/json and text/event-stream', { status: 406 });
@@ -110,19 +152,19 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     // Routers in front may route on Mcp-Method / Mcp-Name; the gate decides on the body: they must agree.
     const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, msg);
     if (mismatch) return sendRefusal(res, mismatch);
-    const p: PostContext = { req, res, caller, signal, rc };
+    const p: PostContext = { req, res, caller, signal: life.signal, detach: life.detach, rc, path: route.path, ...(route.server !== undefined ? { routeServer: route.server } : {}) };
     // MCP 2026-07-28: no session, the version in each request's _meta (stateless/handler.ts).
     if (isStatelessRequest(req.headersDistinct, msg)) return handleStateless(ctx, p, msg);
     if (msg.kind === 'request' && msg.message.method === 'initialize') {
       if (header(req, 'mcp-session-id')) throw new HttpError('initialize must not carry an MCP-Session-Id header: it starts a new session', { status: 400 });
       return handleInitialize(ctx, p, msg.message);
     }
-    const session = sessionFor(req, caller);
+    const session = sessionFor(req, caller, route.path);
     rc.sessionId = session.id;
     return handleMessage(ctx, p, session, msg);
   }
 
-  async function mcp(req: IncomingMessage, res: ServerResponse, rc: RefusalContext): Promise<void> {
+  async function mcp(req: IncomingMessage, res: ServerResponse, rc: RefusalContext, route: Route): Promise<void> {
     const origin = header(req, 'origin');
     if (allowedHosts && !allowedHosts.has((header(req, 'host') ?? '').toLowerCase())) {
       throw new HttpError(`Host ${JSON.stringify(header(req, 'host') ?? '')} is not allowed`, { status: 403 });
@@ -156,9 +198,12 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     if (!authenticated.ok) return sendRefusal(res, authenticated.refusal);
     const caller = authenticated.caller;
     rc.caller = caller;
+    // A request stops when its client goes away, unless its answer became resumable (detach).
     const abort = new AbortController();
-    res.on('close', () => { if (!res.writableFinished) abort.abort(); });
-    if (req.method === 'POST') return post(req, res, rc, caller, abort.signal);
+    let detached = false;
+    res.on('close', () => { if (!res.writableFinished && !detached) abort.abort(); });
+    const life: Lifetime = { signal: abort.signal, detach: () => { detached = true; return () => abort.abort(); } };
+    if (req.method === 'POST') return post(req, res, rc, caller, life, route);
     const mismatch = refuseHeaderMismatch(gate, rc, req.headersDistinct, undefined);
     if (mismatch) return sendRefusal(res, mismatch);
     // 2026-07-28 has no GET stream and no session to DELETE (subscriptions/listen replaces the one).
@@ -166,7 +211,7 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
       throw new HttpError(`HTTP ${req.method} is not part of MCP 2026-07-28 Streamable HTTP: POST each request (subscriptions/listen for change notifications)`, { status: 405, headers: { allow: 'POST' } });
     }
     if (req.method === 'GET' && !accepts(header(req, 'accept'), 'text/event-stream')) throw new HttpError('Accept must include text/event-stream', { status: 406 });
-    const session = sessionFor(req, caller);
+    const session = sessionFor(req, caller, route.path);
     rc.sessionId = session.id;
     if (req.method === 'DELETE') {
       await sessions.delete(session);
@@ -174,10 +219,33 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
       res.writeHead(200).end();
       return;
     }
-    if (session.deliver) throw new HttpError('this session already has an open GET stream; only one is allowed', { status: 409 });
+    const lastEventId = header(req, 'last-event-id');
+    if (lastEventId !== undefined) return resumeStream(res, session, lastEventId);
+    if (session.getStreamConnected) throw new HttpError('this session already has an open GET stream; only one is allowed', { status: 409 });
     // Refused here, not in get-stream.ts, so the gate meters and audits it like every refusal.
     if (!hasStreamCandidate(session)) throw new HttpError(noStreamMessage, { status: 405, headers: { allow: 'POST, DELETE' } });
-    await openMergedStream({ res, session, log, keepAliveMs: ctx.keepAliveMs, reconnectMs: 1_000 });
+    await openMergedStream({ res, session, log, keepAliveMs: ctx.keepAliveMs, reconnectMs: 1_000, graceMs: ctx.resumeGraceMs });
+  }
+
+  /** A client's GET with Last-Event-ID: what it missed on that stream, then the rest of it while it runs. */
+  function resumeStream(res: ServerResponse, session: ProxySession, lastEventId: string): void {
+    const found = session.replay.find(lastEventId);
+    if ('error' in found) throw new HttpError(`${found.error}; send the request again`, { status: 400 });
+    const { stream, seq } = found;
+    log.debug({ session: session.id.slice(0, 8), stream: stream.id, after: seq, live: Boolean(stream.live) }, 'client resumed a stream');
+    if (stream.live && !stream.live.closed) return stream.live.attach(res, seq);
+    // The stream has ended: what it sent after that event, and the end.
+    res.writeHead(200, sseHeaders);
+    for (const text of stream.after(seq) ?? []) res.write(text);
+    res.end();
+  }
+
+  /** `<endpoint>` or `<endpoint>/<server>` (a DNS label); anything else is no MCP route. */
+  function routeOf(path: string): Route | undefined {
+    if (path === endpoint) return { path };
+    if (!path.startsWith(`${endpoint}/`)) return undefined;
+    const server = path.slice(endpoint.length + 1);
+    return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(server) ? { path, server } : undefined;
   }
 
   /** A request body is declared (Content-Length above 0, or chunked). */
@@ -192,10 +260,11 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return gate.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reason: 'no policy bundle loaded' });
     for (const h of o.handlers ?? []) if (h(req, res)) return;
-    if (path !== endpoint) return sendJson(res, 404, { error: 'not_found', error_description: `no route ${path}; the MCP endpoint is ${endpoint}` });
+    const route = routeOf(path ?? '/');
+    if (!route) return sendJson(res, 404, { error: 'not_found', error_description: `no route ${path}; the MCP endpoint is ${endpoint} (or ${endpoint}/<server> for one server)` });
     // Filled in as the request is read, so a refusal at any point names what is known by then.
     const rc: RefusalContext = { frontEnd: 'proxy', ...(req.method ? { httpMethod: req.method } : {}) };
-    mcp(req, res, rc).catch((err: unknown) => {
+    mcp(req, res, rc, route).catch((err: unknown) => {
       if (res.headersSent) {
         log.warn({ err: (err as Error).message }, 'request failed after the response started');
         res.destroy();

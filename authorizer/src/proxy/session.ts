@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CallerIdentity, GatewayConfig, GatewayServer, JsonRpcId, PolicyRouter } from '../gate/index.ts';
 import { ToolCatalog } from './catalog.ts';
+import { ReplayLog, type ReplayLimits } from './replay.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { UpstreamSession, type ClientInit, type UpstreamHeaders } from './upstream.ts';
 
@@ -21,9 +22,17 @@ export interface SessionDeps {
   upstreamTimeoutMs: number;
   log: Logger;
   metrics?: ProxyMetrics;
-  /** Largest SSE event accepted from an upstream, in characters (default 16 Mi). */
+  /** Largest SSE event accepted from an upstream, in characters (default defaultMaxSseEventChars). */
   maxSseEventChars?: number;
+  /** The replay window of the session's own SSE streams. Default defaultReplayLimits. */
+  replayLimits?: ReplayLimits;
 }
+
+/**
+ * What a session's endpoint fronts: one server (its own tool and prompt names, its initialize
+ * result) or every governed server (names prefixed, capabilities merged).
+ */
+export type Fronting = { server: string } | { aggregate: true; separator: string };
 
 /** Messages for the client that arrive outside a request's own stream go here (the GET stream). */
 export type Deliver = (message: Record<string, unknown>) => void;
@@ -34,8 +43,14 @@ const callerKey = (c: CallerIdentity) => JSON.stringify([c.issuer, c.subject, c.
 
 export class ProxySession {
   readonly id = randomBytes(32).toString('base64url');
-  readonly protocolVersion: string;
+  /** The version answered to the client: the upstream's choice when one server is fronted. */
+  protocolVersion: string;
   readonly init: ClientInit;
+  readonly fronting: Fronting;
+  /** The endpoint path the session was initialized on; it is used on that path only. */
+  readonly path: string;
+  /** The session's recent SSE streams, for clients that resume with Last-Event-ID. */
+  readonly replay: ReplayLog;
   readonly #caller: string;
   readonly #deps: SessionDeps;
   readonly #upstreams = new Map<string, Upstream>();
@@ -48,18 +63,33 @@ export class ProxySession {
   #seq = 0;
   clientInitialized = false;
   lastSeen = Date.now();
-  /** Set while the client holds the GET stream open. */
+  /** Set while the session's GET stream runs (its client connected, or away for less than the resume grace). */
   deliver: Deliver | undefined;
+  /** The GET stream's writer while it runs. */
+  getWriter: { readonly connected: boolean; close(): void } | undefined;
 
-  constructor(caller: CallerIdentity, init: ClientInit, deps: SessionDeps) {
+  constructor(caller: CallerIdentity, init: ClientInit, deps: SessionDeps, fronting: Fronting, path: string) {
     this.#caller = callerKey(caller);
     this.init = init;
+    this.fronting = fronting;
+    this.path = path;
+    this.replay = new ReplayLog(deps.replayLimits);
     this.protocolVersion = init.protocolVersion;
     this.#deps = deps;
   }
 
+  /** Whether a client is connected to the session's GET stream now. */
+  get getStreamConnected(): boolean {
+    return this.getWriter?.connected ?? false;
+  }
+
   belongsTo(caller: CallerIdentity): boolean {
     return this.#caller === callerKey(caller);
+  }
+
+  /** The one server this session fronts; undefined when it aggregates every governed server. */
+  get fronted(): string | undefined {
+    return 'server' in this.fronting ? this.fronting.server : undefined;
   }
 
   /**
@@ -70,6 +100,7 @@ export class ProxySession {
   upstreams(): Upstream[] {
     const current = new Map<string, { server: GatewayServer; policy: GatewayConfig['policy'] }>();
     for (const { entry, server } of this.#deps.router.servers()) {
+      if (this.fronted !== undefined && server.name !== this.fronted) continue;
       if (entry.gateway && !current.has(server.name)) current.set(server.name, { server, policy: entry.gateway.policy });
     }
     for (const [name, u] of this.#upstreams) {

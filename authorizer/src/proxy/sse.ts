@@ -1,9 +1,11 @@
 // Server-Sent Events for the proxy: reading upstream streams (eventsource-parser, the WHATWG
 // "event stream interpretation") and the writer for downstream streams. Upstream event ids are
 // read but never written downstream: they belong to the upstream session and mean nothing to
-// the client (the proxy resumes upstream streams itself).
+// the client (the proxy resumes upstream streams itself); downstream streams carry the proxy's
+// own ids (replay.ts).
 import type { ServerResponse } from 'node:http';
 import { createParser, type ParseError } from 'eventsource-parser';
+import type { ReplayStream } from './replay.ts';
 
 export interface SseEvent {
   event: string;
@@ -28,7 +30,8 @@ export interface ParseSseOptions {
   resume?: SseResumeState;
 }
 
-export const defaultMaxSseEventChars = 16 * 1024 * 1024;
+/** 64 Mi characters: a 30 MiB tool result (an image, a file) passes, as it does straight to the SDK. */
+export const defaultMaxSseEventChars = 64 * 1024 * 1024;
 
 type Parsed = { kind: 'event'; event: SseEvent } | { kind: 'retry'; ms: number };
 
@@ -84,25 +87,57 @@ export const sseHeaders = {
   'x-accel-buffering': 'no',
 } as const;
 
+export interface Resumable {
+  stream: ReplayStream;
+  /** Write the priming event (an id, empty data) first: 2025-11-25 clients resume only streams that have one. */
+  prime: boolean;
+  /** How long a stream whose client went away waits for it to resume before it is abandoned. */
+  graceMs: number;
+  /** The client went away and did not resume within graceMs (the request it answers may stop). */
+  onAbandoned: () => void;
+}
+
 /**
  * A downstream SSE stream. Keep-alive comments stop intermediaries from closing a quiet stream
- * (a long tool call, an idle GET stream); the timer is unref'd and cleared on close.
+ * (a long tool call, an idle GET stream); the timer is unref'd and cleared on close. A
+ * resumable one numbers its events and outlives its connection for graceMs: a client that
+ * resumes (attach) is sent what it missed, then what follows.
  */
 export class SseWriter {
-  readonly #res: ServerResponse;
+  #res: ServerResponse | undefined;
   readonly #timer: NodeJS.Timeout;
+  readonly #resumable: Resumable | undefined;
+  #grace: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(res: ServerResponse, headers: Record<string, string>, keepAliveMs = 15_000) {
-    this.#res = res;
-    res.writeHead(200, { ...sseHeaders, ...headers });
-    res.flushHeaders();
+  constructor(res: ServerResponse, headers: Record<string, string>, keepAliveMs = 15_000, resumable?: Resumable) {
+    this.#resumable = resumable;
     this.#timer = setInterval(() => this.#write(': keepalive\n\n'), keepAliveMs).unref();
-    res.on('close', () => this.close());
+    if (resumable) resumable.stream.live = this;
+    this.#connect(res, headers);
+    if (resumable?.prime) this.#write(`id: ${resumable.stream.primingId}\ndata: \n\n`);
   }
 
   get closed(): boolean {
-    return this.#closed || this.#res.destroyed;
+    if (this.#resumable) return this.#closed;
+    return this.#closed || !this.#res || this.#res.destroyed;
+  }
+
+  /** Whether a client is connected now (a resumable stream may be waiting for its client to come back). */
+  get connected(): boolean {
+    return !this.#closed && this.#res !== undefined && !this.#res.destroyed;
+  }
+
+  /** A resumed client: sent the events after `afterSeq`, then this stream's next ones. */
+  attach(res: ServerResponse, afterSeq: number): void {
+    const missed = this.#resumable?.stream.after(afterSeq) ?? [];
+    const previous = this.#res;
+    this.#res = undefined;
+    if (previous && !previous.writableEnded) previous.end();
+    clearTimeout(this.#grace);
+    this.#grace = undefined;
+    this.#connect(res, {});
+    for (const text of missed) this.#write(text);
   }
 
   /** Writes one JSON-RPC message as an SSE `message` event. */
@@ -112,6 +147,13 @@ export class SseWriter {
 
   /** Writes already-serialized JSON (single line) as an SSE `message` event. */
   sendRaw(json: string): void {
+    if (this.#closed) return;
+    if (this.#resumable) {
+      // Kept for a resuming client even while none is connected.
+      const text = this.#resumable.stream.record(json);
+      this.#write(text);
+      return;
+    }
     // JSON.stringify never emits raw newlines, but upstream text might: one data line per line.
     this.#write(`event: message\n${json.split(/\r\n|\r|\n/).map((l) => `data: ${l}`).join('\n')}\n\n`);
   }
@@ -120,11 +162,37 @@ export class SseWriter {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    if (!this.#res.writableEnded) this.#res.end();
+    clearTimeout(this.#grace);
+    const stream = this.#resumable?.stream;
+    if (stream) {
+      stream.finished = true;
+      if (stream.live === this) stream.live = undefined;
+    }
+    if (this.#res && !this.#res.writableEnded) {
+      // Ended while its client is connected: once flushed, the client has every event.
+      this.#res.end(() => stream?.release());
+    }
+  }
+
+  #connect(res: ServerResponse, headers: Record<string, string>): void {
+    this.#res = res;
+    res.writeHead(200, { ...sseHeaders, ...headers });
+    res.flushHeaders();
+    res.on('close', () => {
+      if (this.#res !== res) return;
+      if (!this.#resumable) return this.close();
+      this.#res = undefined;
+      if (this.#closed) return;
+      this.#grace = setTimeout(() => {
+        this.close();
+        this.#resumable?.onAbandoned();
+      }, this.#resumable.graceMs).unref();
+    });
   }
 
   #write(chunk: string): void {
-    if (this.closed) return;
-    this.#res.write(chunk);
+    const res = this.#res;
+    if (this.#closed || !res || res.destroyed) return;
+    res.write(chunk);
   }
 }

@@ -41,7 +41,7 @@ export interface UpstreamOptions {
   onMessage: (server: string, message: Record<string, unknown>) => void;
   log: Logger;
   metrics?: ProxyMetrics;
-  /** Largest SSE event accepted from the server, in characters. Default defaultMaxSseEventChars (16 Mi). */
+  /** Largest SSE event accepted from the server, in characters. Default defaultMaxSseEventChars. */
   maxSseEventChars?: number;
 }
 
@@ -63,6 +63,8 @@ export class UpstreamSession {
   protocolVersion: string;
   /** Set once the client sent notifications/initialized; later (re)initializations replay it. */
   clientInitialized = false;
+  /** The server's initialize result as it sent it (serverInfo, capabilities, instructions...). */
+  initializeResult: Record<string, unknown> | undefined;
   /** Whether the server offers a GET stream; undefined until first tried. */
   streamSupported: boolean | undefined;
   #ready = false;
@@ -92,13 +94,14 @@ export class UpstreamSession {
   async #initialize(signal?: AbortSignal): Promise<void> {
     this.sessionId = undefined;
     this.protocolVersion = this.#o.init.protocolVersion;
-    const result = await this.call('initialize', { ...this.#o.init }, signal, true) as { protocolVersion?: unknown };
+    const result = await this.call('initialize', { ...this.#o.init }, signal, true) as Record<string, unknown> | undefined;
     const version = typeof result?.protocolVersion === 'string' ? result.protocolVersion : '';
     if (!this.#o.supportedVersions.includes(version)) {
       await this.close();
       throw new UpstreamError(this.name, `negotiated protocol version "${version}", expected one of ${this.#o.supportedVersions.join(', ')}`);
     }
     this.protocolVersion = version;
+    this.initializeResult = result;
     this.#ready = true;
     this.#o.log.info({ server: this.name, protocolVersion: version, upstreamSession: Boolean(this.sessionId) }, 'upstream session initialized');
     if (this.clientInitialized) await this.notify('notifications/initialized');

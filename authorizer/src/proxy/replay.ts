@@ -1,0 +1,115 @@
+// The proxy's own SSE streams are resumable (MCP 2025-11-25 transports, "Resumability and
+// Redelivery"): every event carries an id `<stream>.<seq>`, each stream keeps a bounded window
+// of what it sent, and a client that lost its connection GETs with Last-Event-ID to be sent
+// what followed that event on that stream, then whatever comes next. The window is bounded per
+// stream (events and bytes) and per session (streams), so a client that never comes back costs
+// at most that.
+
+export interface ReplayLimits {
+  /** Events kept per stream. */
+  maxEvents: number;
+  /** Bytes of event text kept per stream; an event larger than this alone is not kept. */
+  maxBytes: number;
+  /** Streams kept per session; the oldest finished ones go first. */
+  maxStreams: number;
+}
+
+/** At most maxStreams × maxBytes (8 MiB) per session, held only for streams whose client may not have had everything. */
+export const defaultReplayLimits: ReplayLimits = { maxEvents: 1000, maxBytes: 1024 * 1024, maxStreams: 8 };
+
+/** The SSE text of one event with an id; JSON has no raw newlines, other text gets one data line per line. */
+export function eventText(id: string, data: string): string {
+  return `id: ${id}\nevent: message\n${data.split(/\r\n|\r|\n/).map((l) => `data: ${l}`).join('\n')}\n\n`;
+}
+
+export class ReplayStream {
+  readonly id: string;
+  readonly #limits: ReplayLimits;
+  readonly #events: Array<{ seq: number; text: string }> = [];
+  #bytes = 0;
+  #seq = 0;
+  /** The highest seq no longer kept: resuming from before it would skip events. */
+  #dropped = 0;
+  finished = false;
+  /** The live writer of this stream while the request it answers is running (to re-attach a resumed client). */
+  live: { attach(res: import('node:http').ServerResponse, afterSeq: number): void; readonly closed: boolean } | undefined;
+
+  readonly #release: () => void;
+
+  constructor(id: string, limits: ReplayLimits, release: () => void = () => undefined) {
+    this.id = id;
+    this.#limits = limits;
+    this.#release = release;
+  }
+
+  /** The client had every event (the stream ended while it was connected): nothing to keep. */
+  release(): void {
+    this.#events.length = 0;
+    this.#bytes = 0;
+    this.#dropped = this.#seq;
+    this.#release();
+  }
+
+  /** The id of the stream's priming event (seq 0): resuming from it replays everything kept. */
+  get primingId(): string {
+    return `${this.id}.0`;
+  }
+
+  /** Gives the next event its id, keeps it in the window, and returns its SSE text. */
+  record(data: string): string {
+    const seq = ++this.#seq;
+    const text = eventText(`${this.id}.${seq}`, data);
+    this.#events.push({ seq, text });
+    this.#bytes += text.length;
+    while (this.#events.length > this.#limits.maxEvents || (this.#bytes > this.#limits.maxBytes && this.#events.length > 0)) {
+      const gone = this.#events.shift()!;
+      this.#bytes -= gone.text.length;
+      this.#dropped = gone.seq;
+    }
+    return text;
+  }
+
+  /** The events after `seq`, or undefined when some of them have left the window. */
+  after(seq: number): string[] | undefined {
+    if (seq < this.#dropped || seq > this.#seq) return undefined;
+    return this.#events.filter((e) => e.seq > seq).map((e) => e.text);
+  }
+}
+
+/** Per downstream session: its recent streams, found again by the id of one of their events. */
+export class ReplayLog {
+  readonly #limits: ReplayLimits;
+  readonly #streams = new Map<string, ReplayStream>();
+  #next = 0;
+
+  constructor(limits: ReplayLimits = defaultReplayLimits) {
+    this.#limits = limits;
+  }
+
+  get limits(): ReplayLimits {
+    return this.#limits;
+  }
+
+  open(): ReplayStream {
+    const id = String(++this.#next);
+    const s = new ReplayStream(id, this.#limits, () => this.#streams.delete(id));
+    this.#streams.set(s.id, s);
+    if (this.#streams.size > this.#limits.maxStreams) {
+      const oldest = [...this.#streams.values()].find((x) => x.finished) ?? this.#streams.values().next().value!;
+      this.#streams.delete(oldest.id);
+    }
+    return s;
+  }
+
+  /** The stream an event id belongs to and the seq to replay after; an error saying why when there is none. */
+  find(lastEventId: string): { stream: ReplayStream; seq: number } | { error: string } {
+    const m = /^([1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,15})$/.exec(lastEventId);
+    const stream = m ? this.#streams.get(m[1]!) : undefined;
+    const window = `the last ${this.#limits.maxEvents} events (at most ${this.#limits.maxBytes} bytes) of the session's last ${this.#limits.maxStreams} streams are kept`;
+    if (!m) return { error: `Last-Event-ID ${JSON.stringify(lastEventId)} is not an event id of this server` };
+    if (!stream) return { error: `Last-Event-ID ${JSON.stringify(lastEventId)}: that stream is no longer kept (${window})` };
+    const seq = Number(m[2]);
+    if (stream.after(seq) === undefined) return { error: `Last-Event-ID ${JSON.stringify(lastEventId)}: the events after it are no longer kept (${window})` };
+    return { stream, seq };
+  }
+}
