@@ -16,7 +16,8 @@ import { ApprovalCoordinator, approvalPolicy } from './approvals/index.ts';
 import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admission-guard.ts';
 import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
-import { UpstreamToolCatalog, mcpToolLister } from './catalog/index.ts';
+import { UpstreamToolCatalog, eitherEraLister, mcpToolLister } from './catalog/index.ts';
+import { modernToolLister } from './proxy/stateless/lister.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
 import type { PolicyEngine } from '../../pkg/policy/engine/index.ts';
 import { createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from './extauthz/index.ts';
@@ -139,7 +140,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   });
   // Secrets are read from the namespace of the policy that names them.
   const upstreamHeaders = (server: Parameters<CredentialProvider['headersFor']>[0], policy: { namespace: string }) => credentials.headersFor(server, policy.namespace);
-  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: upstreamHeaders, log }), log, registry, ...cfg.catalog });
+  const catalog = new UpstreamToolCatalog({ router, lister: eitherEraLister(mcpToolLister({ headers: upstreamHeaders, log }), modernToolLister({ headers: upstreamHeaders, log })), log, registry, ...cfg.catalog });
   const gate = new Gate({
     router, log, verifiers, catalog, metrics: gatewayMetrics,
     ...(approvals ? { approvals } : {}),
@@ -203,6 +204,12 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
         gate,
         upstreamHeaders,
         handlers: [resourceMetadataRoute(verifiers)],
+        // Each caller sees of the listings what the policy lets it use, as with tools/list.
+        listingFilters: {
+          resources: (server, items, caller) => gate.visibleResources(server, items, caller),
+          resourceTemplates: (server, items, caller) => gate.visibleResourceTemplates(server, items, caller),
+          prompts: (server, items, caller) => gate.visiblePrompts(server, items, caller),
+        },
         log,
         registry,
       });

@@ -5,11 +5,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { isObject } from '../../../pkg/lang/is-object.ts';
-import { ErrorCodes, type CallerIdentity, type Gate, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter, type RefusalContext } from '../gate/index.ts';
+import { ErrorCodes, type CallerIdentity, type Gate, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter, type RefusalContext, type ToolNaming } from '../gate/index.ts';
 import type { ApprovalMode } from '../approvals/index.ts';
 import { mergeTools } from './catalog.ts';
 import { cancelHeld, handleHeld } from './held.ts';
-import type { ListingFilters } from './listings.ts';
+import { hasCapability, resourceOwner, type ListingFilters } from './listings.ts';
 import { handleOtherRequest } from './methods.ts';
 import { sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -133,8 +133,22 @@ export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: J
 }
 
 export async function handleMessage(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<void> {
-  const naming = session.fronted !== undefined ? { server: session.fronted } : { separator: ctx.separator };
-  const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming, signal: p.signal });
+  // Listings are filtered per caller here (methods.ts), so the gate lets them through.
+  const admit = (naming: ToolNaming) => ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming, listings: 'filtered', signal: p.signal });
+  let admitted: Awaited<ReturnType<typeof admit>> | undefined;
+  if (session.fronted !== undefined) admitted = await admit({ server: session.fronted });
+  else {
+    // Aggregating: a resource URI or a log level names no server. The server the request will
+    // go to is resolved first and the gate decides for exactly that server (every logging one).
+    const servers = await decidingServers(ctx, p, session, msg);
+    if (servers === undefined) admitted = await admit({ separator: ctx.separator });
+    else for (const server of servers) {
+      admitted = await admit({ server });
+      if (admitted.kind !== 'allow') break;
+    }
+    // Nothing to decide for (no server logs, or no owner): methods.ts answers or refuses it.
+    admitted ??= { kind: 'allow', method: msg.kind === 'request' ? msg.message.method : '', message: msg };
+  }
   if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
   if (admitted.kind === 'hold') return handleHeld(ctx, p, session, admitted.held);
 
@@ -214,3 +228,23 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
   if (collisions.length) ctx.log.warn({ tools: collisions }, 'prefixed tool names collide; they are withheld');
   sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { tools } });
 }
+
+const resourceRequests = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+
+/**
+ * On an aggregating endpoint, the servers a request must be decided for when its body names
+ * none: the owner of a resource URI (also a completion's ref/resource), every server that logs
+ * for logging/setLevel. Undefined: the gate resolves the server from the name (tools, prompts).
+ */
+async function decidingServers(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<string[] | undefined> {
+  if (msg.kind !== 'request') return undefined;
+  const { method } = msg.message;
+  const params = msg.message.params ?? {};
+  if (method === 'logging/setLevel') return session.upstreams().filter((u) => hasCapability(u, 'logging')).map((u) => u.session.name);
+  const ref = isObject(params.ref) ? params.ref : undefined;
+  const uri = resourceRequests.has(method) ? params.uri : method === 'completion/complete' && ref?.type === 'ref/resource' ? ref.uri : undefined;
+  if (typeof uri !== 'string') return undefined;
+  const owner = await resourceOwner(session, uri, ctx.listingFilters, ctx.separator, p.caller, p.signal);
+  return 'error' in owner ? [] : [owner.server];
+}
+

@@ -178,7 +178,10 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
       res.setHeader('vary', 'Origin');
     }
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id', 'access-control-max-age': '600' }).end();
+      // 2026-07-28 clients send Mcp-Method / Mcp-Name, and Mcp-Param-* for tools that declare them.
+      const params = (header(req, 'access-control-request-headers') ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => /^mcp-param-[a-z0-9-]+$/.test(h));
+      const allowHeaders = ['authorization', 'content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name', ...params].join(', ');
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST, DELETE', 'access-control-allow-headers': allowHeaders, 'access-control-max-age': '600' }).end();
       return;
     }
     if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {

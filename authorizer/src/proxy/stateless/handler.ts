@@ -21,7 +21,7 @@
 import { ErrorCodes, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from '../../gate/jsonrpc.ts';
 import type { GatewayConfig, GatewayServer } from '../../gate/types.ts';
 import type { Refusal } from '../../gate/outcome.ts';
-import type { PostContext, ProxyContext } from '../handler.ts';
+import { frontingFor, type PostContext, type ProxyContext } from '../handler.ts';
 import { sendJson, sendRefusal } from '../http.ts';
 import { SseWriter } from '../sse.ts';
 import { UpstreamError } from '../upstream.ts';
@@ -40,9 +40,12 @@ export const statelessPassMethods: ReadonlySet<string> = new Set(['server/discov
 
 type Governed = { server: GatewayServer; policy: GatewayConfig['policy'] };
 
-function governedServers(ctx: ProxyContext): Governed[] {
+/** The servers this request may go to: the one the route fronts (frontingFor, as the session path decides), else every governed one. */
+function governedServers(ctx: ProxyContext, routeServer: string | undefined): Governed[] {
   const byName = new Map<string, Governed>();
   for (const { entry, server } of ctx.router.servers()) if (entry.gateway && !byName.has(server.name)) byName.set(server.name, { server, policy: entry.gateway.policy });
+  const fronting = frontingFor(ctx, routeServer);
+  if ('server' in fronting) return byName.has(fronting.server) ? [byName.get(fronting.server)!] : [];
   return [...byName.values()];
 }
 
@@ -65,7 +68,7 @@ export async function handleStateless(ctx: ProxyContext, p: PostContext, msg: Js
     });
   }
   if (msg.kind === 'response') return refuse(ctx, p, 400, null, ErrorCodes.invalidRequest, 'a 2026-07-28 client sends no JSON-RPC responses: server input is answered by retrying the request with inputResponses');
-  const servers = governedServers(ctx);
+  const servers = governedServers(ctx, p.routeServer);
   if (servers.length !== 1) {
     return refuse(ctx, p, 400, id, ErrorCodes.invalidRequest,
       `2026-07-28 (sessionless) requests are served only when one governed server is behind this endpoint; ${servers.length} are: use protocol version 2025-11-25 or earlier (initialize) here`, { method: method! });
