@@ -1,0 +1,67 @@
+// Issue 11, "Done when": the MCP conformance suite's server scenarios, for every spec version the
+// suite covers, against the reference server directly and through toolgate (allow-all policy,
+// the real gate and proxy, the bearer forwarder as the agent's credential sidecar). Every
+// scenario — and every check — that passes directly must pass through toolgate. The measured
+// matrix goes to build/test-results/conformance.json and is printed as a table.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startReferenceServer, type ReferenceServer } from '../fixtures/conformance/everything-server.ts';
+import { compare, regressions, table, type ConformanceReport } from '../support/conformance/report.ts';
+import { conformanceVersion, listServerScenarios, runSuite, type ServerScenario } from '../support/conformance/runner.ts';
+import { startToolgateInFront, type ToolgateInFront } from '../support/conformance/toolgate.ts';
+
+const resultsDir = join(process.cwd(), 'build', 'test-results');
+let reference: ReferenceServer;
+let toolgate: ToolgateInFront;
+let scenarios: ServerScenario[];
+let report: ConformanceReport;
+
+beforeAll(async () => {
+  reference = await startReferenceServer();
+  toolgate = await startToolgateInFront(reference.url);
+  scenarios = await listServerScenarios();
+  const versions = [...new Set(scenarios.flatMap((s) => s.versions))].sort();
+  report = { suite: `@modelcontextprotocol/conformance ${conformanceVersion}`, versions: {} };
+  // Two CLI processes at a time (direct and through for one version): the machine has two cores.
+  for (const version of versions) {
+    const names = scenarios.filter((s) => s.versions.includes(version)).map((s) => s.name);
+    const [direct, through] = await Promise.all([
+      runSuite({ url: reference.url, version, scenarios: names, outputDir: join(resultsDir, 'conformance', version, 'direct') }),
+      runSuite({ url: toolgate.url, version, scenarios: names, outputDir: join(resultsDir, 'conformance', version, 'through-toolgate') }),
+    ]);
+    report.versions[version] = names.map((s) => compare(s, direct.get(s)!, through.get(s)!));
+  }
+  await mkdir(resultsDir, { recursive: true });
+  await writeFile(join(resultsDir, 'conformance.json'), `${JSON.stringify(report, null, 2)}\n`);
+  console.log(table(report));
+}, 300_000);
+
+afterAll(async () => {
+  await toolgate?.close();
+  await reference?.close();
+});
+
+describe('the MCP conformance suite, directly and through toolgate', () => {
+  it('covers the spec versions the suite lists, each with scenarios', () => {
+    expect(Object.keys(report.versions).length).toBeGreaterThan(0);
+    for (const [version, rows] of Object.entries(report.versions)) {
+      expect(rows.length, version).toBe(scenarios.filter((s) => s.versions.includes(version)).length);
+    }
+  });
+
+  it('the reference server passes scenarios directly (a broken harness passes none)', () => {
+    for (const [version, rows] of Object.entries(report.versions)) {
+      expect(rows.filter((r) => r.direct === 'pass').length, version).toBeGreaterThan(0);
+    }
+  });
+
+  it('the reference server passes every scenario directly', () => {
+    const failing = Object.entries(report.versions).flatMap(([v, rows]) => rows.filter((r) => r.direct !== 'pass').map((r) => `${v} ${r.scenario}: ${r.directReason}`));
+    expect(failing).toEqual([]);
+  });
+
+  it('every scenario and check that passes directly passes through toolgate', () => {
+    expect(regressions(report)).toEqual([]);
+  });
+});
