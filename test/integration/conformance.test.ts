@@ -5,6 +5,8 @@
 // matrix goes to build/test-results/conformance.json and is printed as a table.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReferenceServer, type ReferenceServer } from '../fixtures/conformance/everything-server.ts';
 import { compare, regressions, table, type ConformanceReport } from '../support/conformance/report.ts';
@@ -37,6 +39,17 @@ beforeAll(async () => {
   console.log(table(report));
 }, 300_000);
 
+async function initializeResult(url: string): Promise<Record<string, unknown>> {
+  const client = new Client({ name: 'conformance-initialize', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  await client.connect(transport);
+  try {
+    return { protocolVersion: transport.protocolVersion, serverInfo: client.getServerVersion(), capabilities: client.getServerCapabilities(), instructions: client.getInstructions() };
+  } finally {
+    await client.close();
+  }
+}
+
 afterAll(async () => {
   await toolgate?.close();
   await reference?.close();
@@ -59,6 +72,15 @@ describe('the MCP conformance suite, directly and through toolgate', () => {
   it('the reference server passes every scenario directly', () => {
     const failing = Object.entries(report.versions).flatMap(([v, rows]) => rows.filter((r) => r.direct !== 'pass').map((r) => `${v} ${r.scenario}: ${r.directReason}`));
     expect(failing).toEqual([]);
+  });
+
+  // The suite's server-initialize only checks that a session opens; the result must also be the
+  // server's own, or clients lose its identity, instructions and capabilities (issue 11).
+  it('the initialize result through toolgate is the server\'s: serverInfo, instructions, capabilities', async () => {
+    const direct = await initializeResult(reference.url);
+    const through = await initializeResult(toolgate.url);
+    expect(direct.serverInfo).toMatchObject({ name: 'toolgate-conformance-reference' });
+    expect(through).toEqual(direct);
   });
 
   it('every scenario and check that passes directly passes through toolgate', () => {

@@ -12,6 +12,7 @@ import { createTokenVerifier } from '../../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy } from '../../../authorizer/src/proxy/index.ts';
 import { compilePolicy } from '../../../pkg/policy/compiler/index.ts';
 import { ensurePolicyWasm } from '../../../pkg/policy/engine/policy-wasm.ts';
+import { freePort } from '../../harness/accounts.ts';
 import { startJwtIssuer, type TestIssuer } from '../../harness/jwt-issuer.ts';
 import { startBearerForwarder, type BearerForwarder } from '../bearer-forwarder.ts';
 
@@ -60,13 +61,15 @@ export async function startToolgateInFront(upstreamUrl: string): Promise<Toolgat
     authenticate: (r) => verifier.verify(r.authorization, { url: r.url }),
     resourceMetadataUrl: 'https://toolgate.test/.well-known/oauth-protected-resource/mcp',
   });
-  // As a production deployment: only the name clients address toolgate by is a valid Host, and
-  // only that origin may call from a browser — here, the forwarder's loopback address.
+  // As a production deployment: only the names clients address toolgate by are valid Hosts (the
+  // sidecar's loopback address, and toolgate's own for clients that bring their token), and only
+  // those origins may call from a browser.
   const front = new URL(forwarder.origin);
+  const port = await freePort();
   const proxy = await startMcpProxy({
-    gate, log, host: '127.0.0.1', port: 0,
-    allowedHosts: [front.host, `localhost:${front.port}`],
-    allowedOrigins: [forwarder.origin, `http://localhost:${front.port}`],
+    gate, log, host: '127.0.0.1', port,
+    allowedHosts: [front.host, `localhost:${front.port}`, `127.0.0.1:${port}`, `localhost:${port}`],
+    allowedOrigins: [forwarder.origin, `http://localhost:${front.port}`, `http://127.0.0.1:${port}`, `http://localhost:${port}`],
   });
   forwarder.target = new URL(proxy.url);
   return {
