@@ -55,7 +55,7 @@ export async function startToolgateInFront(upstreamUrl: string): Promise<Toolgat
   router.update(key, { gateway: data.toolgate.gateway, data });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const verifier = createTokenVerifier(data.toolgate.gateway.identity!, {});
-  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ log }), log });
+  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
   const gate = new Gate({
     router, log, catalog,
     authenticate: (r) => verifier.verify(r.authorization, { url: r.url }),
