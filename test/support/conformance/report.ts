@@ -53,7 +53,7 @@ export function table(report: ConformanceReport): string {
   const versions = Object.keys(report.versions);
   const scenarios = [...new Set(Object.values(report.versions).flatMap((rows) => rows.map((r) => r.scenario)))];
   const width = Math.max(...scenarios.map((s) => s.length), 'scenario'.length);
-  const cell = (r: ScenarioRow | undefined) => (r ? `${r.direct} / ${r.through}${r.newWarnings.length > 0 ? '(warns)' : ''}` : '-').padEnd(24);
+  const cell = (r: ScenarioRow | undefined) => (r ? `${r.direct} / ${r.through}${r.through === 'pass' && r.newWarnings.length > 0 ? ' (warns)' : ''}` : '-').padEnd(24);
   const lines = [
     `conformance ${report.suite}: direct / through toolgate`,
     `${'scenario'.padEnd(width)}  ${versions.map((v) => v.padEnd(24)).join('  ')}`,
