@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReferenceServer, type ReferenceServer } from '../fixtures/conformance/everything-server.ts';
 import { compare, regressions, table, type ConformanceReport } from '../support/conformance/report.ts';
 import { conformanceVersion, listServerScenarios, runSuite, type ServerScenario } from '../support/conformance/runner.ts';
+import { observePolling } from '../support/conformance/sse-polling.ts';
 import { startToolgateInFront, type ToolgateInFront } from '../support/conformance/toolgate.ts';
 
 const resultsDir = join(process.cwd(), 'build', 'test-results');
@@ -81,6 +82,16 @@ describe('the MCP conformance suite, directly and through toolgate', () => {
     const through = await initializeResult(toolgate.url);
     expect(direct.serverInfo).toMatchObject({ name: 'toolgate-conformance-reference' });
     expect(through).toEqual(direct);
+  });
+
+  // The suite's server-sse-polling scenario cannot exercise resume (it sends 2025-03-26, see
+  // sse-polling.ts); the same tool driven as a 2025-11-25 client does.
+  it('SSE polling: a primed POST stream closed before the answer resumes with Last-Event-ID, both ways', async () => {
+    const direct = await observePolling(reference.url);
+    expect(direct).toMatchObject({ primed: true, answeredOnPost: false, answeredOnResume: true, text: 'Reconnection test completed' });
+    expect(direct.retryMs).toBeGreaterThan(0);
+    const through = await observePolling(toolgate.url);
+    expect({ ...through, retryMs: through.retryMs !== undefined }).toEqual({ ...direct, retryMs: true });
   });
 
   it('every scenario and check that passes directly passes through toolgate', () => {
