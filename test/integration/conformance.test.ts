@@ -86,12 +86,15 @@ describe('the MCP conformance suite, directly and through toolgate', () => {
 
   // The suite's server-sse-polling scenario cannot exercise resume (it sends 2025-03-26, see
   // sse-polling.ts); the same tool driven as a 2025-11-25 client does.
-  it('SSE polling: a primed POST stream closed before the answer resumes with Last-Event-ID, both ways', async () => {
+  it('SSE polling: a primed POST stream closed before the answer is resumable with Last-Event-ID, and answers the same through toolgate', async () => {
     const direct = await observePolling(reference.url);
     expect(direct).toMatchObject({ primed: true, answeredOnPost: false, answeredOnResume: true, text: 'Reconnection test completed' });
     expect(direct.retryMs).toBeGreaterThan(0);
+    // toolgate may resume upstream itself and answer on the POST stream, or pass the close on; either
+    // way its stream must be resumable (primed with its own event id and retry) and the answer the same.
     const through = await observePolling(toolgate.url);
-    expect({ ...through, retryMs: through.retryMs !== undefined }).toEqual({ ...direct, retryMs: true });
+    const seen = (o: typeof direct) => ({ primed: o.primed, retry: o.retryMs !== undefined, answered: o.answeredOnPost || o.answeredOnResume, text: o.text });
+    expect(seen(through)).toEqual(seen(direct));
   });
 
   it('every scenario and check that passes directly passes through toolgate', () => {
