@@ -97,6 +97,12 @@ test-unit: node_modules/.installed policy ## Unit tests (pure logic, beside the 
 test-integration: tools ## Integration tests against a real kube-apiserver + etcd.
 	@vitest run --project integration --reporter=default --reporter=json --outputFile.json=build/test-results/integration.json
 
+# --- conformance (issue 11) ---
+.PHONY: conformance
+conformance: node_modules/.installed policy ## MCP conformance suite + inspector-cli, directly vs through toolgate (→ build/test-results/conformance.json).
+	@vitest run --project integration test/integration/conformance.test.ts test/integration/inspector-cli.test.ts
+# --- end conformance ---
+
 .PHONY: test
 test: tools verify typecheck lint test-policy test-unit test-integration ## Everything CI runs.
 
