@@ -20,7 +20,7 @@ export function eitherEraLister(first: ListerFactory, second: ListerFactory): Li
             preferred = other;
             return tools;
           } catch (secondErr) {
-            throw new Error(`${(firstErr as Error).message}; and as the other protocol era: ${(secondErr as Error).message}`, { cause: firstErr });
+            throw new Error(`${(firstErr as Error).message}; and as the other protocol era: ${(secondErr as Error).message}`, { cause: secondErr });
           }
         }
       },
