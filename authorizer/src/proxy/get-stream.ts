@@ -30,6 +30,21 @@ export function hasStreamCandidate(session: ProxySession): boolean {
 }
 
 /**
+ * Starts reading the upstream GET streams of the session (each once, for the session's life),
+ * from the moment the client is initialized: a server sends sampling, elicitation or roots
+ * requests there, and one sent before the client's own GET stream is open would otherwise be
+ * lost (the upstream has no stream to write it to). What arrives meanwhile is held by the
+ * session (ProxySession.receive) and handed to the client's GET stream when it opens.
+ */
+export function startUpstreamStreams(session: ProxySession, log: Logger, reconnectMs = 1_000): Promise<void> {
+  const abort = new AbortController();
+  const unregister = session.onClose(() => abort.abort());
+  const started = session.upstreams().filter((u) => u.session.streamSupported !== false && !session.pumped.has(u.session.name));
+  for (const u of started) session.pumped.add(u.session.name);
+  return Promise.all(started.map((u) => pump(session, log, reconnectMs, u, abort.signal))).then(() => { unregister(); });
+}
+
+/**
  * The caller (server.ts) has refused the GET through the gate when hasStreamCandidate is false.
  * The stream is resumable: a client that loses it GETs with Last-Event-ID within graceMs and is
  * sent what it missed (server.ts resumeStream); meanwhile the upstream streams keep being read.
@@ -46,10 +61,8 @@ export async function openMergedStream(o: GetStreamOptions): Promise<void> {
   // DELETE (or expiry) ends the session: its GET stream ends with it.
   const unregister = session.onClose(() => abort.abort());
   abort.signal.addEventListener('abort', () => unregister(), { once: true });
-  // Servers known to have no GET stream are left out. The others are opened in the background:
-  // some servers send their stream's headers only with the first event, and the client must
-  // not wait for that. If every one of them then says 405, the stream ends and the client's
-  // next GET gets the 405.
+  // Upstreams that joined the session since (a bundle brought them) start being read now.
+  void startUpstreamStreams(session, o.log, o.reconnectMs);
   const candidates = session.upstreams().filter((u) => u.session.streamSupported !== false);
   if (candidates.length === 0) {
     sendJsonRpcError(res, 405, null, transportErrorCode, noStreamMessage, undefined, { allow: 'POST, DELETE' });
@@ -59,35 +72,43 @@ export async function openMergedStream(o: GetStreamOptions): Promise<void> {
     stream: session.replay.open(), prime: session.protocolVersion >= '2025-11-25', graceMs: o.graceMs, onAbandoned: () => abort.abort(),
   });
   const deliver = (m: Record<string, unknown>) => writer.send(m);
-  session.deliver = deliver;
   const handle = { get connected() { return writer.connected; }, close: () => abort.abort() };
   session.getWriter = handle;
+  session.attach(deliver);
   abort.signal.addEventListener('abort', () => {
     if (session.deliver === deliver) session.deliver = undefined;
     if (session.getWriter === handle) session.getWriter = undefined;
     writer.close();
   }, { once: true });
   o.log.debug({ session: session.id.slice(0, 8), upstreams: candidates.map((u) => u.session.name) }, 'GET stream opened');
-  await Promise.all(candidates.map((u) => pump(o, u, writer, abort.signal)));
-  abort.abort();
+  // The stream lasts while the client keeps it (or resumes it in time) and some upstream may
+  // still offer one: when every one has said 405, it ends and the client's next GET gets the 405.
+  while (!abort.signal.aborted) {
+    await sleep(1_000, undefined, { signal: abort.signal }).catch(() => undefined);
+    if (!hasStreamCandidate(session)) abort.abort();
+  }
 }
 
-async function pump(o: GetStreamOptions, u: Upstream, writer: SseWriter, signal: AbortSignal): Promise<void> {
+async function pump(session: ProxySession, log: Logger, reconnectMs: number, u: Upstream, signal: AbortSignal): Promise<void> {
   const server = u.session.name;
   const resume: SseResumeState = {};
-  const backoff = new Backoff({ initialMs: o.reconnectMs, maxMs: Math.max(o.reconnectMs, 30_000) });
-  while (!signal.aborted && !writer.closed) {
-    try {
-      const res = await u.session.openStream(signal, resume.lastEventId || undefined);
-      if (!res) return;
-      for await (const m of u.session.messages(res, resume)) {
-        writer.send(o.session.fromUpstream(server, m.message));
-        backoff.reset();
+  const backoff = new Backoff({ initialMs: reconnectMs, maxMs: Math.max(reconnectMs, 30_000) });
+  try {
+    while (!signal.aborted) {
+      try {
+        const res = await u.session.openStream(signal, resume.lastEventId || undefined);
+        if (!res) return;
+        for await (const m of u.session.messages(res, resume)) {
+          session.receive(server, m.message);
+          backoff.reset();
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        log.warn({ server, err: (err as Error).message }, 'upstream GET stream failed; reopening');
       }
-    } catch (err) {
-      if (signal.aborted) return;
-      o.log.warn({ server, err: (err as Error).message }, 'upstream GET stream failed; reopening');
+      await sleep(backoff.next(resume.retryMs), undefined, { signal }).catch(() => undefined);
     }
-    await sleep(backoff.next(resume.retryMs), undefined, { signal }).catch(() => undefined);
+  } finally {
+    session.pumped.delete(server);
   }
 }

@@ -8,6 +8,7 @@ import { isObject } from '../../../pkg/lang/is-object.ts';
 import { ErrorCodes, type CallerIdentity, type Gate, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type PolicyRouter, type RefusalContext, type ToolNaming } from '../gate/index.ts';
 import type { ApprovalMode } from '../approvals/index.ts';
 import { mergeTools } from './catalog.ts';
+import { startUpstreamStreams } from './get-stream.ts';
 import { cancelHeld, handleHeld } from './held.ts';
 import { hasCapability, resourceOwner, type ListingFilters } from './listings.ts';
 import { handleOtherRequest } from './methods.ts';
@@ -164,7 +165,11 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
   }
   if (msg.kind === 'notification') {
     const n = msg.message;
-    if (n.method === 'notifications/initialized') await session.markInitialized();
+    if (n.method === 'notifications/initialized') {
+      await session.markInitialized();
+      // Read the servers' GET streams from now on, not from when the client opens its own.
+      void startUpstreamStreams(session, ctx.log);
+    }
     else if (n.method === 'notifications/cancelled') {
       if (cancelHeld(session, n.params?.requestId)) {
         p.res.writeHead(202).end();

@@ -38,6 +38,8 @@ export type Fronting = { server: string } | { aggregate: true; separator: string
 export type Deliver = (message: Record<string, unknown>) => void;
 
 const maxPendingServerRequests = 1000;
+/** Server messages kept for a client that has not opened its GET stream yet. */
+const maxHeldMessages = 100;
 const idKey = (id: unknown) => JSON.stringify(id);
 const callerKey = (c: CallerIdentity) => JSON.stringify([c.issuer, c.subject, c.agent ?? '']);
 
@@ -63,6 +65,7 @@ export class ProxySession {
   #seq = 0;
   clientInitialized = false;
   lastSeen = Date.now();
+  readonly #held: Record<string, unknown>[] = [];
   /** Set while the session's GET stream runs (its client connected, or away for less than the resume grace). */
   deliver: Deliver | undefined;
   /** The GET stream's writer while it runs. */
@@ -124,12 +127,34 @@ export class ProxySession {
     return [...this.#upstreams.values()];
   }
 
-  /** A server message outside any relayed request: to the GET stream if open, else dropped. */
+  /**
+   * A server message outside any relayed request: to the GET stream if open, else kept (the
+   * newest maxHeldMessages) until the client opens one — a server asking for sampling or
+   * elicitation just before the client's GET stream arrives must not be lost on the way.
+   */
   #undelivered(server: string, m: Record<string, unknown>): void {
     const out = this.fromUpstream(server, m);
-    if (this.deliver) this.deliver(out);
-    else this.#deps.log.debug({ server, method: m.method }, 'no GET stream open; server message dropped');
+    if (this.deliver) return this.deliver(out);
+    if (this.#held.length >= maxHeldMessages) {
+      const dropped = this.#held.shift();
+      this.#deps.log.warn({ server, method: dropped?.method }, 'no GET stream open for a while; oldest held server message dropped');
+    }
+    this.#held.push(out);
   }
+
+  /** A message from an upstream's GET stream (read from initialization on: get-stream.ts). */
+  receive(server: string, m: Record<string, unknown>): void {
+    this.#undelivered(server, m);
+  }
+
+  /** The client's GET stream is open: it gets what was held, then everything as it comes. */
+  attach(deliver: Deliver): void {
+    this.deliver = deliver;
+    for (const m of this.#held.splice(0)) deliver(m);
+  }
+
+  /** Upstreams whose GET stream this session reads. */
+  readonly pumped = new Set<string>();
 
   upstream(server: string): Upstream | undefined {
     return this.upstreams().find((u) => u.session.name === server);
