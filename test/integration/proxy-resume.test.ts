@@ -111,7 +111,7 @@ describe('resuming the proxy\'s own streams', () => {
     expect(first.status).toBe(200);
     const reader = first.body!.getReader();
     let text = '';
-    while (!/^id: (\S+)\ndata: \n\n/m.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    while (!/^id: (\S+)\nretry: \d+\ndata: \n\n/m.test(text)) text += new TextDecoder().decode((await reader.read()).value);
     const priming = /^id: (\S+)/m.exec(text)![1]!;
     lost.abort();
     await new Promise((r) => setTimeout(r, 200));

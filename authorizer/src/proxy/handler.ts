@@ -12,7 +12,7 @@ import { startUpstreamStreams } from './get-stream.ts';
 import { cancelHeld, handleHeld } from './held.ts';
 import { hasCapability, resourceOwner, type ListingFilters } from './listings.ts';
 import { handleOtherRequest } from './methods.ts';
-import { sendJson, sendRefusal } from './http.ts';
+import { accepts, header, sendAnswer, sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { relayRequest, type ResumeOptions } from './relay.ts';
 import type { ReplayLimits } from './replay.ts';
@@ -189,7 +189,7 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
     case 'initialize':
       return sendRefusal(p.res, ctx.gate.transportRefusal(p.rc, 400, 'this session is already initialized; start a new session without an MCP-Session-Id header', { id: req.id, code: ErrorCodes.invalidRequest }));
     case 'ping':
-      sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: {} });
+      sendAnswer(p.res, { jsonrpc: '2.0', id: req.id, result: {} }, answersWithSse(p, session));
       return;
     case 'tools/list':
       return listTools(ctx, p, session, req);
@@ -231,7 +231,7 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
   // Fronting one server its names are its own; aggregating they are prefixed with the server's.
   const { tools, collisions } = session.fronted !== undefined ? { tools: perServer.flatMap((s) => s.tools), collisions: [] } : mergeTools(perServer, ctx.separator);
   if (collisions.length) ctx.log.warn({ tools: collisions }, 'prefixed tool names collide; they are withheld');
-  sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { tools } });
+  sendAnswer(p.res, { jsonrpc: '2.0', id: req.id, result: { tools } }, answersWithSse(p, session));
 }
 
 const resourceRequests = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
@@ -251,5 +251,11 @@ async function decidingServers(ctx: ProxyContext, p: PostContext, session: Proxy
   if (typeof uri !== 'string') return undefined;
   const owner = await resourceOwner(session, uri, ctx.listingFilters, ctx.separator, p.caller, p.signal);
   return 'error' in owner ? [] : [owner.server];
+}
+
+/** Whether the one server this session fronts answers with SSE and the client takes it (sendAnswer). */
+export function answersWithSse(p: PostContext, session: ProxySession): boolean {
+  if (session.fronted === undefined) return false;
+  return (session.upstream(session.fronted)?.session.answersWithSse ?? false) && accepts(header(p.req, 'accept'), 'text/event-stream');
 }
 

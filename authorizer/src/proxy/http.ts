@@ -84,3 +84,14 @@ export function normalizeOrigin(origin: string): string {
     return origin.toLowerCase();
   }
 }
+
+/**
+ * An answer the proxy composes itself (a filtered listing, ping): as JSON, or — when it fronts a
+ * server that answers with SSE and the client accepts it — as a one-event SSE stream, so the
+ * client sees the transport the server behind it would use.
+ */
+export function sendAnswer(res: ServerResponse, body: unknown, asSse: boolean): void {
+  if (!asSse) return sendJson(res, 200, body);
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
+  res.end(`event: message\ndata: ${JSON.stringify(body)}\n\n`);
+}

@@ -6,8 +6,8 @@
 import { isObject } from '../../../pkg/lang/is-object.ts';
 import { ErrorCodes, type JsonRpcRequest } from '../gate/index.ts';
 import { splitName } from './catalog.ts';
-import { refuseRequest, resumeOf, type PostContext, type ProxyContext } from './handler.ts';
-import { sendJson } from './http.ts';
+import { answersWithSse, refuseRequest, resumeOf, type PostContext, type ProxyContext } from './handler.ts';
+import { sendAnswer, sendJson } from './http.ts';
 import { filterOf, hasCapability, isListingMethod, listings, listPage, mergedListing, resourceOwner, type ListingMethod } from './listings.ts';
 import { relayRequest } from './relay.ts';
 import type { ProxySession, Upstream } from './session.ts';
@@ -77,7 +77,7 @@ async function answerListing(ctx: ProxyContext, p: PostContext, session: ProxySe
     if (!only) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${session.fronted}" has no upstream in this session`, { method, server: session.fronted });
     try {
       const page = await listPage(only, method, params, filter, p.caller, p.signal);
-      sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: page });
+      sendAnswer(p.res, { jsonrpc: '2.0', id: req.id, result: page }, answersWithSse(p, session));
     } catch (err) {
       if (p.signal.aborted) return;
       sendJson(p.res, 200, upstreamErrorBody(req.id, err, only.session.name));

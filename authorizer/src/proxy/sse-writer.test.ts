@@ -48,7 +48,7 @@ describe('resumable SseWriter', () => {
     const writer = new SseWriter(responses[0]!, {}, 60_000, { stream, prime: true, graceMs: 5_000, onAbandoned: () => undefined });
     writer.send({ n: 1 });
     const seen = await readUntil((await first).body!, (t) => t.includes('"n":1'));
-    expect(seen).toBe(`id: ${stream.id}.0\ndata: \n\nid: ${stream.id}.1\nevent: message\ndata: {"n":1}\n\n`);
+    expect(seen).toBe(`id: ${stream.id}.0\nretry: 1000\ndata: \n\nid: ${stream.id}.1\nevent: message\ndata: {"n":1}\n\n`);
     lost.abort();
     await expect.poll(() => responses[0]!.destroyed).toBe(true);
     writer.send({ n: 2 });

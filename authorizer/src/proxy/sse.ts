@@ -87,6 +87,9 @@ export const sseHeaders = {
   'x-accel-buffering': 'no',
 } as const;
 
+/** The SSE reconnection time the proxy's primed streams announce, in ms. */
+export const clientRetryMs = 1_000;
+
 export interface Resumable {
   stream: ReplayStream;
   /** Write the priming event (an id, empty data) first: 2025-11-25 clients resume only streams that have one. */
@@ -115,7 +118,8 @@ export class SseWriter {
     this.#timer = setInterval(() => this.#write(': keepalive\n\n'), keepAliveMs).unref();
     if (resumable) resumable.stream.live = this;
     this.#connect(res, headers);
-    if (resumable?.prime) this.#write(`id: ${resumable.stream.primingId}\ndata: \n\n`);
+    // The reconnection time tells a client whose connection breaks when to come back (well within graceMs).
+    if (resumable?.prime) this.#write(`id: ${resumable.stream.primingId}\nretry: ${clientRetryMs}\ndata: \n\n`);
   }
 
   get closed(): boolean {

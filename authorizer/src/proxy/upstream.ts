@@ -65,6 +65,8 @@ export class UpstreamSession {
   clientInitialized = false;
   /** The server's initialize result as it sent it (serverInfo, capabilities, instructions...). */
   initializeResult: Record<string, unknown> | undefined;
+  /** Whether the server answers requests with an SSE stream (else JSON), as its last answer did. */
+  answersWithSse = false;
   /** Whether the server offers a GET stream; undefined until first tried. */
   streamSupported: boolean | undefined;
   #ready = false;
@@ -152,6 +154,7 @@ export class UpstreamSession {
     const id = internalId();
     const res = await this.post({ jsonrpc: '2.0', id, method, params }, signal);
     if (initializing) this.sessionId = res.headers.get('mcp-session-id') ?? undefined;
+    if (res.ok && res.status !== 202) this.answersWithSse = isEventStream(res);
     if (!res.ok) {
       const text = await res.text().catch(() => '');
       throw new UpstreamError(this.name, `${method} answered HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`, { status: res.status });
@@ -278,3 +281,6 @@ function parseObject(server: string, raw: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UpstreamError(server, 'sent a message that is not a JSON-RPC object');
   return v as Record<string, unknown>;
 }
+
+const isEventStream = (res: Response) => (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'text/event-stream';
+
