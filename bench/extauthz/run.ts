@@ -65,7 +65,7 @@ async function toolgateMismatches(port: number, reqs: readonly BenchRequest[], d
   for (const r of reqs) {
     const res = await checkCall(client, r.check);
     const code = res.denied_response ? (JSON.parse(res.denied_response.body) as { error: { code: number } }).error.code : 0;
-    const action = res.ok_response ? 'allow' : code === -32002 ? 'require_approval' : 'deny';
+    const action = res.ok_response ? 'allow' : code === -31002 ? 'require_approval' : 'deny';
     if (action !== (decides ? r.expected : 'allow')) bad++;
   }
   client.close();

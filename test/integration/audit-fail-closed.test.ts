@@ -77,7 +77,7 @@ describe('a decision that cannot be audited', () => {
     const before = Number(await lost() ?? 0);
     const a = await gate.admit(readEmail(2), ctx);
     if (a.kind !== 'refuse') throw new Error(`expected a refusal, got ${a.kind}`);
-    expect(a.refusal).toMatchObject({ stage: 'decision', httpStatus: 503, id: 2, error: { code: -32003, message: expect.stringContaining('audit trail unavailable, call refused') } });
+    expect(a.refusal).toMatchObject({ stage: 'decision', httpStatus: 503, id: 2, error: { code: -31003, message: expect.stringContaining('audit trail unavailable, call refused') } });
     expect(a.refusal.error.message).toContain(fifo);
     expect(Number(await lost())).toBeGreaterThan(before);
   });

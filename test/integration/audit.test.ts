@@ -69,8 +69,8 @@ describe('audit trail over the real decision path', () => {
     expect(recs.map((r) => r.action)).toEqual(['allow', 'deny', 'require_approval', 'allow']);
     const refusals = all.filter((r) => r.type === 'refusal');
     expect(refusals).toMatchObject([
-      { stage: 'decision', method: 'tools/call', server: 'fetch', tool: 'fetch', httpStatus: 200, code: -32001, requestId: 3, decisionId: verdicts[1]!.decisionId, sessionId: 'session-1', caller: { agent: 'agent-1', subject: 'alice' } },
-      { stage: 'decision', server: 'gmail', tool: 'send_email', httpStatus: 200, code: -32002, requestId: 4, decisionId: verdicts[2]!.decisionId },
+      { stage: 'decision', method: 'tools/call', server: 'fetch', tool: 'fetch', httpStatus: 200, code: -31001, requestId: 3, decisionId: verdicts[1]!.decisionId, sessionId: 'session-1', caller: { agent: 'agent-1', subject: 'alice' } },
+      { stage: 'decision', server: 'gmail', tool: 'send_email', httpStatus: 200, code: -31002, requestId: 4, decisionId: verdicts[2]!.decisionId },
       { stage: 'message', method: 'tools/call', httpStatus: 200, code: -32602, requestId: 5, reason: 'params.arguments must be an object' },
     ]);
     expect(refusals[2]).not.toHaveProperty('decisionId');

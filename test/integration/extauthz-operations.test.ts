@@ -68,7 +68,7 @@ describe('ext_authz Check: resources decided by URI pattern', () => {
 
   it('denies a URI a deny rule matches, naming the rule, and audits the refusal with the target', async () => {
     const d = denied(await send({ body: rpc('resources/read', { uri: 'mail://archive/2019/7' }, 'r-1') }));
-    expect(d).toMatchObject({ id: 'r-1', error: { code: -32001, data: { rule: 'deny-mail-archive' } } });
+    expect(d).toMatchObject({ id: 'r-1', error: { code: -31001, data: { rule: 'deny-mail-archive' } } });
     expect(refusals.at(-1)).toMatchObject({ frontEnd: 'ext_authz', method: 'resources/read', server: 'gmail', target: 'mail://archive/2019/7', decisionId: d.error.data!.decisionId });
   });
 

@@ -114,7 +114,7 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
     expect(d.grpc).toBe(7);
     expect(d.http).toBe('OK');
     expect(d.body.id).toBe('req-7');
-    expect(d.body.error.code).toBe(-32001);
+    expect(d.body.error.code).toBe(-31001);
     expect(d.body.error.message).toContain('Block SSRF to cloud metadata');
     expect(d.body.error.data).toMatchObject({ rule: 'Block SSRF to cloud metadata', revision: 'rev-1' });
     expect(d.headers['x-toolgate-decision-id']).toBe(d.body.error.data!.decisionId);
@@ -124,7 +124,7 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
     const d = denial(await send({ server: 'gmail', body: toolsCall('send_email', { to: 'eve@evil.com', body: 'hi' }, 9) }));
     expect(d.grpc).toBe(7);
     expect(d.http).toBe('OK');
-    expect(d.body.error.code).toBe(-32002);
+    expect(d.body.error.code).toBe(-31002);
     expect(d.body.error.data).toMatchObject({ rule: 'Approve external communication', approvers: ['manager'], quorum: 1, timeout: '60m' });
     expect(d.body.error.data!.decisionId).toMatch(uuid);
   });
@@ -133,7 +133,7 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
     const narrow = await issuer.mint({ sub: 'alice', azp: 'agent-1', scope: 'norg:contacts:read' });
     const d = denial(await send({ server: 'norg', headers: bearer(narrow), body: toolsCall('send_message', { to: '+15550000000', text: 'x' }) }));
     expect(d.http).toBe('Forbidden');
-    expect(d.body.error.code).toBe(-32004);
+    expect(d.body.error.code).toBe(-31004);
     expect(d.headers['www-authenticate']).toContain('error="insufficient_scope"');
     expect(d.headers['www-authenticate']).toContain('scope="norg:messaging:write"');
   });
@@ -165,7 +165,7 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
     expect(none.body.error.message).toContain('context_extensions["toolgate-server"]');
     // A route to a server no policy governs is decided (denied) as the proxy decides it.
     const unknown = denial(await send({ server: 'nope', body: toolsCall('x') }));
-    expect([unknown.http, unknown.body.error.code, unknown.body.error.data?.rule]).toEqual(['OK', -32001, 'toolgate:unknown-server']);
+    expect([unknown.http, unknown.body.error.code, unknown.body.error.data?.rule]).toEqual(['OK', -31001, 'toolgate:unknown-server']);
   });
 });
 
@@ -203,7 +203,7 @@ describe('ext_authz: availability and options', () => {
     ready = false;
     try {
       const d = denial(await send({ body: toolsCall('read_email') }));
-      expect([d.grpc, d.http, d.body.error.code]).toEqual([14, 'ServiceUnavailable', -32003]);
+      expect([d.grpc, d.http, d.body.error.code]).toEqual([14, 'ServiceUnavailable', -31003]);
     } finally {
       ready = true;
     }
@@ -212,7 +212,7 @@ describe('ext_authz: availability and options', () => {
     pending.entry(fixturePolicyKey);
     const client = await start({ router: pending });
     const d = denial(await send({ body: toolsCall('read_email') }, client));
-    expect([d.grpc, d.http, d.body.error.code]).toEqual([14, 'ServiceUnavailable', -32003]);
+    expect([d.grpc, d.http, d.body.error.code]).toEqual([14, 'ServiceUnavailable', -31003]);
   });
 
   it('ignores the x-toolgate-server header when configured to trust only the route', async () => {

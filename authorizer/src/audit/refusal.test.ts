@@ -14,7 +14,7 @@ const caller = { subject: 'alice', issuer: 'https://issuer.test', agent: 'agent-
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').slice(0, -1);
 
 const refusal = (over: Partial<RefusalRecord> = {}): RefusalRecord => ({
-  frontEnd: 'ext_authz', stage: 'authentication', httpMethod: 'POST', httpStatus: 401, code: -32005, reason: 'authentication failed: token expired', ...over,
+  frontEnd: 'ext_authz', stage: 'authentication', httpMethod: 'POST', httpStatus: 401, code: -31005, reason: 'authentication failed: token expired', ...over,
 });
 
 describe('refusal records', () => {
@@ -22,15 +22,15 @@ describe('refusal records', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'toolgate-refusal-')), 'audit.jsonl');
     const trail = await AuditTrail.open({ file, log, fsync: false });
     trail.recordRefusal(refusal());
-    trail.recordRefusal(refusal({ frontEnd: 'proxy', stage: 'decision', method: 'tools/call', httpStatus: 200, code: -32001, reason: 'denied by rule "x"', caller, server: 'gmail', tool: 'send_email', sessionId: 's-1', requestId: 7, decisionId: 'd-1' }));
+    trail.recordRefusal(refusal({ frontEnd: 'proxy', stage: 'decision', method: 'tools/call', httpStatus: 200, code: -31001, reason: 'denied by rule "x"', caller, server: 'gmail', tool: 'send_email', sessionId: 's-1', requestId: 7, decisionId: 'd-1' }));
     trail.recordRefusal(refusal({ stage: 'transport', httpMethod: 'PUT', httpStatus: 405, code: -32000, reason: 'HTTP method PUT is not part of MCP Streamable HTTP (POST, GET, DELETE)' }));
     await trail.close();
 
     expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 3, head: { seq: 3 } });
     const [, first, second] = lines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(first).toEqual({ type: 'refusal', seq: 1, prev: expect.stringMatching(/^genesis:/), hash: expect.any(String), time: expect.any(String), frontEnd: 'ext_authz', stage: 'authentication', httpMethod: 'POST', httpStatus: 401, code: -32005, reason: 'authentication failed: token expired' });
+    expect(first).toEqual({ type: 'refusal', seq: 1, prev: expect.stringMatching(/^genesis:/), hash: expect.any(String), time: expect.any(String), frontEnd: 'ext_authz', stage: 'authentication', httpMethod: 'POST', httpStatus: 401, code: -31005, reason: 'authentication failed: token expired' });
     expect(second).toMatchObject({
-      type: 'refusal', seq: 2, prev: first?.hash, frontEnd: 'proxy', stage: 'decision', method: 'tools/call', httpStatus: 200, code: -32001,
+      type: 'refusal', seq: 2, prev: first?.hash, frontEnd: 'proxy', stage: 'decision', method: 'tools/call', httpStatus: 200, code: -31001,
       caller: { agent: 'agent-1', operator: 'alice', subject: 'alice', issuer: 'https://issuer.test', roles: ['reader'] }, server: 'gmail', tool: 'send_email', sessionId: 's-1', requestId: 7, decisionId: 'd-1',
     });
     const text = readFileSync(file, 'utf8');

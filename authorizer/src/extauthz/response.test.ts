@@ -22,8 +22,8 @@ describe('CheckResponse builders', () => {
   const verdict = { decisionId: 'd-1' } as Verdict;
 
   it('maps refusals to the gRPC codes Envoy logs, unavailability included when answered 200', () => {
-    const r = (httpStatus: number, code = -32001) => ({ httpStatus, error: { code, message: '' } });
-    expect([r(401), r(403), r(200), r(413), r(503), r(500), r(200, -32003)].map(grpcCodeFor)).toEqual([16, 7, 7, 7, 14, 13, 14]);
+    const r = (httpStatus: number, code = -31001) => ({ httpStatus, error: { code, message: '' } });
+    expect([r(401), r(403), r(200), r(413), r(503), r(500), r(200, -31003)].map(grpcCodeFor)).toEqual([16, 7, 7, 7, 14, 13, 14]);
   });
 
   it('removes identity headers it has no value for, and the token unless passed through', () => {
@@ -46,7 +46,7 @@ describe('CheckResponse builders', () => {
 
   it('sends the authorizer\'s own challenge whole, as the proxy does, unlike claim-derived values', () => {
     const challenge = `Bearer resource_metadata="https://gw.example/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="${'x'.repeat(300)}"`;
-    const res = deniedResponse({ stage: 'authentication', httpStatus: 401, id: null, error: { code: -32005, message: 'no' }, wwwAuthenticate: `${challenge}\r\nx: 1` });
+    const res = deniedResponse({ stage: 'authentication', httpStatus: 401, id: null, error: { code: -31005, message: 'no' }, wwwAuthenticate: `${challenge}\r\nx: 1` });
     expect(res.denied_response!.headers.find((h) => h.header.key === 'www-authenticate')!.header.value).toBe(`${challenge}??x: 1`);
   });
 });

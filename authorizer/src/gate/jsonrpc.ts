@@ -45,9 +45,12 @@ export type JsonRpcMessage =
   | { kind: 'response'; message: JsonRpcResponse };
 
 /**
- * Stable error codes: JSON-RPC's own, toolgate's in the legacy implementation-defined range
- * (-32000..-32019), and the ones MCP 2026-07-28 defines in the range it reserves for the
- * specification (-32020..-32099), used only with the spec's meaning (errors.test.ts holds both).
+ * Stable error codes: JSON-RPC's own; -32000 for transport refusals as the MCP SDKs use it;
+ * toolgate's own (-31001..-31009) outside JSON-RPC's reserved range (-32768..-32000), where MCP
+ * 2026-07-28 asks new codes to go — in the legacy -32000..-32019 block -32002 means "resource
+ * not found" to older clients and 2026-07-28 implementations must not emit it; and the codes
+ * 2026-07-28 defines in the range it reserves (-32020..-32099), used only with the spec's
+ * meaning (error-codes.test.ts holds all of this).
  */
 export const ErrorCodes = {
   parseError: -32700,
@@ -55,27 +58,27 @@ export const ErrorCodes = {
   methodNotFound: -32601,
   invalidParams: -32602,
   /** A policy rule (or the policy's default) denied the call. */
-  policyDenied: -32001,
+  policyDenied: -31001,
   /** The call needs a human's approval first; data carries the approval reference. */
-  approvalRequired: -32002,
+  approvalRequired: -31002,
   /** No policy is loaded for the server, or evaluation failed: fail closed. */
-  policyUnavailable: -32003,
+  policyUnavailable: -31003,
   /** The caller's token lacks a scope the tool needs. */
-  insufficientScope: -32004,
+  insufficientScope: -31004,
   /** No valid bearer token (the HTTP status and WWW-Authenticate say more). */
-  unauthenticated: -32005,
+  unauthenticated: -31005,
   /** The governed upstream server could not be reached or failed at the transport level. */
-  upstreamUnavailable: -32006,
+  upstreamUnavailable: -31006,
   /** A transport-level refusal (session, headers, size) before any message was read. */
   transport: -32000,
   /** The authorizer itself failed (a misconfigured route, a bug): fail closed. */
   internalError: -32603,
   /** A human denied the held call; data names who and why. */
-  approvalDenied: -32007,
+  approvalDenied: -31007,
   /** The held call was not approved before its ApprovalRequest expired (timeout-to-abort). */
-  approvalExpired: -32008,
+  approvalExpired: -31008,
   /** The approval was already spent: another replica or an earlier identical call released it. */
-  alreadyReleased: -32009,
+  alreadyReleased: -31009,
   /** MCP HeaderMismatch: an MCP-Protocol-Version / Mcp-Method / Mcp-Name header is missing, malformed or disagrees with the body. */
   headerMismatch: -32020,
   /** MCP MissingRequiredClientCapability: the request needs a client capability its _meta does not declare. */
