@@ -28,7 +28,7 @@ const lines: Array<{ msg?: string; reason?: string }> = [];
 const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk)) as { msg?: string }); cb(); } }));
 
 const guardedMetric = async () => /toolgate_authorizer_admission_guarded (\d)/.exec(await (await fetch(`http://127.0.0.1:${authorizer.probe.port}/metrics`)).text())?.[1];
-const call = async () => rawPost(authorizer.proxy!.url, toolsCall('everything__echo', { message: 'hi' }), { authorization: `Bearer ${await issuer.mint({ sub: 'alice', azp: 'agent-1' })}` });
+const call = async () => rawPost(authorizer.proxy!.url, toolsCall('echo', { message: 'hi' }), { authorization: `Bearer ${await issuer.mint({ sub: 'alice', azp: 'agent-1' })}` });
 
 beforeAll(async () => {
   install = await createInstall('guard');
@@ -85,7 +85,7 @@ describe('the authorizer and the ApprovalRequest admission policy', () => {
     expect(await guardedMetric()).toBe('1');
     const { client } = await connectClient(authorizer.proxy!.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' }));
     try {
-      expect((await client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } })).content).toEqual([{ type: 'text', text: 'Echo: hi' }]);
+      expect((await client.callTool({ name: 'echo', arguments: { message: 'hi' } })).content).toEqual([{ type: 'text', text: 'Echo: hi' }]);
     } finally {
       await client.close();
     }

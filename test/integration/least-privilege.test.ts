@@ -214,7 +214,7 @@ describe('with exactly this RBAC, the operator and the authorizer do their whole
   it('holds a call, an approver approves it with kubectl mcp, the operator decides and the authorizer releases it', async () => {
     const { client } = await connectClient(authorizer.proxy!.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' }));
     try {
-      const call = client.callTool({ name: 'everything__echo', arguments: { message: 'least privilege' } }, undefined, { timeout: 120_000 });
+      const call = client.callTool({ name: 'echo', arguments: { message: 'least privilege' } }, undefined, { timeout: 120_000 });
       const pending = await waitFor(async () => (await install.admin.list<ApprovalRequest>(approvals(gov))).items.find((r) => r.spec.tool === 'echo' && r.metadata.name !== 'ar-existing'),
         { description: 'the ApprovalRequest of the held call', timeoutMs: 30_000 });
       // The analyst sees it but may not decide; the approver decides.

@@ -214,11 +214,6 @@ export async function rawPost(url: string, body: unknown, headers: Record<string
   });
 }
 
-/** Until the gate decides them (issue 11, governed methods), the non-tool methods pass undecided. */
-export const relayedMethods = [
-  'resources/list', 'resources/templates/list', 'resources/read', 'resources/subscribe', 'resources/unsubscribe',
-  'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-];
 
 export interface AllowAllProxy {
   issuer: TestIssuer;
@@ -235,7 +230,12 @@ export async function startAllowAllProxy(servers: ReadonlyArray<{ name: string; 
     spec: {
       servers: servers.map((s) => ({ ...s })),
       ...(servers.some((s) => s.name === 'everything') ? { profiles: [{ name: 'everything' }] } : {}),
-      policies: [{ name: 'allow-all', priority: 100, when: {}, action: 'allow' }],
+      // A rule without kinds governs tools only: resources, prompts (completion decides as their
+      // read) and logging need a rule that names them.
+      policies: [
+        { name: 'allow-all', priority: 100, when: {}, action: 'allow' },
+        { name: 'allow-all-else', priority: 100, when: { kinds: ['resource', 'prompt', 'logging'] }, action: 'allow' },
+      ],
       identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
     },
   };
@@ -244,8 +244,12 @@ export async function startAllowAllProxy(servers: ReadonlyArray<{ name: string; 
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const verifier = createTokenVerifier(gateway.identity!, {});
   const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
-  const gate = new Gate({ router, log, catalog, passMethods: relayedMethods, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
-  const proxy = await startMcpProxy({ gate, log, ...proxyOptions });
+  const gate = new Gate({ router, log, catalog, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  // Listings filtered per caller by the gate, as the authorizer wires them.
+  const listingFilters = {
+    resources: gate.visibleResources.bind(gate), resourceTemplates: gate.visibleResourceTemplates.bind(gate), prompts: gate.visiblePrompts.bind(gate),
+  } as McpProxyOptions['listingFilters'];
+  const proxy = await startMcpProxy({ gate, log, listingFilters, ...proxyOptions });
   return {
     issuer, proxy,
     token: () => issuer.mint({ sub: 'alice', azp: 'agent-1' }),

@@ -119,9 +119,10 @@ describe('MCP proxy with the SDK client and real upstream servers', () => {
   it('refuses unknown methods and unprefixed or unknown-server tool names', async () => {
     const { client } = await connectClient(rig.proxy.url, await rig.token());
     try {
-      const e = await callError(client.request({ method: 'resources/list', params: {} }, ListResourcesResultSchema));
+      // resources/* are decided by policy now (issue 11); a method MCP does not define is refused.
+      const e = await callError(client.request({ method: 'resources/delete', params: {} }, ListResourcesResultSchema));
       expect(e.code).toBe(ErrorCodes.methodNotFound);
-      expect(e.message).toContain('method "resources/list" is not allowed');
+      expect(e.message).toContain('method "resources/delete" is not allowed');
       const e2 = await callError(client.callTool({ name: 'echo', arguments: { message: 'x' } }));
       expect(e2.code).toBe(ErrorCodes.invalidParams);
       expect(e2.message).toContain('no server prefix');
