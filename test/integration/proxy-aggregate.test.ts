@@ -3,17 +3,15 @@
 // client: capabilities merged, prompts prefixed like tools, resources routed by which server
 // listed the URI or whose template matches, completion by its ref, logging fanned out. What
 // cannot be attributed to one server is refused with an error saying so.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, McpError, ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, rawPost, startAllowAllProxy, startEverything, type AllowAllProxy, type EverythingServer } from './proxy-support.ts';
+import { startStatelessMcpServer } from '../support/stateless-mcp-server.ts';
 
 /** A stateless SDK server (the low-level Server) with one resource, one resource template and one prompt. */
 async function startNotesServer(): Promise<{ url: string; close(): Promise<void> }> {
@@ -31,18 +29,7 @@ async function startNotesServer(): Promise<{ url: string; close(): Promise<void>
     server.setRequestHandler(GetPromptRequestSchema, async (req) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Hello ${req.params.arguments?.who}` } }] }));
     return server;
   };
-  const http: Server = createServer((req, res) => {
-    if (req.method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
-    const server = build();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on('close', () => { void transport.close(); void server.close(); });
-    server.connect(transport).then(() => transport.handleRequest(req, res)).catch(() => res.destroy());
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
-    close: () => new Promise<void>((r) => { http.closeAllConnections(); http.close(() => r()); }),
-  };
+  return startStatelessMcpServer(build, { jsonResponse: true });
 }
 
 let everything: EverythingServer;

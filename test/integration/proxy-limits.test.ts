@@ -2,20 +2,17 @@
 // as one SSE event reaches the official SDK v1 client whole, and a 3 MiB request (under the
 // SDK server's 4 MiB) reaches the server; a smaller configured upstream event limit fails the
 // call with an error naming the server instead of passing part of it.
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startAllowAllProxy, type AllowAllProxy } from './proxy-support.ts';
+import { startStatelessMcpServer } from '../support/stateless-mcp-server.ts';
 
 const bigChars = 30 * 1024 * 1024;
 
 /** A stateless SDK server answering over SSE: `big` returns 30 Mi characters, `size` the length of its argument. */
 async function startBigServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const http: HttpServer = createServer((req, res) => {
-    if (req.method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
+  return startStatelessMcpServer(() => {
     const server = new Server({ name: 'big', version: '1.0.0' }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({
       tools: [{ name: 'big', inputSchema: { type: 'object' as const } }, { name: 'size', inputSchema: { type: 'object' as const } }],
@@ -23,15 +20,8 @@ async function startBigServer(): Promise<{ url: string; close(): Promise<void> }
     server.setRequestHandler(CallToolRequestSchema, async (r) => ({
       content: [{ type: 'text', text: r.params.name === 'big' ? 'x'.repeat(bigChars) : String(String(r.params.arguments?.pad ?? '').length) }],
     }));
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => { void transport.close(); void server.close(); });
-    server.connect(transport).then(() => transport.handleRequest(req, res)).catch(() => res.destroy());
+    return server;
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
-    close: () => new Promise<void>((r) => { http.closeAllConnections(); http.close(() => r()); }),
-  };
 }
 
 let upstream: { url: string; close(): Promise<void> };

@@ -271,7 +271,8 @@ export async function* messagesOf(server: string, res: Response, sse: { resume?:
   }
 }
 
-function parseObject(server: string, raw: string): Record<string, unknown> {
+/** One upstream message: a JSON object, or an UpstreamError naming the server. */
+export function parseObject(server: string, raw: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(raw);

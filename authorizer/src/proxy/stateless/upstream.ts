@@ -5,7 +5,7 @@
 // no cookies, no Mcp-Session-Id.
 import type { GatewayConfig, GatewayServer } from '../../gate/types.ts';
 import type { HeaderValues } from '../../gate/mcp-headers.ts';
-import { UpstreamError, type UpstreamHeaders } from '../upstream.ts';
+import { UpstreamError, parseObject, type UpstreamHeaders } from '../upstream.ts';
 import { parseSse } from '../sse.ts';
 
 const mirrored = ['mcp-protocol-version', 'mcp-method', 'mcp-name'];
@@ -62,23 +62,13 @@ export async function* messagesOf(res: Response, server: string): AsyncGenerator
   if (!res.body) return;
   if (type === 'application/json') {
     const raw = await res.text();
-    yield { message: parseMessage(raw, server), raw };
+    yield { message: parseObject(server, raw), raw };
     return;
   }
   if (type !== 'text/event-stream') throw new UpstreamError(server, `answered with Content-Type ${JSON.stringify(type)}, not JSON or an SSE stream`, { status: res.status });
   for await (const ev of parseSse(res.body)) {
     if (ev.data === '') continue;
-    yield { message: parseMessage(ev.data, server), raw: ev.data };
+    yield { message: parseObject(server, ev.data), raw: ev.data };
   }
 }
 
-function parseMessage(raw: string, server: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw new UpstreamError(server, 'sent a body that is not JSON');
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UpstreamError(server, 'sent something that is not one JSON-RPC message');
-  return v as Record<string, unknown>;
-}
