@@ -102,7 +102,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   const { client } = await connectClient(`http://127.0.0.1:${authorizer.proxy!.port}/mcp`, await issuer.mint({ sub: 'alice', azp: 'support-agent' }));
   io.cleanup.push(() => client.close());
   const listed = (await client.listTools()).tools.map((t) => t.name);
-  console.log(`tools/list shows ${listed.length} tools; get-env is hidden (rule no-secrets): ${!listed.includes('everything__get-env')}`);
+  console.log(`tools/list shows ${listed.length} tools; get-env is hidden (rule no-secrets): ${!listed.includes('get-env')}`);
   const show = async (name: string, args: Record<string, unknown>) => {
     try {
       const r = await client.callTool({ name, arguments: args });
@@ -112,12 +112,12 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
       console.log(`${name} ${JSON.stringify(args)} → refused (${err.code}): ${err.message}`);
     }
   };
-  await show('everything__echo', { message: 'hello through toolgate' });
-  await show('everything__get-env', {});
+  await show('echo', { message: 'hello through toolgate' });
+  await show('get-env', {});
 
   io.step('a held call: get-sum waits for a member of "sre" (hold mode: the agent\'s request stays open)');
   const started = performance.now();
-  const held = show('everything__get-sum', { a: 2, b: 3 });
+  const held = show('get-sum', { a: 2, b: 3 });
   const request = await waitFor(async () => (await admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns })).items[0], { description: 'the ApprovalRequest', timeoutMs: 30_000 });
   await io.kubectl('mcp', 'approvals', '-n', ns);
   await admin.apply({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespace: ns, name: 'approvers' }, {

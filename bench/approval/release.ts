@@ -77,7 +77,7 @@ try {
   const afterWrite = new Float64Array(rounds);
   for (let i = -warmup; i < rounds; i++) {
     let name: string | undefined;
-    const call = client.callTool({ name: 'everything__echo', arguments: { message: `bench ${i} ${Date.now()}` } }, undefined, {
+    const call = client.callTool({ name: 'echo', arguments: { message: `bench ${i} ${Date.now()}` } }, undefined, {
       timeout: 120_000,
       onprogress: (p) => { name ??= /kubectl mcp approve (ar-[0-9a-f]+) /.exec(p.message ?? '')?.[1]; },
     });
