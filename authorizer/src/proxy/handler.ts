@@ -18,6 +18,7 @@ import { relayRequest, type ResumeOptions } from './relay.ts';
 import type { ReplayLimits } from './replay.ts';
 import { aggregateInitializeResult } from './identity.ts';
 import { ProxySession, type Fronting, type SessionStore } from './session.ts';
+import { handleTaskRequest } from './tasks/serve.ts';
 import { UpstreamError, type UpstreamHeaders } from './upstream.ts';
 
 export interface ProxyContext {
@@ -134,6 +135,8 @@ export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: J
 }
 
 export async function handleMessage(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<void> {
+  // The proxy's own tasks (held calls run as tasks) are answered by it; other task ids go on.
+  if (await handleTaskRequest(ctx, p, session, msg)) return;
   // Listings are filtered per caller here (methods.ts), so the gate lets them through.
   const admit = (naming: ToolNaming) => ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming, listings: 'filtered', signal: p.signal });
   let admitted: Awaited<ReturnType<typeof admit>> | undefined;

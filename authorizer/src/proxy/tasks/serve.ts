@@ -1,0 +1,195 @@
+// Approvals in the terms of 2025-11-25 tasks. A client that declared `capabilities.tasks` and
+// sent a held tools/call with `params.task` is answered at once with a CreateTaskResult; the
+// approval wait (Gate.release, hold mode, so the coordinator's exactly-once release applies) and
+// then the upstream call run in the background, and the task's status follows them:
+//   working   while the ApprovalRequest is pending (statusMessage: who must approve and the
+//             `kubectl mcp approve` command) and while the released call runs upstream;
+//   completed once the upstream answered a result (tasks/result returns it);
+//   failed    when denied, expired, released elsewhere or the upstream answered an error
+//             (tasks/result returns that JSON-RPC error);
+//   cancelled on tasks/cancel (the wait stops; the ApprovalRequest stays, as in hold mode).
+// `working`, not `input_required`, while pending: input_required tells a client to block on
+// tasks/result for messages meant for it, and the humans who decide are not that client.
+//
+// tasks/get, tasks/result, tasks/cancel naming a proxy task id (isProxyTaskId) are answered
+// here; any other id goes on as before (to the gate, then to an upstream that runs its own
+// tasks), so an upstream's tasks keep working and the two never mix.
+import type { ApprovalRequest } from '../../../../api/v1alpha1/index.ts';
+import { isObject } from '../../../../pkg/lang/is-object.ts';
+import { approveCommand } from '../../approvals/index.ts';
+import { ErrorCodes, type CallerIdentity, type GateOutcome, type HeldCall, type JsonRpcMessage } from '../../gate/index.ts';
+import { refuseRequest, type PostContext, type ProxyContext } from '../handler.ts';
+import { sendJson } from '../http.ts';
+import type { ProxySession } from '../session.ts';
+import { isProxyTaskId, TaskLimitError, TaskStore, type TaskOwner } from './store.ts';
+import { callUpstreamForOutcome } from './upstream-call.ts';
+
+/** Every proxy task of this process (bound to session and caller inside). */
+export const proxyTasks = new TaskStore();
+
+const relatedTask = 'io.modelcontextprotocol/related-task';
+const taskMethods = new Set(['tasks/get', 'tasks/result', 'tasks/cancel', 'tasks/list']);
+const cleanedUp = new WeakSet<ProxySession>();
+
+export function ownerOf(session: ProxySession, caller: CallerIdentity): TaskOwner {
+  return { session: session.id, caller: JSON.stringify([caller.issuer, caller.subject, caller.agent ?? '']) };
+}
+
+/** Whether the client said at initialize that it speaks tasks (2025-11-25 `capabilities.tasks`). */
+export function clientDeclaresTasks(session: ProxySession): boolean {
+  return isObject(session.init.capabilities.tasks);
+}
+
+/** What a pending task says: who must approve and how. */
+export function pendingMessage(r: ApprovalRequest): string {
+  const groups = r.spec.approvers.join(', ');
+  return `waiting for approval by ${r.spec.quorum} member(s) of ${groups}: ${approveCommand(r)} (expires ${r.spec.expiresAt})`;
+}
+
+/**
+ * A held call the client asked to run as a task; false when it did not (no tasks capability or
+ * no params.task), and the caller handles it as before (hold or retry mode).
+ */
+export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: ProxySession, held: HeldCall): Promise<boolean> {
+  const { call, verdict, message: req } = held;
+  const params = req.params ?? {};
+  if (!clientDeclaresTasks(session) || !isObject(params.task)) return false;
+  const upstream = session.upstream(call.server);
+  if (!upstream) return false;
+  const owner = ownerOf(session, p.caller);
+  let created: ReturnType<TaskStore['create']>;
+  try {
+    created = proxyTasks.create(owner, params.task.ttl);
+  } catch (err) {
+    if (!(err instanceof TaskLimitError)) throw err;
+    refuseRequest(ctx, p, req.id, ErrorCodes.invalidRequest, err.message, { method: 'tools/call', server: call.server, tool: call.tool });
+    return true;
+  }
+  if (!cleanedUp.has(session)) {
+    cleanedUp.add(session);
+    session.onClose(() => proxyTasks.dropSession(session.id));
+  }
+  const { taskId, signal } = created;
+  const log = ctx.log.child({ decisionId: verdict.decisionId, server: call.server, tool: call.tool, task: taskId.slice(0, 22) });
+  let answered!: () => void;
+  const answeredOnce = new Promise<void>((r) => (answered = r));
+  let sent = false;
+  const answer = () => {
+    if (sent) return;
+    sent = true;
+    const task = proxyTasks.get(taskId, owner);
+    if (!task) sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, error: { code: ErrorCodes.internalError, message: 'the task ended before it could be answered' } });
+    else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { task, _meta: { 'io.modelcontextprotocol/model-immediate-response': task.statusMessage ?? 'the call runs as a task' } } });
+    answered();
+  };
+  const onPending = (r: ApprovalRequest) => {
+    log.info({ approval: `${r.metadata.namespace}/${r.metadata.name}`, expiresAt: r.spec.expiresAt }, 'call held for approval as a task');
+    proxyTasks.update(taskId, 'working', pendingMessage(r));
+    answer();
+  };
+
+  const run = async () => {
+    let outcome: GateOutcome;
+    try {
+      outcome = await ctx.gate.release(held, { mode: 'hold', signal, onPending }, p.rc);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') {
+        log.info({ reason: (err as Error).message }, 'task stopped waiting for approval; its approval request stays');
+        return;
+      }
+      log.error({ err: (err as Error).message }, 'task failed while waiting for approval');
+      proxyTasks.finish(taskId, 'failed', (err as Error).message, { error: { code: ErrorCodes.internalError, message: (err as Error).message } });
+      return;
+    } finally {
+      answer();
+    }
+    if (outcome.kind !== 'allow') {
+      log.info({ code: outcome.refusal.error.code }, 'task ended without release');
+      proxyTasks.finish(taskId, 'failed', outcome.refusal.error.message, { error: outcome.refusal.error });
+      return;
+    }
+    proxyTasks.update(taskId, 'working', 'approved; the call is running upstream');
+    // The upstream gets a plain call: the task is the proxy's, not the server's.
+    const { task: _task, ...rest } = params;
+    const result = await callUpstreamForOutcome(session, upstream, { ...rest, name: call.tool }, signal);
+    if (signal.aborted) return;
+    if ('result' in result) {
+      const meta = isObject(result.result._meta) ? result.result._meta : {};
+      proxyTasks.finish(taskId, 'completed', 'the call completed', { result: { ...result.result, _meta: { ...meta, [relatedTask]: { taskId } } } });
+    } else {
+      proxyTasks.finish(taskId, 'failed', result.error.message, result);
+    }
+  };
+  void run().catch((err: unknown) => log.error({ err: (err as Error).message }, 'task run failed'));
+  await answeredOnce;
+  return true;
+}
+
+/**
+ * tasks/* for the proxy's own tasks; false for anything else (another id, a client without
+ * tasks, tasks/list when an upstream lists its own), which goes on as before.
+ */
+export async function handleTaskRequest(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<boolean> {
+  if (msg.kind !== 'request' || !taskMethods.has(msg.message.method) || !clientDeclaresTasks(session)) return false;
+  const req = msg.message;
+  const params = req.params ?? {};
+  const owner = ownerOf(session, p.caller);
+  if (req.method === 'tasks/list') {
+    // A cursor is never the proxy's (it lists its own in one page): it is an upstream's, relayed as before.
+    if (params.cursor !== undefined) return false;
+    const upstream = await upstreamTaskPage(ctx, p, session, msg);
+    sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { tasks: [...proxyTasks.list(owner), ...upstream.tasks], ...(upstream.nextCursor ? { nextCursor: upstream.nextCursor } : {}) } });
+    return true;
+  }
+  if (!isProxyTaskId(params.taskId)) return false;
+  // Someone else's id is answered exactly as an unknown one.
+  const notFound = () => refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `task not found: ${params.taskId as string}`, { method: req.method });
+  switch (req.method) {
+    case 'tasks/get': {
+      const task = proxyTasks.get(params.taskId, owner);
+      if (!task) notFound();
+      else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: task });
+      return true;
+    }
+    case 'tasks/cancel': {
+      const cancelled = proxyTasks.cancel(params.taskId, owner, 'the task was cancelled by request');
+      if (!cancelled) notFound();
+      else if ('error' in cancelled) refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, cancelled.error, { method: req.method });
+      else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: cancelled.task });
+      return true;
+    }
+    default: {
+      let ended: Awaited<ReturnType<TaskStore['outcome']>>;
+      try {
+        ended = await proxyTasks.outcome(params.taskId, owner, p.signal);
+      } catch {
+        return true; // the client went away while waiting
+      }
+      if (!ended) notFound();
+      else if ('result' in ended.outcome) sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: ended.outcome.result });
+      else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, error: ended.outcome.error });
+      return true;
+    }
+  }
+}
+
+/**
+ * The first page of the fronted server's own tasks, when it lists tasks and the gate lets
+ * tasks/list through (passMethods), so its tasks stay listed beside the proxy's.
+ */
+async function upstreamTaskPage(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<{ tasks: unknown[]; nextCursor?: string }> {
+  const none = { tasks: [] };
+  const server = session.fronted;
+  const upstream = server === undefined ? undefined : session.upstream(server);
+  const caps = upstream?.session.initializeResult?.capabilities as { tasks?: { list?: unknown } } | undefined;
+  if (!upstream || !isObject(caps?.tasks?.list)) return none;
+  const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming: { server: server! }, listings: 'filtered', signal: p.signal });
+  if (admitted.kind !== 'allow') return none;
+  try {
+    const page = await upstream.session.call('tasks/list', {}, p.signal) as { tasks?: unknown; nextCursor?: unknown };
+    return { tasks: Array.isArray(page?.tasks) ? page.tasks : [], ...(typeof page?.nextCursor === 'string' ? { nextCursor: page.nextCursor } : {}) };
+  } catch (err) {
+    ctx.log.warn({ server, err: (err as Error).message }, 'upstream tasks/list failed; only the proxy\'s tasks are listed');
+    return none;
+  }
+}
