@@ -149,4 +149,46 @@ describe('held calls as tasks (2025-11-25)', () => {
       await client.close();
     }
   });
+  it('tells a client that declared tasks that tools/call runs as a task; one that did not sees the server as it is', async () => {
+    await withClient(await rig.token(), async (client) => {
+      expect(client.getServerCapabilities()?.tasks).toMatchObject({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
+      const { tools } = await client.listTools();
+      expect(tools.find((t) => t.name === 'echo')?.execution?.taskSupport).toBe('optional');
+    });
+    await withClient(await rig.token(), async (client) => {
+      const { tools } = await client.listTools();
+      expect(tools.find((t) => t.name === 'echo')).toBeDefined();
+      expect(tools.find((t) => t.name === 'echo')?.execution?.taskSupport).toBe('forbidden'); // server-everything's own value
+    }, {});
+  });
+
+  it("the SDK's own flow (listTools, then callToolStream with no task option) runs allowed and held calls as proxy tasks", async () => {
+    await withClient(await rig.token(), async (client) => {
+      await client.listTools();
+      const kinds = async (stream: AsyncIterable<{ type: string; task?: { taskId: string } }>) => {
+        const out: { type: string; taskId?: string; result?: unknown }[] = [];
+        for await (const m of stream) out.push({ type: m.type, ...(m.task ? { taskId: m.task.taskId } : {}), ...('result' in m ? { result: m.result } : {}) });
+        return out;
+      };
+      // Allowed by policy (read-only): a proxy task that runs upstream at once.
+      const before = rig.recorder.calls.filter((c) => c.name === 'get-env').length;
+      const allowed = await kinds(client.experimental.tasks.callToolStream({ name: 'get-env', arguments: {} }, CallToolResultSchema));
+      expect(allowed[0]?.type).toBe('taskCreated');
+      expect(isProxyTaskId(allowed[0]?.taskId)).toBe(true);
+      expect(allowed.at(-1)?.type).toBe('result');
+      expect((allowed.at(-1)?.result as { content: unknown[] }).content.length).toBeGreaterThan(0);
+      expect(rig.recorder.calls.filter((c) => c.name === 'get-env').length).toBe(before + 1);
+
+      // Held: the task waits for the approval, then completes with the upstream's answer.
+      const args = { message: `sdk flow ${randomUUID()}` };
+      const held = kinds(client.experimental.tasks.callToolStream({ name: 'echo', arguments: args }, CallToolResultSchema, { timeout: 60_000 }));
+      const pending = await requestFor(ns, 'echo', args);
+      expect((await rig.cat.decide('approve', pending, 'wrong group')).code).not.toBe(0);
+      expect((await rig.ann.decide('approve', pending, 'ok')).code).toBe(0);
+      const seen = await held;
+      expect(seen[0]?.type).toBe('taskCreated');
+      expect((seen.at(-1)?.result as { content: unknown[] }).content).toEqual([{ type: 'text', text: `Echo: ${args.message}` }]);
+      expect(rig.upstreamCalls('echo', args)).toBe(1);
+    });
+  });
 });

@@ -17,10 +17,12 @@
 import type { ApprovalRequest } from '../../../../api/v1alpha1/index.ts';
 import { isObject } from '../../../../pkg/lang/is-object.ts';
 import { approveCommand } from '../../approvals/index.ts';
-import { ErrorCodes, type CallerIdentity, type GateOutcome, type HeldCall, type JsonRpcMessage } from '../../gate/index.ts';
+import type { Logger } from 'pino';
+import { ErrorCodes, type CallerIdentity, type GateOutcome, type HeldCall, type JsonRpcMessage, type JsonRpcRequest } from '../../gate/index.ts';
 import { refuseRequest, type PostContext, type ProxyContext } from '../handler.ts';
 import { sendJson } from '../http.ts';
-import type { ProxySession } from '../session.ts';
+import type { ProxySession, Upstream } from '../session.ts';
+import { upstreamTaskSupport } from './advertise.ts';
 import { isProxyTaskId, TaskLimitError, TaskStore, type TaskOwner } from './store.ts';
 import { callUpstreamForOutcome } from './upstream-call.ts';
 
@@ -46,31 +48,36 @@ export function pendingMessage(r: ApprovalRequest): string {
   return `waiting for approval by ${r.spec.quorum} member(s) of ${groups}: ${approveCommand(r)} (expires ${r.spec.expiresAt})`;
 }
 
+interface TaskRun {
+  taskId: string;
+  signal: AbortSignal;
+  log: Logger;
+  /** Answers the client's tools/call with the task as it is now (once; later calls do nothing). */
+  answer: () => void;
+}
+
 /**
- * A held call the client asked to run as a task; false when it did not (no tasks capability or
- * no params.task), and the caller handles it as before (hold or retry mode).
+ * Creates the proxy task of a task-augmented tools/call and runs `work` in the background; the
+ * client's request is answered (CreateTaskResult) when `work` calls answer(), at the latest
+ * when it ends. The call goes upstream plain (without params.task): the task is the proxy's.
  */
-export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: ProxySession, held: HeldCall): Promise<boolean> {
-  const { call, verdict, message: req } = held;
+async function runAsTask(ctx: ProxyContext, p: PostContext, session: ProxySession, upstream: Upstream, req: JsonRpcRequest, call: { server: string; tool: string; decisionId?: string },
+  before: (run: TaskRun) => Promise<boolean>): Promise<void> {
   const params = req.params ?? {};
-  if (!clientDeclaresTasks(session) || !isObject(params.task)) return false;
-  const upstream = session.upstream(call.server);
-  if (!upstream) return false;
   const owner = ownerOf(session, p.caller);
   let created: ReturnType<TaskStore['create']>;
   try {
-    created = proxyTasks.create(owner, params.task.ttl);
+    created = proxyTasks.create(owner, isObject(params.task) ? params.task.ttl : undefined);
   } catch (err) {
     if (!(err instanceof TaskLimitError)) throw err;
-    refuseRequest(ctx, p, req.id, ErrorCodes.invalidRequest, err.message, { method: 'tools/call', server: call.server, tool: call.tool });
-    return true;
+    return refuseRequest(ctx, p, req.id, ErrorCodes.invalidRequest, err.message, { method: 'tools/call', server: call.server, tool: call.tool });
   }
   if (!cleanedUp.has(session)) {
     cleanedUp.add(session);
     session.onClose(() => proxyTasks.dropSession(session.id));
   }
   const { taskId, signal } = created;
-  const log = ctx.log.child({ decisionId: verdict.decisionId, server: call.server, tool: call.tool, task: taskId.slice(0, 22) });
+  const log = ctx.log.child({ ...(call.decisionId ? { decisionId: call.decisionId } : {}), server: call.server, tool: call.tool, task: taskId.slice(0, 22) });
   let answered!: () => void;
   const answeredOnce = new Promise<void>((r) => (answered = r));
   let sent = false;
@@ -82,34 +89,12 @@ export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: 
     else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { task, _meta: { 'io.modelcontextprotocol/model-immediate-response': task.statusMessage ?? 'the call runs as a task' } } });
     answered();
   };
-  const onPending = (r: ApprovalRequest) => {
-    log.info({ approval: `${r.metadata.namespace}/${r.metadata.name}`, expiresAt: r.spec.expiresAt }, 'call held for approval as a task');
-    proxyTasks.update(taskId, 'working', pendingMessage(r));
-    answer();
-  };
-
   const run = async () => {
-    let outcome: GateOutcome;
     try {
-      outcome = await ctx.gate.release(held, { mode: 'hold', signal, onPending }, p.rc);
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') {
-        log.info({ reason: (err as Error).message }, 'task stopped waiting for approval; its approval request stays');
-        return;
-      }
-      log.error({ err: (err as Error).message }, 'task failed while waiting for approval');
-      proxyTasks.finish(taskId, 'failed', (err as Error).message, { error: { code: ErrorCodes.internalError, message: (err as Error).message } });
-      return;
+      if (!(await before({ taskId, signal, log, answer }))) return;
     } finally {
       answer();
     }
-    if (outcome.kind !== 'allow') {
-      log.info({ code: outcome.refusal.error.code }, 'task ended without release');
-      proxyTasks.finish(taskId, 'failed', outcome.refusal.error.message, { error: outcome.refusal.error });
-      return;
-    }
-    proxyTasks.update(taskId, 'working', 'approved; the call is running upstream');
-    // The upstream gets a plain call: the task is the proxy's, not the server's.
     const { task: _task, ...rest } = params;
     const result = await callUpstreamForOutcome(session, upstream, { ...rest, name: call.tool }, signal);
     if (signal.aborted) return;
@@ -122,6 +107,66 @@ export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: 
   };
   void run().catch((err: unknown) => log.error({ err: (err as Error).message }, 'task run failed'));
   await answeredOnce;
+}
+
+/**
+ * Whether a tools/call becomes a proxy task: the client declared tasks, asked for one, and the
+ * upstream does not itself require running that tool as a task (then the call is the
+ * upstream's to run as its task, relayed as before).
+ */
+async function asProxyTask(session: ProxySession, upstream: Upstream | undefined, req: JsonRpcRequest, tool: string, signal: AbortSignal): Promise<boolean> {
+  if (!upstream || !clientDeclaresTasks(session) || !isObject(req.params?.task)) return false;
+  return (await upstreamTaskSupport(session, upstream, tool, signal)) !== 'required';
+}
+
+/**
+ * A held call the client asked to run as a task; false when it did not (see asProxyTask), and
+ * the caller handles it as before (hold or retry mode).
+ */
+export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: ProxySession, held: HeldCall): Promise<boolean> {
+  const { call, verdict, message: req } = held;
+  const upstream = session.upstream(call.server);
+  if (!upstream || !(await asProxyTask(session, upstream, req, call.tool, p.signal))) return false;
+  await runAsTask(ctx, p, session, upstream, req, { server: call.server, tool: call.tool, decisionId: verdict.decisionId }, async ({ taskId, signal, log, answer }) => {
+    const onPending = (r: ApprovalRequest) => {
+      log.info({ approval: `${r.metadata.namespace}/${r.metadata.name}`, expiresAt: r.spec.expiresAt }, 'call held for approval as a task');
+      proxyTasks.update(taskId, 'working', pendingMessage(r));
+      answer();
+    };
+    let outcome: GateOutcome;
+    try {
+      outcome = await ctx.gate.release(held, { mode: 'hold', signal, onPending }, p.rc);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') {
+        log.info({ reason: (err as Error).message }, 'task stopped waiting for approval; its approval request stays');
+        return false;
+      }
+      log.error({ err: (err as Error).message }, 'task failed while waiting for approval');
+      proxyTasks.finish(taskId, 'failed', (err as Error).message, { error: { code: ErrorCodes.internalError, message: (err as Error).message } });
+      return false;
+    }
+    if (outcome.kind !== 'allow') {
+      log.info({ code: outcome.refusal.error.code }, 'task ended without release');
+      proxyTasks.finish(taskId, 'failed', outcome.refusal.error.message, { error: outcome.refusal.error });
+      return false;
+    }
+    proxyTasks.update(taskId, 'working', 'approved; the call is running upstream');
+    return true;
+  });
+  return true;
+}
+
+/**
+ * An allowed (not held) tools/call the client asked to run as a task, where the upstream does
+ * not run it as one: the proxy advertises tasks for every tool (advertise.ts), so it runs it.
+ * False when it is not such a call, and it is relayed as before.
+ */
+export async function startAllowedTask(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, call: { server: string; tool: string }): Promise<boolean> {
+  const upstream = session.upstream(call.server);
+  if (!upstream || !clientDeclaresTasks(session) || !isObject(req.params?.task)) return false;
+  // An upstream that runs the tool as a task itself gets the call, params.task included, as before.
+  if ((await upstreamTaskSupport(session, upstream, call.tool, p.signal)) !== undefined) return false;
+  await runAsTask(ctx, p, session, upstream, req, call, async () => true);
   return true;
 }
 
