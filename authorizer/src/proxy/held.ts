@@ -10,6 +10,9 @@
 // retry mode: answered at once with the approvalRequired error carrying the approval reference;
 // the identical call retried after approval finds the approved request, consumes it and proceeds.
 //
+// tasks: a client that declared capabilities.tasks and sent params.task gets a task instead, in
+// either mode (tasks/serve.ts).
+//
 // Which calls are held and what their outcome is answered with is the gate's (Gate.release, the
 // same call ext_authz makes); only the stream that keeps the client waiting is this file's.
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';

@@ -96,10 +96,19 @@ describe('TaskStore', () => {
     expect(store.get(taskId, alice)?.status).toBe('working');
   });
 
-  it('bounds the tasks of one session, and drops them all when the session ends', () => {
-    const store = new TaskStore({ maxPerSession: 2 });
+  it('bounds the running tasks of one session, forgets its oldest ended ones, and drops them all when the session ends', () => {
+    const store = new TaskStore({ maxPerSession: 2, maxFinishedPerSession: 1 });
     const a = store.create(alice, undefined);
+    const b = store.create(alice, undefined);
+    expect(() => store.create(alice, undefined)).toThrow(TaskLimitError);
+    store.finish(b.taskId, 'completed', 'done', { result: {} });
+    const c = store.create(alice, undefined);
+    expect(store.get(b.taskId, alice)?.status).toBe('completed');
+    store.finish(c.taskId, 'completed', 'done', { result: {} });
     store.create(alice, undefined);
+    // Only one ended task is kept: the older (b) went, the newer (c) stays.
+    expect(store.get(b.taskId, alice)).toBeUndefined();
+    expect(store.get(c.taskId, alice)?.status).toBe('completed');
     expect(() => store.create(alice, undefined)).toThrow(TaskLimitError);
     const other = store.create(aliceElsewhere, undefined);
     store.dropSession('s1');

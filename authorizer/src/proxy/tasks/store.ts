@@ -38,12 +38,14 @@ export interface TaskStoreOptions {
   defaultTtlMs: number;
   maxTtlMs: number;
   pollIntervalMs: number;
-  /** Open (non-terminal or unexpired) tasks one session may hold; more are refused. */
+  /** Tasks still running one session may hold; more are refused. */
   maxPerSession: number;
+  /** Ended tasks (and their results) one session keeps before its oldest ended ones are forgotten. */
+  maxFinishedPerSession: number;
   now?: () => number;
 }
 
-export const defaultTaskStoreOptions: TaskStoreOptions = { defaultTtlMs: 3_600_000, maxTtlMs: 86_400_000, pollIntervalMs: 2_000, maxPerSession: 100 };
+export const defaultTaskStoreOptions: TaskStoreOptions = { defaultTtlMs: 3_600_000, maxTtlMs: 86_400_000, pollIntervalMs: 2_000, maxPerSession: 100, maxFinishedPerSession: 100 };
 
 export class TaskLimitError extends Error {
   override name = 'TaskLimitError';
@@ -73,8 +75,12 @@ export class TaskStore {
   /** A new task in status `working`; the requested ttl is honoured up to maxTtlMs. */
   create(owner: TaskOwner, requestedTtl: unknown): { taskId: string; signal: AbortSignal } {
     this.#sweep();
-    const open = [...this.#tasks.values()].filter((e) => e.owner.session === owner.session).length;
-    if (open >= this.#o.maxPerSession) throw new TaskLimitError(`this session already holds ${open} tasks (at most ${this.#o.maxPerSession}); wait for some to end or expire`);
+    const mine = [...this.#tasks].filter(([, e]) => e.owner.session === owner.session);
+    const open = mine.filter(([, e]) => !isTerminal(e.view.status)).length;
+    if (open >= this.#o.maxPerSession) throw new TaskLimitError(`this session already runs ${open} tasks (at most ${this.#o.maxPerSession}); wait for some to end`);
+    // Map order is creation order: the oldest ended tasks go first.
+    const finished = mine.filter(([, e]) => isTerminal(e.view.status));
+    for (const [id] of finished.slice(0, Math.max(0, finished.length - this.#o.maxFinishedPerSession))) this.#tasks.delete(id);
     const ttl = typeof requestedTtl === 'number' && Number.isFinite(requestedTtl) && requestedTtl > 0 ? Math.min(Math.floor(requestedTtl), this.#o.maxTtlMs) : this.#o.defaultTtlMs;
     const taskId = proxyTaskIdPrefix + randomBytes(24).toString('base64url');
     const at = new Date(this.#now()).toISOString();
