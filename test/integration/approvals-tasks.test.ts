@@ -191,4 +191,45 @@ describe('held calls as tasks (2025-11-25)', () => {
       expect(rig.upstreamCalls('echo', args)).toBe(1);
     });
   });
+  it('expiry fails the task with the expiry; the upstream never sees the call', async () => {
+    await withClient(await rig.token(), async (client) => {
+      const args = { messageType: 'success', includeImage: false, note: randomUUID() };
+      const { task } = await client.request({ method: 'tools/call', params: { name: 'get-annotated-message', arguments: args, task: {} } }, CreateTaskResultSchema, { timeout: 30_000 });
+      await requestFor(ns, 'get-annotated-message', args, phaseIs('Expired'));
+      // tasks/result blocks until the task ends.
+      const err = await errorOf(client.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema, { timeout: 60_000 }));
+      expect(err?.code).toBe(ErrorCodes.approvalExpired);
+      expect((await client.experimental.tasks.getTask(task.taskId)).status).toBe('failed');
+      expect(rig.upstreamCalls('get-annotated-message', args)).toBe(0);
+    });
+  });
+
+  it('retry mode stays for clients without tasks; a client with tasks gets a task there too', async () => {
+    const retry = await startReplica({ pod: 'authorizer-r', kubeConfig: rig.ids.authorizer, policy: rig.policy, mode: 'retry' });
+    try {
+      const token = await rig.token();
+      const plain = await connectClient(retry.proxy.url, token, {});
+      try {
+        const err = await errorOf(plain.client.callTool({ name: 'echo', arguments: { message: `retry ${randomUUID()}` } }));
+        expect(err?.code).toBe(ErrorCodes.approvalRequired);
+      } finally {
+        await plain.client.close();
+      }
+      const tasked = await connectClient(retry.proxy.url, token, taskCaps);
+      try {
+        const args = { message: `retry task ${randomUUID()}` };
+        const { task } = await tasked.client.request({ method: 'tools/call', params: { name: 'echo', arguments: args, task: {} } }, CreateTaskResultSchema, { timeout: 30_000 });
+        expect(task.status).toBe('working');
+        const pending = await requestFor(ns, 'echo', args);
+        expect((await rig.ann.decide('approve', pending, 'ok')).code).toBe(0);
+        const result = await tasked.client.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema, { timeout: 60_000 });
+        expect(result.content).toEqual([{ type: 'text', text: `Echo: ${args.message}` }]);
+        expect(rig.upstreamCalls('echo', args)).toBe(1);
+      } finally {
+        await tasked.client.close();
+      }
+    } finally {
+      await retry.close();
+    }
+  });
 });
