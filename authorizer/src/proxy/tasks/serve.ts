@@ -77,6 +77,7 @@ async function runAsTask(ctx: ProxyContext, p: PostContext, session: ProxySessio
     session.onClose(() => proxyTasks.dropSession(session.id));
   }
   const { taskId, signal } = created;
+  ctx.metrics?.task?.('created');
   const log = ctx.log.child({ ...(call.decisionId ? { decisionId: call.decisionId } : {}), server: call.server, tool: call.tool, task: taskId.slice(0, 22) });
   let answered!: () => void;
   const answeredOnce = new Promise<void>((r) => (answered = r));
@@ -101,8 +102,10 @@ async function runAsTask(ctx: ProxyContext, p: PostContext, session: ProxySessio
     if ('result' in result) {
       const meta = isObject(result.result._meta) ? result.result._meta : {};
       proxyTasks.finish(taskId, 'completed', 'the call completed', { result: { ...result.result, _meta: { ...meta, [relatedTask]: { taskId } } } });
+      ctx.metrics?.task?.('completed');
     } else {
       proxyTasks.finish(taskId, 'failed', result.error.message, result);
+      ctx.metrics?.task?.('failed');
     }
   };
   void run().catch((err: unknown) => log.error({ err: (err as Error).message }, 'task run failed'));
@@ -143,11 +146,13 @@ export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: 
       }
       log.error({ err: (err as Error).message }, 'task failed while waiting for approval');
       proxyTasks.finish(taskId, 'failed', (err as Error).message, { error: { code: ErrorCodes.internalError, message: (err as Error).message } });
+      ctx.metrics?.task?.('failed');
       return false;
     }
     if (outcome.kind !== 'allow') {
       log.info({ code: outcome.refusal.error.code }, 'task ended without release');
       proxyTasks.finish(taskId, 'failed', outcome.refusal.error.message, { error: outcome.refusal.error });
+      ctx.metrics?.task?.('failed');
       return false;
     }
     proxyTasks.update(taskId, 'working', 'approved; the call is running upstream');
@@ -200,7 +205,10 @@ export async function handleTaskRequest(ctx: ProxyContext, p: PostContext, sessi
       const cancelled = proxyTasks.cancel(params.taskId, owner, 'the task was cancelled by request');
       if (!cancelled) notFound();
       else if ('error' in cancelled) refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, cancelled.error, { method: req.method });
-      else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: cancelled.task });
+      else {
+        ctx.metrics?.task?.('cancelled');
+        sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: cancelled.task });
+      }
       return true;
     }
     default: {
