@@ -18,6 +18,8 @@ import { relayRequest, type ResumeOptions } from './relay.ts';
 import type { ReplayLimits } from './replay.ts';
 import { aggregateInitializeResult } from './identity.ts';
 import { ProxySession, type Fronting, type SessionStore } from './session.ts';
+import { offerTasks, withTaskCapability } from './tasks/advertise.ts';
+import { handleTaskRequest, startAllowedTask } from './tasks/serve.ts';
 import { UpstreamError, type UpstreamHeaders } from './upstream.ts';
 
 export interface ProxyContext {
@@ -128,12 +130,15 @@ export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: J
   } else {
     result = aggregateInitializeResult(offered, ctx.serverInfo, ups.map((u) => ({ server: u.session.name, result: u.session.initializeResult })));
   }
+  result = withTaskCapability(result, session);
   ctx.sessions.add(session);
   ctx.log.info({ session: session.id.slice(0, 8), agent: p.caller.agent, operator: p.caller.operator, protocolVersion: session.protocolVersion, fronts: session.fronted ?? '(all)', upstreams: ups.length }, 'session initialized');
   sendJson(p.res, 200, { jsonrpc: '2.0', id: msg.id, result }, { 'mcp-session-id': session.id });
 }
 
 export async function handleMessage(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<void> {
+  // The proxy's own tasks (held calls run as tasks) are answered by it; other task ids go on.
+  if (await handleTaskRequest(ctx, p, session, msg)) return;
   // Listings are filtered per caller here (methods.ts), so the gate lets them through.
   const admit = (naming: ToolNaming) => ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming, listings: 'filtered', signal: p.signal });
   let admitted: Awaited<ReturnType<typeof admit>> | undefined;
@@ -197,6 +202,7 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
       const { server, tool } = admitted.call!;
       const upstream = session.upstream(server);
       if (!upstream) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${server}" has no upstream in this session`, { method: req.method, server, tool });
+      if (await startAllowedTask(ctx, p, session, req, { server, tool })) return;
       const message = { ...req, params: { ...req.params, name: tool } };
       return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
     }
@@ -216,7 +222,7 @@ async function listTools(ctx: ProxyContext, p: PostContext, session: ProxySessio
       const tools = await u.catalog.tools(p.signal);
       const dups = u.catalog.duplicates();
       if (dups.length) ctx.log.warn({ server, tools: dups }, 'upstream lists tools more than once; they are withheld');
-      return { server, tools: ctx.gate.visibleTools(server, tools, p.caller) };
+      return { server, tools: offerTasks(session, u, ctx.gate.visibleTools(server, tools, p.caller)) };
     } catch (err) {
       failure = err;
       ctx.log.warn({ server, err: (err as Error).message }, 'upstream tools/list failed; its tools are left out');

@@ -10,6 +10,9 @@
 // retry mode: answered at once with the approvalRequired error carrying the approval reference;
 // the identical call retried after approval finds the approved request, consumes it and proceeds.
 //
+// tasks: a client that declared capabilities.tasks and sent params.task gets a task instead, in
+// either mode (tasks/serve.ts).
+//
 // Which calls are held and what their outcome is answered with is the gate's (Gate.release, the
 // same call ext_authz makes); only the stream that keeps the client waiting is this file's.
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
@@ -20,6 +23,7 @@ import { sendRefusal } from './http.ts';
 import { relayRequest } from './relay.ts';
 import type { ProxySession } from './session.ts';
 import { SseWriter } from './sse.ts';
+import { startHeldTask } from './tasks/serve.ts';
 
 /** Held calls per session and request id, so notifications/cancelled can stop the wait. */
 const waiting = new Map<string, AbortController>();
@@ -36,6 +40,8 @@ export async function handleHeld(ctx: ProxyContext, p: PostContext, session: Pro
   const { call, verdict, message: req } = held;
   const upstream = session.upstream(call.server);
   if (!upstream) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${call.server}" has no upstream in this session`, { method: 'tools/call', server: call.server, tool: call.tool });
+  // A client that declared tasks and asked for one gets a task instead (either mode).
+  if (await startHeldTask(ctx, p, session, held)) return;
   const log = ctx.log.child({ decisionId: verdict.decisionId, server: call.server, tool: call.tool });
   const message = { ...req, params: { ...req.params, name: call.tool } };
   const relay = (writer?: SseWriter) => relayRequest({

@@ -7,7 +7,11 @@ export interface ProxyMetrics {
   request(method: string, status: number): void;
   upstream(server: string, method: string, status: string, seconds: number): void;
   sessions(delta: number): void;
+  /** A proxy task was created or ended (tasks/serve.ts). */
+  task?(event: TaskEvent): void;
 }
+
+export type TaskEvent = 'created' | 'completed' | 'failed' | 'cancelled';
 
 export function createProxyMetrics(registry: Registry): ProxyMetrics {
   const requests = new Counter({
@@ -28,6 +32,12 @@ export function createProxyMetrics(registry: Registry): ProxyMetrics {
     help: 'Open downstream MCP sessions.',
     registers: [registry],
   });
+  const tasks = new Counter({
+    name: 'toolgate_proxy_tasks_total',
+    help: 'Proxy MCP tasks (tools/call run as a task, held for approval or not) created, and how they ended.',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
   const knownMethod = (m: string) => (['GET', 'POST', 'DELETE', 'OPTIONS'].includes(m) ? m : 'other');
   return {
     request(method, status) {
@@ -38,6 +48,9 @@ export function createProxyMetrics(registry: Registry): ProxyMetrics {
     },
     sessions(delta) {
       sessions.inc(delta);
+    },
+    task(event) {
+      tasks.inc({ event });
     },
   };
 }
