@@ -183,11 +183,28 @@ export class Gate {
     const id = msg.message.id;
     if (method === 'tools/call') return this.#admitToolCall(msg, id, msg.message.params ?? {}, ctx);
     if (governedMethods.includes(method)) return this.#admitOperation(msg.message, ctx);
+    // MCP 2026-07-28: discovery passes like initialize; a change-notification stream only for
+    // what the caller may see — each resource it subscribes to must pass as a resources/read.
+    if (method === 'server/discover') return { kind: 'allow', method, message: msg };
+    if (method === 'subscriptions/listen') return this.#admitSubscriptions(msg.message, ctx);
     if (filteredListings.has(method) && !ctx.listings) {
       return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through this front end: it does not filter the listing per caller yet`, { method });
     }
     if (this.#pass.has(method)) return { kind: 'allow', method, message: msg };
     return this.#refuseMessage(ctx, true, id, ErrorCodes.methodNotFound, `method "${method}" is not allowed through toolgate (allowed: ${[...this.#pass, 'tools/call', ...governedMethods].sort().join(', ')})`, { method });
+  }
+
+  async #admitSubscriptions(req: JsonRpcRequest, ctx: AdmitContext): Promise<Admission> {
+    const uris = (isJsonObject(req.params?.notifications) ? (req.params.notifications as Record<string, unknown>).resourceSubscriptions : undefined);
+    if (uris !== undefined && !Array.isArray(uris)) return this.#refuseMessage(ctx, true, req.id, ErrorCodes.invalidParams, 'params.notifications.resourceSubscriptions must be an array of resource URIs', { method: req.method });
+    for (const uri of uris ?? []) {
+      const read: JsonRpcMessage = { kind: 'request', message: { jsonrpc: '2.0', id: req.id, method: 'resources/read', params: { uri } } };
+      const admitted = await this.admit(read, ctx);
+      if (admitted.kind === 'allow') continue;
+      const why = admitted.kind === 'refuse' ? admitted.refusal.error.message : 'reading it needs approval';
+      return this.#refuseMessage(ctx, true, req.id, ErrorCodes.invalidParams, `subscriptions/listen refused: resourceSubscriptions names ${JSON.stringify(uri)}, which this caller may not read (${why})`, { method: req.method });
+    }
+    return { kind: 'allow', method: req.method, message: { kind: 'request', message: req } };
   }
 
   /**

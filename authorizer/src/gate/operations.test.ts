@@ -196,3 +196,23 @@ describe('listings', () => {
     expect(gate.visibleResourceTemplates('gmail', templates, caller)).toEqual([{ uriTemplate: 'file:///public/{path}' }]);
   });
 });
+
+describe('MCP 2026-07-28 discovery and change notifications (both front ends)', () => {
+  it('lets server/discover through like initialize', async () => {
+    expect((await gate.admit(request('server/discover', {}), route)).kind).toBe('allow');
+  });
+
+  it('admits subscriptions/listen only for resources the caller may read, naming the first it may not', async () => {
+    const listen = (uris: unknown) => request('subscriptions/listen', { notifications: { toolsListChanged: true, resourceSubscriptions: uris } });
+    expect((await gate.admit(listen(['file:///public/a.txt']), route)).kind).toBe('allow');
+    expect((await gate.admit(request('subscriptions/listen', { notifications: { toolsListChanged: true } }), route)).kind).toBe('allow');
+    const r = refused(await gate.admit(listen(['file:///public/a.txt', 'file:///public/secret.txt']), route));
+    expect(r.error.code).toBe(ErrorCodes.invalidParams);
+    expect(r.error.message).toContain('"file:///public/secret.txt"');
+    expect(r.error.message).toContain('deny-secret-docs');
+    // A URI no rule allows falls to the default (deny) as a read would; a non-canonical one is refused as a read is.
+    expect(refused(await gate.admit(listen(['file:///private/x']), route)).error.code).toBe(ErrorCodes.invalidParams);
+    expect(refused(await gate.admit(listen(['file:///public/../secret']), route)).error.message).toMatch(/subscriptions\/listen refused/);
+    expect(refused(await gate.admit(listen('file:///public/a.txt'), route)).error.message).toContain('must be an array');
+  });
+});

@@ -32,11 +32,6 @@ import { messagesOf, postModern } from './upstream.ts';
 /** Results the 2026-07-28 caching rules cover (server/utilities/caching). */
 export const cacheableMethods: ReadonlySet<string> = new Set(['server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read']);
 
-/**
- * Methods that pass without a decision: discovery, and the change-notification stream (2026-07-28's
- * initialize and GET stream); the stream's resourceSubscriptions are each admitted as a resources/read.
- */
-export const statelessPassMethods: ReadonlySet<string> = new Set(['server/discover', 'subscriptions/listen']);
 
 type Governed = { server: GatewayServer; policy: GatewayConfig['policy'] };
 
@@ -86,31 +81,19 @@ export async function handleStateless(ctx: ProxyContext, p: PostContext, msg: Js
   }
 
   const req = msg.message;
-  if (req.method === 'subscriptions/listen') {
-    // Updates of a resource say it exists and changed: only for callers the gate lets read it.
-    const uris = (req.params?.notifications as { resourceSubscriptions?: unknown } | undefined)?.resourceSubscriptions;
-    for (const uri of Array.isArray(uris) ? uris : []) {
-      const read: JsonRpcMessage = { kind: 'request', message: { jsonrpc: '2.0', id: req.id, method: 'resources/read', params: { uri } } };
-      const admitted = await ctx.gate.admit(read, { ...p.rc, caller: p.caller, naming: { server }, signal: p.signal });
-      if (admitted.kind !== 'allow') {
-        const why = admitted.kind === 'refuse' ? admitted.refusal.error.message : 'reading it needs approval';
-        return refuse(ctx, p, 200, req.id, ErrorCodes.invalidParams, `subscriptions/listen refused: resourceSubscriptions names ${JSON.stringify(uri)}, which this caller may not read (${why})`, { method: req.method });
-      }
-    }
-  }
-  if (!statelessPassMethods.has(req.method)) {
-    const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming: { server }, signal: p.signal });
-    if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
-    if (admitted.kind === 'hold') {
-      // A sessionless client holds no stream to wait on: answer at once, in MRTR terms when it can
-      // be asked (approval-input.ts), else with the pending error and the approval reference.
-      const released = await ctx.gate.release(admitted.held, { mode: 'retry' }, p.rc);
-      if (released.kind === 'refuse') {
-        const action = approvalInputAction(req);
-        const ask = action === undefined || action === 'accept' ? approvalInputRequired(released.refusal, req, defaultApprovalUrl) : undefined;
-        if (ask) return sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: ask });
-        return sendRefusal(p.res, released.refusal);
-      }
+  // Every request passes the gate: it lets server/discover through and admits a
+  // subscriptions/listen only for resources the caller may read.
+  const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming: { server }, signal: p.signal });
+  if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
+  if (admitted.kind === 'hold') {
+    // A sessionless client holds no stream to wait on: answer at once, in MRTR terms when it can
+    // be asked (approval-input.ts), else with the pending error and the approval reference.
+    const released = await ctx.gate.release(admitted.held, { mode: 'retry' }, p.rc);
+    if (released.kind === 'refuse') {
+      const action = approvalInputAction(req);
+      const ask = action === undefined || action === 'accept' ? approvalInputRequired(released.refusal, req, defaultApprovalUrl) : undefined;
+      if (ask) return sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: ask });
+      return sendRefusal(p.res, released.refusal);
     }
   }
   return relay(ctx, p, governed, withoutApprovalInput(req));

@@ -1,3 +1,3 @@
 export { isStatelessRequest, modernVersionOf, statelessProtocolVersions } from './classify.ts';
-export { cacheableMethods, handleStateless, statelessPassMethods } from './handler.ts';
+export { cacheableMethods, handleStateless } from './handler.ts';
 export { modernToolLister } from './lister.ts';
