@@ -67,7 +67,9 @@ beforeAll(async () => {
   bundlePort = await freePort();
   const probePort = await freePort();
   operator = runEntryPoint('operator', {
-    KUBECONFIG: path, POD_NAME: `op-${install.suffix}`, POD_NAMESPACE: install.namespace, APPROVAL_NAMESPACES: gov, POLICY_WASM_FILE: ensurePolicyWasm(),
+    // WATCH_NAMESPACE: watching every namespace, this operator would also write the status of
+    // other test files' policies, racing their operators (as two installations in one cluster would).
+    KUBECONFIG: path, POD_NAME: `op-${install.suffix}`, POD_NAMESPACE: install.namespace, APPROVAL_NAMESPACES: gov, WATCH_NAMESPACE: gov, AUTHORIZER_NAMESPACE: install.namespace, POLICY_WASM_FILE: ensurePolicyWasm(),
     BUNDLE_PORT: String(bundlePort), PROBE_PORT: String(probePort),
     BUNDLE_TLS_CERT_FILE: install.serving.certFile, BUNDLE_TLS_KEY_FILE: install.serving.keyFile,
     BUNDLE_ALLOWED_SERVICE_ACCOUNTS: `system:serviceaccount:${install.namespace}:toolgate-authorizer`, LOG_LEVEL: 'info',
