@@ -10,7 +10,7 @@ import type { ApprovalMode } from '../approvals/index.ts';
 import { mergeTools } from './catalog.ts';
 import { startUpstreamStreams } from './get-stream.ts';
 import { cancelHeld, handleHeld } from './held.ts';
-import { hasCapability, resourceOwner, type ListingFilters } from './listings.ts';
+import { hasCapability, resourceOwner, type ListingFilters, type ResourceOwner } from './listings.ts';
 import { handleOtherRequest } from './methods.ts';
 import { accepts, header, sendAnswer, sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -142,11 +142,15 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
   // Listings are filtered per caller here (methods.ts), so the gate lets them through.
   const admit = (naming: ToolNaming) => ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming, listings: 'filtered', signal: p.signal });
   let admitted: Awaited<ReturnType<typeof admit>> | undefined;
+  // A resource's owner, once resolved for the decision, is where the request goes (methods.ts).
+  let owner: ResourceOwner | undefined;
   if (session.fronted !== undefined) admitted = await admit({ server: session.fronted });
   else {
     // Aggregating: a resource URI or a log level names no server. The server the request will
     // go to is resolved first and the gate decides for exactly that server (every logging one).
-    const servers = await decidingServers(ctx, p, session, msg);
+    const deciding = await decidingServers(ctx, p, session, msg);
+    owner = deciding?.owner;
+    const servers = deciding?.servers;
     if (servers === undefined) admitted = await admit({ separator: ctx.separator });
     else for (const server of servers) {
       admitted = await admit({ server });
@@ -207,7 +211,7 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
       return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
     }
     default:
-      return handleOtherRequest(ctx, p, session, req);
+      return handleOtherRequest(ctx, p, session, req, owner);
   }
 }
 
@@ -247,16 +251,16 @@ const resourceRequests = new Set(['resources/read', 'resources/subscribe', 'reso
  * none: the owner of a resource URI (also a completion's ref/resource), every server that logs
  * for logging/setLevel. Undefined: the gate resolves the server from the name (tools, prompts).
  */
-async function decidingServers(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<string[] | undefined> {
+async function decidingServers(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<{ servers: string[]; owner?: ResourceOwner } | undefined> {
   if (msg.kind !== 'request') return undefined;
   const { method } = msg.message;
   const params = msg.message.params ?? {};
-  if (method === 'logging/setLevel') return session.upstreams().filter((u) => hasCapability(u, 'logging')).map((u) => u.session.name);
+  if (method === 'logging/setLevel') return { servers: session.upstreams().filter((u) => hasCapability(u, 'logging')).map((u) => u.session.name) };
   const ref = isObject(params.ref) ? params.ref : undefined;
   const uri = resourceRequests.has(method) ? params.uri : method === 'completion/complete' && ref?.type === 'ref/resource' ? ref.uri : undefined;
   if (typeof uri !== 'string') return undefined;
   const owner = await resourceOwner(session, uri, ctx.listingFilters, ctx.separator, p.caller, p.signal);
-  return 'error' in owner ? [] : [owner.server];
+  return { servers: 'error' in owner ? [] : [owner.server], owner };
 }
 
 /** Whether the one server this session fronts answers with SSE and the client takes it (sendAnswer). */

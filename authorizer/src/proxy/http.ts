@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../../../pkg/http/error.ts';
 import { bodyTooLargeMessage, ErrorCodes, errorResponse, type JsonRpcId, type Refusal } from '../gate/index.ts';
+import { sseHeaders } from './sse.ts';
 
 export { HttpError };
 
@@ -92,6 +93,6 @@ export function normalizeOrigin(origin: string): string {
  */
 export function sendAnswer(res: ServerResponse, body: unknown, asSse: boolean): void {
   if (!asSse) return sendJson(res, 200, body);
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
+  res.writeHead(200, sseHeaders);
   res.end(`event: message\ndata: ${JSON.stringify(body)}\n\n`);
 }

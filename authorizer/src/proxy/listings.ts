@@ -163,7 +163,9 @@ export async function mergedListing(session: ProxySession, method: ListingMethod
  * aggregating endpoint: the one that listed it exactly, else the one whose template matches.
  * Listings are refreshed once when the URI is unknown, so a client need not list first.
  */
-export async function resourceOwner(session: ProxySession, uri: string, filters: ListingFilters, separator: string, caller: CallerIdentity, signal: AbortSignal): Promise<{ server: string } | { error: string }> {
+export type ResourceOwner = { server: string } | { error: string };
+
+export async function resourceOwner(session: ProxySession, uri: string, filters: ListingFilters, separator: string, caller: CallerIdentity, signal: AbortSignal): Promise<ResourceOwner> {
   const find = (): { server: string } | { error: string } | undefined => {
     const index = indexOf(session);
     const exact = index.uris.get(uri) ?? index.templates.get(uri);

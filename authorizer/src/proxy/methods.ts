@@ -8,14 +8,15 @@ import { ErrorCodes, type JsonRpcRequest } from '../gate/index.ts';
 import { splitName } from './catalog.ts';
 import { answersWithSse, refuseRequest, resumeOf, type PostContext, type ProxyContext } from './handler.ts';
 import { sendAnswer, sendJson } from './http.ts';
-import { filterOf, hasCapability, isListingMethod, listings, listPage, mergedListing, resourceOwner, type ListingMethod } from './listings.ts';
+import { filterOf, hasCapability, isListingMethod, listings, listPage, mergedListing, resourceOwner, type ListingMethod, type ResourceOwner } from './listings.ts';
 import { relayRequest } from './relay.ts';
 import type { ProxySession, Upstream } from './session.ts';
 import { UpstreamError } from './upstream.ts';
 
 const resourceMethods = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
 
-export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest): Promise<void> {
+/** `resolved`: the resource's owner when handleMessage already resolved it for the decision (not looked up twice). */
+export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, resolved?: ResourceOwner): Promise<void> {
   if (isListingMethod(req.method)) return answerListing(ctx, p, session, req, req.method);
   const relay = (upstream: Upstream, message: Record<string, unknown>) =>
     relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
@@ -45,7 +46,7 @@ export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, sess
         return to(split.server, { ...req, params: { ...params, ref: { ...ref, name: split.tool } } });
       }
       if (ref.type === 'ref/resource' && typeof ref.uri === 'string') {
-        const owner = await resourceOwner(session, ref.uri, ctx.listingFilters, ctx.separator, p.caller, p.signal);
+        const owner = resolved ?? await resourceOwner(session, ref.uri, ctx.listingFilters, ctx.separator, p.caller, p.signal);
         return 'error' in owner ? unroutable(owner.error) : to(owner.server, { ...req });
       }
       return unroutable('params.ref must be a ref/prompt with a name or a ref/resource with a uri');
@@ -55,7 +56,7 @@ export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, sess
     default:
       if (resourceMethods.has(req.method)) {
         if (typeof params.uri !== 'string') return unroutable('params.uri must be a string');
-        const owner = await resourceOwner(session, params.uri, ctx.listingFilters, ctx.separator, p.caller, p.signal);
+        const owner = resolved ?? await resourceOwner(session, params.uri, ctx.listingFilters, ctx.separator, p.caller, p.signal);
         return 'error' in owner ? unroutable(owner.error) : to(owner.server, { ...req });
       }
       return refuseRequest(ctx, p, req.id, ErrorCodes.methodNotFound, `method "${req.method}" cannot be routed: it names no server and several servers are behind this endpoint (use ${'<endpoint>'}/<server> to reach one)`, { method: req.method });
