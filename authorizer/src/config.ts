@@ -79,7 +79,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
         passAuthorization: bool('EXT_AUTHZ_PASS_AUTHORIZATION', false),
         // Envoy Gateway can only name the server with a header its listener sets; plain Envoy and
         // Istio use context_extensions and should set this to false.
-        trustServerHeader: bool('EXT_AUTHZ_TRUST_SERVER_HEADER', true),
+        trustServerHeader: bool('EXT_AUTHZ_TRUST_SERVER_HEADER', false),
         ...(maxRequestBytes !== undefined ? { maxBodyBytes: maxRequestBytes } : {}),
       },
     } : {}),

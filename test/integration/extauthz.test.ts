@@ -157,8 +157,9 @@ describe('ext_authz Check: tools/call decided by the policy', () => {
     expect(cut.body.error.message).toContain('truncated');
   });
 
-  it('takes the server from x-toolgate-server when the route sets none, and refuses when neither names one', async () => {
-    const viaHeader = await send({ server: null, headers: { 'x-toolgate-server': 'fetch' }, body: toolsCall('fetch', { url: 'http://169.254.169.254/' }) });
+  it('takes the server from x-toolgate-server when configured to trust it and the route sets none, and refuses when neither names one', async () => {
+    const trusting = await start({ router, trustServerHeader: true });
+    const viaHeader = await send({ server: null, headers: { 'x-toolgate-server': 'fetch' }, body: toolsCall('fetch', { url: 'http://169.254.169.254/' }) }, trusting);
     expect(denial(viaHeader).body.error.data).toMatchObject({ rule: 'Block SSRF to cloud metadata' });
     const none = denial(await send({ server: null, body: toolsCall('read_email') }));
     expect([none.grpc, none.http]).toEqual([9, 'InternalServerError']);
@@ -215,11 +216,13 @@ describe('ext_authz: availability and options', () => {
     expect([d.grpc, d.http, d.body.error.code]).toEqual([14, 'ServiceUnavailable', -31003]);
   });
 
-  it('ignores the x-toolgate-server header when configured to trust only the route', async () => {
-    const client = await start({ router, trustServerHeader: false });
-    const d = denial(await send({ server: null, headers: { 'x-toolgate-server': 'gmail' }, body: toolsCall('read_email', { id: '1' }) }, client));
-    expect(d.http).toBe('InternalServerError');
-    expect((await send({ server: 'gmail', body: toolsCall('read_email', { id: '1' }) }, client)).status.code).toBe(0);
+  it('ignores the x-toolgate-server header by default and when configured to trust only the route (a client could name its own server)', async () => {
+    for (const client of [main, await start({ router, trustServerHeader: false })]) {
+      const d = denial(await send({ server: null, headers: { 'x-toolgate-server': 'gmail' }, body: toolsCall('read_email', { id: '1' }) }, client));
+      expect(d.http).toBe('InternalServerError');
+      expect(d.body.error.message).toContain('context_extensions["toolgate-server"]');
+      expect((await send({ server: 'gmail', body: toolsCall('read_email', { id: '1' }) }, client)).status.code).toBe(0);
+    }
   });
 
   it('passes the token through only when configured to', async () => {

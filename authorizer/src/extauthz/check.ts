@@ -21,9 +21,10 @@ export interface CheckOptions {
   /** Forward the caller's Authorization header upstream. Default false (no token passthrough). */
   passAuthorization?: boolean;
   /**
-   * Accept the x-toolgate-server header when the route sets no context extension. Default true;
-   * set false where only context_extensions may name the server (plain Envoy, Istio), since a
-   * client can send the header itself unless the proxy overwrites it first.
+   * Accept the x-toolgate-server header when the route sets no context extension. Default false:
+   * a client can send the header itself unless the proxy overwrites it first, so it names the
+   * server only where the deployment says the proxy sets it (Envoy Gateway's earlyRequestHeaders);
+   * plain Envoy and Istio name the server in context_extensions.
    */
   trustServerHeader?: boolean;
 }
@@ -55,7 +56,7 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: 
     }
     const unavailable = gate.unavailable(ctx);
     if (unavailable) return refused(unavailable);
-    const server = view.serverSource === 'header' && o.trustServerHeader === false ? undefined : view.server;
+    const server = view.serverSource === 'header' && o.trustServerHeader !== true ? undefined : view.server;
     if (!server) {
       return refused(gate.transportRefusal(ctx, 500,
         `no governed MCP server for this route: set context_extensions["${serverContextKey}"] on the Envoy route (or the ${serverHeader} header)`,
