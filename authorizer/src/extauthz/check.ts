@@ -5,6 +5,7 @@
 // exactly as it answers the MCP proxy. Fail closed: a request we cannot read, a truncated body
 // or any exception is a denial.
 import type { Logger } from 'pino';
+import { approvalInputAction, approvalInputRequired, defaultApprovalUrl } from '../gate/approval-input.ts';
 import type { Gate } from '../gate/gate.ts';
 import { ErrorCodes } from '../gate/jsonrpc.ts';
 import { refuseHeaderMismatch } from '../gate/mcp-headers.ts';
@@ -12,7 +13,7 @@ import type { GateOutcome, Refusal, RefusalContext } from '../gate/outcome.ts';
 import type { CallerIdentity } from '../gate/types.ts';
 import type { CheckOutcome, ExtAuthzMetrics } from './metrics.ts';
 import { CheckRequestError, readHttp, serverContextKey, serverHeader, type CheckRequest } from './request.ts';
-import { deniedResponse, GrpcCode, okResponse, type CheckResponse } from './response.ts';
+import { deniedResponse, GrpcCode, inputRequiredResponse, okResponse, type CheckResponse } from './response.ts';
 
 export interface CheckOptions {
   gate: Gate;
@@ -90,7 +91,16 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: 
     // (gate/README.md); deployments that must filter them use the proxy.
     const admitted = await gate.admit(read.message, { ...ctx, caller, naming: { server }, listings: 'unfiltered', ...(signal ? { signal } : {}) });
     const outcome = admitted.kind === 'hold' ? await gate.release(admitted.held, { mode: 'retry' }, ctx) : admitted;
-    return outcome.kind === 'allow' ? allowed(caller, outcome) : refused(outcome.refusal);
+    if (outcome.kind === 'allow') return allowed(caller, outcome);
+    if (admitted.kind === 'hold') {
+      // A 2026-07-28 client that can show a URL is asked in its protocol's terms (gate/approval-input.ts),
+      // without a requestState: Envoy forwards the retry's body as sent, so nothing of toolgate's may need removing.
+      const req = admitted.held.message;
+      const action = approvalInputAction(req);
+      const ask = action === undefined || action === 'accept' ? approvalInputRequired(outcome.refusal, req, defaultApprovalUrl, { requestState: false }) : undefined;
+      if (ask) return { response: inputRequiredResponse(outcome.refusal, ask), outcome: 'deny', httpStatus: 200 };
+    }
+    return refused(outcome.refusal);
   }
 
   return async (req, call = {}) => {

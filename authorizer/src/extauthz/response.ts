@@ -82,6 +82,20 @@ export function deniedResponse(r: Refusal, grpcCode?: number): CheckResponse {
   };
 }
 
+/**
+ * A held call answered in the 2026-07-28 protocol's terms: Envoy sends the client a JSON-RPC
+ * result (HTTP 200) carrying the InputRequiredResult, never the upstream's. Still a denial to
+ * Envoy (the request goes no further); the client's retry is checked afresh.
+ */
+export function inputRequiredResponse(r: Refusal, result: Record<string, unknown>): CheckResponse {
+  const headers = [deniedHeader('content-type', 'application/json')];
+  if (r.verdict) headers.push(deniedHeader(decisionIdHeader, r.verdict.decisionId));
+  return {
+    status: { code: GrpcCode.permissionDenied, message: r.error.message },
+    denied_response: { status: { code: 200 }, headers, body: JSON.stringify({ jsonrpc: '2.0', id: r.id, result }) },
+  };
+}
+
 export interface OkOptions {
   /** Forward the caller's Authorization header upstream (default false: no token passthrough). */
   passAuthorization?: boolean;

@@ -25,7 +25,7 @@ import { frontingFor, type PostContext, type ProxyContext } from '../handler.ts'
 import { sendJson, sendRefusal } from '../http.ts';
 import { SseWriter } from '../sse.ts';
 import { UpstreamError } from '../upstream.ts';
-import { approvalInputAction, approvalInputRequired, defaultApprovalUrl, withoutApprovalInput } from './approval-input.ts';
+import { approvalInputAction, approvalInputRequired, defaultApprovalUrl, withoutApprovalInput } from '../../gate/approval-input.ts';
 import { modernVersionOf, statelessProtocolVersions } from './classify.ts';
 import { messagesOf, postModern } from './upstream.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, parseJsonRpc, type JsonRpcRequest } from '../../gate/jsonrpc.ts';
 import type { Refusal } from '../../gate/outcome.ts';
-import { approvalInputAction, approvalInputKey, approvalInputRequired, declaresUrlElicitation, defaultApprovalUrl, withoutApprovalInput } from './approval-input.ts';
+import { approvalInputAction, approvalInputKey, approvalInputRequired, declaresUrlElicitation, defaultApprovalUrl, withoutApprovalInput } from '../../gate/approval-input.ts';
 import { isStatelessRequest, modernVersionOf } from './classify.ts';
 
 const request = (params: Record<string, unknown>): JsonRpcRequest => {

@@ -6,16 +6,20 @@
 // by its digest — the caller's identity and the exact arguments — so a retry by anyone else, or
 // with other arguments, is a new call needing its own approval.
 //
-// requestState carries only the approval's name, for the client to echo: nothing is decided
-// from it (tampering can do no worse than fail), and it and toolgate's input response are
-// removed before the request goes upstream, which never saw them. An upstream's own
-// requestState (its own MRTR rounds) is passed on untouched.
+// Both front ends answer so. The proxy adds a requestState carrying only the approval's name,
+// for the client to echo: nothing is decided from it (tampering can do no worse than fail), and
+// it and toolgate's input response are removed before the request goes upstream, which never saw
+// them. An upstream's own requestState (its own MRTR rounds) is passed on untouched.
+// ext_authz cannot change the body Envoy forwards, so it sends no requestState (the spec then
+// forbids the client to send one) and the retry reaches the upstream with toolgate's input
+// response beside any others, which a server "SHOULD ignore" as information it does not
+// recognise (basic/patterns/mrtr.mdx, Error Handling).
 //
 // A client that does not declare URL-mode elicitation gets the approvalRequired error as on
 // the session path (an InputRequiredResult it cannot act on would only make it retry at once).
-import { isObject as isJsonObject } from '../../../../pkg/lang/is-object.ts';
-import { ErrorCodes, type JsonRpcRequest } from '../../gate/jsonrpc.ts';
-import type { Refusal } from '../../gate/outcome.ts';
+import { isObject as isJsonObject } from '../../../pkg/lang/is-object.ts';
+import { ErrorCodes, type JsonRpcRequest } from './jsonrpc.ts';
+import type { Refusal } from './outcome.ts';
 
 /** toolgate's key in inputRequests / inputResponses. */
 export const approvalInputKey = 'io.toolgate/approval';
@@ -45,7 +49,7 @@ interface PendingData { approval?: { namespace?: unknown; name?: unknown }; phas
  * The InputRequiredResult for a refusal that says the call waits for approval, or undefined when
  * the refusal is anything else (denied, expired, unavailable) or the client cannot be asked.
  */
-export function approvalInputRequired(refusal: Refusal, req: JsonRpcRequest, approvalUrl: (namespace: string, name: string) => string): Record<string, unknown> | undefined {
+export function approvalInputRequired(refusal: Refusal, req: JsonRpcRequest, approvalUrl: (namespace: string, name: string) => string, o: { requestState: boolean } = { requestState: true }): Record<string, unknown> | undefined {
   if (refusal.error.code !== ErrorCodes.approvalRequired || !declaresUrlElicitation(req)) return undefined;
   const data = (refusal.error.data ?? {}) as PendingData;
   const namespace = data.approval?.namespace;
@@ -59,7 +63,7 @@ export function approvalInputRequired(refusal: Refusal, req: JsonRpcRequest, app
         params: { mode: 'url', message: `${refusal.error.message}. Ask an approver to run: ${data.approve}`, url: approvalUrl(namespace, name) },
       },
     },
-    requestState: `${statePrefix}${namespace}/${name}`,
+    ...(o.requestState ? { requestState: `${statePrefix}${namespace}/${name}` } : {}),
   };
 }
 
