@@ -10,8 +10,8 @@ import type { ApprovalMode } from '../approvals/index.ts';
 import { mergeTools } from './catalog.ts';
 import { startUpstreamStreams } from './get-stream.ts';
 import { cancelHeld, handleHeld } from './held.ts';
-import { hasCapability, resourceOwner, type ListingFilters, type ResourceOwner } from './listings.ts';
-import { handleOtherRequest } from './methods.ts';
+import { hasCapability, resourceOwner, type ListingFilters } from './listings.ts';
+import { handleOtherRequest, type Decided } from './methods.ts';
 import { accepts, header, sendAnswer, sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { relayRequest, type ResumeOptions } from './relay.ts';
@@ -142,14 +142,16 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
   // Listings are filtered per caller here (methods.ts), so the gate lets them through.
   const admit = (naming: ToolNaming) => ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming, listings: 'filtered', signal: p.signal });
   let admitted: Awaited<ReturnType<typeof admit>> | undefined;
-  // A resource's owner, once resolved for the decision, is where the request goes (methods.ts).
-  let owner: ResourceOwner | undefined;
+  // What the request was decided for — a resource's owner, the servers that log — is where it
+  // goes (methods.ts): resolved once, so a listing or bundle change in between cannot send a
+  // request decided for one server to another, or to one it was never decided for.
+  let decided: Decided | undefined;
   if (session.fronted !== undefined) admitted = await admit({ server: session.fronted });
   else {
     // Aggregating: a resource URI or a log level names no server. The server the request will
     // go to is resolved first and the gate decides for exactly that server (every logging one).
     const deciding = await decidingServers(ctx, p, session, msg);
-    owner = deciding?.owner;
+    decided = deciding;
     const servers = deciding?.servers;
     if (servers === undefined) admitted = await admit({ separator: ctx.separator });
     else for (const server of servers) {
@@ -211,7 +213,7 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
       return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
     }
     default:
-      return handleOtherRequest(ctx, p, session, req, owner);
+      return handleOtherRequest(ctx, p, session, req, decided);
   }
 }
 
@@ -251,7 +253,7 @@ const resourceRequests = new Set(['resources/read', 'resources/subscribe', 'reso
  * none: the owner of a resource URI (also a completion's ref/resource), every server that logs
  * for logging/setLevel. Undefined: the gate resolves the server from the name (tools, prompts).
  */
-async function decidingServers(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<{ servers: string[]; owner?: ResourceOwner } | undefined> {
+async function decidingServers(ctx: ProxyContext, p: PostContext, session: ProxySession, msg: JsonRpcMessage): Promise<Decided | undefined> {
   if (msg.kind !== 'request') return undefined;
   const { method } = msg.message;
   const params = msg.message.params ?? {};

@@ -8,15 +8,22 @@ import { ErrorCodes, type JsonRpcRequest } from '../gate/index.ts';
 import { splitName } from './catalog.ts';
 import { answersWithSse, refuseRequest, resumeOf, type PostContext, type ProxyContext } from './handler.ts';
 import { sendAnswer, sendJson } from './http.ts';
-import { filterOf, hasCapability, isListingMethod, listings, listPage, mergedListing, resourceOwner, type ListingMethod, type ResourceOwner } from './listings.ts';
+import { filterOf, isListingMethod, listings, listPage, mergedListing, resourceOwner, type ListingMethod, type ResourceOwner } from './listings.ts';
 import { relayRequest } from './relay.ts';
 import type { ProxySession, Upstream } from './session.ts';
 import { UpstreamError } from './upstream.ts';
 
 const resourceMethods = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
 
-/** `resolved`: the resource's owner when handleMessage already resolved it for the decision (not looked up twice). */
-export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, resolved?: ResourceOwner): Promise<void> {
+/** What handleMessage decided an aggregated request for: the servers (every one that logs), a resource's owner. */
+export interface Decided {
+  servers: string[];
+  owner?: ResourceOwner;
+}
+
+/** `decided`: set when handleMessage resolved the servers for the decision; the request goes to exactly those. */
+export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, decided?: Decided): Promise<void> {
+  const resolved = decided?.owner;
   if (isListingMethod(req.method)) return answerListing(ctx, p, session, req, req.method);
   const relay = (upstream: Upstream, message: Record<string, unknown>) =>
     relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
@@ -52,7 +59,7 @@ export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, sess
       return unroutable('params.ref must be a ref/prompt with a name or a ref/resource with a uri');
     }
     case 'logging/setLevel':
-      return fanOutLogging(ctx, p, session, req);
+      return fanOutLogging(ctx, p, session, req, decided?.servers ?? []);
     default:
       if (resourceMethods.has(req.method)) {
         if (typeof params.uri !== 'string') return unroutable('params.uri must be a string');
@@ -94,13 +101,20 @@ async function answerListing(ctx: ProxyContext, p: PostContext, session: ProxySe
   sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { [key]: merged.items } });
 }
 
-/** logging/setLevel on an aggregating endpoint: every server that logs gets it; all must accept. */
-async function fanOutLogging(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest): Promise<void> {
-  const ups = session.upstreams().filter((u) => hasCapability(u, 'logging'));
-  const results = await Promise.allSettled(ups.map((u) => u.session.call('logging/setLevel', req.params ?? {}, p.signal)));
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${ups[i]!.session.name}: ${(r.reason as Error).message}`] : []));
+/**
+ * logging/setLevel on an aggregating endpoint: exactly the servers it was decided for (every one
+ * that logged at decision time) get it, never one that appeared since; all must accept. A decided
+ * server gone from the session counts as a failure rather than being skipped silently.
+ */
+async function fanOutLogging(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, servers: readonly string[]): Promise<void> {
+  const results = await Promise.allSettled(servers.map(async (name) => {
+    const u = session.upstream(name);
+    if (!u) throw new Error('no longer behind this endpoint');
+    return u.session.call('logging/setLevel', req.params ?? {}, p.signal);
+  }));
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${servers[i]}: ${(r.reason as Error).message}`] : []));
   if (failed.length) {
-    sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, error: { code: ErrorCodes.upstreamUnavailable, message: `logging/setLevel failed on ${failed.length} of ${ups.length} servers: ${failed.join('; ')}` } });
+    sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, error: { code: ErrorCodes.upstreamUnavailable, message: `logging/setLevel failed on ${failed.length} of ${servers.length} servers: ${failed.join('; ')}` } });
     return;
   }
   sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: {} });
