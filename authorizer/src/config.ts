@@ -119,7 +119,7 @@ function positiveInt(name: string): number | undefined {
 }
 
 /** The proxy's transport settings: what its endpoint fronts, upstream event size, the replay window of its own streams. */
-function proxyTransport(): { server?: string; separator?: string; maxSseEventChars?: number; replay?: { maxEvents?: number; maxBytes?: number; maxStreams?: number }; resumeGraceMs?: number } {
+function proxyTransport(): { server?: string; separator?: string; maxSseEventChars?: number; replay?: { maxEvents?: number; maxBytes?: number; maxStreams?: number }; resumeGraceMs?: number; tasks?: { defaultTtlMs?: number; maxTtlMs?: number; maxPerSession?: number } } {
   const server = optional('PROXY_SERVER');
   if (server !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(server)) throw new ConfigError(`PROXY_SERVER must be the name of a governed server (a DNS label), got "${server}"`);
   const separator = optional('PROXY_TOOL_SEPARATOR');
@@ -132,7 +132,15 @@ function proxyTransport(): { server?: string; separator?: string; maxSseEventCha
   const maxStreams = positiveInt('PROXY_REPLAY_STREAMS');
   const graceSeconds = optional('PROXY_RESUME_GRACE_SECONDS') !== undefined ? int('PROXY_RESUME_GRACE_SECONDS', 0) : undefined;
   const replay = { ...(maxEvents ? { maxEvents } : {}), ...(maxBytes ? { maxBytes } : {}), ...(maxStreams ? { maxStreams } : {}) };
+  const taskTtl = positiveInt('PROXY_TASK_TTL_SECONDS');
+  const taskMaxTtl = positiveInt('PROXY_TASK_MAX_TTL_SECONDS');
+  const tasksPerSession = positiveInt('PROXY_TASKS_PER_SESSION');
+  if (taskTtl !== undefined && taskTtl > (taskMaxTtl ?? 86_400)) {
+    throw new ConfigError(`PROXY_TASK_TTL_SECONDS (${taskTtl}) must not exceed PROXY_TASK_MAX_TTL_SECONDS (${taskMaxTtl ?? 86_400})`);
+  }
+  const tasks = { ...(taskTtl ? { defaultTtlMs: taskTtl * 1000 } : {}), ...(taskMaxTtl ? { maxTtlMs: taskMaxTtl * 1000 } : {}), ...(tasksPerSession ? { maxPerSession: tasksPerSession } : {}) };
   return {
+    ...(Object.keys(tasks).length ? { tasks } : {}),
     ...(server ? { server } : {}),
     ...(separator ? { separator } : {}),
     ...(maxSseEventChars ? { maxSseEventChars } : {}),

@@ -12,6 +12,7 @@ import { startUpstreamStreams } from './get-stream.ts';
 import { cancelHeld, handleHeld } from './held.ts';
 import { hasCapability, resourceOwner, type ListingFilters } from './listings.ts';
 import { handleOtherRequest, type Decided } from './methods.ts';
+import type { TaskStore } from './tasks/store.ts';
 import { accepts, header, sendAnswer, sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { relayRequest, type ResumeOptions } from './relay.ts';
@@ -45,6 +46,8 @@ export interface ProxyContext {
   approvalMode: ApprovalMode;
   /** Keep-alive / progress interval of a held call's stream. */
   approvalKeepAliveMs: number;
+  /** This proxy's own tasks (held calls of task-capable clients), bound to session and caller inside. */
+  tasks: TaskStore;
 }
 
 export interface PostContext {

@@ -21,6 +21,7 @@ import { handleStateless, isStatelessRequest, statelessProtocolVersions } from '
 import { SessionStore, type ProxySession } from './session.ts';
 import { sseHeaders } from './sse.ts';
 import type { UpstreamHeaders } from './upstream.ts';
+import { TaskStore, type TaskStoreOptions } from './tasks/store.ts';
 
 /** Protocol versions spoken downstream and upstream, newest first: the one list. */
 export const supportedProtocolVersions = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
@@ -70,6 +71,8 @@ export interface McpProxyOptions {
   approvalMode?: ApprovalMode;
   /** Keep-alive comments / progress notifications on a held call's stream. Default keepAliveMs. */
   approvalKeepAliveMs?: number;
+  /** Task lifetimes and limits for held calls run as tasks (defaults: defaultTaskStoreOptions). */
+  tasks?: Partial<TaskStoreOptions>;
 }
 
 interface Lifetime {
@@ -122,6 +125,7 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     log, ...(metrics ? { metrics } : {}),
     approvalMode: o.approvalMode ?? 'hold',
     approvalKeepAliveMs: o.approvalKeepAliveMs ?? o.keepAliveMs ?? 15_000,
+    tasks: new TaskStore(o.tasks),
   };
 
   /** The session named by MCP-Session-Id, checked against the caller, the path and the protocol version. */

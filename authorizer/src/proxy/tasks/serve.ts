@@ -23,11 +23,9 @@ import { refuseRequest, type PostContext, type ProxyContext } from '../handler.t
 import { sendJson } from '../http.ts';
 import type { ProxySession, Upstream } from '../session.ts';
 import { upstreamTaskSupport } from './advertise.ts';
-import { isProxyTaskId, TaskLimitError, TaskStore, type TaskOwner } from './store.ts';
+import { isProxyTaskId, TaskLimitError, type TaskOwner, type TaskStore } from './store.ts';
 import { callUpstreamForOutcome } from './upstream-call.ts';
 
-/** Every proxy task of this process (bound to session and caller inside). */
-export const proxyTasks = new TaskStore();
 
 const relatedTask = 'io.modelcontextprotocol/related-task';
 const taskMethods = new Set(['tasks/get', 'tasks/result', 'tasks/cancel', 'tasks/list']);
@@ -67,14 +65,14 @@ async function runAsTask(ctx: ProxyContext, p: PostContext, session: ProxySessio
   const owner = ownerOf(session, p.caller);
   let created: ReturnType<TaskStore['create']>;
   try {
-    created = proxyTasks.create(owner, isObject(params.task) ? params.task.ttl : undefined);
+    created = ctx.tasks.create(owner, isObject(params.task) ? params.task.ttl : undefined);
   } catch (err) {
     if (!(err instanceof TaskLimitError)) throw err;
     return refuseRequest(ctx, p, req.id, ErrorCodes.invalidRequest, err.message, { method: 'tools/call', server: call.server, tool: call.tool });
   }
   if (!cleanedUp.has(session)) {
     cleanedUp.add(session);
-    session.onClose(() => proxyTasks.dropSession(session.id));
+    session.onClose(() => ctx.tasks.dropSession(session.id));
   }
   const { taskId, signal } = created;
   ctx.metrics?.task?.('created');
@@ -85,7 +83,7 @@ async function runAsTask(ctx: ProxyContext, p: PostContext, session: ProxySessio
   const answer = () => {
     if (sent) return;
     sent = true;
-    const task = proxyTasks.get(taskId, owner);
+    const task = ctx.tasks.get(taskId, owner);
     if (!task) sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, error: { code: ErrorCodes.internalError, message: 'the task ended before it could be answered' } });
     else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { task, _meta: { 'io.modelcontextprotocol/model-immediate-response': task.statusMessage ?? 'the call runs as a task' } } });
     answered();
@@ -101,10 +99,10 @@ async function runAsTask(ctx: ProxyContext, p: PostContext, session: ProxySessio
     if (signal.aborted) return;
     if ('result' in result) {
       const meta = isObject(result.result._meta) ? result.result._meta : {};
-      proxyTasks.finish(taskId, 'completed', 'the call completed', { result: { ...result.result, _meta: { ...meta, [relatedTask]: { taskId } } } });
+      ctx.tasks.finish(taskId, 'completed', 'the call completed', { result: { ...result.result, _meta: { ...meta, [relatedTask]: { taskId } } } });
       ctx.metrics?.task?.('completed');
     } else {
-      proxyTasks.finish(taskId, 'failed', result.error.message, result);
+      ctx.tasks.finish(taskId, 'failed', result.error.message, result);
       ctx.metrics?.task?.('failed');
     }
   };
@@ -133,7 +131,7 @@ export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: 
   await runAsTask(ctx, p, session, upstream, req, { server: call.server, tool: call.tool, decisionId: verdict.decisionId }, async ({ taskId, signal, log, answer }) => {
     const onPending = (r: ApprovalRequest) => {
       log.info({ approval: `${r.metadata.namespace}/${r.metadata.name}`, expiresAt: r.spec.expiresAt }, 'call held for approval as a task');
-      proxyTasks.update(taskId, 'working', pendingMessage(r));
+      ctx.tasks.update(taskId, 'working', pendingMessage(r));
       answer();
     };
     let outcome: GateOutcome;
@@ -145,17 +143,17 @@ export async function startHeldTask(ctx: ProxyContext, p: PostContext, session: 
         return false;
       }
       log.error({ err: (err as Error).message }, 'task failed while waiting for approval');
-      proxyTasks.finish(taskId, 'failed', (err as Error).message, { error: { code: ErrorCodes.internalError, message: (err as Error).message } });
+      ctx.tasks.finish(taskId, 'failed', (err as Error).message, { error: { code: ErrorCodes.internalError, message: (err as Error).message } });
       ctx.metrics?.task?.('failed');
       return false;
     }
     if (outcome.kind !== 'allow') {
       log.info({ code: outcome.refusal.error.code }, 'task ended without release');
-      proxyTasks.finish(taskId, 'failed', outcome.refusal.error.message, { error: outcome.refusal.error });
+      ctx.tasks.finish(taskId, 'failed', outcome.refusal.error.message, { error: outcome.refusal.error });
       ctx.metrics?.task?.('failed');
       return false;
     }
-    proxyTasks.update(taskId, 'working', 'approved; the call is running upstream');
+    ctx.tasks.update(taskId, 'working', 'approved; the call is running upstream');
     return true;
   });
   return true;
@@ -188,7 +186,7 @@ export async function handleTaskRequest(ctx: ProxyContext, p: PostContext, sessi
     // A cursor is never the proxy's (it lists its own in one page): it is an upstream's, relayed as before.
     if (params.cursor !== undefined) return false;
     const upstream = await upstreamTaskPage(ctx, p, session, msg);
-    sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { tasks: [...proxyTasks.list(owner), ...upstream.tasks], ...(upstream.nextCursor ? { nextCursor: upstream.nextCursor } : {}) } });
+    sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: { tasks: [...ctx.tasks.list(owner), ...upstream.tasks], ...(upstream.nextCursor ? { nextCursor: upstream.nextCursor } : {}) } });
     return true;
   }
   if (!isProxyTaskId(params.taskId)) return false;
@@ -196,13 +194,13 @@ export async function handleTaskRequest(ctx: ProxyContext, p: PostContext, sessi
   const notFound = () => refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `task not found: ${params.taskId as string}`, { method: req.method });
   switch (req.method) {
     case 'tasks/get': {
-      const task = proxyTasks.get(params.taskId, owner);
+      const task = ctx.tasks.get(params.taskId, owner);
       if (!task) notFound();
       else sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: task });
       return true;
     }
     case 'tasks/cancel': {
-      const cancelled = proxyTasks.cancel(params.taskId, owner, 'the task was cancelled by request');
+      const cancelled = ctx.tasks.cancel(params.taskId, owner, 'the task was cancelled by request');
       if (!cancelled) notFound();
       else if ('error' in cancelled) refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, cancelled.error, { method: req.method });
       else {
@@ -214,7 +212,7 @@ export async function handleTaskRequest(ctx: ProxyContext, p: PostContext, sessi
     default: {
       let ended: Awaited<ReturnType<TaskStore['outcome']>>;
       try {
-        ended = await proxyTasks.outcome(params.taskId, owner, p.signal);
+        ended = await ctx.tasks.outcome(params.taskId, owner, p.signal);
       } catch {
         return true; // the client went away while waiting
       }
