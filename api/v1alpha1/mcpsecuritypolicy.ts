@@ -147,7 +147,9 @@ export const RoleBinding = Obj(
     name: Str('Role name that policies refer to in when.roles.', { minLength: 1, maxLength: 128 }),
     subjects: Type.Optional(StringSet('Token subjects (agent client ids or human user ids) that hold this role.', { maxLength: 256 }, { maxItems: 256 })),
     claimValues: Type.Optional(StringSet('Values of the roles claim that grant this role.', { maxLength: 256 }, { maxItems: 64 })),
-    tools: Type.Optional(StringSet('Tools this role may call, as `server/tool` globs (for example `gmail/*`). Absent: no restriction.', { maxLength: 320 }, { maxItems: 256 })),
+    tools: Type.Optional(StringSet('Tools this role may call, as `server/tool` globs (for example `gmail/*`). A role with none of tools, resources and prompts is unrestricted; one with any of them grants exactly what they list (nothing of a kind it does not list).', { maxLength: 320 }, { maxItems: 256 })),
+    resources: Type.Optional(StringSet('Resources this role may read, subscribe to and complete, as `server/uri` globs over the exact canonical URI (for example `docs/file:///public/*`).', { maxLength: 2048 }, { maxItems: 256 })),
+    prompts: Type.Optional(StringSet('Prompts this role may get and complete, as `server/prompt` globs (for example `github/review_*`).', { maxLength: 320 }, { maxItems: 256 })),
   },
   { description: 'A role and who holds it.' },
 );

@@ -152,8 +152,19 @@ describe('compilePolicy', () => {
   });
 
   it('compiles role grants and unrestricted roles', () => {
-    expect(compiled(rich()).roles).toEqual({ grants: { analyst: { prefix: ['github/get_', 'gmail/read_'] } }, unrestricted: ['admin'] });
-    expect(compiled(policy()).roles).toEqual({ grants: {}, unrestricted: [] });
+    expect(compiled(rich()).roles).toEqual({ grants: { analyst: { prefix: ['github/get_', 'gmail/read_'] } }, resourceGrants: {}, promptGrants: {}, unrestricted: ['admin'] });
+    expect(compiled(policy()).roles).toEqual({ grants: {}, resourceGrants: {}, promptGrants: {}, unrestricted: [] });
+  });
+
+  it('compiles resource and prompt grants; a role listing only those is restricted with no tool grant', () => {
+    const p = rich();
+    p.spec.identity!.roles = [...p.spec.identity!.roles!, { name: 'reader', resources: ['gmail/file:///public/*'], prompts: ['github/review_*', 'github/summary'] }];
+    expect(compiled(p).roles).toEqual({
+      grants: { analyst: { prefix: ['github/get_', 'gmail/read_'] }, reader: {} },
+      resourceGrants: { reader: { prefix: ['gmail/file:///public/'] } },
+      promptGrants: { reader: { exact: ['github/summary'], prefix: ['github/review_'] } },
+      unrestricted: ['admin'],
+    });
   });
 
   it('counts servers, tools, rules and classifiers', () => {

@@ -40,9 +40,16 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
   if (problems.length > 0) return { problems, counts };
 
   const roles = spec.identity?.roles ?? [];
+  // A role listing any kind is restricted: it grants what it lists, per kind (nothing of a kind it omits).
   const grants = Object.create(null) as Record<string, NameMatcher>;
+  const resourceGrants = Object.create(null) as Record<string, NameMatcher>;
+  const promptGrants = Object.create(null) as Record<string, NameMatcher>;
+  const restricted = (r: (typeof roles)[number]) => r.tools !== undefined || r.resources !== undefined || r.prompts !== undefined;
   for (const r of [...roles].sort((a, b) => compareCodeUnits(a.name, b.name))) {
-    if (r.tools !== undefined) grants[r.name] = compileGlobs(r.tools);
+    if (!restricted(r)) continue;
+    grants[r.name] = compileGlobs(r.tools ?? []);
+    if (r.resources !== undefined) resourceGrants[r.name] = compileGlobs(r.resources);
+    if (r.prompts !== undefined) promptGrants[r.name] = compileGlobs(r.prompts);
   }
   const document: CompiledDocument = {
     schemaVersion,
@@ -54,7 +61,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
     servers,
     policies: rules,
     candidateLists,
-    roles: { grants, unrestricted: sortedUnique(roles.filter((r) => r.tools === undefined).map((r) => r.name)) },
+    roles: { grants, resourceGrants, promptGrants, unrestricted: sortedUnique(roles.filter((r) => !restricted(r)).map((r) => r.name)) },
   };
   const gateway = gatewayConfig(document.policy, spec);
   return { data: { toolgate: { compiled: document, gateway } }, problems, counts };

@@ -123,8 +123,12 @@ export interface CompiledDocument {
   servers: Record<string, CompiledServer>;
   policies: CompiledRule[];
   candidateLists: number[][];
-  /** grants: role → matcher over `server/tool`. */
-  roles: { grants: Record<string, NameMatcher>; unrestricted: string[] };
+  /**
+   * grants: every restricted role → matcher over `server/tool` (empty when it lists no tools);
+   * resourceGrants / promptGrants: role → matcher over `server/uri` / `server/prompt`, for the
+   * roles that list them.
+   */
+  roles: { grants: Record<string, NameMatcher>; resourceGrants: Record<string, NameMatcher>; promptGrants: Record<string, NameMatcher>; unrestricted: string[] };
 }
 
 /** The whole OPA data document (data.json of a bundle, or opa-wasm's setData argument). */

@@ -31,6 +31,8 @@ describe('validatePolicy', () => {
     ['an undefined role', { identity: { issuer: 'i', audience: 'a', roles: [{ name: 'sre' }] }, policies: [{ name: 'a', priority: 5, when: { roles: ['sre', 'dba'] }, action: 'allow' }] }, { field: 'spec.policies[0].when.roles[1]', message: /role "dba" is not defined/ }],
     ['a duplicate role', { identity: { issuer: 'i', audience: 'a', roles: [{ name: 'sre' }, { name: 'sre' }] } }, { field: 'spec.identity.roles[1].name', message: /duplicate role name/ }],
     ['a role grant without a server', { identity: { issuer: 'i', audience: 'a', roles: [{ name: 'sre', tools: ['kubectl_*'] }] } }, { field: 'spec.identity.roles[0].tools[0]', message: /server\/tool/ }],
+    ['a resource grant without a literal server', { identity: { issuer: 'i', audience: 'a', roles: [{ name: 'sre', resources: ['*/file:///x'] }] } }, { field: 'spec.identity.roles[0].resources[0]', message: /server\/uri, the server named literally/ }],
+    ['a prompt grant without a server', { identity: { issuer: 'i', audience: 'a', roles: [{ name: 'sre', prompts: ['review_*'] }] } }, { field: 'spec.identity.roles[0].prompts[0]', message: /server\/prompt/ }],
     ['a malformed role grant glob', { identity: { issuer: 'i', audience: 'a', roles: [{ name: 'sre', tools: ['k8s/{a,b'] }] } }, { field: 'spec.identity.roles[0].tools[0]', message: /unclosed \{/ }],
     ['require_approval as the default', { defaultAction: 'require_approval' }, { field: 'spec.defaultAction', message: /no approver groups/ }],
     ['a lookahead in a classifier', { classifiers: [{ server: 'gmail', tool: 'send_email', field: 'to', matches: '@(?!acme)', setLabels: ['a:b'] }] }, { field: 'spec.classifiers[0].matches', message: /RE2.*lookaround/ }],

@@ -74,11 +74,13 @@ export function checkReferences(policy: McpSecurityPolicy, profiles: ReadonlyMap
   (spec.identity?.roles ?? []).forEach((r, i) => {
     if (roles.has(r.name)) add(`spec.identity.roles[${i}].name`, `duplicate role name "${r.name}"`);
     roles.add(r.name);
-    (r.tools ?? []).forEach((g, j) => {
-      const why = globProblem(g);
-      if (why) add(`spec.identity.roles[${i}].tools[${j}]`, why);
-      else if (!g.includes('/')) add(`spec.identity.roles[${i}].tools[${j}]`, `"${g}" must have the form server/tool (globs allowed, for example gmail/*)`);
-    });
+    for (const [field, form, example] of [['tools', 'server/tool', 'gmail/*'], ['resources', 'server/uri', 'docs/file:///public/*'], ['prompts', 'server/prompt', 'github/review_*']] as const) {
+      (r[field] ?? []).forEach((g, j) => {
+        const why = globProblem(g);
+        if (why) add(`spec.identity.roles[${i}].${field}[${j}]`, why);
+        else if (!/^[^/*?[\]{}]+\//.test(g)) add(`spec.identity.roles[${i}].${field}[${j}]`, `"${g}" must have the form ${form}, the server named literally (globs allowed after it, for example ${example})`);
+      });
+    }
   });
 
   if (spec.defaultAction === 'require_approval') {

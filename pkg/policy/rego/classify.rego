@@ -158,10 +158,12 @@ caller_scopes := {s | some s in input.caller.scopes}
 
 missing_scopes := scopes - caller_scopes
 
-# Role tool grants: a caller holding at least one role that lists tools may call only what
-# one of its roles grants, unless it also holds a role without a tool list (unrestricted).
-# The grants name tools only, so such a caller is refused every other operation (resources,
-# prompts, logging): a role written as "may call only these tools" keeps meaning exactly that.
+# Role grants: a caller holding at least one restricted role (one listing tools, resources or
+# prompts; every such role has an entry in grants) may do only what one of its roles grants for
+# the operation's kind, unless it also holds an unrestricted role. Logging is never granted, and
+# a role listing only tools grants no resource or prompt: "may call only these tools" keeps
+# meaning exactly that. resourceGrants / promptGrants are read with defaults so a bundle compiled
+# before they existed decides as it did (every non-tool operation refused).
 _restricted_roles := {r | some r in caller_roles; _ = compiled.roles.grants[r]}
 
 grant_denied if {
@@ -179,6 +181,13 @@ _granted if {
 	is_tool
 	some r in _restricted_roles
 	names.matches(compiled.roles.grants[r], concat("/", [input.server, input.tool]))
+}
+
+_granted if {
+	kind in {"resource", "prompt"}
+	grants := object.get(compiled.roles, concat("", [kind, "Grants"]), {})
+	some r in _restricted_roles
+	names.matches(grants[r], concat("/", [input.server, input[kind]]))
 }
 
 # Which layers contributed, in order of authority, for audit records and debugging.

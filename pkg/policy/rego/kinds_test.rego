@@ -114,6 +114,34 @@ test_role_grant_refuses_other_kinds if {
 	decide(object.union(resource("file:///public/readme.md"), {"caller": {"roles": ["analyst", "admin"]}})).rule == "allow-public-docs"
 }
 
+# Roles that list resources or prompts grant exactly those (per kind), a bundle from before these
+# grants existed (no resourceGrants / promptGrants) still refuses every non-tool operation.
+_granting := object.union(compiled, {"roles": {
+	"grants": {"analyst": {"prefix": ["mail/get_", "mail/read_"]}, "reader": {}},
+	"resourceGrants": {"reader": {"prefix": ["mail/file:///public/"]}},
+	"promptGrants": {"reader": {"exact": ["mail/greet"]}},
+	"unrestricted": ["admin"],
+}})
+
+_as_reader(i) := d if {
+	d := data.toolgate.decision with data.toolgate.compiled as _granting with input as object.union(i, {"caller": {"roles": ["reader"]}})
+}
+
+test_role_resource_and_prompt_grants if {
+	_as_reader(resource("file:///public/readme.md")).rule == "allow-public-docs"
+	d := _as_reader(resource("file:///publicity/readme.md"))
+	d.rule == "toolgate:role-grant"
+	d.reasons == ["no role of the caller grants mail resource file:///publicity/readme.md"]
+	_as_reader(prompt("greet")).rule == "allow-greet"
+	_as_reader(prompt("greeting")).rule == "toolgate:role-grant"
+	# Listing resources and prompts grants no tool and no logging.
+	_as_reader(fixture.call("get_secret", {})).rule == "toolgate:role-grant"
+	_as_reader({"server": "mail", "kind": "logging"}).rule == "toolgate:role-grant"
+	# The analyst (tools only) still may not read the granted resource.
+	r := data.toolgate.decision with data.toolgate.compiled as _granting with input as object.union(resource("file:///public/readme.md"), {"caller": {"roles": ["analyst"]}})
+	r.rule == "toolgate:role-grant"
+}
+
 test_invalid_kind_inputs if {
 	decide({"server": "mail", "kind": "resources", "resource": "x"}).reasons == ["input.kind must be one of tool, resource, prompt, logging when present"]
 	decide({"server": "mail", "kind": "resource"}).reasons == ["input.resource must be a non-empty string"]
