@@ -8,6 +8,7 @@ import { authorizerLeaseSelector, type ApprovalRequest, type McpProfile, type Mc
 import { PolicyController } from './controllers/policy-controller.ts';
 import { ApprovalController } from './controllers/approval-controller.ts';
 import { WebhookNotifier, secretUrl, type SecretKeyRef } from './controllers/approval-notifier.ts';
+import { NotificationLedger, statusRecords } from './controllers/approval-notification-ledger.ts';
 import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner, type BundleTls } from './bundle/index.ts';
 import type { Lease } from './controllers/distribution.ts';
 import { PolicyBundler } from './controllers/policy-bundler.ts';
@@ -188,9 +189,10 @@ function startApprovals(cfg: ApprovalsConfig, deps: Omit<ConstructorParameters<t
   const { webhook } = cfg;
   const url = webhook?.url ? async () => webhook.url : webhook?.secret ? secretUrl(deps.client, webhook.secret, deps.log) : undefined;
   const notifier = url ? new WebhookNotifier({ url, log: deps.log.child({ component: 'approval-notifier' }), registry: deps.metrics.registry }) : undefined;
+  const ledger = notifier ? new NotificationLedger({ notifier, records: statusRecords(deps.client), log: deps.log.child({ component: 'approval-notifier' }) }) : undefined;
   return new ApprovalController({
     ...deps,
-    ...(notifier ? { notifier } : {}),
+    ...(notifier && ledger ? { notifier, ledger } : {}),
     ...(cfg.retentionMs !== undefined ? { retentionMs: cfg.retentionMs } : {}),
     ...(cfg.namespaces ? { namespaces: cfg.namespaces } : {}),
   });
