@@ -13,6 +13,8 @@ Usage:
   kubectl mcp explain --server S --tool T [--args JSON]   what the live policy decides, and why
   kubectl mcp import FILE [--apply | -o DIR]              mcp-security.yaml or a pack → McpSecurityPolicy / McpProfile
   kubectl mcp export policy|profile NAME | -f FILE        back to mcp-security.yaml or a pack
+  kubectl mcp init --profile NAME [--tenant T] [--var K=V] scaffold a commented mcp-security.yaml
+  kubectl mcp profile list|show|add                       shipped community profiles and pack files
 
 Every subcommand takes --kubeconfig, --context, -n/--namespace and -h/--help.
 Run 'kubectl mcp <command> --help' for more.
@@ -28,6 +30,8 @@ const helps: Record<string, () => Promise<string>> = {
   // The people's workflow (mcp-security.yaml, packs).
   import: async () => (await import('./import.ts')).importHelp,
   export: async () => (await import('./export.ts')).exportHelp,
+  init: async () => (await import('./init.ts')).initHelp,
+  profile: async () => (await import('./profile.ts')).profileHelp,
 };
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -48,6 +52,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await (await import('./import.ts')).importCommand(rest, out);
       case 'export':
         return await (await import('./export.ts')).exportCommand(rest, out);
+      case 'init':
+        return (await import('./init.ts')).initCommand(rest, out);
+      case 'profile':
+        return await (await import('./profile.ts')).profileCommand(rest, out);
       case undefined:
       case '-h':
       case '--help':
@@ -60,7 +68,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, import, export)`, '');
+        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, import, export, init, profile)`, '');
     }
   } catch (e) {
     if (e instanceof UsageError) {
