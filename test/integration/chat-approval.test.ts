@@ -24,6 +24,8 @@ import { adminClient, log, phaseIs, requestFor, startReplica, systemNamespace, t
 import { startApprovalRig, type ApprovalRig } from './approvals-e2e-rig.ts';
 import { connectClient } from './proxy-support.ts';
 
+type ManagedMeta = { managedFields?: Array<{ manager: string; subresource?: string }> };
+
 const ns = withNamespace('chat');
 const signingSecret = `whsec-${randomUUID()}`;
 const manager = 'toolgate-chat-test';
@@ -171,7 +173,7 @@ describe('approving a held call from Slack', () => {
       expect(rig.upstreamCalls('echo', args)).toBe(1);
       const consumed = await requestFor(ns, 'echo', args, phaseIs('Consumed'));
       expect(consumed.status?.decisions).toEqual([expect.objectContaining({ user: 'ann', decision: 'approve', groups: expect.arrayContaining(['sre']), reason: `via Slack (Slack user UANN of team ${team})` })]);
-      expect(consumed.metadata.managedFields?.some((f) => f.manager === 'toolgate-chat' && f.subresource === 'status')).toBe(true);
+      expect((consumed.metadata as ManagedMeta).managedFields?.some((f) => f.manager === 'toolgate-chat' && f.subresource === 'status')).toBe(true);
       // The original message is replaced with the outcome through response_url.
       await waitFor(() => slack.bodies.find((b) => b.replace_original === true), { description: 'the message update' });
       expect(slack.bodies.find((b) => b.replace_original === true)?.text).toBe('Approved by ann (from Slack): everything/echo');

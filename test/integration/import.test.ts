@@ -30,7 +30,7 @@ describe('kubectl mcp import --apply', () => {
     const applied = await mcp(['import', testdata('strategy-4.4-mcp-security.yaml'), '--name', 'acme', '-n', ns, '--apply', ...servers]);
     expect(applied, applied.err).toMatchObject({ code: 0, out: `mcpsecuritypolicy.toolgate.io/acme serverside-applied in namespace ${ns}\n` });
     const stored = await admin().get<McpSecurityPolicy>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name: 'acme' });
-    expect(stored.metadata.managedFields?.map((f) => f.manager)).toContain('kubectl-mcp-import');
+    expect((stored.metadata as { managedFields?: Array<{ manager: string }> }).managedFields?.map((f) => f.manager)).toContain('kubectl-mcp-import');
     expect(stored.spec.policies).toHaveLength(7);
 
     const exported = await mcp(['export', 'policy', 'acme', '-n', ns]);
