@@ -11,6 +11,10 @@ Usage:
   kubectl mcp approve NAME [--reason TEXT]                approve a held call
   kubectl mcp deny NAME --reason TEXT                     deny a held call
   kubectl mcp explain --server S --tool T [--args JSON]   what the live policy decides, and why
+  kubectl mcp import FILE [--apply | -o DIR]              mcp-security.yaml or a pack → McpSecurityPolicy / McpProfile
+  kubectl mcp export policy|profile NAME | -f FILE        back to mcp-security.yaml or a pack
+  kubectl mcp init --profile NAME [--tenant T] [--var K=V] scaffold a commented mcp-security.yaml
+  kubectl mcp profile list|show|add                       shipped community profiles and pack files
 
 Every subcommand takes --kubeconfig, --context, -n/--namespace and -h/--help.
 Run 'kubectl mcp <command> --help' for more.
@@ -23,6 +27,11 @@ const helps: Record<string, () => Promise<string>> = {
   approve: async () => (await import('./decide.ts')).decideHelp('approve'),
   deny: async () => (await import('./decide.ts')).decideHelp('deny'),
   explain: async () => (await import('./explain.ts')).explainHelp,
+  // The people's workflow (mcp-security.yaml, packs).
+  import: async () => (await import('./import.ts')).importHelp,
+  export: async () => (await import('./export.ts')).exportHelp,
+  init: async () => (await import('./init.ts')).initHelp,
+  profile: async () => (await import('./profile.ts')).profileHelp,
 };
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -38,6 +47,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await (await import('./decide.ts')).decide(command, rest, out);
       case 'explain':
         return await (await import('./explain.ts')).explain(rest, out, err);
+      // The people's workflow (mcp-security.yaml, packs).
+      case 'import':
+        return await (await import('./import.ts')).importCommand(rest, out);
+      case 'export':
+        return await (await import('./export.ts')).exportCommand(rest, out);
+      case 'init':
+        return (await import('./init.ts')).initCommand(rest, out);
+      case 'profile':
+        return await (await import('./profile.ts')).profileCommand(rest, out);
       case undefined:
       case '-h':
       case '--help':
@@ -50,7 +68,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain)`, '');
+        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, import, export, init, profile)`, '');
     }
   } catch (e) {
     if (e instanceof UsageError) {

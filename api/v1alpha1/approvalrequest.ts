@@ -60,6 +60,20 @@ export const Decision = Obj(
 );
 export type Decision = Static<typeof Decision>;
 
+export const notificationStates = ['Sending', 'Sent', 'Failed'] as const;
+
+export const NotificationRecord = Obj(
+  {
+    event: Str('The message: Requested, or the phase it announces (Approved, Denied, Expired, Consumed, Superseded).', { minLength: 1, maxLength: 32 }),
+    state: Enum(notificationStates, { description: 'Sending: a delivery was started (and may or may not have arrived); Sent: the chat platform accepted it; Failed: given up.' }),
+    attempts: Int('Deliveries started; an operator that finds Sending after a restart starts one more, up to a bound.', { minimum: 0, maximum: 100 }),
+    time: Str('When this state was recorded.', { format: 'date-time' }),
+    message: Type.Optional(Str('Why the delivery failed.', { maxLength: 1024 })),
+  },
+  { description: 'The delivery record of one chat notification, written by the operator (field manager toolgate-notifier) before and after sending.' },
+);
+export type NotificationRecord = Static<typeof NotificationRecord>;
+
 export const ApprovalRequestStatus = Obj(
   {
     phase: Type.Optional(Enum(phases, {
@@ -70,6 +84,9 @@ export const ApprovalRequestStatus = Obj(
     consumedAt: Type.Optional(Str('When the approved call was released.', { format: 'date-time' })),
     observedGeneration: Type.Optional(Int('The metadata.generation this status describes.', { format: 'int64' })),
     conditions: Type.Optional(Conditions()),
+    notifications: Type.Optional(List(NotificationRecord, 'Chat notifications about this request and how far each got, so a restarted operator neither loses nor repeats one.', {
+      'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['event'], maxItems: 8,
+    })),
   },
   { description: 'Decisions and the resulting phase.' },
 );

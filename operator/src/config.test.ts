@@ -29,6 +29,15 @@ describe('operator configFromEnv', () => {
     expect(configFromEnv().bundles.tls).toBeUndefined();
   });
 
+  it('configures approving from Slack with both the Secret and the identity map, or not at all', () => {
+    withEnv({ BUNDLE_ALLOW_INSECURE_HTTP: 'true', CHAT_SLACK_SECRET: 'toolgate-chat-slack' });
+    expect(configFromEnv).toThrow('CHAT_SLACK_SECRET and CHAT_IDENTITIES_CONFIGMAP must be set together');
+    withEnv({ BUNDLE_ALLOW_INSECURE_HTTP: 'true', POD_NAMESPACE: 'tg', CHAT_SLACK_SECRET: 'toolgate-chat-slack', CHAT_IDENTITIES_CONFIGMAP: 'toolgate-chat-identities' });
+    expect(configFromEnv().approvals?.chat).toEqual({ slackSecret: { namespace: 'tg', name: 'toolgate-chat-slack' }, identities: { namespace: 'tg', name: 'toolgate-chat-identities' }, port: 8090, host: '0.0.0.0' });
+    withEnv({ BUNDLE_ALLOW_INSECURE_HTTP: 'true' });
+    expect(configFromEnv().approvals?.chat).toBeUndefined();
+  });
+
   it('takes the certificate pair together, and refuses half a pair or a contradiction', () => {
     withEnv({ BUNDLE_TLS_CERT_FILE: serving.certFile });
     expect(configFromEnv).toThrow('BUNDLE_TLS_CERT_FILE and BUNDLE_TLS_KEY_FILE must be set together');

@@ -19,6 +19,13 @@ export function configFromEnv(log: Logger): OperatorConfig {
   const approvalNamespaces = list('APPROVAL_NAMESPACES');
   const watchNamespace = optional('WATCH_NAMESPACE');
   const authorizerNamespace = optional('AUTHORIZER_NAMESPACE');
+  // Approve from Slack: both names or neither (a signing secret without an identity map decides nothing).
+  const chatSecret = optional('CHAT_SLACK_SECRET');
+  const chatIdentities = optional('CHAT_IDENTITIES_CONFIGMAP');
+  if (Boolean(chatSecret) !== Boolean(chatIdentities)) throw new ConfigError('CHAT_SLACK_SECRET and CHAT_IDENTITIES_CONFIGMAP must be set together');
+  const chat = chatSecret && chatIdentities
+    ? { chat: { slackSecret: { namespace, name: chatSecret }, identities: { namespace, name: chatIdentities }, port: int('CHAT_PORT', 8090), host: optional('CHAT_HOST') ?? '0.0.0.0' } }
+    : {};
   return {
     leaseNamespace: namespace,
     ...(watchNamespace ? { watchNamespace } : {}),
@@ -37,6 +44,7 @@ export function configFromEnv(log: Logger): OperatorConfig {
       ...(approvalNamespaces.length ? { namespaces: approvalNamespaces } : {}),
       ...(webhookSecret ? { webhook: { secret: { namespace, name: webhookSecret, key: optional('APPROVAL_WEBHOOK_SECRET_KEY') ?? 'url' } } }
         : webhookUrl ? { webhook: { url: webhookUrl } } : {}),
+      ...chat,
     },
     log,
   };

@@ -8,6 +8,9 @@ import { authorizerLeaseSelector, type ApprovalRequest, type McpProfile, type Mc
 import { PolicyController } from './controllers/policy-controller.ts';
 import { ApprovalController } from './controllers/approval-controller.ts';
 import { WebhookNotifier, secretUrl, type SecretKeyRef } from './controllers/approval-notifier.ts';
+import { NotificationLedger, statusRecords } from './controllers/approval-notification-ledger.ts';
+import { startChatEndpoint } from './chat/chat-endpoint.ts';
+import { configMapIdentities, secretSigningSecrets } from './chat/sources.ts';
 import { createBundleMetrics, loadOrCreateSigningKey, signerFor, startBundleServer, tokenReviewAuthenticator, BundleStore, type BundleServer, type BundleSigner, type BundleTls } from './bundle/index.ts';
 import type { Lease } from './controllers/distribution.ts';
 import { PolicyBundler } from './controllers/policy-bundler.ts';
@@ -55,6 +58,17 @@ export interface ApprovalsConfig {
   namespaces?: readonly string[];
   /** Slack-compatible incoming webhook; the URL itself, or a Secret key holding it (read at send time). */
   webhook?: { url?: string; secret?: SecretKeyRef };
+  /** Approve/deny from Slack (operator/src/chat): off unless configured. */
+  chat?: ChatConfig;
+}
+
+export interface ChatConfig {
+  /** Secret with `signing-secret` (and `previous-signing-secret` while rotating). */
+  slackSecret: { namespace: string; name: string };
+  /** ConfigMap mapping slack.<team>.<user> to a Kubernetes identity (config/rbac/chat_impersonator_role.yaml). */
+  identities: { namespace: string; name: string };
+  port: number;
+  host?: string;
 }
 
 export interface BundleServiceConfig {
@@ -112,6 +126,13 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
   let leading = false;
   const policyController = new PolicyController({ client, policies, profiles, leases, bundler, events, log, metrics, canWrite: () => leading });
   const approvalController = cfg.approvals?.enabled === false ? undefined : startApprovals(cfg.approvals ?? {}, { client, approvals, events, log, metrics, canWrite: () => leading });
+  // Every replica answers clicks: the writes are the clicking person's, judged by the API server.
+  const chat = cfg.approvals?.chat ? await startChatEndpoint({
+    signingSecrets: secretSigningSecrets(client, cfg.approvals.chat.slackSecret),
+    identities: configMapIdentities(client, cfg.approvals.chat.identities),
+    kubeConfig: kc, events, log: log.child({ component: 'chat' }), registry: metrics.registry,
+    port: cfg.approvals.chat.port, ...(cfg.approvals.chat.host ? { host: cfg.approvals.chat.host } : {}),
+  }) : undefined;
 
   const elector = new LeaderElector({
     client,
@@ -178,6 +199,7 @@ export async function startOperator(cfg: OperatorConfig): Promise<RunningOperato
       await Promise.all(informers.map((i) => i.stop()));
       store.close();
       await bundleServer.close();
+      await chat?.close();
       await probe.close();
       log.info({ identity }, 'operator stopped');
     },
@@ -188,9 +210,10 @@ function startApprovals(cfg: ApprovalsConfig, deps: Omit<ConstructorParameters<t
   const { webhook } = cfg;
   const url = webhook?.url ? async () => webhook.url : webhook?.secret ? secretUrl(deps.client, webhook.secret, deps.log) : undefined;
   const notifier = url ? new WebhookNotifier({ url, log: deps.log.child({ component: 'approval-notifier' }), registry: deps.metrics.registry }) : undefined;
+  const ledger = notifier ? new NotificationLedger({ notifier, records: statusRecords(deps.client), log: deps.log.child({ component: 'approval-notifier' }) }) : undefined;
   return new ApprovalController({
     ...deps,
-    ...(notifier ? { notifier } : {}),
+    ...(notifier && ledger ? { notifier, ledger } : {}),
     ...(cfg.retentionMs !== undefined ? { retentionMs: cfg.retentionMs } : {}),
     ...(cfg.namespaces ? { namespaces: cfg.namespaces } : {}),
   });

@@ -14,6 +14,7 @@ import { queueResultReporter } from './queue-results.ts';
 import type { OperatorMetrics } from '../../../pkg/observability/metrics.ts';
 import { decidedMessage, requestedMessage } from './approval-message.ts';
 import type { WebhookNotifier } from './approval-notifier.ts';
+import { logLedgerError, type DueNotification, type NotificationLedger } from './approval-notification-ledger.ts';
 import { decidedCondition, desiredApprovalStatus, isTerminal, operatorStatusCurrent, settledAt, type ApprovalOutcome } from '../../../pkg/approvals/phase.ts';
 
 export const fieldManager = 'toolgate-operator';
@@ -37,6 +38,8 @@ export interface ApprovalControllerOptions {
   /** Reconcile only these namespaces (default: all). */
   namespaces?: readonly string[];
   notifier?: WebhookNotifier;
+  /** Chat notifications recorded on the request (exactly-once up to a crash mid-send); replaces notifier's in-memory dedupe. */
+  ledger?: NotificationLedger;
 }
 
 export class ApprovalController {
@@ -115,6 +118,8 @@ export class ApprovalController {
 
     if (operatorStatusCurrent(ar.status, status, jsonEqual)) {
       this.o.metrics.statusWrites.inc({ kind: 'ApprovalRequest', outcome: 'skipped' });
+      // Also after a restart or leader change: whatever is due and not recorded as sent goes out.
+      this.notifyDue(key, ar, outcome);
       return;
     }
     try {
@@ -134,6 +139,26 @@ export class ApprovalController {
     this.o.metrics.statusWrites.inc({ kind: 'ApprovalRequest', outcome: 'written' });
     const message = status.conditions.find((c) => c.type === decidedCondition)?.message ?? outcome.phase;
     await this.announce(ar, outcome, message, now);
+    this.notifyDue(key, { ...ar, status: { ...ar.status, ...status, ...(status.phase ? { phase: status.phase } : {}) } }, outcome);
+  }
+
+  /** The chat message the request's state calls for: the request while open, else its outcome. */
+  private notifyDue(key: string, ar: ApprovalRequest, outcome: ApprovalOutcome): void {
+    const ledger = this.o.ledger;
+    const notifier = this.o.notifier;
+    if (!ledger || !notifier) return;
+    let due: DueNotification;
+    if (outcome.phase === 'Pending') {
+      due = { event: 'Requested', message: requestedMessage(ar), at: Date.parse(ar.metadata.creationTimestamp ?? '') || Date.now() };
+    } else {
+      const decided = getCondition(ar.status?.conditions, decidedCondition);
+      const at = Date.parse((outcome.phase === 'Consumed' ? ar.status?.consumedAt : undefined) ?? decided?.lastTransitionTime ?? '') || Date.now();
+      due = { event: outcome.phase, message: decidedMessage(ar, outcome), at };
+    }
+    notifier.track(ledger.reconcile(ar, [due]).catch((err: unknown) => {
+      logLedgerError(this.log, ar, err);
+      this.queue.addAfter(key, 5_000);
+    }));
   }
 
   /** Events and chat messages for what this write changed. */
@@ -150,7 +175,7 @@ export class ApprovalController {
         + `(full arguments: kubectl mcp show ${name} -n ${namespace})`;
       this.log.info({ key: `${namespace}/${name}`, agent: s.requester.agent, server: s.server, tool: s.tool }, 'approval requested');
       await this.o.events.record(regarding, 'Normal', 'ApprovalRequested', 'Request', note);
-      this.o.notifier?.notify(key, 'Requested', requestedMessage(ar));
+      if (!this.o.ledger) this.o.notifier?.notify(key, 'Requested', requestedMessage(ar));
     }
     if (outcome.phase === 'Pending' || before?.reason === outcome.phase) return;
     this.log.info({ key: `${namespace}/${name}`, phase: outcome.phase }, message);
@@ -160,7 +185,7 @@ export class ApprovalController {
       const created = Date.parse(ar.metadata.creationTimestamp ?? '');
       if (Number.isFinite(created)) this.decisionSeconds.observe({ phase: outcome.phase }, Math.max(0, now - created) / 1000);
     }
-    this.o.notifier?.notify(key, outcome.phase, decidedMessage(ar, outcome));
+    if (!this.o.ledger) this.o.notifier?.notify(key, outcome.phase, decidedMessage(ar, outcome));
   }
 
   private wakeAt(key: string, atMs: number, now: number): void {

@@ -4,6 +4,7 @@
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
 import { supersededCondition, type ApprovalOutcome } from '../../../pkg/approvals/phase.ts';
 import { getCondition } from '../../../pkg/kube/conditions.ts';
+import { approveActionId, buttonValue, denyActionId } from '../chat/slack-interaction.ts';
 
 export interface ChatMessage {
   text: string;
@@ -74,8 +75,10 @@ export function requestedMessage(ar: ApprovalRequest): ChatMessage {
     { type: 'section', text: { type: 'mrkdwn', text: fields.join('\n') } },
   ];
   if (args.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Arguments:*\n\`\`\`${escapeMrkdwn(args.join('\n'))}\`\`\`` } });
+  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*How:*\n\`\`\`${escapeMrkdwn(commands(ar))}\`\`\`` } });
+  const buttons = decisionButtons(ar);
+  if (buttons) blocks.push(buttons);
   blocks.push(
-    { type: 'section', text: { type: 'mrkdwn', text: `*How:*\n\`\`\`${escapeMrkdwn(commands(ar))}\`\`\`` } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: `ApprovalRequest ${code(`${ar.metadata.namespace}/${ar.metadata.name}`)}` }] },
   );
   const operator = s.requester.operator ? ` for ${s.requester.operator}` : '';
@@ -83,6 +86,29 @@ export function requestedMessage(ar: ApprovalRequest): ChatMessage {
     text: `Approval needed: ${s.requester.agent}${operator} wants to call ${what} (${s.verb}; rule ${s.rule}). `
       + `A member of ${s.approvers.join(', ')} decides before ${s.expiresAt}: kubectl mcp approve|deny ${ar.metadata.name} -n ${ar.metadata.namespace}`,
     blocks,
+  };
+}
+
+/**
+ * Approve/Deny buttons for the chat endpoint (operator/src/chat). The value names the request
+ * with its uid, so a click on an old message never decides a recreated namesake; whoever clicks
+ * decides as the Kubernetes identity mapped to them, and the API server still judges whether they
+ * may. A request without a uid (not yet stored) gets no buttons.
+ */
+export function decisionButtons(ar: ApprovalRequest): Record<string, unknown> | undefined {
+  const { namespace, name, uid } = ar.metadata;
+  if (!namespace || !name || !uid) return undefined;
+  const value = buttonValue({ namespace, name, uid });
+  return {
+    type: 'actions',
+    block_id: 'toolgate.decide',
+    elements: [
+      { type: 'button', action_id: approveActionId, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value },
+      {
+        type: 'button', action_id: denyActionId, style: 'danger', text: { type: 'plain_text', text: 'Deny' }, value,
+        confirm: { title: { type: 'plain_text', text: 'Deny this call?' }, text: { type: 'plain_text', text: 'The agent\'s call is refused.' }, confirm: { type: 'plain_text', text: 'Deny' }, deny: { type: 'plain_text', text: 'Cancel' } },
+      },
+    ],
   };
 }
 

@@ -25,6 +25,8 @@ export interface NotifierOptions {
 
 class PermanentError extends Error {}
 
+export type DeliveryResult = { kind: 'sent' } | { kind: 'failed'; message: string } | { kind: 'aborted' };
+
 export class WebhookNotifier {
   private readonly o: Required<Omit<NotifierOptions, 'registry' | 'backoff'>>;
   private readonly backoff: Backoff;
@@ -48,7 +50,21 @@ export class WebhookNotifier {
     if (this.ledger.has(id) || this.abort.signal.aborted) return;
     this.ledger.set(id, 'pending');
     if (this.ledger.size > 10_000) this.ledger.delete(this.ledger.keys().next().value as string);
-    const p = this.deliver(id, event, message).finally(() => this.inFlight.delete(p));
+    this.track(this.deliver(id, event, message).then(() => undefined));
+  }
+
+  /** One delivery (with its retries), for the durable ledger: resolves with how it ended. */
+  send(id: string, event: string, message: ChatMessage): Promise<DeliveryResult> {
+    if (this.abort.signal.aborted) return Promise.resolve({ kind: 'aborted' });
+    return this.deliver(id, event, message);
+  }
+
+  get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  track(work: Promise<void>): void {
+    const p = work.finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
   }
 
@@ -61,7 +77,7 @@ export class WebhookNotifier {
     this.abort.abort();
   }
 
-  private async deliver(id: string, event: string, message: ChatMessage): Promise<void> {
+  private async deliver(id: string, event: string, message: ChatMessage): Promise<DeliveryResult> {
     const body = JSON.stringify(message);
     for (let attempt = 1; ; attempt++) {
       let retryAfter: number | undefined;
@@ -77,19 +93,19 @@ export class WebhookNotifier {
           this.ledger.set(id, 'sent');
           this.counter?.inc({ event, outcome: 'delivered' });
           this.o.log.info({ notification: id, attempt }, 'approval notification delivered');
-          return;
+          return { kind: 'sent' };
         }
         if (res.status === 429) retryAfter = retryAfterMs(res.headers.get('retry-after'));
         else if (res.status < 500) throw new PermanentError(`webhook answered HTTP ${res.status}`);
         throw new Error(`webhook answered HTTP ${res.status}`);
       } catch (err) {
-        if (this.abort.signal.aborted) return;
+        if (this.abort.signal.aborted) return { kind: 'aborted' };
         const permanent = err instanceof PermanentError;
         if (permanent || attempt >= this.o.maxAttempts) {
           // Keep the ledger entry: retrying forever is not at-least-once, it is a leak.
           this.counter?.inc({ event, outcome: 'failed' });
           this.o.log.error({ notification: id, attempts: attempt, err: errorMessage(err) }, permanent ? 'approval notification refused; not retrying' : 'approval notification failed; giving up');
-          return;
+          return { kind: 'failed', message: errorMessage(err) };
         }
         // Retry-After is a floor, not a replacement: a server asking for 0 s gets the backoff.
         const delay = this.backoff.delay(attempt, retryAfter);
