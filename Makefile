@@ -58,12 +58,14 @@ node_modules/.installed: package.json package-lock.json
 
 ##@ Development
 .PHONY: generate
-generate: node_modules/.installed ## Regenerate crds/ (from api/v1alpha1) and the chart (from config/).
+generate: node_modules/.installed ## Regenerate crds/ (from api/v1alpha1), the chart (from config/) and schemas/.
 	@node hack/generate.ts
+	@node hack/write-json-schemas.ts
 
 .PHONY: verify
 verify: tools ## Check generated files are current and manifests are valid.
 	@node hack/generate.ts --check
+	@node hack/write-json-schemas.ts --check
 	@node hack/write-cr-schemas.ts
 	@kubeconform -strict -summary -schema-location 'build/schemas/{{.ResourceKind}}-toolgate-{{.ResourceAPIVersion}}.json' \
 	  -skip CustomResourceDefinition,Kustomization config/samples profiles
