@@ -128,7 +128,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<Demo
     proxyUrl: `http://127.0.0.1:${authorizer.proxy!.port}/mcp`,
     token: (scopes) => issuer.mint({ sub: 'alice', azp: 'campaign-agent', scope: scopes.join(' ') }),
     pendingRequest: (tool) => waitFor(async () => (await admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns }))
-      .items.find((r) => r.spec.tool === tool && (r.status?.phase ?? 'Pending') === 'Pending'), { description: `the ApprovalRequest for ${tool}`, timeoutMs: 30_000 }),
+      .items.find((r) => r.spec.tool === tool), { description: `the ApprovalRequest for ${tool}`, timeoutMs: 30_000 }),
     whileHeld: async () => {
       io.step('four calls are held, each waiting for its team; the agent\'s requests stay open (hold mode)');
       await io.kubectl('mcp', 'approvals', '-n', ns);

@@ -70,7 +70,7 @@ export interface StoryCast {
   proxyUrl: string;
   /** A bearer token for the campaign agent with `scopes`. */
   token(scopes: string[]): Promise<string>;
-  /** The ApprovalRequest the held call of `tool` created, once it exists. */
+  /** The ApprovalRequest the held call of `tool` created, once it exists (in whatever phase: one may expire before it is looked at). */
   pendingRequest(tool: string): Promise<ApprovalRequest>;
   decide: Decider;
   /** Narration (the demo prints it; the test discards it). */

@@ -72,7 +72,7 @@ beforeAll(async () => {
     token: (scopes) => issuer.mint({ sub: 'alice', azp: 'campaign-agent', scope: scopes.join(' ') }),
     pendingRequest: (tool) => waitFor(async () => {
       const list = await install.admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: gov });
-      return list.items.find((r) => r.spec.tool === tool && (r.status?.phase ?? 'Pending') === 'Pending');
+      return list.items.find((r) => r.spec.tool === tool);
     }, { description: `the ApprovalRequest for ${tool}`, timeoutMs: 30_000 }),
     decide: async (group, verb, request, reason) => {
       const r = await deciders[group].decide(verb, request, reason);
