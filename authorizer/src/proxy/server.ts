@@ -266,8 +266,12 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
   // Requests a graceful drain waits for (POSTs: calls, held ones included; DELETEs).
   let inFlight = 0;
   let onIdle: (() => void) | undefined;
+  let draining = false;
   const server: Server = createServer((req, res) => {
     res.on('finish', () => metrics?.request(req.method ?? '', res.statusCode));
+    // A closed listener still serves kept-alive connections: ask their clients to reconnect
+    // (elsewhere) after this answer, so nothing is sent on a connection about to be cut.
+    if (draining) res.setHeader('connection', 'close');
     if (req.method !== 'GET') {
       inFlight++;
       res.once('close', () => {
@@ -309,6 +313,7 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     },
     sessionCount: () => sessions.size,
     async drain(graceMs) {
+      draining = true;
       // close() stops the listener at once; the callback is for when every connection is gone.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       let timer: NodeJS.Timeout | undefined;
