@@ -156,6 +156,9 @@ describe('chart completeness', () => {
 describe('one release per cluster', () => {
   const clusterRole = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', name: 'toolgate-operator' };
   const install = (release: string, namespace: string) => helm('install', release, 'charts/toolgate', '--namespace', namespace, '--dry-run=server', '--kubeconfig', env.adminKubeconfig);
+  // A render that looks at the cluster as install does (lookup works) without installing: an
+  // install would also try to adopt cluster-scoped objects other test files made here.
+  const render = (release: string, namespace: string) => helm('template', release, 'charts/toolgate', '--namespace', namespace, '--kube-version', kubeVersion, '--dry-run=server', '--kubeconfig', env.adminKubeconfig);
   // What Helm puts on the objects of a release it installed.
   const owned = async (annotations: Record<string, string>) => admin.apply(clusterRole, {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', rules: [],
@@ -176,9 +179,9 @@ describe('one release per cluster', () => {
     expect(second.stderr).toContain('helm upgrade first -n toolgate-system');
   });
 
-  it('the owning release itself passes the check (upgrades work)', async () => {
+  it('the owning release itself passes the check (its upgrades render)', async () => {
     await owned({ 'meta.helm.sh/release-name': 'first', 'meta.helm.sh/release-namespace': ns });
-    const again = helm('upgrade', '--install', 'first', 'charts/toolgate', '--namespace', ns, '--dry-run=server', '--kubeconfig', env.adminKubeconfig);
+    const again = render('first', ns);
     expect(again.stderr).not.toContain('already installed');
     expect(again.status, again.stderr).toBe(0);
   });
