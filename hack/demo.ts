@@ -104,7 +104,8 @@ try {
   ].join('\n'));
   if (keep) {
     console.log(`  the agent's endpoint: ${demo.proxyUrl}\n  a token for it (valid 1 h): ${await demo.mintToken()}`);
-    console.log(`  npx mcp-inspector-cli --cli --transport http --server-url ${demo.proxyUrl} --header "Authorization: Bearer <token>" --method tools/list`);
+    // inspector-cli 1.0.3 finds its own package.json relative to the working directory, so it runs from its build directory.
+    console.log(`  (cd node_modules/@modelcontextprotocol/inspector-cli/build && node index.js ${demo.proxyUrl} --transport http --header "Authorization: Bearer <token>" --method tools/list)`);
     console.log('Ctrl-C stops everything.');
     await new Promise(() => {});
   }
