@@ -1,12 +1,13 @@
 // The main job of `make demo`: toolgate's shipped RBAC and admission policy installed, the
-// operator and the authorizer running as their own service accounts, a real MCP server behind
-// the authorizer's proxy, and an agent (the official MCP SDK client) whose calls are allowed,
-// denied, or held until a human approves them with `kubectl mcp approve`.
+// operator and the authorizer running as their own service accounts, the business-automation
+// MCP server (test/fixtures/business-automation) behind the authorizer's proxy with the shipped
+// profiles/business-automation.yaml, and the governance guide's story (demo/business-story.ts):
+// a campaign agent (the official MCP SDK client) whose calls are allowed, denied, held until a
+// person decides with `kubectl mcp approve|deny`, or left to expire; then the audit trail.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import type { ApprovalRequest, McpSecurityPolicy } from '../api/v1alpha1/index.ts';
 import { startAuthorizer } from '../authorizer/src/authorizer.ts';
@@ -18,7 +19,9 @@ import { binDir, type ControlPlane } from '../test/harness/controlplane.ts';
 import { applyAll, governedRbac } from '../test/harness/install.ts';
 import { startJwtIssuer } from '../test/harness/jwt-issuer.ts';
 import { waitFor } from '../test/harness/wait.ts';
-import { connectClient, startEverything } from '../test/integration/proxy-support.ts';
+import { startBusinessAutomationServer } from '../test/fixtures/business-automation/server.ts';
+import { auditRows, formatAuditTable } from './demo/audit-table.ts';
+import { agentScopes, approverGroups, businessPolicy, runBusinessStory } from './demo/business-story.ts';
 
 const system = 'toolgate-system';
 const ns = 'demo';
@@ -32,7 +35,15 @@ export interface DemoIo {
   cleanup: Array<() => Promise<void>>;
 }
 
-export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void> {
+export interface DemoHandles {
+  kubeconfig: string;
+  namespace: string;
+  proxyUrl: string;
+  policy: string;
+  mintToken(): Promise<string>;
+}
+
+export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<DemoHandles> {
   const adminKc = new KubeConfig();
   adminKc.loadFromFile(cp.kubeconfigPath);
   const admin = new KubeClient(adminKc);
@@ -48,32 +59,25 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   // ApprovalRequest writes are granted per governed namespace: the demo's policy lives in `demo`.
   await applyAll(admin, governedRbac([ns]), 'demo');
 
-  io.step('the operator and the authorizer, each as its own service account (TokenRequest); a real MCP server upstream');
+  io.step('the operator and the authorizer, each as its own service account (TokenRequest); the business-automation MCP server upstream');
   const operatorKc = tokenKubeConfig(cp.env, 'toolgate-operator', await serviceAccountToken(admin, system, 'toolgate-operator'));
   const operator = await startOperator({
     kubeConfig: operatorKc, leaseNamespace: system, identity: 'toolgate-operator-demo', probePort: 0, probeHost: '127.0.0.1', log,
     bundles: { policyWasm: readFileSync(ensurePolicyWasm()), port: 0, host: '127.0.0.1', allow: [`system:serviceaccount:${system}:toolgate-authorizer`] },
   });
   io.cleanup.push(() => operator.stop());
-  const everything = await startEverything();
-  io.cleanup.push(() => everything.close());
+  const server = await startBusinessAutomationServer();
+  io.cleanup.push(() => server.close());
   const issuer = await startJwtIssuer({ audience });
   io.cleanup.push(() => issuer.close());
+  console.log(`business-automation MCP server (fake contacts, bookings, CRM, ads) at ${server.url}: ${server.world.contacts.length} contacts, ${server.world.bookings.length} bookings, ${server.world.crm.length} CRM records, ${server.world.campaigns.length} ad campaigns`);
 
-  const policy: McpSecurityPolicy = {
-    apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { name: 'agents', namespace: ns },
-    spec: {
-      servers: [{ name: 'everything', url: everything.url }],
-      profiles: [{ name: 'everything' }],
-      identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
-      policies: [
-        { name: 'no-secrets', description: 'Environment variables may hold credentials.', priority: 1, when: { secretHint: true }, action: 'deny' },
-        { name: 'sums-need-sre', description: 'A stand-in for any sensitive call.', priority: 5, when: { tools: ['get-sum'] }, action: 'require_approval', approvers: ['sre'], quorum: 1, timeout: '10m' },
-        { name: 'read-only', priority: 50, when: { readOnlyHint: true }, action: 'allow' },
-      ],
-    },
-  };
-  console.log(`$ kubectl apply -f - <<< McpSecurityPolicy ${ns}/agents (governs the everything server; rules: no-secrets, sums-need-sre, read-only)`);
+  const policy: McpSecurityPolicy = businessPolicy({
+    namespace: ns, serverUrl: server.url, profile: 'business-automation', crmDeleteTimeout: '20s',
+    identity: { issuer: issuer.issuer, audience, jwksUri: issuer.jwksUri },
+  });
+  const name = policy.metadata.name!;
+  console.log(`$ kubectl apply -f - <<< McpSecurityPolicy ${ns}/${name} (server norg, profile business-automation; rules: ${policy.spec.policies.map((r) => r.name).join(', ')}; default deny; forbidden scopes admin, full_access)`);
   execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'apply', '--server-side', '--field-manager=demo', '-f', '-'],
     { input: JSON.stringify(policy), stdio: ['pipe', 'inherit', 'inherit'] });
 
@@ -84,7 +88,7 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   execFileSync('sh', ['-c', `umask 077; cat > ${tokenPath}`], { input: authorizerToken });
   const authorizer = await startAuthorizer({
     kubeConfig: tokenKubeConfig(cp.env, 'toolgate-authorizer', authorizerToken), namespace: system, podName: 'toolgate-authorizer-0',
-    bundleService: operator.bundleServer.url, policies: [`${ns}/agents`], tokenPath,
+    bundleService: operator.bundleServer.url, policies: [`${ns}/${name}`], tokenPath,
     verification: { publicKeyPem: cm.data!['public.pem']!, keyId: cm.data!['key-id']!, algorithm: cm.data!.algorithm! },
     proxy: { port: 0, host: '127.0.0.1', approvalMode: 'hold' }, probePort: 0, probeHost: '127.0.0.1', reportRevisions: true,
     approvals: { enabled: true }, audit: { file: auditFile }, log,
@@ -92,65 +96,71 @@ export async function runGatewayDemo(cp: ControlPlane, io: DemoIo): Promise<void
   io.cleanup.push(() => authorizer.stop());
   await waitFor(async () => authorizer.ready(), { description: 'the authorizer to load the policy', timeoutMs: 30_000 });
   await waitFor(async () => {
-    const p = await admin.get<McpSecurityPolicy>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name: 'agents' });
+    const p = await admin.get<McpSecurityPolicy>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name });
     return p.status?.conditions?.some((c) => c.type === 'Distributed' && c.status === 'True');
   }, { description: 'Distributed=True', timeoutMs: 30_000 });
-  await io.kubectl('get', 'mcpsecuritypolicy', 'agents', '-n', ns, '-o', 'wide');
-  await io.kubectl('get', 'mcpsecuritypolicy', 'agents', '-n', ns, '-o', 'jsonpath={range .status.conditions[*]}{.type}={.status} ({.reason}): {.message}{"\\n"}{end}');
+  await io.kubectl('get', 'mcpsecuritypolicy', name, '-n', ns, '-o', 'wide');
 
-  io.step('an agent (official MCP SDK client, bearer JWT) connects through the proxy');
-  const { client } = await connectClient(`http://127.0.0.1:${authorizer.proxy!.port}/mcp`, await issuer.mint({ sub: 'alice', azp: 'support-agent' }));
-  io.cleanup.push(() => client.close());
-  const listed = (await client.listTools()).tools.map((t) => t.name);
-  console.log(`tools/list shows ${listed.length} tools; get-env is hidden (rule no-secrets): ${!listed.includes('get-env')}`);
-  const show = async (name: string, args: Record<string, unknown>) => {
-    try {
-      const r = await client.callTool({ name, arguments: args });
-      console.log(`${name} ${JSON.stringify(args)} → ${JSON.stringify((r.content as Array<{ text?: string }>)[0]?.text ?? r.content)}`);
-    } catch (err) {
-      if (!(err instanceof McpError)) throw err;
-      console.log(`${name} ${JSON.stringify(args)} → refused (${err.code}): ${err.message}`);
-    }
-  };
-  await show('echo', { message: 'hello through toolgate' });
-  await show('get-env', {});
-
-  io.step('a held call: get-sum waits for a member of "sre" (hold mode: the agent\'s request stays open)');
-  const started = performance.now();
-  const held = show('get-sum', { a: 2, b: 3 });
-  const request = await waitFor(async () => (await admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns })).items[0], { description: 'the ApprovalRequest', timeoutMs: 30_000 });
-  await io.kubectl('mcp', 'approvals', '-n', ns);
+  io.step('the people: each team decides what it is accountable for (RBAC lets them write decisions; the admission policy decides whose count)');
   await admin.apply({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespace: ns, name: 'approvers' }, {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'approvers', namespace: ns },
     rules: [{ apiGroups: ['toolgate.io'], resources: ['approvalrequests'], verbs: ['get', 'list', 'watch'] }, { apiGroups: ['toolgate.io'], resources: ['approvalrequests/status'], verbs: ['get', 'update', 'patch'] }],
   }, 'demo');
   await admin.apply({ group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespace: ns, name: 'approvers' }, {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'approvers', namespace: ns },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'approvers' }, subjects: ['sre', 'marketing'].map((name) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name })),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'approvers' },
+    subjects: Object.values(approverGroups).map((g) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: g })),
   }, 'demo');
-  // RBAC lets both teams write decisions; toolgate's admission policy decides whose count.
-  const [mallory, alice, ann] = await Promise.all([cp.mintUser('mallory', ['marketing']), cp.mintUser('alice', ['sre']), cp.mintUser('ann', ['sre'])]);
-  console.log('mallory (marketing) may write decisions by RBAC, but is not an approver; the API server refuses:');
-  await io.kubectlAs(mallory, 'mcp', 'approve', request.metadata.name!, '-n', ns);
-  console.log('alice (sre) started the agent herself; she cannot approve her own call:');
-  await io.kubectlAs(alice, 'mcp', 'approve', request.metadata.name!, '-n', ns);
-  console.log('ann (sre) approves:');
-  const approved = performance.now();
-  await io.kubectlAs(ann, 'mcp', 'approve', request.metadata.name!, '-n', ns, '--reason', 'expected sum for the demo');
-  await held;
-  console.log(`the held call was answered ${Math.round(performance.now() - approved)} ms after ann ran kubectl mcp approve (${Math.round((performance.now() - started) / 1000)} s after the agent made it)`);
+  const people = {
+    marketing: { name: 'mia', kubeconfig: await cp.mintUser('mia', [approverGroups.marketing]) },
+    frontDesk: { name: 'fred', kubeconfig: await cp.mintUser('fred', [approverGroups.frontDesk]) },
+    finance: { name: 'fin', kubeconfig: await cp.mintUser('fin', [approverGroups.finance]) },
+    dataStewards: { name: 'dana', kubeconfig: await cp.mintUser('dana', [approverGroups.dataStewards]) },
+  };
+  // alice runs the campaign agent and is a marketing lead too: she still may not approve her own agent's call.
+  const alice = await cp.mintUser('alice', [approverGroups.marketing]);
+  console.log(Object.entries(people).map(([k, p]) => `${p.name} (${approverGroups[k as keyof typeof people]})`).join(', ') + '; alice (marketing-leads) runs the agent');
+
+  io.step('the campaign agent (official MCP SDK client, bearer JWT with the guide\'s scopes) works through toolgate\'s proxy');
+  console.log(`agent token: azp=campaign-agent, sub=alice, scope="${agentScopes.join(' ')}"`);
+  const started = performance.now();
+  const outcomes = await runBusinessStory({
+    proxyUrl: `http://127.0.0.1:${authorizer.proxy!.port}/mcp`,
+    token: (scopes) => issuer.mint({ sub: 'alice', azp: 'campaign-agent', scope: scopes.join(' ') }),
+    pendingRequest: (tool) => waitFor(async () => (await admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns }))
+      .items.find((r) => r.spec.tool === tool), { description: `the ApprovalRequest for ${tool}`, timeoutMs: 30_000 }),
+    whileHeld: async () => {
+      io.step('four calls are held, each waiting for its team; the agent\'s requests stay open (hold mode)');
+      await io.kubectl('mcp', 'approvals', '-n', ns);
+      const bulk = (await admin.list<ApprovalRequest>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'approvalrequests', namespace: ns })).items.find((r) => r.spec.tool === 'send_bulk_message')!;
+      console.log('alice is a marketing lead, but the broadcast is her own agent\'s: the API server refuses her approval');
+      await io.kubectlAs(alice, 'mcp', 'approve', bulk.metadata.name!, '-n', ns);
+      console.log('fred (front-desk) may not decide a marketing broadcast either:');
+      await io.kubectlAs(people.frontDesk.kubeconfig, 'mcp', 'approve', bulk.metadata.name!, '-n', ns);
+      io.step('the teams decide with kubectl mcp');
+    },
+    decide: async (group, verb, request, reason) => {
+      const p = people[group];
+      console.log(`${p.name} (${approverGroups[group]}) ${verb === 'approve' ? 'approves' : 'denies'} ${request.spec.tool}:`);
+      await io.kubectlAs(p.kubeconfig, 'mcp', verb, request.metadata.name!, '-n', ns, '--reason', reason);
+    },
+    say: (text) => console.log(`  agent: ${text}`),
+  });
+  const refusedConnect = outcomes.find((o) => o.tool === '(connect)');
+  console.log(`the story took ${Math.round((performance.now() - started) / 1000)} s; ${outcomes.filter((o) => o.result === 'answered').length} calls answered, ${outcomes.filter((o) => o.result === 'refused').length} refused${refusedConnect?.result === 'refused' ? ' (the full_access token among them)' : ''}`);
+  console.log(`what reached the server: ${server.calls.map((c) => c.name).join(', ')}`);
   await io.kubectl('mcp', 'approvals', '-n', ns, '--all');
 
-  io.step('the evidence: the authorizer\'s hash-chained audit trail, verified');
+  io.step('what happened, from the authorizer\'s hash-chained audit trail (verified)');
   await authorizer.audit?.flush();
-  for (const line of readFileSync(auditFile, 'utf8').trim().split('\n').slice(1)) {
-    const r = JSON.parse(line) as Record<string, unknown>;
-    console.log(r.type === 'decision'
-      ? `#${String(r.seq)} decision ${String(r.tool)}: ${String(r.action)} by rule ${String(r.rule)} for ${JSON.stringify(r.caller)}`
-      : `#${String(r.seq)} approval ${String(r.tool)}: ${String(r.outcome)}, approved by ${JSON.stringify(r.approvedBy)}, released by ${String(r.consumedBy)}`);
-  }
+  console.log(formatAuditTable(auditRows(readFileSync(auditFile, 'utf8'))));
   console.log(execFileSync(process.execPath, [join(import.meta.dirname, '../authorizer/src/audit/verify.ts'), auditFile], { encoding: 'utf8' }).replace(cp.dir, '$TMP').trim());
 
-  io.step('explain, without executing anything, what the live policy decides and why');
-  await io.kubectl('mcp', 'explain', '-n', ns, '--policy', 'agents', '--server', 'everything', '--tool', 'get-env');
+  io.step('explain, without executing anything, what the live policy decides for a broadcast to 60 contacts, and why');
+  const argsFile = join(cp.dir, 'broadcast.json');
+  writeFileSync(argsFile, JSON.stringify({ recipients: server.world.contacts.slice(0, 60).map((c) => c.id), body: 'Spring sale' }));
+  await io.kubectl('mcp', 'explain', '-n', ns, '--policy', name, '--server', 'norg', '--tool', 'send_bulk_message', '--args-file', argsFile,
+    '--agent', 'campaign-agent', '--operator', 'alice', '--scope', 'norg:messaging:bulk');
+
+  return { kubeconfig: cp.kubeconfigPath, namespace: ns, proxyUrl: `http://127.0.0.1:${authorizer.proxy!.port}/mcp`, mintToken: () => issuer.mint({ sub: 'alice', azp: 'campaign-agent', scope: agentScopes.join(' ') }, { lifetime: 3600 }), policy: name };
 }

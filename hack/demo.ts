@@ -1,8 +1,9 @@
 // `make demo`: a real etcd + kube-apiserver on loopback, the CRDs, the community profiles and
 // the samples applied with kubectl; then the main job (demo-gateway.ts): the operator and the
-// authorizer as their service accounts, an agent's calls through the proxy to a real MCP server
-// allowed, denied, and held until a human approves with `kubectl mcp approve`; finally a broken
-// policy explained by field. Exits when done; DEMO_KEEP=1 keeps everything running until Ctrl-C.
+// authorizer as their service accounts and the agent governance guide's business-automation
+// story through the proxy (allowed, denied, held until a person decides with `kubectl mcp`,
+// expired, refused), told again from the audit trail; finally a broken policy explained by
+// field. Exits when done; DEMO_KEEP=1 keeps everything running until Ctrl-C.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
@@ -12,8 +13,11 @@ import { runGatewayDemo } from './demo-gateway.ts';
 
 const root = join(import.meta.dirname, '..');
 const execFileP = promisify(execFile);
-const step = (text: string) => console.log(`\n\x1b[1m==> ${text}\x1b[0m`);
+const begun = performance.now();
+const elapsed = () => `${Math.round((performance.now() - begun) / 1000)}s`;
+const step = (text: string) => console.log(`\n\x1b[1m==> [${elapsed()}] ${text}\x1b[0m`);
 
+step('starting etcd and kube-apiserver on loopback (no Docker, no cluster)');
 const cp = await ControlPlane.start();
 // KUBECONFIG rather than --kubeconfig: kubectl refuses flags before a plugin's name (kubectl mcp).
 // Asynchronous: the operator and the authorizer run in this process and must keep serving
@@ -51,7 +55,7 @@ try {
   await new Promise((r) => setTimeout(r, 1500));
   await kubectl('get', 'mcpprofiles');
 
-  await runGatewayDemo(cp, { step, kubectl, kubectlAs, cleanup });
+  const demo = await runGatewayDemo(cp, { step, kubectl, kubectlAs, cleanup });
 
   step('every policy and approval in the cluster, as the operator sees them');
   await kubectl('get', 'mcpsecuritypolicies,approvalrequests', '-A', '-o', 'wide');
@@ -87,11 +91,24 @@ try {
     process.stdout.write((err as { stderr: string }).stderr);
   }
 
-  if (process.env.DEMO_KEEP === '1') {
-    step(`still running: export KUBECONFIG=${cp.kubeconfigPath}; Ctrl-C stops everything`);
+  const keep = process.env.DEMO_KEEP === '1';
+  step(`done in ${elapsed()}. Keep exploring${keep ? '' : ' (run `DEMO_KEEP=1 make demo` to keep everything running)'}:`);
+  console.log([
+    `  export KUBECONFIG=${keep ? cp.kubeconfigPath : '<the demo\'s kubeconfig, printed here with DEMO_KEEP=1>'}`,
+    `  kubectl mcp approvals -n ${demo.namespace} --all          # every request and who decided it`,
+    `  kubectl mcp show <request> -n ${demo.namespace}             # one request: the call, its arguments, the decisions`,
+    `  kubectl mcp explain -n ${demo.namespace} --policy ${demo.policy} --server norg --tool delete_crm_record --args '{"record_id":"CRM-1001"}'`,
+    `  kubectl get mcpsecuritypolicy ${demo.policy} -n ${demo.namespace} -o yaml   # the rules, and the status the operator wrote`,
+    '  kubectl get mcpprofile business-automation -o yaml      # the shipped profile: hints, labels, scopes, classifiers',
+    `  kubectl edit mcpsecuritypolicy ${demo.policy} -n ${demo.namespace}          # change a rule: the authorizer loads it within seconds`,
+  ].join('\n'));
+  if (keep) {
+    console.log(`  the agent's endpoint: ${demo.proxyUrl}\n  a token for it (valid 1 h): ${await demo.mintToken()}`);
+    // inspector-cli 1.0.3 finds its own package.json relative to the working directory, so it runs from its build directory.
+    console.log(`  (cd node_modules/@modelcontextprotocol/inspector-cli/build && node index.js ${demo.proxyUrl} --transport http --header "Authorization: Bearer <token>" --method tools/list)`);
+    console.log('Ctrl-C stops everything.');
     await new Promise(() => {});
   }
-  step('done');
   await finish(0);
 } catch (err) {
   console.error(err);

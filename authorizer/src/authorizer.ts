@@ -24,6 +24,7 @@ import { createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from 
 import { Gate, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, type DecisionPath, type DecisionRecord, type Verdict } from './gate/index.ts';
 import { createAuthnMetrics, protectedResourceMetadata, protectedResourceMetadataHandler, type TokenVerifierOptions } from './identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from './proxy/index.ts';
+import { ShutdownState, type ShutdownSettings } from './shutdown.ts';
 
 export interface AuthorizerConfig {
   /** For the revision Lease and credential Secrets; in-cluster or $KUBECONFIG when absent. */
@@ -74,6 +75,8 @@ export interface AuthorizerConfig {
    * The proxy's hold/retry mode is proxy.approvalMode.
    */
   approvals?: { enabled: boolean; admission?: AdmissionGuardSettings };
+  /** Graceful stop (shutdown.ts); absent: stop() closes the front ends at once (tests). */
+  shutdown?: ShutdownSettings;
   log?: Logger;
   registry?: Registry;
 }
@@ -179,6 +182,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   // With approvals on, not ready (every call refused) while the admission policy is missing.
   const guard = approvals ? new AdmissionGuard({ client: kubeClient(), log, registry, ...cfg.approvals?.admission }) : undefined;
   const ready = () => bundles.ready && (guard?.guarded ?? true);
+  const shutdown = new ShutdownState();
 
   const started: Array<{ close(): Promise<void> }> = [];
   try {
@@ -191,6 +195,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
         metrics: createExtAuthzMetrics(registry),
         ...(cfg.extAuthz.passAuthorization !== undefined ? { passAuthorization: cfg.extAuthz.passAuthorization } : {}),
         ...(cfg.extAuthz.trustServerHeader !== undefined ? { trustServerHeader: cfg.extAuthz.trustServerHeader } : {}),
+        ...(cfg.shutdown ? { shutdownGraceMs: cfg.shutdown.drainMs } : {}),
       })
       : undefined;
     if (extAuthz) started.push(extAuthz);
@@ -221,6 +226,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       ...(cfg.probeHost ? { host: cfg.probeHost } : {}),
       registry,
       readiness: {
+        shutdown: () => shutdown.readiness(),
         bundles: () => bundles.readiness(),
         ...(guard ? { admission: () => guard.readiness() } : {}),
         ...(approvals ? { approvals: () => ({ ok: approvals.watching, detail: approvals.watching ? 'watching ApprovalRequests' : 'ApprovalRequest watch not synced' }) } : {}),
@@ -252,7 +258,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
         stopping ??= (async () => {
           // Front ends drain first (ext_authz reports NOT_SERVING, in-flight calls finish), then
           // the pod stops counting as an authorizer (Lease deleted), then the probes go.
-          await Promise.all([extAuthz?.close(), proxy?.close()]);
+          await drainFrontEnds(cfg.shutdown, shutdown, { extAuthz, proxy }, log);
           await catalog.close();
           // After the front ends: every decision they made is written before the file closes.
           await audit?.close();
@@ -273,6 +279,22 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     log.error({ err: errorMessage(err) }, 'authorizer failed to start');
     throw err;
   }
+}
+
+/**
+ * Unready first, still serving for the readiness delay, then no new connections and up to the
+ * drain period for what is in flight (shutdown.ts). Without settings: closed at once.
+ */
+async function drainFrontEnds(settings: ShutdownSettings | undefined, state: ShutdownState, frontEnds: { extAuthz: ExtAuthzServer | undefined; proxy: McpProxy | undefined }, log: Logger): Promise<void> {
+  state.begin();
+  if (!settings) {
+    await Promise.all([frontEnds.extAuthz?.close(), frontEnds.proxy?.close()]);
+    return;
+  }
+  log.info({ readinessDelayMs: settings.readinessDelayMs, drainMs: settings.drainMs }, 'shutting down: unready, still serving until the readiness change propagates');
+  await new Promise((r) => setTimeout(r, settings.readinessDelayMs));
+  log.info({ drainMs: settings.drainMs }, 'no longer accepting connections; draining the calls in flight');
+  await Promise.all([frontEnds.extAuthz?.close(), frontEnds.proxy?.drain(settings.drainMs)]);
 }
 
 function defaultRegistry(): Registry {

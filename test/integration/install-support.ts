@@ -125,6 +125,8 @@ export async function readyz(authorizer: RunningAuthorizer): Promise<{ status: n
 export type { McpSecurityPolicy };
 
 export interface EntryPoint {
+  /** For signals a test sends itself (graceful shutdown). */
+  pid: number;
   /** Everything it wrote so far (pino JSON lines). */
   output(): string;
   /** Resolves with the exit code. */
@@ -142,6 +144,7 @@ export function runEntryPoint(name: 'operator' | 'authorizer', env: Record<strin
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
+    pid: child.pid!,
     output: () => out,
     exited,
     async stop() {

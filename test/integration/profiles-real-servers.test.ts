@@ -24,6 +24,8 @@ interface Launch {
   env?: (dir: string) => Record<string, string>;
   /** Some servers register tools only for clients that declare matching capabilities. */
   capabilities?: ClientCapabilities;
+  /** A server that lives in this repository (no npm package): run this script instead. */
+  script?: string;
 }
 
 /** How to start each profile's server; a profile missing here must be listed in `unverifiable`. */
@@ -66,9 +68,11 @@ const launches: Record<string, Launch> = {
   },
 };
 
-const unverifiable: Record<string, string> = {
-  'business-automation': 'no public server implements the governance guide\'s primitives',
-};
+// No public server implements the governance guide's primitives; the demo's fixture server
+// does, under the profile's names.
+launches['business-automation'] = { script: fileURLToPath(new URL('../fixtures/business-automation/server.ts', import.meta.url)), args: () => ['stdio'] };
+
+const unverifiable: Record<string, string> = {};
 
 function loadProfiles(): McpProfile[] {
   return readdirSync(profilesDir)
@@ -178,10 +182,14 @@ for (const profile of profiles) {
     let stderr = '';
 
     beforeAll(async () => {
-      const pkg = upstreamPackage(profile);
-      const { bin, version } = binOf(pkg.name);
-      // The profile says which release it describes; testing another would prove nothing.
-      expect(version, `installed ${pkg.name}`).toBe(pkg.version);
+      let bin = launch.script;
+      if (bin === undefined) {
+        const pkg = upstreamPackage(profile);
+        const installed = binOf(pkg.name);
+        // The profile says which release it describes; testing another would prove nothing.
+        expect(installed.version, `installed ${pkg.name}`).toBe(pkg.version);
+        bin = installed.bin;
+      }
       dir = mkdtempSync(join(tmpdir(), `toolgate-profile-${name}-`));
       const transport = new StdioClientTransport({
         command: process.execPath,

@@ -93,6 +93,12 @@ export interface McpProxy {
   /** Tells clients with an open GET stream to list tools again (call after a bundle swap). */
   notifyToolsChanged(): void;
   sessionCount(): number;
+  /**
+   * Graceful shutdown: stops accepting connections, lets requests in flight (held calls waiting
+   * for approval included) finish for up to `graceMs`, then closes like close(). Long-lived GET
+   * streams do not count as in flight: they are cut at the end, and clients resume elsewhere.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -261,8 +267,21 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     return (length !== undefined && length.trim() !== '0') || header(req, 'transfer-encoding') !== undefined;
   }
 
+  // Requests a graceful drain waits for (POSTs: calls, held ones included; DELETEs).
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  let draining = false;
   const server: Server = createServer((req, res) => {
     res.on('finish', () => metrics?.request(req.method ?? '', res.statusCode));
+    // A closed listener still serves kept-alive connections: ask their clients to reconnect
+    // (elsewhere) after this answer, so nothing is sent on a connection about to be cut.
+    if (draining) res.setHeader('connection', 'close');
+    if (req.method !== 'GET') {
+      inFlight++;
+      res.once('close', () => {
+        if (--inFlight === 0) onIdle?.();
+      });
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return gate.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reason: 'no policy bundle loaded' });
@@ -297,6 +316,20 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
       for (const s of sessions.all()) s.deliver?.({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
     },
     sessionCount: () => sessions.size,
+    async drain(graceMs) {
+      draining = true;
+      // close() stops the listener at once; the callback is for when every connection is gone.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
+      const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), graceMs)));
+      const ended = await Promise.race([idle, deadline]);
+      clearTimeout(timer);
+      log.info({ inFlight, drained: ended !== 'deadline' }, ended === 'deadline' ? 'drain period over: closing the requests still in flight' : 'every request in flight answered');
+      await sessions.closeAll();
+      server.closeAllConnections();
+      await closed;
+    },
     async close() {
       await sessions.closeAll();
       server.closeAllConnections();
