@@ -1,0 +1,132 @@
+// Pin on first sight, detect change, label poisoning: what the catalog and the decision path ask
+// about each listed tool.
+//
+// observe() runs on every tools/list the catalog fetches (before the list is used): a tool seen
+// for the first time is pinned (an McpToolPin, created if absent — replicas racing agree on the
+// first stored); one listed with another definition than the accepted is recorded in the pin's
+// status (Changed, with the new definition for `kubectl mcp tools diff`). check() answers, without
+// I/O, what a call or a listing of the tool carries: its labels (risk:poisoning) and, when its
+// definition is not the accepted one, the change, which the policy turns into deny or
+// require_approval (toolgate:tool-changed). With pinning on, a tool no pin is known for yet is
+// unavailable (refused, fail closed): the definition a call would run under was never recorded.
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { toolPinName, toolPinPolicyLabel, toolPinServerLabel, type McpToolPin, type McpToolPinStatus } from '../../../api/v1alpha1/index.ts';
+import type { CatalogTool } from '../gate/catalog.ts';
+import type { GatewayConfig } from '../gate/types.ts';
+import { storableDefinition, toolDefinition, type ToolDefinition } from './definition.ts';
+import { poisoningFindings, poisoningLabel, type PoisoningFinding } from './poisoning.ts';
+import { firstSightPin, type ToolPinStore } from './store.ts';
+
+export type PinCheck =
+  /** The listed definition is the accepted one (or the policy does not pin). */
+  | { kind: 'accepted'; labels: string[] }
+  | { kind: 'changed'; labels: string[]; accepted: string; listed: string }
+  | { kind: 'unavailable'; reason: string };
+
+interface Inspected { definition: ToolDefinition; findings: PoisoningFinding[]; labels: string[] }
+
+export interface ToolPinsOptions {
+  /** Absent: nothing can be pinned, so every tool of a policy that pins is unavailable. */
+  store?: ToolPinStore;
+  log: Logger;
+  registry?: Registry;
+  now?: () => Date;
+}
+
+export class ToolPins {
+  readonly #o: ToolPinsOptions;
+  readonly #inspected = new WeakMap<object, Inspected>();
+  readonly #changes: Counter<'server' | 'tool'> | undefined;
+  /** Per pin, the definition last listed, so an acceptance arriving by watch can settle its status. */
+  readonly #lastListed = new Map<string, { inspected: Inspected; tool: string }>();
+
+  constructor(o: ToolPinsOptions) {
+    this.#o = o;
+    this.#changes = o.registry
+      ? new Counter({ name: 'toolgate_authorizer_tool_definition_changes_total', help: 'Listings of a governed tool whose definition differs from its accepted pin, by server and tool.', labelNames: ['server', 'tool'] as const, registers: [o.registry] })
+      : undefined;
+    o.store?.onChange((pin) => this.#settle(pin));
+  }
+
+  /** Records first sights and changes of one server's listing. Rejects when the store cannot be written: the listing must not be used unpinned. */
+  async observe(gateway: GatewayConfig, server: string, tools: readonly CatalogTool[]): Promise<void> {
+    if (!gateway.toolPinning) return;
+    const store = this.#o.store;
+    if (!store) throw new Error('tool pinning is on, but this authorizer has no Kubernetes client to record pins');
+    const { namespace, name: policy } = gateway.policy;
+    const by = await store.username();
+    await Promise.all(tools.map(async (t) => {
+      const seen = this.inspect(t);
+      const name = toolPinName(policy, server, t.name);
+      this.#lastListed.set(`${namespace}/${name}`, { inspected: seen, tool: t.name });
+      let pin = store.get(namespace, name);
+      if (!pin) {
+        const definition = storableDefinition(seen.definition);
+        pin = await store.createIfAbsent(firstSightPin({
+          namespace, name, policy, server, tool: t.name, hash: seen.definition.hash, ...(definition !== undefined ? { definition } : {}),
+          by, at: this.#now(), labels: { [toolPinServerLabel]: server, ...(policy.length <= 63 ? { [toolPinPolicyLabel]: policy } : {}) },
+        }));
+        if (pin.spec.accepted.hash === seen.definition.hash) this.#o.log.info({ server, tool: t.name, hash: seen.definition.hash, pin: name }, 'tool definition pinned on first sight');
+      }
+      await this.#writeStatus(pin, server, t.name, seen);
+    }));
+  }
+
+  /** What a call to (or a listing of) this tool carries, for the policy of `gateway`. */
+  check(gateway: GatewayConfig | undefined, server: string, tool: CatalogTool): PinCheck {
+    const seen = this.inspect(tool);
+    if (!gateway?.toolPinning) return { kind: 'accepted', labels: seen.labels };
+    const { namespace, name: policy } = gateway.policy;
+    const pin = this.#o.store?.get(namespace, toolPinName(policy, server, tool.name));
+    if (!pin) return { kind: 'unavailable', reason: `the definition of tool "${tool.name}" of server "${server}" is not pinned yet (McpToolPin ${toolPinName(policy, server, tool.name)} in ${namespace})` };
+    if (pin.spec.accepted.hash === seen.definition.hash) return { kind: 'accepted', labels: seen.labels };
+    return { kind: 'changed', labels: seen.labels, accepted: pin.spec.accepted.hash, listed: seen.definition.hash };
+  }
+
+  /** The hash, poisoning findings and labels of a listed tool (computed once per listing object). */
+  inspect(tool: CatalogTool): Inspected {
+    let seen = this.#inspected.get(tool);
+    if (!seen) {
+      const findings = poisoningFindings(tool);
+      seen = { definition: toolDefinition(tool), findings, labels: findings.length > 0 ? [poisoningLabel] : [] };
+      this.#inspected.set(tool, seen);
+    }
+    return seen;
+  }
+
+  async #writeStatus(pin: McpToolPin, server: string, tool: string, seen: Inspected): Promise<void> {
+    const store = this.#o.store!;
+    const changed = pin.spec.accepted.hash !== seen.definition.hash;
+    const findings = seen.findings.slice(0, 32);
+    const want: McpToolPinStatus = changed
+      ? { state: 'Changed', listed: { hash: seen.definition.hash, ...optionalDefinition(seen), seenAt: this.#now().toISOString() }, ...(findings.length ? { findings } : {}) }
+      : { state: 'Accepted', ...(findings.length ? { findings } : {}) };
+    const have = pin.status;
+    const same = have?.state === want.state && have?.listed?.hash === want.listed?.hash && JSON.stringify(have?.findings ?? []) === JSON.stringify(want.findings ?? []);
+    if (changed && (!same || !have?.listed)) {
+      this.#changes?.inc({ server, tool });
+      this.#o.log.warn({ server, tool, accepted: pin.spec.accepted.hash, listed: seen.definition.hash, pin: pin.metadata.name, namespace: pin.metadata.namespace }, 'tool definition changed since it was accepted; calls get the policy\'s toolPinning.onChange until it is accepted');
+    }
+    if (seen.findings.length > 0 && !same) this.#o.log.warn({ server, tool, findings }, `tool definition carries poisoning patterns; labelled ${poisoningLabel}`);
+    if (!same) await store.writeStatus(pin, want);
+  }
+
+  /** An acceptance arrived: if it accepts what was last listed, the status says Accepted again. */
+  #settle(pin: McpToolPin): void {
+    const last = this.#lastListed.get(`${pin.metadata.namespace}/${pin.metadata.name}`);
+    if (!last || pin.status?.state !== 'Changed' || pin.spec.accepted.hash !== last.inspected.definition.hash) return;
+    this.#writeStatus(pin, pin.spec.server, last.tool, last.inspected).catch((err: unknown) => {
+      this.#o.log.warn({ pin: pin.metadata.name, err: (err as Error).message }, 'tool pin status not updated after acceptance');
+    });
+  }
+
+  #now(): Date {
+    return this.#o.now?.() ?? new Date();
+  }
+}
+
+function optionalDefinition(seen: Inspected): { definition?: string } {
+  const d = storableDefinition(seen.definition);
+  return d !== undefined ? { definition: d } : {};
+}

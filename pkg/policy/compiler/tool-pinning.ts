@@ -1,0 +1,25 @@
+// spec.toolPinning → data.toolgate.compiled.toolPinning: what the Rego answers for a tools/call
+// whose tool's listed definition is not the accepted one (input.toolChange, set by the
+// authorizer from its McpToolPins). Absent when the policy does not pin tools.
+import type { McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
+import { compareCodeUnits } from '../../json/canonical.ts';
+import { defaultApprovalTimeout, defaultQuorum } from './compile.ts';
+
+export interface CompiledToolPinning {
+  onChange: 'deny' | 'require_approval';
+  approvers: string[];
+  quorum: number;
+  timeout: string;
+}
+
+export function compileToolPinning(spec: McpSecurityPolicy['spec']): CompiledToolPinning | undefined {
+  const p = spec.toolPinning;
+  if (!p) return undefined;
+  if (p.onChange !== 'RequireApproval') return { onChange: 'deny', approvers: [], quorum: 0, timeout: '' };
+  return {
+    onChange: 'require_approval',
+    approvers: [...new Set(p.approvers ?? [])].sort(compareCodeUnits),
+    quorum: p.quorum ?? defaultQuorum,
+    timeout: p.timeout ?? defaultApprovalTimeout,
+  };
+}
