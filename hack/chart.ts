@@ -116,7 +116,7 @@ export function renderChart(): Map<string, string> {
     'config/rbac/governed_namespace_role.yaml', 'config/rbac/people_roles.yaml', 'config/manager/manager.yaml',
     'config/authorizer/authorizer_service_account.yaml', 'config/authorizer/authorizer_role.yaml', 'config/authorizer/authorizer_cluster_role.yaml',
     'config/authorizer/authorizer_governed_namespace_role.yaml', 'config/authorizer/authorizer.yaml',
-    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml', 'config/certmanager/certificate.yaml'];
+    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml', 'config/admission/tool_pin_admission.yaml', 'config/certmanager/certificate.yaml'];
   for (const src of sources) {
     // The namespace belongs to the release (helm install --create-namespace), not the chart.
     const objs = docs(src).filter((o) => o.kind !== 'Namespace');

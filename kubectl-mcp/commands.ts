@@ -11,6 +11,7 @@ Usage:
   kubectl mcp approve NAME [--reason TEXT]                approve a held call
   kubectl mcp deny NAME --reason TEXT                     deny a held call
   kubectl mcp explain --server S --tool T [--args JSON]   what the live policy decides, and why
+  kubectl mcp tools list|diff|accept                      pinned tool definitions: review and accept changes
 
 Every subcommand takes --kubeconfig, --context, -n/--namespace and -h/--help.
 Run 'kubectl mcp <command> --help' for more.
@@ -23,6 +24,7 @@ const helps: Record<string, () => Promise<string>> = {
   approve: async () => (await import('./decide.ts')).decideHelp('approve'),
   deny: async () => (await import('./decide.ts')).decideHelp('deny'),
   explain: async () => (await import('./explain.ts')).explainHelp,
+  tools: async () => (await import('./tools.ts')).toolsHelp,
 };
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -38,6 +40,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await (await import('./decide.ts')).decide(command, rest, out);
       case 'explain':
         return await (await import('./explain.ts')).explain(rest, out, err);
+      case 'tools':
+        return await (await import('./tools.ts')).tools(rest, out);
       case undefined:
       case '-h':
       case '--help':
@@ -50,7 +54,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain)`, '');
+        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, tools)`, '');
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -65,7 +69,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       // The API server's own words (admission policy messages included), untouched.
       err.write(`${serverError(e)}\n`);
       if (e.code === 403 && e.reason === 'Forbidden' && /cannot (get|list|update|create)/.test(e.message)) {
-        err.write('Ask a cluster admin for the RBAC this needs (approvers: get/list approvalrequests and update approvalrequests/status; the full arguments of a request are readable by its approver groups only).\n');
+        err.write('Ask a cluster admin for the RBAC this needs (approvers: get/list approvalrequests and update approvalrequests/status; the full arguments of a request are readable by its approver groups only; accepting tool definitions: the toolgate-tool-reviewer role).\n');
       }
       return 1;
     }
