@@ -89,6 +89,7 @@ export class DecisionPath {
     const route = this.#o.router.route(server);
     if (!route.ok) return [];
     const sensitivity = route.entry.argumentSensitivity;
+    this.#o.pins?.sighted(route.entry.gateway, server, tools);
     return tools.filter((t) => {
       // A tool whose listed definition is not the accepted one is never shown, whatever the
       // policy answers for calls to it: the model must not read the unaccepted description.

@@ -73,15 +73,46 @@ export class ToolPins {
     }));
   }
 
-  /** What a call to (or a listing of) this tool carries, for the policy of `gateway`. */
-  check(gateway: GatewayConfig | undefined, server: string, tool: CatalogTool): PinCheck {
-    const seen = this.inspect(tool);
-    if (!gateway?.toolPinning) return { kind: 'accepted', labels: seen.labels };
+  /**
+   * Records tools a front end saw the server list (the proxy's own tools/list) without waiting:
+   * a changed definition seen there stops calls at once, before the catalog's next refetch.
+   * Tools never pinned are left to the catalog, which pins what it lists.
+   */
+  sighted(gateway: GatewayConfig | undefined, server: string, tools: readonly CatalogTool[]): void {
+    if (!gateway?.toolPinning || !this.#o.store) return;
     const { namespace, name: policy } = gateway.policy;
-    const pin = this.#o.store?.get(namespace, toolPinName(policy, server, tool.name));
-    if (!pin) return { kind: 'unavailable', reason: `the definition of tool "${tool.name}" of server "${server}" is not pinned yet (McpToolPin ${toolPinName(policy, server, tool.name)} in ${namespace})` };
-    if (pin.spec.accepted.hash === seen.definition.hash) return { kind: 'accepted', labels: seen.labels };
-    return { kind: 'changed', labels: seen.labels, accepted: pin.spec.accepted.hash, listed: seen.definition.hash };
+    for (const t of tools) {
+      const name = toolPinName(policy, server, t.name);
+      const pin = this.#o.store.get(namespace, name);
+      if (!pin) continue;
+      const seen = this.inspect(t);
+      const key = `${namespace}/${name}`;
+      if (this.#lastListed.get(key)?.inspected.definition.hash === seen.definition.hash) continue;
+      this.#lastListed.set(key, { inspected: seen, tool: t.name });
+      this.#writeStatus(pin, server, t.name, seen).catch((err: unknown) => {
+        this.#o.log.warn({ server, tool: t.name, err: (err as Error).message }, 'tool pin status not written');
+      });
+    }
+  }
+
+  /**
+   * What a call to (or a listing of) this tool carries, for the policy of `gateway`. The
+   * definition compared is the one last seen listed anywhere (the catalog's fetch or a front
+   * end's listing), so a change seen by either stops calls decided on the other's copy.
+   */
+  check(gateway: GatewayConfig | undefined, server: string, tool: CatalogTool): PinCheck {
+    const own = this.inspect(tool);
+    if (!gateway?.toolPinning) return { kind: 'accepted', labels: own.labels };
+    const { namespace, name: policy } = gateway.policy;
+    const name = toolPinName(policy, server, tool.name);
+    const pin = this.#o.store?.get(namespace, name);
+    if (!pin) return { kind: 'unavailable', reason: `the definition of tool "${tool.name}" of server "${server}" is not pinned yet (McpToolPin ${name} in ${namespace})` };
+    const latest = this.#lastListed.get(`${namespace}/${name}`)?.inspected ?? own;
+    const labels = [...new Set([...own.labels, ...latest.labels])];
+    for (const seen of [own, latest]) {
+      if (seen.definition.hash !== pin.spec.accepted.hash) return { kind: 'changed', labels, accepted: pin.spec.accepted.hash, listed: seen.definition.hash };
+    }
+    return { kind: 'accepted', labels };
   }
 
   /** The hash, poisoning findings and labels of a listed tool (computed once per listing object). */
