@@ -70,6 +70,7 @@ export const McpToolPinStatus = Obj(
       { description: 'What the server lists now, when it differs from spec.accepted.' },
     )),
     findings: Type.Optional(List(PoisoningFindingSchema, 'Poisoning patterns in the listed definition.', { maxItems: 32 })),
+    checkedAt: Type.Optional(Str('When the listing this status describes was taken; a replica holding an older listing does not overwrite it.', { format: 'date-time' })),
   },
   { description: 'What the authorizers see the server list.' },
 );

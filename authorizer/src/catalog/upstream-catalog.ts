@@ -78,11 +78,11 @@ export class UpstreamToolCatalog implements ToolCatalog {
   }
 
   /** Pins a fetched listing before it is used; a failure leaves the tools unpinned, which check() refuses (fail closed). */
-  async #pin(server: string, tools: readonly CatalogTool[]): Promise<void> {
+  async #pin(server: string, tools: readonly CatalogTool[], listedAt: Date): Promise<void> {
     const route = this.#o.router.route(server);
     if (!this.#o.pins || !route.ok || !route.entry.gateway) return;
     try {
-      await this.#o.pins.observe(route.entry.gateway, server, tools);
+      await this.#o.pins.observe(route.entry.gateway, server, tools, listedAt);
     } catch (err) {
       this.#o.log.error({ server, err: (err as Error).message }, 'tool definitions not pinned; calls to unpinned tools are refused until they are');
     }
@@ -142,8 +142,10 @@ export class UpstreamToolCatalog implements ToolCatalog {
       const server = e.server.name;
       e.stale = false;
       try {
+        // When the listing was asked for: a front end may have seen a newer one meanwhile.
+        const listedAt = new Date();
         const tools = await e.lister.list(AbortSignal.timeout(this.#o.timeoutMs ?? 5_000));
-        await this.#pin(server, tools);
+        await this.#pin(server, tools, listedAt);
         e.index = new ToolIndex(tools);
         e.error = undefined;
         this.#fetches?.inc({ server, result: 'ok' });

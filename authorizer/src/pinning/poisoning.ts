@@ -24,7 +24,9 @@
 // Instruction patterns are matched on a folded copy of the text (NFKC, hidden characters
 // removed, homoglyphs mapped to Latin), so hiding or disguising a phrase does not escape them.
 
-export const poisoningLabel = 'risk:poisoning';
+import { poisoningLabel } from '../../../pkg/policy/compiler/tool-pinning.ts';
+
+export { poisoningLabel };
 
 export type PoisoningKind = 'instruction' | 'hidden-text' | 'unusual-unicode' | 'exfiltration-url';
 

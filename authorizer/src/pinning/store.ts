@@ -84,7 +84,7 @@ export class KubeToolPinStore implements ToolPinStore {
     const ref: ResourceRef = { ...toolPinResource, namespace: pin.metadata.namespace ?? '', name: pin.metadata.name ?? '', subresource: 'status' };
     try {
       // A merge patch replacing status as a whole; fields absent from `status` are cleared.
-      const cleared: Record<string, unknown> = { state: null, listed: null, findings: null, ...status };
+      const cleared: Record<string, unknown> = { state: null, listed: null, findings: null, checkedAt: null, ...status };
       this.#remember(await this.#client.mergePatch<McpToolPin>(ref, { status: cleared }, fieldManager));
     } catch (err) {
       if (!isNotFound(err)) throw err;

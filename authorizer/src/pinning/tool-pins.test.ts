@@ -13,7 +13,7 @@ class MemoryStore implements ToolPinStore {
   readonly pins = new Map<string, McpToolPin>();
   readonly statusWrites: McpToolPinStatus[] = [];
   readonly #handlers: Array<(p: McpToolPin) => void> = [];
-  constructor(readonly user = 'system:serviceaccount:toolgate-system:toolgate-authorizer') {}
+  readonly user = 'system:serviceaccount:toolgate-system:toolgate-authorizer';
   get(ns: string, name: string) { return this.pins.get(`${ns}/${name}`); }
   async createIfAbsent(pin: McpToolPin) {
     const k = `${pin.metadata.namespace}/${pin.metadata.name}`;

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { toolPinName, toolPinPolicyLabel, toolPinServerLabel, type McpToolPin, type McpToolPinStatus } from '../../../api/v1alpha1/index.ts';
+import { canonicalJson } from '../../../pkg/json/canonical.ts';
 import type { CatalogTool } from '../gate/catalog.ts';
 import type { GatewayConfig } from '../gate/types.ts';
 import { storableDefinition, toolDefinition, type ToolDefinition } from './definition.ts';
@@ -25,6 +26,8 @@ export type PinCheck =
   | { kind: 'unavailable'; reason: string };
 
 interface Inspected { definition: ToolDefinition; findings: PoisoningFinding[]; labels: string[] }
+/** One listing of one tool, and when it was taken: a listing older than the one held never replaces it. */
+interface Sighting { inspected: Inspected; tool: string; at: number }
 
 export interface ToolPinsOptions {
   /** Absent: nothing can be pinned, so every tool of a policy that pins is unavailable. */
@@ -39,7 +42,7 @@ export class ToolPins {
   readonly #inspected = new WeakMap<object, Inspected>();
   readonly #changes: Counter<'server' | 'tool'> | undefined;
   /** Per pin, the definition last listed, so an acceptance arriving by watch can settle its status. */
-  readonly #lastListed = new Map<string, { inspected: Inspected; tool: string }>();
+  readonly #lastListed = new Map<string, Sighting>();
 
   constructor(o: ToolPinsOptions) {
     this.#o = o;
@@ -49,8 +52,11 @@ export class ToolPins {
     o.store?.onChange((pin) => this.#settle(pin));
   }
 
-  /** Records first sights and changes of one server's listing. Rejects when the store cannot be written: the listing must not be used unpinned. */
-  async observe(gateway: GatewayConfig, server: string, tools: readonly CatalogTool[]): Promise<void> {
+  /**
+   * Records first sights and changes of one server's listing, taken at `listedAt` (when the
+   * fetch started). Rejects when the store cannot be written: the listing must not be used unpinned.
+   */
+  async observe(gateway: GatewayConfig, server: string, tools: readonly CatalogTool[], listedAt: Date = this.#now()): Promise<void> {
     if (!gateway.toolPinning) return;
     const store = this.#o.store;
     if (!store) throw new Error('tool pinning is on, but this authorizer has no Kubernetes client to record pins');
@@ -59,7 +65,8 @@ export class ToolPins {
     await Promise.all(tools.map(async (t) => {
       const seen = this.inspect(t);
       const name = toolPinName(policy, server, t.name);
-      this.#lastListed.set(`${namespace}/${name}`, { inspected: seen, tool: t.name });
+      const sighting = { inspected: seen, tool: t.name, at: listedAt.getTime() };
+      if (!this.#sight(`${namespace}/${name}`, sighting)) return;
       let pin = store.get(namespace, name);
       if (!pin) {
         const definition = storableDefinition(seen.definition);
@@ -69,7 +76,7 @@ export class ToolPins {
         }));
         if (pin.spec.accepted.hash === seen.definition.hash) this.#o.log.info({ server, tool: t.name, hash: seen.definition.hash, pin: name }, 'tool definition pinned on first sight');
       }
-      await this.#writeStatus(pin, server, t.name, seen);
+      await this.#writeStatus(pin, server, sighting);
     }));
   }
 
@@ -88,8 +95,9 @@ export class ToolPins {
       const seen = this.inspect(t);
       const key = `${namespace}/${name}`;
       if (this.#lastListed.get(key)?.inspected.definition.hash === seen.definition.hash) continue;
-      this.#lastListed.set(key, { inspected: seen, tool: t.name });
-      this.#writeStatus(pin, server, t.name, seen).catch((err: unknown) => {
+      const sighting = { inspected: seen, tool: t.name, at: this.#now().getTime() };
+      if (!this.#sight(key, sighting)) continue;
+      this.#writeStatus(pin, server, sighting).catch((err: unknown) => {
         this.#o.log.warn({ server, tool: t.name, err: (err as Error).message }, 'tool pin status not written');
       });
     }
@@ -126,15 +134,27 @@ export class ToolPins {
     return seen;
   }
 
-  async #writeStatus(pin: McpToolPin, server: string, tool: string, seen: Inspected): Promise<void> {
+  /** Keeps the newer of two listings of one pin; false when `s` is older than the one held. */
+  #sight(key: string, s: Sighting): boolean {
+    const held = this.#lastListed.get(key);
+    if (held && held.at > s.at) return false;
+    this.#lastListed.set(key, s);
+    return true;
+  }
+
+  async #writeStatus(pin: McpToolPin, server: string, sighting: Sighting): Promise<void> {
     const store = this.#o.store!;
+    const { inspected: seen, tool } = sighting;
+    const have = pin.status;
+    // Another replica recorded a newer listing: an older one must not undo it.
+    if (have?.checkedAt && Date.parse(have.checkedAt) > sighting.at) return;
     const changed = pin.spec.accepted.hash !== seen.definition.hash;
     const findings = seen.findings.slice(0, 32);
+    const checkedAt = new Date(sighting.at).toISOString();
     const want: McpToolPinStatus = changed
-      ? { state: 'Changed', listed: { hash: seen.definition.hash, ...optionalDefinition(seen), seenAt: this.#now().toISOString() }, ...(findings.length ? { findings } : {}) }
-      : { state: 'Accepted', ...(findings.length ? { findings } : {}) };
-    const have = pin.status;
-    const same = have?.state === want.state && have?.listed?.hash === want.listed?.hash && JSON.stringify(have?.findings ?? []) === JSON.stringify(want.findings ?? []);
+      ? { state: 'Changed', listed: { hash: seen.definition.hash, ...optionalDefinition(seen), seenAt: checkedAt }, ...(findings.length ? { findings } : {}), checkedAt }
+      : { state: 'Accepted', ...(findings.length ? { findings } : {}), checkedAt };
+    const same = have?.state === want.state && have?.listed?.hash === want.listed?.hash && canonicalJson(have?.findings ?? []) === canonicalJson(want.findings ?? []);
     if (changed && (!same || !have?.listed)) {
       this.#changes?.inc({ server, tool });
       this.#o.log.warn({ server, tool, accepted: pin.spec.accepted.hash, listed: seen.definition.hash, pin: pin.metadata.name, namespace: pin.metadata.namespace }, 'tool definition changed since it was accepted; calls get the policy\'s toolPinning.onChange until it is accepted');
@@ -147,7 +167,7 @@ export class ToolPins {
   #settle(pin: McpToolPin): void {
     const last = this.#lastListed.get(`${pin.metadata.namespace}/${pin.metadata.name}`);
     if (!last || pin.status?.state !== 'Changed' || pin.spec.accepted.hash !== last.inspected.definition.hash) return;
-    this.#writeStatus(pin, pin.spec.server, last.tool, last.inspected).catch((err: unknown) => {
+    this.#writeStatus(pin, pin.spec.server, { ...last, at: Math.max(last.at, Date.parse(pin.status.checkedAt ?? '') || 0) }).catch((err: unknown) => {
       this.#o.log.warn({ pin: pin.metadata.name, err: (err as Error).message }, 'tool pin status not updated after acceptance');
     });
   }

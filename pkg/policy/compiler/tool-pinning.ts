@@ -5,6 +5,13 @@ import type { McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
 import { compareCodeUnits } from '../../json/canonical.ts';
 import { defaultApprovalTimeout, defaultQuorum } from './compile.ts';
 
+/**
+ * Labels the authorizer may put on any tool from its listed definition (input.toolLabels): the
+ * poisoning detector's. Any tool's calls can carry them, so rule candidates keep rules on them.
+ */
+export const poisoningLabel = 'risk:poisoning';
+export const definitionLabels: readonly string[] = [poisoningLabel];
+
 export interface CompiledToolPinning {
   onChange: 'deny' | 'require_approval';
   approvers: string[];
