@@ -145,7 +145,7 @@ describe('tool-definition pinning', () => {
     expect(denial(viaEnvoy).error.data.rule).toBe('toolgate:tool-changed');
     expect(upstream.calls.length).toBe(calls);
 
-    const changed = await waitFor(async () => { const p = await readPin('add'); return p.status?.state === 'Changed' ? p : undefined; }, { description: 'the pin of add to say Changed', timeoutMs: 20_000 });
+    const changed = await waitFor(async () => { const p = await readPin('add'); if (p.status?.state !== 'Changed') throw new Error(`status ${JSON.stringify(p.status)}`); return p; }, { description: 'the pin of add to say Changed', timeoutMs: 20_000 });
     expect(changed.status!.listed!.hash).toBe(after);
 
     // The reviewer reads the diff with the real kubectl and the plugin.

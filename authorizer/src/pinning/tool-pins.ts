@@ -41,7 +41,7 @@ export class ToolPins {
   readonly #o: ToolPinsOptions;
   readonly #inspected = new WeakMap<object, Inspected>();
   readonly #changes: Counter<'server' | 'tool'> | undefined;
-  /** Per pin, the definition last listed, so an acceptance arriving by watch can settle its status. */
+  /** Per pin, the newest listing seen (catalog fetch or a front end's listing): what check() compares. */
   readonly #lastListed = new Map<string, Sighting>();
 
   constructor(o: ToolPinsOptions) {
@@ -147,7 +147,10 @@ export class ToolPins {
     const { inspected: seen, tool } = sighting;
     const have = pin.status;
     // Another replica recorded a newer listing: an older one must not undo it.
-    if (have?.checkedAt && Date.parse(have.checkedAt) > sighting.at) return;
+    if (have?.checkedAt && Date.parse(have.checkedAt) > sighting.at) {
+      this.#o.log.debug({ server, tool: sighting.tool, checkedAt: have.checkedAt, listedAt: new Date(sighting.at).toISOString() }, 'tool pin status holds a newer listing; not overwritten');
+      return;
+    }
     const changed = pin.spec.accepted.hash !== seen.definition.hash;
     const findings = seen.findings.slice(0, 32);
     const checkedAt = new Date(sighting.at).toISOString();
@@ -160,14 +163,21 @@ export class ToolPins {
       this.#o.log.warn({ server, tool, accepted: pin.spec.accepted.hash, listed: seen.definition.hash, pin: pin.metadata.name, namespace: pin.metadata.namespace }, 'tool definition changed since it was accepted; calls get the policy\'s toolPinning.onChange until it is accepted');
     }
     if (seen.findings.length > 0 && !same) this.#o.log.warn({ server, tool, findings }, `tool definition carries poisoning patterns; labelled ${poisoningLabel}`);
-    if (!same) await store.writeStatus(pin, want);
+    if (same) return;
+    await store.writeStatus(pin, want);
+    this.#o.log.debug({ server, tool, state: want.state, listed: want.listed?.hash, checkedAt }, 'tool pin status written');
   }
 
-  /** An acceptance arrived: if it accepts what was last listed, the status says Accepted again. */
+  /**
+   * An acceptance arrived: when it accepts exactly what the status says is listed, the status
+   * says Accepted again. Only then — a status update alone (another replica's newer listing)
+   * must never be answered with this replica's older view.
+   */
   #settle(pin: McpToolPin): void {
-    const last = this.#lastListed.get(`${pin.metadata.namespace}/${pin.metadata.name}`);
-    if (!last || pin.status?.state !== 'Changed' || pin.spec.accepted.hash !== last.inspected.definition.hash) return;
-    this.#writeStatus(pin, pin.spec.server, { ...last, at: Math.max(last.at, Date.parse(pin.status.checkedAt ?? '') || 0) }).catch((err: unknown) => {
+    const st = pin.status;
+    if (st?.state !== 'Changed' || st.listed?.hash !== pin.spec.accepted.hash) return;
+    const settled: McpToolPinStatus = { state: 'Accepted', ...(st.findings?.length ? { findings: st.findings } : {}), ...(st.checkedAt ? { checkedAt: st.checkedAt } : {}) };
+    this.#o.store!.writeStatus(pin, settled).catch((err: unknown) => {
       this.#o.log.warn({ pin: pin.metadata.name, err: (err as Error).message }, 'tool pin status not updated after acceptance');
     });
   }
