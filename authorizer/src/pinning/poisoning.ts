@@ -59,7 +59,7 @@ const exfiltrationPatterns: readonly Pattern[] = [
 
 // Format (Cf), control (Cc) but tab, newline and carriage return, private use (Co) and
 // noncharacters: none of them shows in a rendered description.
-const hiddenChar = /[\p{Cf}\p{Co}]|[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]|[\uFDD0-\uFDEF\uFFFE\uFFFF]/u;
+const hiddenChar = /[\p{Cf}\p{Co}]|(?![\t\n\r])\p{Cc}|[\uFDD0-\uFDEF\uFFFE\uFFFF]/u;
 const tagChar = /[\u{E0000}-\u{E007F}]/u;
 const bidiChar = /[\u202A-\u202E\u2066-\u2069\u061C\u200E\u200F]/u;
 const htmlComment = /<!--[\s\S]*?-->/;

@@ -10,7 +10,7 @@ import type { GatewayConfig } from '../../contracts/gateway.ts';
 import { buildToolTable, type ToolTable } from './tools.ts';
 import { compileGlobs } from './syntax.ts';
 import { checkReferences } from './validate.ts';
-import { compileToolPinning } from './tool-pinning.ts';
+import { compileToolPinning, toolPinningProblems } from './tool-pinning.ts';
 import {
   hintNames, schemaVersion,
   type CompileCounts, type CompiledDocument, type CompiledPattern, type CompiledRule, type CompiledServer,
@@ -26,6 +26,7 @@ const sortedUnique = (xs: readonly string[] | undefined): string[] => [...new Se
 export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<string, McpProfile>): CompileResult {
   const spec = policy.spec;
   const problems: Problem[] = checkReferences(policy, profiles);
+  problems.push(...toolPinningProblems(spec));
   const table = buildToolTable(spec, profiles, problems);
   const rules = compileRules(spec.policies ?? []);
   const patterns = defaultPatterns();

@@ -1,7 +1,7 @@
 // spec.toolPinning → data.toolgate.compiled.toolPinning: what the Rego answers for a tools/call
 // whose tool's listed definition is not the accepted one (input.toolChange, set by the
 // authorizer from its McpToolPins). Absent when the policy does not pin tools.
-import type { McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
+import type { McpSecurityPolicy, Problem } from '../../../api/v1alpha1/index.ts';
 import { compareCodeUnits } from '../../json/canonical.ts';
 import { defaultApprovalTimeout, defaultQuorum } from './compile.ts';
 
@@ -29,4 +29,13 @@ export function compileToolPinning(spec: McpSecurityPolicy['spec']): CompiledToo
     quorum: p.quorum ?? defaultQuorum,
     timeout: p.timeout ?? defaultApprovalTimeout,
   };
+}
+
+/** What the CRD's CEL rule also says, for policies that never met the API server (kubectl mcp explain of a file). */
+export function toolPinningProblems(spec: McpSecurityPolicy['spec']): Problem[] {
+  const p = spec.toolPinning;
+  if (p?.onChange === 'RequireApproval' && !(p.approvers?.length)) {
+    return [{ field: 'spec.toolPinning.approvers', message: 'onChange RequireApproval needs approvers: the groups whose members may approve a call to a changed tool' }];
+  }
+  return [];
 }
