@@ -13,8 +13,8 @@ const fieldManager = 'toolgate-authorizer';
 export interface ToolPinStore {
   /** The pin as last seen (cache), or undefined. */
   get(namespace: string, name: string): McpToolPin | undefined;
-  /** Creates the pin unless one exists; either way answers the stored one (first writer wins). */
-  createIfAbsent(pin: McpToolPin): Promise<McpToolPin>;
+  /** Creates the pin unless one exists; either way answers the stored one (first writer wins), and whether this call created it. */
+  createIfAbsent(pin: McpToolPin): Promise<{ pin: McpToolPin; created: boolean }>;
   /** Replaces the pin's status (what the server lists now). */
   writeStatus(pin: McpToolPin, status: McpToolPinStatus): Promise<void>;
   /** The Kubernetes user this store writes as (spec.accepted.by of a first sight). */
@@ -66,18 +66,20 @@ export class KubeToolPinStore implements ToolPinStore {
     return Number(written.metadata.resourceVersion ?? 0) > Number(watched.metadata.resourceVersion ?? 0) ? written : watched;
   }
 
-  async createIfAbsent(pin: McpToolPin): Promise<McpToolPin> {
+  async createIfAbsent(pin: McpToolPin): Promise<{ pin: McpToolPin; created: boolean }> {
     const ns = pin.metadata.namespace ?? '';
     const ref: ResourceRef = { ...toolPinResource, namespace: ns };
     let stored: McpToolPin;
+    let created = true;
     try {
       stored = await this.#client.create<McpToolPin>(ref, pin, fieldManager);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
+      created = false;
       stored = await this.#client.get<McpToolPin>({ ...ref, name: pin.metadata.name ?? '' });
     }
     this.#remember(stored);
-    return stored;
+    return { pin: stored, created };
   }
 
   async writeStatus(pin: McpToolPin, status: McpToolPinStatus): Promise<void> {

@@ -17,8 +17,9 @@ class MemoryStore implements ToolPinStore {
   get(ns: string, name: string) { return this.pins.get(`${ns}/${name}`); }
   async createIfAbsent(pin: McpToolPin) {
     const k = `${pin.metadata.namespace}/${pin.metadata.name}`;
-    if (!this.pins.has(k)) this.pins.set(k, structuredClone(pin));
-    return this.pins.get(k)!;
+    const created = !this.pins.has(k);
+    if (created) this.pins.set(k, structuredClone(pin));
+    return { pin: this.pins.get(k)!, created };
   }
   async writeStatus(pin: McpToolPin, status: McpToolPinStatus) {
     this.statusWrites.push(status);

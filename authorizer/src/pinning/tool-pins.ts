@@ -70,11 +70,12 @@ export class ToolPins {
       let pin = store.get(namespace, name);
       if (!pin) {
         const definition = storableDefinition(seen.definition);
-        pin = await store.createIfAbsent(firstSightPin({
+        const stored = await store.createIfAbsent(firstSightPin({
           namespace, name, policy, server, tool: t.name, hash: seen.definition.hash, ...(definition !== undefined ? { definition } : {}),
           by, at: this.#now(), labels: { [toolPinServerLabel]: server, ...(policy.length <= 63 ? { [toolPinPolicyLabel]: policy } : {}) },
         }));
-        if (pin.spec.accepted.hash === seen.definition.hash) this.#o.log.info({ server, tool: t.name, hash: seen.definition.hash, pin: name }, 'tool definition pinned on first sight');
+        pin = stored.pin;
+        if (stored.created) this.#o.log.info({ server, tool: t.name, hash: seen.definition.hash, pin: name, namespace }, 'tool definition pinned on first sight');
       }
       await this.#writeStatus(pin, server, sighting);
     }));
