@@ -220,7 +220,7 @@ export function renderChart(): Map<string, string> {
     'config/rbac/governed_namespace_role.yaml', 'config/rbac/people_roles.yaml', 'config/manager/manager.yaml',
     'config/authorizer/authorizer_service_account.yaml', 'config/authorizer/authorizer_role.yaml', 'config/authorizer/authorizer_cluster_role.yaml',
     'config/authorizer/authorizer_governed_namespace_role.yaml', 'config/authorizer/authorizer.yaml',
-    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml', 'config/certmanager/certificate.yaml',
+    'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml', 'config/admission/tool_pin_admission.yaml', 'config/certmanager/certificate.yaml',
     'config/manager/pdb.yaml', 'config/authorizer/pdb.yaml', 'config/networkpolicy/operator.yaml', 'config/networkpolicy/authorizer.yaml',
     'config/prometheus/monitor.yaml'];
   for (const src of sources) {

@@ -15,6 +15,7 @@ Usage:
   kubectl mcp export policy|profile NAME | -f FILE        back to mcp-security.yaml or a pack
   kubectl mcp init --profile NAME [--tenant T] [--var K=V] scaffold a commented mcp-security.yaml
   kubectl mcp profile list|show|add                       shipped community profiles and pack files
+  kubectl mcp tools list|diff|accept                      pinned tool definitions: review and accept changes
 
 Every subcommand takes --kubeconfig, --context, -n/--namespace and -h/--help.
 Run 'kubectl mcp <command> --help' for more.
@@ -32,6 +33,7 @@ const helps: Record<string, () => Promise<string>> = {
   export: async () => (await import('./export.ts')).exportHelp,
   init: async () => (await import('./init.ts')).initHelp,
   profile: async () => (await import('./profile.ts')).profileHelp,
+  tools: async () => (await import('./tools.ts')).toolsHelp,
 };
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -56,6 +58,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return (await import('./init.ts')).initCommand(rest, out);
       case 'profile':
         return await (await import('./profile.ts')).profileCommand(rest, out);
+      case 'tools':
+        return await (await import('./tools.ts')).tools(rest, out);
       case undefined:
       case '-h':
       case '--help':
@@ -68,7 +72,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, import, export, init, profile)`, '');
+        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, import, export, init, profile, tools)`, '');
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -83,7 +87,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       // The API server's own words (admission policy messages included), untouched.
       err.write(`${serverError(e)}\n`);
       if (e.code === 403 && e.reason === 'Forbidden' && /cannot (get|list|update|create)/.test(e.message)) {
-        err.write('Ask a cluster admin for the RBAC this needs (approvers: get/list approvalrequests and update approvalrequests/status; the full arguments of a request are readable by its approver groups only).\n');
+        err.write('Ask a cluster admin for the RBAC this needs (approvers: get/list approvalrequests and update approvalrequests/status; the full arguments of a request are readable by its approver groups only; accepting tool definitions: the toolgate-tool-reviewer role).\n');
       }
       return 1;
     }

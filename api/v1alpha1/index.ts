@@ -4,12 +4,14 @@ import { ApprovalArgumentsSpec, ApprovalRequestSpec, ApprovalRequestStatus } fro
 import { McpProfileSpec } from './mcpprofile.ts';
 import { McpSecurityPolicySpec, McpSecurityPolicyStatus } from './mcpsecuritypolicy.ts';
 import type { TSchema } from './schema.ts';
+import { McpToolPinSpec, McpToolPinStatus } from './tool-pin.ts';
 
 export * from './approvalrequest.ts';
 export * from './classifier.ts';
 export * from './mcpprofile.ts';
 export * from './mcpsecuritypolicy.ts';
 export * from './authorizer-lease.ts';
+export * from './tool-pin.ts';
 export type { Condition, KubeObject, ObjectMeta } from './meta.ts';
 export { verbs, type Verb } from './schema.ts';
 
@@ -101,6 +103,23 @@ export const kinds = {
     spec: ApprovalArgumentsSpec,
     printerColumns: [
       { name: 'Digest', type: 'string', jsonPath: '.spec.argumentsDigest', description: 'SHA-256 of the canonical arguments.' },
+      age,
+    ],
+  },
+  McpToolPin: {
+    kind: 'McpToolPin',
+    plural: 'mcptoolpins',
+    singular: 'mcptoolpin',
+    shortNames: ['toolpin'],
+    scope: 'Namespaced',
+    description: 'The accepted definition of one governed MCP tool (pinned on first sight); a server listing another is stopped until it is accepted.',
+    spec: McpToolPinSpec,
+    status: McpToolPinStatus,
+    printerColumns: [
+      { name: 'Server', type: 'string', jsonPath: '.spec.server', description: 'Governed server.' },
+      { name: 'Tool', type: 'string', jsonPath: '.spec.tool', description: 'Tool.' },
+      { name: 'State', type: 'string', jsonPath: '.status.state', description: 'Accepted or Changed.' },
+      { name: 'Accepted-By', type: 'string', jsonPath: '.spec.accepted.by', description: 'Who accepted the definition.', priority: 1 },
       age,
     ],
   },

@@ -2,6 +2,7 @@
 // as a resource. Deployments change this data, never the Rego.
 import { ServerToolClassifier } from './classifier.ts';
 import type { Condition, ObjectMeta } from './meta.ts';
+import { ToolPinningSettings } from './tool-pin.ts';
 import {
   Conditions, Duration, Enum, Int, Labels, List, Obj, Str, StringMap, StringSet, Type,
   dnsLabelPattern, hintProperties, verbs, type Static,
@@ -210,6 +211,7 @@ export const McpSecurityPolicySpec = Obj(
     policies: List(Policy, 'Rules, evaluated by ascending priority; the first match decides.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], maxItems: 2000 }),
     identity: Type.Optional(Identity),
     audit: Type.Optional(AuditSettings),
+    toolPinning: Type.Optional(ToolPinningSettings),
   },
   { description: 'Which agent may call which tool with which arguments, and which calls need approval.' },
 );

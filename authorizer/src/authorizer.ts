@@ -17,6 +17,7 @@ import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admissi
 import { AuditTrail } from './audit/index.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
 import { UpstreamToolCatalog, eitherEraLister, mcpToolLister } from './catalog/index.ts';
+import { KubeToolPinStore, ToolPins } from './pinning/index.ts';
 import { modernToolLister } from './proxy/stateless/lister.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
 import type { PolicyEngine } from '../../pkg/policy/engine/index.ts';
@@ -77,6 +78,11 @@ export interface AuthorizerConfig {
   approvals?: { enabled: boolean; admission?: AdmissionGuardSettings };
   /** Graceful stop (shutdown.ts); absent: stop() closes the front ends at once (tests). */
   shutdown?: ShutdownSettings;
+  /**
+   * Tool-definition pins (McpToolPin) for policies with spec.toolPinning (needs the RBAC in
+   * config/authorizer). Off: calls to tools of such policies are refused (nothing can be pinned).
+   */
+  toolPinning?: { enabled: boolean };
   log?: Logger;
   registry?: Registry;
 }
@@ -143,9 +149,11 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   });
   // Secrets are read from the namespace of the policy that names them.
   const upstreamHeaders = (server: Parameters<CredentialProvider['headersFor']>[0], policy: { namespace: string }) => credentials.headersFor(server, policy.namespace);
-  const catalog = new UpstreamToolCatalog({ router, lister: eitherEraLister(mcpToolLister({ headers: upstreamHeaders, log }), modernToolLister({ headers: upstreamHeaders, log })), log, registry, ...cfg.catalog });
+  const pinStore = cfg.toolPinning?.enabled ? new KubeToolPinStore({ client: kubeClient(), log }) : undefined;
+  const pins = new ToolPins({ ...(pinStore ? { store: pinStore } : {}), log, registry });
+  const catalog = new UpstreamToolCatalog({ router, lister: eitherEraLister(mcpToolLister({ headers: upstreamHeaders, log }), modernToolLister({ headers: upstreamHeaders, log })), log, registry, pins, ...cfg.catalog });
   const gate = new Gate({
-    router, log, verifiers, catalog, metrics: gatewayMetrics,
+    router, log, verifiers, catalog, metrics: gatewayMetrics, pins,
     ...(approvals ? { approvals } : {}),
     ...(cfg.proxy?.resourceMetadataUrl ? { resourceMetadataUrl: cfg.proxy.resourceMetadataUrl } : {}),
     ...((cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes) !== undefined ? { maxBodyBytes: cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes } : {}),
@@ -240,6 +248,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     // Not awaited: until the watch lists, held calls are refused (fail closed) rather than startup blocked.
     void guard?.start();
     approvals?.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'ApprovalRequest watch failed to start'));
+    pinStore?.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'McpToolPin watch failed to start'));
     log.info({
       policies: cfg.policies, bundleService: cfg.bundleService, extAuthzPort: extAuthz?.port, proxyUrl: proxy?.url, probePort: probe.port,
       lease: reporter?.leaseName,
@@ -264,6 +273,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
           await audit?.close();
           guard?.stop();
           await approvals?.stop();
+          await pinStore?.stop();
           await bundles.stop();
           await reporter?.stop();
           await probe.close();

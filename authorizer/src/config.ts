@@ -95,6 +95,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
       },
     } : {}),
     approvals: { enabled: approvals, ...(approvals ? { admission: admissionGuard() } : {}) },
+    toolPinning: { enabled: bool('TOOL_PINNING', true) },
     ...(auditFile ? { audit: { file: auditFile, fsync: bool('AUDIT_FSYNC', true) } } : {}),
     probePort: port('PROBE_PORT', 8081)!,
     reportRevisions: bool('REPORT_REVISIONS', true),

@@ -4,7 +4,7 @@
 // type and the reader's check, so the two cannot drift; servers and identity are the
 // McpSecurityPolicy's own schemas, as the API server validated them.
 import { Type, type Static } from '@sinclair/typebox';
-import { AuditSettings, Identity, Server } from '../../api/v1alpha1/index.ts';
+import { AuditSettings, Identity, Server, ToolPinningSettings } from '../../api/v1alpha1/index.ts';
 import { contract } from './contract.ts';
 
 /**
@@ -23,6 +23,8 @@ export const GatewayConfigSchema = Type.Object({
   servers: Type.Array(Server, { description: 'The governed upstream servers, sorted by name.' }),
   identity: Type.Optional(Identity),
   audit: Type.Optional(AuditSettings),
+  /** Present: the authorizer pins the servers' tool definitions (McpToolPin) and tells the policy of changes. */
+  toolPinning: Type.Optional(ToolPinningSettings),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -10,9 +10,10 @@
 // 'unavailable' and the gate decides without server annotations.
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { ToolIndex, type CatalogLookup, type ToolCatalog } from '../gate/catalog.ts';
+import { ToolIndex, type CatalogLookup, type CatalogTool, type ToolCatalog } from '../gate/catalog.ts';
 import type { PolicyRouter } from '../gate/policy-router.ts';
 import type { GatewayConfig, GatewayServer } from '../gate/types.ts';
+import type { ToolPins } from '../pinning/tool-pins.ts';
 import type { ListerFactory, ToolLister } from './mcp-lister.ts';
 
 export interface UpstreamCatalogOptions {
@@ -27,6 +28,8 @@ export interface UpstreamCatalogOptions {
   /** One listing (connect and every page) gives up after this. Default 5 s. */
   timeoutMs?: number;
   now?: () => number;
+  /** Pins each listed tool's definition and labels poisoned ones (authorizer/src/pinning); lookups then carry the pin check. */
+  pins?: ToolPins;
 }
 
 interface Entry {
@@ -62,9 +65,27 @@ export class UpstreamToolCatalog implements ToolCatalog {
     else if (this.#now() - e.fetchedAt >= (this.#o.refreshMs ?? 300_000)) void this.#fetch(e);
     if (!e.index) return { kind: 'unavailable', reason: e.error ?? `no tools/list from server "${server}" yet` };
     const found = e.index.lookup(tool);
-    if (found.kind !== 'unlisted' || this.#now() - e.fetchedAt < (this.#o.missRefreshMs ?? 10_000)) return found;
+    if (found.kind !== 'unlisted' || this.#now() - e.fetchedAt < (this.#o.missRefreshMs ?? 10_000)) return this.#withPin(server, found);
     await this.#waitFor(this.#fetch(e), signal);
-    return e.index.lookup(tool);
+    return this.#withPin(server, e.index.lookup(tool));
+  }
+
+  /** A listed tool with what its pin says (labels, a changed definition), checked now: an acceptance counts at once. */
+  #withPin(server: string, found: CatalogLookup): CatalogLookup {
+    if (found.kind !== 'listed' || !this.#o.pins) return found;
+    const route = this.#o.router.route(server);
+    return { ...found, pin: this.#o.pins.check(route.ok ? route.entry.gateway : undefined, server, found.tool) };
+  }
+
+  /** Pins a fetched listing before it is used; a failure leaves the tools unpinned, which check() refuses (fail closed). */
+  async #pin(server: string, tools: readonly CatalogTool[], listedAt: Date): Promise<void> {
+    const route = this.#o.router.route(server);
+    if (!this.#o.pins || !route.ok || !route.entry.gateway) return;
+    try {
+      await this.#o.pins.observe(route.entry.gateway, server, tools, listedAt);
+    } catch (err) {
+      this.#o.log.error({ server, err: (err as Error).message }, 'tool definitions not pinned; calls to unpinned tools are refused until they are');
+    }
   }
 
   /** Fetches the lists of newly governed servers and forgets servers no longer governed (call after a bundle load). */
@@ -121,7 +142,10 @@ export class UpstreamToolCatalog implements ToolCatalog {
       const server = e.server.name;
       e.stale = false;
       try {
+        // When the listing was asked for: a front end may have seen a newer one meanwhile.
+        const listedAt = new Date();
         const tools = await e.lister.list(AbortSignal.timeout(this.#o.timeoutMs ?? 5_000));
+        await this.#pin(server, tools, listedAt);
         e.index = new ToolIndex(tools);
         e.error = undefined;
         this.#fetches?.inc({ server, result: 'ok' });

@@ -4,6 +4,7 @@
 // decided with the same annotations whichever front end it came through; `kubectl mcp explain`
 // hands it the tool the user describes.
 import type { ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
+import type { PinCheck } from '../pinning/tool-pins.ts';
 
 /** One entry of an upstream's tools/list. Everything but the name is the upstream's word (untrusted). */
 export interface CatalogTool {
@@ -13,8 +14,8 @@ export interface CatalogTool {
 }
 
 export type CatalogLookup =
-  /** The server lists exactly this name, once. */
-  | { kind: 'listed'; tool: CatalogTool }
+  /** The server lists exactly this name, once; `pin` when the catalog pins definitions (authorizer/src/pinning). */
+  | { kind: 'listed'; tool: CatalogTool; pin?: PinCheck }
   /** The server's list is known (and was refreshed on the miss when allowed) and has no such name. */
   | { kind: 'unlisted' }
   /** The server lists the name more than once: either definition could be meant. */

@@ -8,6 +8,7 @@ import { RULES, denyDecision, type Decision, type PolicyInput, type ToolAnnotati
 import { ErrorCodes, type JsonRpcError } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { refusedMessageStatus } from './outcome.ts';
+import type { ToolPins } from '../pinning/tool-pins.ts';
 import type { PolicyRouter } from './policy-router.ts';
 import type { CallerIdentity, ToolCall, Verdict } from './types.ts';
 
@@ -26,6 +27,8 @@ export interface DecisionPathOptions {
    * promise (the trail's record()) is handed back by decideRecorded, for the gate to await.
    */
   onDecision?: (record: DecisionRecord) => unknown;
+  /** Tool pins: listings leave out tools whose definition is not the accepted one, and carry each tool's own labels. */
+  pins?: ToolPins;
 }
 
 /** Whether a decision's audit record reached the trail. */
@@ -86,8 +89,13 @@ export class DecisionPath {
     const route = this.#o.router.route(server);
     if (!route.ok) return [];
     const sensitivity = route.entry.argumentSensitivity;
+    this.#o.pins?.sighted(route.entry.gateway, server, tools);
     return tools.filter((t) => {
-      const d = route.entry.engine.evaluate(policyInput({ server, tool: t.name, arguments: {}, annotations: t.annotations, caller, frontEnd: 'proxy' }));
+      // A tool whose listed definition is not the accepted one is never shown, whatever the
+      // policy answers for calls to it: the model must not read the unaccepted description.
+      const pin = this.#o.pins?.check(route.entry.gateway, server, t);
+      if (pin && pin.kind !== 'accepted') return false;
+      const d = route.entry.engine.evaluate(policyInput({ server, tool: t.name, arguments: {}, annotations: t.annotations, ...(pin?.labels.length ? { toolLabels: pin.labels } : {}), caller, frontEnd: 'proxy' }));
       if (d.action !== 'deny') return true;
       if (d.rule.startsWith('toolgate:') && d.rule !== RULES.default) return false;
       const candidates = sensitivity?.classifiedTools.get(server)?.get(t.name);
@@ -160,6 +168,8 @@ export function policyInput(call: ToolCall): PolicyInput {
     tool: call.tool,
     ...(call.arguments !== undefined ? { arguments: policyArguments(call.arguments) } : {}),
     ...(call.annotations ? { annotations: call.annotations } : {}),
+    ...(call.toolLabels?.length ? { toolLabels: call.toolLabels } : {}),
+    ...(call.toolChange ? { toolChange: call.toolChange } : {}),
     caller: {
       ...(call.caller.agent !== undefined ? { agent: call.caller.agent } : {}),
       ...(call.caller.operator !== undefined ? { operator: call.caller.operator } : {}),

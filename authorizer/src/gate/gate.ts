@@ -21,6 +21,7 @@ import type { GatewayMetrics } from './metrics.ts';
 import {
   bodyTooLargeMessage, refusedMessageStatus, type Admission, type GateOutcome, type HeldCall, type Refusal, type RefusalContext, type RefusalRecord, type RefusalStage,
 } from './outcome.ts';
+import type { ToolPins } from '../pinning/tool-pins.ts';
 import type { PolicyRouter } from './policy-router.ts';
 import { governedMethods, listingMethods, promptNameProblem, resolveOperation } from './operations.ts';
 import { uriProblem } from './resource-uri.ts';
@@ -66,6 +67,8 @@ export interface GateOptions {
   auditOnFailure?: (server: string) => AuditOnFailure;
   /** Once per refusal, whatever refused it (the audit trail hangs here). */
   onRefusal?: (record: RefusalRecord) => void;
+  /** Tool pins (authorizer/src/pinning), for tools/list filtering; calls get their pin check from the catalog. */
+  pins?: ToolPins;
 }
 
 export type AuditOnFailure = 'Refuse' | 'Allow';
@@ -107,7 +110,7 @@ export class Gate {
   constructor(o: GateOptions) {
     this.#o = o;
     this.router = o.router;
-    this.decisionPath = new DecisionPath({ router: o.router, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.onDecision ? { onDecision: o.onDecision } : {}) });
+    this.decisionPath = new DecisionPath({ router: o.router, log: o.log, ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.onDecision ? { onDecision: o.onDecision } : {}), ...(o.pins ? { pins: o.pins } : {}) });
     this.maxBodyBytes = o.maxBodyBytes ?? defaultMaxBodyBytes;
     this.approvals = o.approvals;
     this.#verifiers = o.verifiers ?? new PolicyVerifiers(o.router, { log: o.log });
@@ -296,6 +299,7 @@ export class Gate {
     if ('error' in resolved) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, resolved.error, { method });
     const { server, tool } = resolved;
     let annotations: ToolCall['annotations'];
+    let pinned: Pick<ToolCall, 'toolLabels' | 'toolChange'> = {};
     if (this.#o.router.route(server).ok) {
       // A call is decided only for a tool the server lists, by exactly that name. Anything else
       // is refused here, before any name pattern could classify it: "get-env ", "GET-ENV",
@@ -315,12 +319,22 @@ export class Gate {
           error: { code: ErrorCodes.policyUnavailable, message: `tool catalog unavailable, call refused: the tools of server "${server}" could not be listed (${found.reason})` },
         }, { method, server, tool }) };
       }
+      if (found.pin?.kind === 'unavailable') {
+        // Fail closed: the policy pins tool definitions and this one was never recorded.
+        return { kind: 'refuse', refusal: this.refuse(ctx, {
+          stage: 'decision', httpStatus: 503, id, headers: { 'retry-after': '5' },
+          error: { code: ErrorCodes.policyUnavailable, message: `tool pin unavailable, call refused: ${found.pin.reason}` },
+        }, { method, server, tool }) };
+      }
       annotations = found.tool.annotations;
+      if (found.pin?.labels.length) pinned.toolLabels = found.pin.labels;
+      if (found.pin?.kind === 'changed') pinned = { ...pinned, toolChange: { accepted: found.pin.accepted, listed: found.pin.listed } };
     }
     const call: ToolCall = {
       server, tool,
       ...(params.arguments !== undefined ? { arguments: params.arguments as Record<string, unknown> } : {}),
       ...(annotations ? { annotations } : {}),
+      ...pinned,
       caller: ctx.caller,
       ...(ctx.sessionId ? { sessionId: ctx.sessionId } : {}),
       requestId: id,

@@ -48,6 +48,10 @@ export interface ToolCall {
   arguments?: Record<string, unknown>;
   /** From the upstream server's tools/list (untrusted); absent when the front end cannot see it. */
   annotations?: ToolAnnotations;
+  /** Labels the authorizer found on the tool's listed definition itself (risk:poisoning). */
+  toolLabels?: string[];
+  /** Set when the listed definition is not the accepted one (tool pinning): the policy answers toolPinning.onChange. */
+  toolChange?: { accepted: string; listed: string };
   caller: CallerIdentity;
   sessionId?: string;
   /** JSON-RPC id of the request. */

@@ -7,6 +7,7 @@
 import { matcherMatches } from './syntax.ts';
 import { hintNames, type CompiledPattern, type CompiledRule, type CompiledWhen, type Hints, type NameMatcher } from './types.ts';
 import type { ToolAccumulator } from './tools.ts';
+import { definitionLabels } from './tool-pinning.ts';
 
 type Tri = boolean | undefined;
 
@@ -28,7 +29,7 @@ export function knownToolView(server: string, tool: string, acc: ToolAccumulator
   if (!acc.classified) {
     // Server hints and the name pattern decide at runtime; no hint or verb is certain.
     const patternLabels = patterns.flatMap((p) => p.labels);
-    return { server, tool, hints: {}, certainLabels: new Set(), possibleLabels: new Set([...classifierLabels, ...patternLabels]) };
+    return { server, tool, hints: {}, certainLabels: new Set(), possibleLabels: new Set([...classifierLabels, ...patternLabels, ...definitionLabels]) };
   }
   return {
     server,
@@ -36,12 +37,12 @@ export function knownToolView(server: string, tool: string, acc: ToolAccumulator
     hints: effectiveHints(acc.annotations),
     verb: acc.verb,
     certainLabels: new Set(acc.labels),
-    possibleLabels: new Set([...acc.labels, ...classifierLabels]),
+    possibleLabels: new Set([...acc.labels, ...classifierLabels, ...definitionLabels]),
   };
 }
 
 export function wildcardView(server: string, patterns: readonly CompiledPattern[]): StaticView {
-  return { server, hints: {}, certainLabels: new Set(), possibleLabels: new Set(patterns.flatMap((p) => p.labels)) };
+  return { server, hints: {}, certainLabels: new Set(), possibleLabels: new Set([...patterns.flatMap((p) => p.labels), ...definitionLabels]) };
 }
 
 /**

@@ -10,6 +10,7 @@ import type { GatewayConfig } from '../../contracts/gateway.ts';
 import { buildToolTable, type ToolTable } from './tools.ts';
 import { compileGlobs } from './syntax.ts';
 import { checkReferences } from './validate.ts';
+import { compileToolPinning, toolPinningProblems } from './tool-pinning.ts';
 import {
   hintNames, schemaVersion,
   type CompileCounts, type CompiledDocument, type CompiledPattern, type CompiledRule, type CompiledServer,
@@ -25,6 +26,7 @@ const sortedUnique = (xs: readonly string[] | undefined): string[] => [...new Se
 export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<string, McpProfile>): CompileResult {
   const spec = policy.spec;
   const problems: Problem[] = checkReferences(policy, profiles);
+  problems.push(...toolPinningProblems(spec));
   const table = buildToolTable(spec, profiles, problems);
   const rules = compileRules(spec.policies ?? []);
   const patterns = defaultPatterns();
@@ -63,6 +65,8 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
     candidateLists,
     roles: { grants, resourceGrants, promptGrants, unrestricted: sortedUnique(roles.filter((r) => !restricted(r)).map((r) => r.name)) },
   };
+  const toolPinning = compileToolPinning(spec);
+  if (toolPinning) document.toolPinning = toolPinning;
   const gateway = gatewayConfig(document.policy, spec);
   return { data: { toolgate: { compiled: document, gateway } }, problems, counts };
 }
@@ -149,5 +153,5 @@ export function gatewayConfig(policy: GatewayConfig['policy'], spec: McpSecurity
   const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => compareCodeUnits(a.name, b.name));
   const setsSorted = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) && v.every((x) => typeof x === 'string') ? sortedUnique(v) : v])) as T;
   const identity = spec.identity && setsSorted({ ...spec.identity, ...(spec.identity.roles ? { roles: byName(spec.identity.roles).map(setsSorted) } : {}) });
-  return { policy, servers: byName(spec.servers), ...(identity ? { identity } : {}), ...(spec.audit ? { audit: spec.audit } : {}) };
+  return { policy, servers: byName(spec.servers), ...(identity ? { identity } : {}), ...(spec.audit ? { audit: spec.audit } : {}), ...(spec.toolPinning ? { toolPinning: spec.toolPinning } : {}) };
 }

@@ -3,6 +3,7 @@
 // here that the Rego does not understand must bump schemaVersion.
 import type { Action, OperationKind, Problem } from '../../../api/v1alpha1/index.ts';
 import type { GatewayConfig } from '../../contracts/gateway.ts';
+import type { CompiledToolPinning } from './tool-pinning.ts';
 
 export const schemaVersion = 1;
 
@@ -129,6 +130,8 @@ export interface CompiledDocument {
    * roles that list them.
    */
   roles: { grants: Record<string, NameMatcher>; resourceGrants: Record<string, NameMatcher>; promptGrants: Record<string, NameMatcher>; unrestricted: string[] };
+  /** spec.toolPinning: the answer for a call to a tool whose definition changed (input.toolChange). */
+  toolPinning?: CompiledToolPinning;
 }
 
 /** The whole OPA data document (data.json of a bundle, or opa-wasm's setData argument). */

@@ -148,7 +148,7 @@ fired := [c |
 	args.holds(c, arguments)
 ]
 
-labels := (({l | some l in tool.labels} | {l | not classified; some l in pattern.labels}) | {l | some c in fired; some l in c.labels}) | {l | some c in target_classes; some l in c.labels}
+labels := ((({l | some l in tool.labels} | {l | not classified; some l in pattern.labels}) | {l | some c in fired; some l in c.labels}) | {l | some c in target_classes; some l in c.labels}) | {l | is_tool; some l in object.get(input, "toolLabels", [])}
 
 scopes := {s | some s in tool.scopes}
 

@@ -3,6 +3,7 @@
 package toolgate
 
 import data.toolgate.classify
+import data.toolgate.pinning
 import data.toolgate.rules
 import data.toolgate.validate
 
@@ -51,6 +52,8 @@ _soft := _classified("deny", "toolgate:role-grant", [concat("", ["no role of the
 	classify.grant_denied
 } else := _classified("deny", "toolgate:missing-scope", [concat("", ["caller token lacks required scope(s): ", concat(", ", sort(classify.missing_scopes))])], {}) if {
 	count(classify.missing_scopes) > 0
+} else := _classified(pinning.action, "toolgate:tool-changed", [pinning.reason], pinning.settings) if {
+	pinning.changed
 } else := _from_rule(cfg.policies[rules.first]) if {
 	_ = rules.first
 } else := _classified(cfg.defaultAction, "toolgate:default", [concat("", ["no rule matched; defaultAction is ", cfg.defaultAction])], {})
