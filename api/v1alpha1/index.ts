@@ -3,6 +3,7 @@
 import { ApprovalArgumentsSpec, ApprovalRequestSpec, ApprovalRequestStatus } from './approvalrequest.ts';
 import { McpProfileSpec } from './mcpprofile.ts';
 import { McpSecurityPolicySpec, McpSecurityPolicyStatus } from './mcpsecuritypolicy.ts';
+import { McpSessionTaintSpec } from './session-policy.ts';
 import type { TSchema } from './schema.ts';
 
 export * from './approvalrequest.ts';
@@ -10,6 +11,7 @@ export * from './classifier.ts';
 export * from './mcpprofile.ts';
 export * from './mcpsecuritypolicy.ts';
 export * from './authorizer-lease.ts';
+export { McpSessionTaintSpec, TaintEntry, type McpSessionTaint } from './session-policy.ts';
 export type { Condition, KubeObject, ObjectMeta } from './meta.ts';
 export { verbs, type Verb } from './schema.ts';
 
@@ -101,6 +103,22 @@ export const kinds = {
     spec: ApprovalArgumentsSpec,
     printerColumns: [
       { name: 'Digest', type: 'string', jsonPath: '.spec.argumentsDigest', description: 'SHA-256 of the canonical arguments.' },
+      age,
+    ],
+  },
+  McpSessionTaint: {
+    kind: 'McpSessionTaint',
+    plural: 'mcpsessiontaints',
+    singular: 'mcpsessiontaint',
+    shortNames: ['taint'],
+    scope: 'Namespaced',
+    description: 'What one MCP session (or caller) has read: the source labels its flow rules act on, kept by the authorizers in their own namespace until it lapses.',
+    spec: McpSessionTaintSpec,
+    printerColumns: [
+      { name: 'Scope', type: 'string', jsonPath: '.spec.scope', description: 'session or caller.' },
+      { name: 'Subject', type: 'string', jsonPath: '.spec.subject', description: 'Token subject of the caller.' },
+      { name: 'Labels', type: 'string', jsonPath: '.spec.entries[*].label', description: 'Source labels read.' },
+      { name: 'Expires', type: 'string', jsonPath: '.spec.expiresAt', description: 'When the taint lapses.' },
       age,
     ],
   },

@@ -2,6 +2,7 @@
 // as a resource. Deployments change this data, never the Rego.
 import { ServerToolClassifier } from './classifier.ts';
 import type { Condition, ObjectMeta } from './meta.ts';
+import { sessionPolicySchemas } from './session-policy.ts';
 import {
   Conditions, Duration, Enum, Int, Labels, List, Obj, Str, StringMap, StringSet, Type,
   dnsLabelPattern, hintProperties, verbs, type Static,
@@ -139,6 +140,11 @@ export const Policy = Obj(
 );
 export type Policy = Static<typeof Policy>;
 
+export const { VelocityLimit, FlowRule, SessionPolicy } = sessionPolicySchemas(PolicyWhen);
+export type VelocityLimit = Static<typeof VelocityLimit>;
+export type FlowRule = Static<typeof FlowRule>;
+export type SessionPolicy = Static<typeof SessionPolicy>;
+
 /** Literal text and the placeholders `{agent}`, `{operator}`, `{subject}`, `{issuer}`; no other braces. */
 export const kubernetesUsernameTemplatePattern = '^([^{}]|\\{(agent|operator|subject|issuer)\\})+$';
 
@@ -208,6 +214,7 @@ export const McpSecurityPolicySpec = Obj(
     policies: List(Policy, 'Rules, evaluated by ascending priority; the first match decides.', { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], maxItems: 2000 }),
     identity: Type.Optional(Identity),
     audit: Type.Optional(AuditSettings),
+    session: Type.Optional(SessionPolicy),
   },
   { description: 'Which agent may call which tool with which arguments, and which calls need approval.' },
 );

@@ -10,6 +10,7 @@ import type { GatewayConfig } from '../../contracts/gateway.ts';
 import { buildToolTable, type ToolTable } from './tools.ts';
 import { compileGlobs } from './syntax.ts';
 import { checkReferences } from './validate.ts';
+import { compileSession } from './session.ts';
 import {
   hintNames, schemaVersion,
   type CompileCounts, type CompiledDocument, type CompiledPattern, type CompiledRule, type CompiledServer,
@@ -30,6 +31,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
   const patterns = defaultPatterns();
   const { servers, candidateLists } = compileServers(table, rules, patterns);
   addTargetClasses(servers, spec);
+  const session = compileSession(spec, problems);
 
   const counts: CompileCounts = {
     servers: table.size,
@@ -55,6 +57,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
     policies: rules,
     candidateLists,
     roles: { grants, unrestricted: sortedUnique(roles.filter((r) => r.tools === undefined).map((r) => r.name)) },
+    ...(session ? { session } : {}),
   };
   const gateway = gatewayConfig(document.policy, spec);
   return { data: { toolgate: { compiled: document, gateway } }, problems, counts };
