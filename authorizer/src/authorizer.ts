@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { KubeTaintStore, SessionState } from './session/index.ts';
 import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
 import { createLogger, errorMessage, type Logger } from '../../pkg/observability/log.ts';
 import { startProbeServer, type ProbeServer } from '../../pkg/observability/server.ts';
@@ -98,6 +99,9 @@ export interface RunningAuthorizer {
   stop(): Promise<void>;
 }
 
+/** How often lapsed McpSessionTaints are deleted. */
+const taintCollectIntervalMs = 5 * 60_000;
+
 export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAuthorizer> {
   const log = cfg.log ?? createLogger('authorizer');
   if (cfg.policies.length === 0) throw new Error('no policies to enforce: set at least one "<namespace>/<name>"');
@@ -141,8 +145,12 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   // Secrets are read from the namespace of the policy that names them.
   const upstreamHeaders = (server: Parameters<CredentialProvider['headersFor']>[0], policy: { namespace: string }) => credentials.headersFor(server, policy.namespace);
   const catalog = new UpstreamToolCatalog({ router, lister: eitherEraLister(mcpToolLister({ headers: upstreamHeaders, log }), modernToolLister({ headers: upstreamHeaders, log })), log, registry, ...cfg.catalog });
+  // Taint in the authorizer's namespace (McpSessionTaint), shared by every replica and kept over
+  // restarts; velocity counters in memory, per replica (session affinity: authorizer/src/session/README.md).
+  const taint = new KubeTaintStore({ client: kubeClient(), namespace: cfg.namespace, log });
+  const session = new SessionState({ taint });
   const gate = new Gate({
-    router, log, verifiers, catalog, metrics: gatewayMetrics,
+    router, log, verifiers, catalog, metrics: gatewayMetrics, session,
     ...(approvals ? { approvals } : {}),
     ...(cfg.proxy?.resourceMetadataUrl ? { resourceMetadataUrl: cfg.proxy.resourceMetadataUrl } : {}),
     ...((cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes) !== undefined ? { maxBodyBytes: cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes } : {}),
@@ -227,6 +235,14 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       },
     });
     started.push(probe);
+
+    const collector = setInterval(() => {
+      // Only policies with flow rules write taint; without any there is nothing to collect.
+      if (!router.keys().some((k) => (router.entry(k).session?.flows.length ?? 0) > 0)) return;
+      taint.collect().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'lapsed McpSessionTaints could not be collected'));
+    }, taintCollectIntervalMs);
+    collector.unref();
+    started.push({ close: async () => clearInterval(collector) });
 
     // The Lease first says "enforcing nothing"; each load then reports its revision.
     await reporter?.start();
