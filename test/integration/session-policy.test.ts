@@ -14,7 +14,12 @@ import { authorizationClient, checkOnce, envoyCheckRequest, toolsCall } from '..
 import { audience, connectClient, startEverything, type EverythingServer } from './proxy-support.ts';
 import { adminClient, authorizerIdentity, sessionPolicy, startSessionReplica, systemNamespace, type SessionReplica } from './session-support.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { Writable } from 'node:stream';
+import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
+import { controlPlane, withNamespace } from '../harness/kube.ts';
+import { everythingProfile } from './proxy-support.ts';
 
+const ns = withNamespace('session');
 let issuer: TestIssuer;
 let everything: EverythingServer;
 let kubeConfig: KubeConfig;
@@ -33,6 +38,14 @@ async function client(r: SessionReplica, subject: string) {
   const c = await connectClient(r.proxy.url, await issuer.mint({ sub: subject, azp: 'agent-1' }));
   clients.push(c.client);
   return c.client;
+}
+
+async function kmcp(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const sink = (append: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { append(String(chunk)); cb(); } });
+  const code = await kubectlMcp(args, sink((s) => (out += s)), sink((s) => (err += s)));
+  return { code, out, err };
 }
 
 const refusal = (p: Promise<unknown>) => p.then(() => { throw new Error('expected the call to be refused'); }, (err: unknown) => {
@@ -103,6 +116,26 @@ describe('taint', () => {
     const obj = await adminClient().get<McpSessionTaint>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsessiontaints', namespace: systemNamespace, name: taintObjectName(keys.caller) });
     expect(obj.spec).toMatchObject({ scope: 'caller', subject, issuer: issuer.issuer, entries: [{ label: 'data:confidential', server: 'everything', target: 'get-env' }] });
     expect(Date.parse(obj.spec.expiresAt) - Date.now()).toBeGreaterThan(9 * 60_000);
+
+    // kubectl mcp explain --session decides with the recorded taint, and says so.
+    const admin = adminClient();
+    const profile = everythingProfile();
+    await admin.apply({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpprofiles', name: profile.metadata.name! }, profile, 'session-tests');
+    const policy = { ...a.policy, metadata: { namespace: ns, name: a.policy.metadata.name } };
+    await admin.apply({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name: policy.metadata.name }, policy, 'session-tests');
+    const explainAs = (sub: string) => ['explain', '--policy', policy.metadata.name!, '-n', ns, '--server', 'everything', '--tool', 'echo', '--args', '{"message":"x"}', '--session', 'any-session', '--subject', sub, `--kubeconfig=${controlPlane().adminKubeconfig}`];
+    const explain = explainAs(subject);
+    const text = await kmcp(explain);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toContain('Session:');
+    expect(text.out).toMatch(/taint: +data:confidential via everything\.get-env at /);
+    expect(text.out).toMatch(/action: +deny/);
+    expect(text.out).toContain('flow rule "no-exfiltration" denies this call');
+    const json = await kmcp([...explain, '-o', 'json']);
+    expect(JSON.parse(json.out)).toMatchObject({ action: 'deny', rule: 'no-exfiltration', session: { sink: true, constraint: { kind: 'flow', label: 'data:confidential' } } });
+    // Another caller: nothing recorded, allowed.
+    const clean = await kmcp([...explainAs(`clean-${randomUUID()}`), '-o', 'json']);
+    expect(JSON.parse(clean.out)).toMatchObject({ action: 'allow', rule: 'allow-all' });
   });
 
   it('two replicas agree, a new session does not launder it, a restart does not forget it, another caller is not tainted', async () => {

@@ -77,6 +77,7 @@ export function sessionPolicy(upstream: string, issuer: TestIssuer, name: string
 }
 
 export interface SessionReplica {
+  policy: McpSecurityPolicy;
   gate: Gate;
   taint: KubeTaintStore;
   proxy: McpProxy;
@@ -98,7 +99,7 @@ export async function startSessionReplica(policy: McpSecurityPolicy, kubeConfig:
   const proxy = await startMcpProxy({ gate, log });
   const extAuthz = await startExtAuthzServer({ port: 0, host: '127.0.0.1', gate, log });
   return {
-    gate, taint, proxy, extAuthz,
+    policy, gate, taint, proxy, extAuthz,
     async close() {
       await Promise.all([proxy.close(), extAuthz.close()]);
       await catalog.close();
