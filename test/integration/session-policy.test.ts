@@ -8,11 +8,12 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { McpSessionTaint } from '../../api/v1alpha1/index.ts';
 import { ErrorCodes } from '../../authorizer/src/gate/index.ts';
-import { conversationMetaKey, sessionKeys, taintObjectName } from '../../authorizer/src/session/index.ts';
+import { KubeTaintStore, conversationMetaKey, sessionKeys, taintObjectName } from '../../authorizer/src/session/index.ts';
+import { KubeClient } from '../../pkg/kube/client.ts';
 import { startJwtIssuer, type TestIssuer } from '../harness/jwt-issuer.ts';
 import { authorizationClient, checkOnce, envoyCheckRequest, toolsCall } from '../support/extauthz.ts';
 import { audience, connectClient, startEverything, type EverythingServer } from './proxy-support.ts';
-import { adminClient, authorizerIdentity, sessionPolicy, startSessionReplica, systemNamespace, type SessionReplica } from './session-support.ts';
+import { adminClient, authorizerIdentity, log, sessionPolicy, startSessionReplica, systemNamespace, type SessionReplica } from './session-support.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
@@ -158,5 +159,22 @@ describe('taint', () => {
     // Another caller's sessions are clean.
     const other = await client(b, `other-${randomUUID()}`);
     expect((await other.callTool({ name: 'echo', arguments: { message: 'hello' } })).isError).toBeFalsy();
+  });
+});
+
+describe('lapsed taint', () => {
+  it('is ignored once expired and deleted by collect(), as the authorizer service account', async () => {
+    const client = new KubeClient(kubeConfig);
+    const key = sessionKeys({ issuer: 'https://issuer.test', subject: `lapsed-${randomUUID()}` }, 'S', undefined);
+    const past = new KubeTaintStore({ client, namespace: systemNamespace, log, now: () => Date.now() - 120_000 });
+    await past.add({ key: key.session, scope: 'session', ...key.scope }, [{ label: 'data:pii', server: 'mail', target: 'read', at: new Date(Date.now() - 120_000).toISOString(), decisionId: 'd' }], 60_000);
+    const store = new KubeTaintStore({ client, namespace: systemNamespace, log });
+    expect(await store.fresh(key.session)).toEqual([]);
+    const live = sessionKeys({ issuer: 'https://issuer.test', subject: `live-${randomUUID()}` }, undefined, undefined);
+    await store.add({ key: live.caller, scope: 'caller', ...live.scope }, [{ label: 'data:pii', server: 'mail', target: 'read', at: new Date().toISOString(), decisionId: 'd' }], 60_000);
+    expect(await store.collect()).toBeGreaterThanOrEqual(1);
+    const names = (await adminClient().list<McpSessionTaint>({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsessiontaints', namespace: systemNamespace })).items.map((o) => o.metadata.name);
+    expect(names).not.toContain(taintObjectName(key.session));
+    expect(names).toContain(taintObjectName(live.caller));
   });
 });
