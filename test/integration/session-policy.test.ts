@@ -162,6 +162,17 @@ describe('taint', () => {
   });
 });
 
+describe('the API server', () => {
+  it('refuses spec.session rules that hold calls without approvers, naming the field', async () => {
+    const p = policyFor();
+    p.metadata.namespace = ns;
+    p.spec.session!.flows![0] = { ...p.spec.session!.flows![0]!, action: 'require_approval' };
+    const err = await adminClient().apply({ group: 'toolgate.io', version: 'v1alpha1', plural: 'mcpsecuritypolicies', namespace: ns, name: p.metadata.name }, p, 'session-tests').then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toContain('require_approval needs at least one approver group');
+    expect(err?.message).toContain('spec.session.flows[0].approvers');
+  });
+});
+
 describe('lapsed taint', () => {
   it('is ignored once expired and deleted by collect(), as the authorizer service account', async () => {
     const client = new KubeClient(kubeConfig);

@@ -9,6 +9,7 @@ import type { McpSecurityPolicy } from '../../../api/v1alpha1/index.ts';
 import { compilePolicy } from '../../../pkg/policy/compiler/index.ts';
 import { ensurePolicyWasm } from '../../../pkg/policy/engine/policy-wasm.ts';
 import { anyNameCatalog } from '../../../test/support/any-name-catalog.ts';
+import type { DecisionRecord } from '../gate/decision-path.ts';
 import { Gate, type AdmitContext } from '../gate/gate.ts';
 import { ErrorCodes, parseJsonRpc } from '../gate/jsonrpc.ts';
 import type { Admission, Refusal } from '../gate/outcome.ts';
@@ -112,6 +113,17 @@ describe('taint', () => {
     expect(refused(await admit(g, 'send_email', ctx({ sessionId: 's2' }))).error.code).toBe(ErrorCodes.policyDenied);
     expect(refused(await admit(g, 'send_email', ctx({}), { [conversationMetaKey]: 'fresh' })).error.code).toBe(ErrorCodes.policyDenied);
     expect((await admit(g, 'send_email', ctx({ subject: 'bob', sessionId: 's1' }))).kind).toBe('allow');
+  });
+
+  it('hands the audit trail the decision with the flow rule as its rule and the read as its first reason', async () => {
+    const records: DecisionRecord[] = [];
+    const g = new Gate({ router, log, catalog: anyNameCatalog, session: new SessionState({ taint: new MemoryTaintStore(clock), now: clock }), onDecision: (r) => { records.push(r); } });
+    await admit(g, 'read_email', ctx({ subject: 'grace' }));
+    refused(await admit(g, 'send_email', ctx({ subject: 'grace' })));
+    const last = records.at(-1)!;
+    expect(last.verdict.decision).toMatchObject({ action: 'deny', rule: 'no-exfiltration', session: { sink: true, constraint: { kind: 'flow', label: 'data:confidential' } } });
+    expect(last.verdict.decision.reasons[0]).toMatch(/^session read data:confidential via mail\.read_email at /);
+    expect(records[0]!.verdict.decision.session).toMatchObject({ taints: ['data:confidential'], sink: false });
   });
 
   it('lapses after taintTTL', async () => {
