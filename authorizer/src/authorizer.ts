@@ -132,7 +132,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     : undefined;
 
   const approvals: ApprovalCoordinator | undefined = cfg.approvals?.enabled
-    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, policy: approvalPolicy(router, (call): Verdict => gate.decisionPath.decide(call)), ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
+    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, policy: approvalPolicy(router, (call): Verdict => gate.redecide(call)), ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
     : undefined;
 
   const credentials = new CredentialProvider({

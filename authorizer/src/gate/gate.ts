@@ -240,6 +240,14 @@ export class Gate {
     };
   }
 
+  /**
+   * A held call decided again (the approval coordinator, after a new revision), with the session
+   * state it was held with: a call a flow or limit held is still held by it, not superseded.
+   */
+  redecide(call: ToolCall): Verdict {
+    return this.decisionPath.decide(call, this.#heldSessions.get(call)?.input);
+  }
+
   /** The tools a caller may see in a server's tools/list (see DecisionPath.visibleTools). */
   visibleTools<T extends { name: string; annotations?: ToolCall['annotations'] }>(server: string, tools: readonly T[], caller: CallerIdentity): T[] {
     return this.decisionPath.visibleTools(server, tools, caller);

@@ -126,6 +126,21 @@ describe('taint', () => {
     expect(records[0]!.verdict.decision.session).toMatchObject({ taints: ['data:confidential'], sink: false });
   });
 
+  it('a held call decided again (after a new revision) keeps the session state it was held with', async () => {
+    const { data } = compilePolicy({ ...sessionTestPolicy(), spec: { ...sessionTestPolicy().spec, session: { flows: [{ name: 'review-exfiltration', from: ['data:confidential'], to: { labels: ['scope:external'] }, action: 'require_approval', approvers: ['sec'] }] } } }, new Map());
+    const held = new PolicyRouter();
+    await held.entry('ns/p').engine.load(readFileSync(ensurePolicyWasm()), data!, 'rev-h');
+    held.update('ns/p', { gateway: data!.toolgate.gateway, data: data! });
+    const approvals = { check: async () => ({ kind: 'failed', message: 'not in this test' }) } as unknown as NonNullable<ConstructorParameters<typeof Gate>[0]['approvals']>;
+    const g = new Gate({ router: held, log, catalog: anyNameCatalog, approvals, session: new SessionState({ taint: new MemoryTaintStore(clock), now: clock }) });
+    await admit(g, 'read_email', ctx({ subject: 'heidi' }));
+    const a = await admit(g, 'send_email', ctx({ subject: 'heidi' }));
+    if (a.kind !== 'hold') throw new Error(`expected a hold, got ${a.kind}`);
+    expect(g.redecide(a.held.call).decision).toMatchObject({ action: 'require_approval', rule: 'review-exfiltration' });
+    // Without its session state the same call would be allowed: the state is what holds it.
+    expect(g.decisionPath.decide(a.held.call).decision.action).toBe('allow');
+  });
+
   it('lapses after taintTTL', async () => {
     const g = gateWith(new MemoryTaintStore(clock));
     await admit(g, 'read_email', ctx({ subject: 'carol' }));
