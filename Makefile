@@ -119,7 +119,7 @@ release: node_modules/.installed $(POLICY_WASM) ## kubectl-mcp plugin archive (r
 
 ##@ Benchmarks (reported, never asserted; see bench/README.md)
 .PHONY: bench
-bench: bench-policy bench-extauthz bench-proxy bench-propagation bench-approval bench-audit ## Run every benchmark and print the figures.
+bench: bench-policy bench-extauthz bench-proxy bench-propagation bench-approval bench-audit bench-session ## Run every benchmark and print the figures.
 
 .PHONY: bench-policy
 bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eval latency at 10/100/1000 rules, compile, bundle size, toolgate vs opa run --server (→ build/bench/policy.json).
@@ -144,6 +144,10 @@ bench-audit: node_modules/.installed policy ## Audit before the call: an allowed
 .PHONY: bench-approval
 bench-approval: node_modules/.installed policy build/bin/etcd build/bin/kube-apiserver build/bin/kubectl-mcp ## Approval release: kubectl mcp approve → held call answered, p50/p99 (→ build/bench/approval.json).
 	@node bench/approval/release.ts
+
+.PHONY: bench-session
+bench-session: node_modules/.installed policy ## Session state: decision latency without and with spec.session (limits, taint), same run (→ build/bench/session.json).
+	@node bench/session/run.ts
 
 ##@ Run locally
 .PHONY: run-apiserver

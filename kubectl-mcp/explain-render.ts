@@ -4,6 +4,7 @@ import type { McpSecurityPolicy } from '../api/v1alpha1/index.ts';
 import type { Classification, Decision } from '../pkg/policy/engine/index.ts';
 import type { CompiledTool } from '../pkg/policy/compiler/index.ts';
 import type { ExplainCall } from './explain-input.ts';
+import type { SessionView } from './explain-session.ts';
 
 export interface RevisionNote {
   /** True when the policy's status.revision is the revision computed here. */
@@ -51,6 +52,8 @@ export interface Explanation {
   tool: CompiledTool | undefined;
   /** What the front ends answer the client (status and JSON-RPC error). */
   answer?: string;
+  /** --session: the taint the call was decided with. */
+  session?: SessionView;
 }
 
 const list = (xs: readonly string[]) => (xs.length > 0 ? xs.join(', ') : '<none>');
@@ -91,6 +94,20 @@ export function renderExplanation(e: Explanation): string {
     field('invalid', c.errors.join('; '));
   }
   lines.push('');
+
+  if (e.session) {
+    const s = e.session;
+    lines.push('Session:');
+    field('session', s.sessionId !== undefined ? `${s.sessionId} (caller ${s.issuer} ${s.subject})` : `none: the caller ${s.issuer} ${s.subject} across its sessions`);
+    if (s.taint.length === 0) field('taint', '<none>');
+    s.taint.forEach((t, i) => field(i === 0 ? 'taint' : '', `${t.label} via ${t.server}.${t.target} at ${t.at} (decision ${t.decisionId})`));
+    if (d.session) {
+      field('this call', `counts toward ${list(d.session.counted)}; taints with ${list(d.session.taints)}${d.session.sink ? '; is a sink of a flow rule' : ''}`);
+      if (d.session.constraint) field(d.session.constraint.kind, `${d.session.constraint.name}: ${d.session.constraint.reason}`);
+    }
+    field('counts', 'velocity counts live in each authorizer replica\'s memory and are not shown (0 assumed)');
+    lines.push('');
+  }
 
   lines.push('Decision:');
   field('action', d.dryRunAction ? `${d.action} (dry run: enforcement would answer ${d.dryRunAction})` : d.action);

@@ -23,6 +23,7 @@ import { PolicyRouter } from '../authorizer/src/gate/policy-router.ts';
 import { CliError, connect, globalHelp, globalOptions, group, oneOf, parse, UsageError, version } from './cli.ts';
 import { requestFromFlags, type ExplainRequest } from './explain-input.ts';
 import { renderExplanation, revisionNote } from './explain-render.ts';
+import { sessionTaint, type SessionView } from './explain-session.ts';
 
 const command = 'explain';
 const outputs = ['text', 'json', 'yaml'] as const;
@@ -57,6 +58,12 @@ Flags:
       --operator=ID         the human the agent acts for (token sub)
       --role=NAME           a role the caller holds (repeatable)
       --scope=SCOPE         an OAuth scope of the caller's token (repeatable)
+      --session=ID          decide as part of this MCP session: with the taint the authorizers
+                            recorded for it and its caller (McpSessionTaint; velocity counts live
+                            in each authorizer's memory and are not shown)
+      --subject=SUB         the caller's token subject, for --session (default: --operator)
+      --issuer=URL          the caller's token issuer, for --session (default: the policy's issuer)
+      --taint-namespace=NS  where the authorizers keep McpSessionTaints (default toolgate-system)
       --wasm=FILE           policy.wasm to evaluate (default: the one shipped beside the plugin, else
                             build/policy/policy.wasm of the checkout, built if stale)
   -o, --output=FORMAT       json or yaml: print the decision document only
@@ -79,6 +86,10 @@ const options = {
   role: { type: 'string', multiple: true },
   scope: { type: 'string', multiple: true },
   wasm: { type: 'string' },
+  session: { type: 'string' },
+  subject: { type: 'string' },
+  issuer: { type: 'string' },
+  'taint-namespace': { type: 'string' },
   output: { type: 'string', short: 'o' },
 } as const;
 
@@ -119,7 +130,16 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
     throw new CliError(`cannot read policy.wasm at ${wasmPath}: ${(e as Error).message} (run \`make policy\` or pass --wasm)`);
   }
   const revision = bundleRevision(bundleInputsFor(policy, compiled.data, wasm));
-  const { decided, admitted, router } = await decideThroughGate(request, compiled.data, wasm, revision, `${namespace}/${policy.metadata.name}`);
+  const session = values.session !== undefined || values.subject !== undefined
+    ? await sessionTaint(client, {
+      namespace: values['taint-namespace'] ?? 'toolgate-system',
+      issuer: values.issuer ?? policy.spec.identity?.issuer ?? '',
+      subject: values.subject ?? values.operator ?? '',
+      ...(values.session !== undefined ? { sessionId: values.session } : {}),
+    })
+    : undefined;
+  if (session) request.caller = { ...request.caller, subject: session.subject, issuer: session.issuer };
+  const { decided, admitted, router } = await decideThroughGate(request, compiled.data, wasm, revision, `${namespace}/${policy.metadata.name}`, session);
   const answer = answerOf(admitted);
   if (!decided) throw new CliError(`the authorizer refuses this call before any policy decision: ${answer}`);
   const { verdict, call } = decided;
@@ -134,7 +154,7 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
     return 0;
   }
   const tool = compiled.data.toolgate.compiled.servers[call.server]?.tools[call.tool];
-  out.write(renderExplanation({ policy, revision, note, call, decision, classification, tool, answer }));
+  out.write(renderExplanation({ policy, revision, note, call, decision, classification, tool, answer, ...(session ? { session } : {}) }));
   return 0;
 }
 
@@ -143,14 +163,17 @@ export async function explain(args: string[], out: NodeJS.WritableStream, err: N
  * gate both front ends use. The tool is listed as the user describes it (--annotations), as if its
  * server listed it so.
  */
-async function decideThroughGate(request: ExplainRequest, data: CompiledData, wasm: Buffer, revision: string, key: string): Promise<{ decided?: DecisionRecord; admitted: Admission; router: PolicyRouter }> {
+async function decideThroughGate(request: ExplainRequest, data: CompiledData, wasm: Buffer, revision: string, key: string, session?: SessionView): Promise<{ decided?: DecisionRecord; admitted: Admission; router: PolicyRouter }> {
   const router = new PolicyRouter();
   await router.entry(key).engine.load(wasm, data, revision);
   router.update(key, { gateway: data.toolgate.gateway, data });
   const listed = request.target ? { [request.target.server]: [{ name: request.target.tool, ...(request.annotations ? { annotations: request.annotations } : {}) }] } : {};
   let decided: DecisionRecord | undefined;
-  const gate = new Gate({ router, log: pino({ level: 'silent' }), catalog: new StaticToolCatalog(listed), ready: () => true, onDecision: (r) => { decided = r; } });
-  const admitted = await gate.admit(request.message, { frontEnd: 'explain', caller: request.caller, naming: request.naming });
+  const gate = new Gate({
+    router, log: pino({ level: 'silent' }), catalog: new StaticToolCatalog(listed), ready: () => true, onDecision: (r) => { decided = r; },
+    ...(session ? { session: session.state } : {}),
+  });
+  const admitted = await gate.admit(request.message, { frontEnd: 'explain', caller: request.caller, naming: request.naming, ...(session?.sessionId ? { sessionId: session.sessionId } : {}) });
   return { ...(decided ? { decided } : {}), admitted, router };
 }
 

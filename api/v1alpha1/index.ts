@@ -3,6 +3,7 @@
 import { ApprovalArgumentsSpec, ApprovalRequestSpec, ApprovalRequestStatus } from './approvalrequest.ts';
 import { McpProfileSpec } from './mcpprofile.ts';
 import { McpSecurityPolicySpec, McpSecurityPolicyStatus } from './mcpsecuritypolicy.ts';
+import { McpSessionTaintSpec } from './session-policy.ts';
 import type { TSchema } from './schema.ts';
 import { McpToolPinSpec, McpToolPinStatus } from './tool-pin.ts';
 
@@ -12,6 +13,7 @@ export * from './mcpprofile.ts';
 export * from './mcpsecuritypolicy.ts';
 export * from './authorizer-lease.ts';
 export * from './tool-pin.ts';
+export { McpSessionTaintSpec, TaintEntry, type McpSessionTaint } from './session-policy.ts';
 export type { Condition, KubeObject, ObjectMeta } from './meta.ts';
 export { verbs, type Verb } from './schema.ts';
 
@@ -120,6 +122,22 @@ export const kinds = {
       { name: 'Tool', type: 'string', jsonPath: '.spec.tool', description: 'Tool.' },
       { name: 'State', type: 'string', jsonPath: '.status.state', description: 'Accepted or Changed.' },
       { name: 'Accepted-By', type: 'string', jsonPath: '.spec.accepted.by', description: 'Who accepted the definition.', priority: 1 },
+      age,
+    ],
+  },
+  McpSessionTaint: {
+    kind: 'McpSessionTaint',
+    plural: 'mcpsessiontaints',
+    singular: 'mcpsessiontaint',
+    shortNames: ['taint'],
+    scope: 'Namespaced',
+    description: 'What one MCP session (or caller) has read: the source labels its flow rules act on, kept by the authorizers in their own namespace until it lapses.',
+    spec: McpSessionTaintSpec,
+    printerColumns: [
+      { name: 'Scope', type: 'string', jsonPath: '.spec.scope', description: 'session or caller.' },
+      { name: 'Subject', type: 'string', jsonPath: '.spec.subject', description: 'Token subject of the caller.' },
+      { name: 'Labels', type: 'string', jsonPath: '.spec.entries[*].label', description: 'Source labels read.' },
+      { name: 'Expires', type: 'string', jsonPath: '.spec.expiresAt', description: 'When the taint lapses.' },
       age,
     ],
   },

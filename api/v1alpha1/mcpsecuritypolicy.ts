@@ -3,6 +3,7 @@
 import { ServerToolClassifier } from './classifier.ts';
 import type { Condition, ObjectMeta } from './meta.ts';
 import { ToolPinningSettings } from './tool-pin.ts';
+import { sessionPolicySchemas } from './session-policy.ts';
 import {
   Conditions, Duration, Enum, Int, Labels, List, Obj, Str, StringMap, StringSet, Type,
   dnsLabelPattern, hintProperties, verbs, type Static,
@@ -140,6 +141,11 @@ export const Policy = Obj(
 );
 export type Policy = Static<typeof Policy>;
 
+export const { VelocityLimit, FlowRule, SessionPolicy } = sessionPolicySchemas(PolicyWhen);
+export type VelocityLimit = Static<typeof VelocityLimit>;
+export type FlowRule = Static<typeof FlowRule>;
+export type SessionPolicy = Static<typeof SessionPolicy>;
+
 /** Literal text and the placeholders `{agent}`, `{operator}`, `{subject}`, `{issuer}`; no other braces. */
 export const kubernetesUsernameTemplatePattern = '^([^{}]|\\{(agent|operator|subject|issuer)\\})+$';
 
@@ -212,6 +218,7 @@ export const McpSecurityPolicySpec = Obj(
     identity: Type.Optional(Identity),
     audit: Type.Optional(AuditSettings),
     toolPinning: Type.Optional(ToolPinningSettings),
+    session: Type.Optional(SessionPolicy),
   },
   { description: 'Which agent may call which tool with which arguments, and which calls need approval.' },
 );

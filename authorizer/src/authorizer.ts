@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { KubeTaintStore, SessionState } from './session/index.ts';
 import { KubeClient, loadKubeConfig } from '../../pkg/kube/client.ts';
 import { createLogger, errorMessage, type Logger } from '../../pkg/observability/log.ts';
 import { startProbeServer, type ProbeServer } from '../../pkg/observability/server.ts';
@@ -107,6 +108,9 @@ export interface RunningAuthorizer {
   stop(): Promise<void>;
 }
 
+/** How often lapsed McpSessionTaints are deleted. */
+const taintCollectIntervalMs = 5 * 60_000;
+
 export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAuthorizer> {
   const log = cfg.log ?? createLogger('authorizer');
   if (cfg.policies.length === 0) throw new Error('no policies to enforce: set at least one "<namespace>/<name>"');
@@ -137,7 +141,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     : undefined;
 
   const approvals: ApprovalCoordinator | undefined = cfg.approvals?.enabled
-    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, policy: approvalPolicy(router, (call): Verdict => gate.decisionPath.decide(call)), ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
+    ? new ApprovalCoordinator({ client: kubeClient(), pod: cfg.podName, log, registry, policy: approvalPolicy(router, (call): Verdict => gate.redecide(call)), ...(audit ? { onOutcome: (e) => audit.recordApproval(e) } : {}) })
     : undefined;
 
   const credentials = new CredentialProvider({
@@ -152,8 +156,12 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   const pinStore = cfg.toolPinning?.enabled ? new KubeToolPinStore({ client: kubeClient(), log }) : undefined;
   const pins = new ToolPins({ ...(pinStore ? { store: pinStore } : {}), log, registry });
   const catalog = new UpstreamToolCatalog({ router, lister: eitherEraLister(mcpToolLister({ headers: upstreamHeaders, log }), modernToolLister({ headers: upstreamHeaders, log })), log, registry, pins, ...cfg.catalog });
+  // Taint in the authorizer's namespace (McpSessionTaint), shared by every replica and kept over
+  // restarts; velocity counters in memory, per replica (session affinity: authorizer/src/session/README.md).
+  const taint = new KubeTaintStore({ client: kubeClient(), namespace: cfg.namespace, log });
+  const session = new SessionState({ taint });
   const gate = new Gate({
-    router, log, verifiers, catalog, metrics: gatewayMetrics, pins,
+    router, log, verifiers, catalog, metrics: gatewayMetrics, pins, session,
     ...(approvals ? { approvals } : {}),
     ...(cfg.proxy?.resourceMetadataUrl ? { resourceMetadataUrl: cfg.proxy.resourceMetadataUrl } : {}),
     ...((cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes) !== undefined ? { maxBodyBytes: cfg.extAuthz?.maxBodyBytes ?? cfg.proxy?.maxBodyBytes } : {}),
@@ -241,6 +249,14 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       },
     });
     started.push(probe);
+
+    const collector = setInterval(() => {
+      // Only policies with flow rules write taint; without any there is nothing to collect.
+      if (!router.keys().some((k) => (router.entry(k).session?.flows.length ?? 0) > 0)) return;
+      taint.collect().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'lapsed McpSessionTaints could not be collected'));
+    }, taintCollectIntervalMs);
+    collector.unref();
+    started.push({ close: async () => clearInterval(collector) });
 
     // The Lease first says "enforcing nothing"; each load then reports its revision.
     await reporter?.start();

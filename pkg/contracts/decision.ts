@@ -33,6 +33,25 @@ export const DecisionSchema = Type.Object({
   enforcement: StringEnum(['enforce', 'dryrun'] as const),
   dryRunAction: Type.Optional(StringEnum(actions, { description: 'In dry run: what enforcement would have answered (action is then always allow).' })),
   sources: Type.Array(Type.String(), { description: 'Classification layers that contributed, lowest authority first.' }),
+  session: Type.Optional(
+    Type.Object(
+      {
+        counted: Type.Array(Type.String(), { description: 'Velocity limits the call counts toward once let through.' }),
+        taints: Type.Array(Type.String(), { description: 'Source labels the call taints its session with once let through.' }),
+        sink: Type.Boolean({ description: 'The call matches some flow rule\'s sink conditions.' }),
+        constraint: Type.Optional(Type.Object(
+          {
+            kind: StringEnum(['limit', 'flow'] as const),
+            name: Type.String(),
+            action: StringEnum(['deny', 'require_approval'] as const),
+            reason: Type.String(),
+          },
+          { description: 'The limit or flow rule that applies to the call (it decided it unless a rule denied it).' },
+        )),
+      },
+      { description: 'Present when the policy has spec.session: what the session state made of the call.' },
+    ),
+  ),
   policy: Type.Optional(
     Type.Object(
       { namespace: Type.Optional(Type.String()), name: Type.Optional(Type.String()) },

@@ -13,7 +13,7 @@ import {
 const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const ns = withNamespace('crds');
 const admin = () => clientFor(controlPlane().adminKubeconfig).client;
-const plurals = ['mcpsecuritypolicies', 'mcpprofiles', 'approvalrequests'];
+const plurals = ['mcpsecuritypolicies', 'mcpprofiles', 'approvalrequests', 'mcpsessiontaints'];
 
 interface Crd {
   spec: { versions: Array<{ name: string; schema: unknown }> };

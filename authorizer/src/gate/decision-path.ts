@@ -11,6 +11,7 @@ import { refusedMessageStatus } from './outcome.ts';
 import type { ToolPins } from '../pinning/tool-pins.ts';
 import type { PolicyRouter } from './policy-router.ts';
 import type { CallerIdentity, ToolCall, Verdict } from './types.ts';
+import { withSession, type SessionInput } from '../session/session-state.ts';
 
 export interface DecisionRecord {
   verdict: Verdict;
@@ -44,12 +45,15 @@ export class DecisionPath {
   }
 
   /** Decides one tools/call. Never throws: any failure is a deny. */
-  decide(call: ToolCall): Verdict {
-    return this.decideRecorded(call).record.verdict;
+  decide(call: ToolCall, session?: SessionInput): Verdict {
+    return this.decideRecorded(call, session).record.verdict;
   }
 
-  /** decide(), with the record handed to onDecision and its audit write, when onDecision answered one. */
-  decideRecorded(call: ToolCall): { record: DecisionRecord; audited?: Promise<AuditWrite> } {
+  /**
+   * decide(), with the record handed to onDecision and its audit write, when onDecision answered
+   * one. `session` is what the session state says happened before (velocity counts, taint).
+   */
+  decideRecorded(call: ToolCall, session?: SessionInput): { record: DecisionRecord; audited?: Promise<AuditWrite> } {
     const started = performance.now();
     let decision: Decision;
     let revision = '';
@@ -59,7 +63,7 @@ export class DecisionPath {
     } else {
       revision = route.entry.engine.current?.revision ?? '';
       try {
-        decision = route.entry.engine.evaluate(policyInput(call));
+        decision = route.entry.engine.evaluate(withSession(policyInput(call), session));
       } catch (err) {
         decision = denyDecision(RULES.internalError, `evaluation failed: ${(err as Error).message}`);
       }
@@ -145,6 +149,8 @@ export function verdictError(verdict: Verdict, requiredScopes?: string[]): { htt
 function verdictJsonRpcError(verdict: Verdict, requiredScopes: string[] | undefined): JsonRpcError {
   const d = verdict.decision;
   const data: Record<string, unknown> = { decisionId: verdict.decisionId, rule: d.rule, reasons: d.reasons, revision: verdict.revision };
+  // The limit or flow rule behind the answer (what the session read, and when), for the agent.
+  if (d.session?.constraint && d.session.constraint.name === d.rule) data.session = d.session.constraint;
   if (verdict.effect === 'hold') {
     Object.assign(data, { approvers: d.approvers, quorum: d.quorum, timeout: d.timeout });
     return { code: ErrorCodes.approvalRequired, message: `approval required by rule "${d.rule}": ask a member of ${d.approvers.join(' or ')} to approve`, data };

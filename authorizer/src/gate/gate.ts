@@ -26,7 +26,9 @@ import type { PolicyRouter } from './policy-router.ts';
 import { governedMethods, listingMethods, promptNameProblem, resolveOperation } from './operations.ts';
 import { uriProblem } from './resource-uri.ts';
 import { resolveToolName, type ToolNaming } from './tool-names.ts';
-import type { CallerIdentity, ToolCall } from './types.ts';
+import type { CallerIdentity, ToolCall, Verdict } from './types.ts';
+import { conversationId, withSession, type SessionContext, type SessionState } from '../session/index.ts';
+import { policyInput } from './decision-path.ts';
 
 /**
  * Methods that pass without a policy decision: session plumbing and the listings, which a front
@@ -69,6 +71,11 @@ export interface GateOptions {
   onRefusal?: (record: RefusalRecord) => void;
   /** Tool pins (authorizer/src/pinning), for tools/list filtering; calls get their pin check from the catalog. */
   pins?: ToolPins;
+  /**
+   * Velocity counters and taint for policies with spec.session. Without it such policies'
+   * limits and flows still decide, over an empty history: a sink is never refused for taint.
+   */
+  session?: SessionState;
 }
 
 export type AuditOnFailure = 'Refuse' | 'Allow';
@@ -106,6 +113,8 @@ export class Gate {
   readonly #authenticate: Authenticate;
   readonly #catalog: ToolCatalog;
   readonly #pass: Set<string>;
+  /** The session scope of each held call, to count and taint it once released. */
+  readonly #heldSessions = new WeakMap<ToolCall, SessionContext>();
 
   constructor(o: GateOptions) {
     this.#o = o;
@@ -222,12 +231,24 @@ export class Gate {
       : how.mode === 'retry'
         ? await approvals.check(held.call, held.verdict)
         : await approvals.hold(held.call, held.verdict, how.signal, how.onPending);
-    if (outcome.kind === 'released') return { kind: 'allow', method: 'tools/call', message: { kind: 'request', message: held.message }, verdict: held.verdict, call: held.call };
+    if (outcome.kind === 'released') {
+      const unrecorded = await this.#commitSession(held.call, this.#heldSessions.get(held.call), held.verdict, held.message.id, ctx);
+      if (unrecorded) return unrecorded;
+      return { kind: 'allow', method: 'tools/call', message: { kind: 'request', message: held.message }, verdict: held.verdict, call: held.call };
+    }
     const { error } = outcomeError(outcome, held.verdict);
     return {
       kind: 'refuse',
       refusal: this.refuse(ctx, { stage: 'approval', httpStatus: refusedMessageStatus(true, error.code), id: held.message.id, error, verdict: held.verdict }, about(held.call)),
     };
+  }
+
+  /**
+   * A held call decided again (the approval coordinator, after a new revision), with the session
+   * state it was held with: a call a flow or limit held is still held by it, not superseded.
+   */
+  redecide(call: ToolCall): Verdict {
+    return this.decisionPath.decide(call, this.#heldSessions.get(call)?.input);
   }
 
   /** The tools a caller may see in a server's tools/list (see DecisionPath.visibleTools). */
@@ -364,7 +385,10 @@ export class Gate {
   async #decide(msg: JsonRpcMessage, id: JsonRpcId, call: ToolCall, ctx: AdmitContext): Promise<Admission> {
     const method = call.operation?.method ?? 'tools/call';
     const server = call.server;
-    const { record, audited } = this.decisionPath.decideRecorded(call);
+    const prepared = await this.#prepareSession(msg, id, call, ctx);
+    if (prepared.kind === 'refuse') return prepared;
+    const session = prepared.session;
+    const { record, audited } = this.decisionPath.decideRecorded(call, session?.input);
     const verdict = record.verdict;
     if (audited && verdict.effect !== 'deny') {
       // Fail closed: a call whose decision is not on disk does not proceed (nor wait for a human).
@@ -377,15 +401,63 @@ export class Gate {
       }
       if (!written.ok) this.#o.log.warn({ decisionId: verdict.decisionId, server }, 'decision not audited; let through because the policy says spec.audit.onFailure: Allow');
     }
-    if (verdict.effect === 'proceed') return { kind: 'allow', method, message: msg, verdict, call };
+    if (verdict.effect === 'proceed') {
+      const unrecorded = await this.#commitSession(call, session, verdict, id, ctx);
+      if (unrecorded) return unrecorded;
+      return { kind: 'allow', method, message: msg, verdict, call };
+    }
     // Only tool calls can be held: the compiler refuses require_approval rules of other kinds.
-    if (verdict.effect === 'hold' && this.approvals && msg.kind === 'request' && !call.operation) return { kind: 'hold', held: { message: msg.message, call, verdict } };
+    if (verdict.effect === 'hold' && this.approvals && msg.kind === 'request' && !call.operation) {
+      if (session) this.#heldSessions.set(call, session);
+      return { kind: 'hold', held: { message: msg.message, call, verdict } };
+    }
+    const limited = session && this.#o.session?.limitRefusal(call, session, verdict);
+    if (limited) return { kind: 'refuse', refusal: this.refuse(ctx, rateLimitedRefusal(ctx, id, verdict, limited.retryAfterMs), about(call)) };
     const scopes = this.decisionPath.requiredScopes(call, verdict);
     const { httpStatus, error } = verdictError(verdict, scopes);
     const challenge = error.code === ErrorCodes.insufficientScope && scopes?.length
       ? { wwwAuthenticate: insufficientScope(scopes).wwwAuthenticate(this.#metadataUrl(server)) }
       : {};
     return { kind: 'refuse', refusal: this.refuse(ctx, { stage: 'decision', httpStatus, id, error, verdict, ...challenge }, about(call)) };
+  }
+
+  /**
+   * The session scope and state of a call whose policy has spec.session (else none). A sink is
+   * decided with the taint read afresh from the durable store; if it cannot be read the call is
+   * refused (503), as is a malformed conversation id.
+   */
+  async #prepareSession(msg: JsonRpcMessage, id: JsonRpcId, call: ToolCall, ctx: AdmitContext): Promise<{ kind: 'ok'; session?: SessionContext } | { kind: 'refuse'; refusal: Refusal }> {
+    const route = this.#o.router.route(call.server);
+    const state = this.#o.session;
+    if (!route.ok || !route.entry.session || !state) return { kind: 'ok' };
+    const conversation = conversationId(msg.kind === 'request' ? msg.message.params : undefined);
+    if (!conversation.ok) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, conversation.error, about(call));
+    const engine = route.entry.engine;
+    try {
+      const session = await state.prepare(call, conversation.id, route.entry.session, (input) => engine.evaluate(withSession(policyInput(call), input)).session?.sink === true);
+      return { kind: 'ok', session };
+    } catch (err) {
+      this.#o.log.error({ err, server: call.server }, 'session taint could not be read; refusing the call');
+      return { kind: 'refuse', refusal: this.refuse(ctx, {
+        stage: 'decision', httpStatus: 503, id, headers: { 'retry-after': '5' },
+        error: { code: ErrorCodes.policyUnavailable, message: 'session state unavailable, call refused: the session\'s taint could not be read from the API server' },
+      }, about(call)) };
+    }
+  }
+
+  /** Counts a let-through call toward its limits and records its taint, before it goes upstream; a taint that cannot be written refuses the call (503). */
+  async #commitSession(call: ToolCall, session: SessionContext | undefined, verdict: Verdict, id: JsonRpcId, ctx: RefusalContext): Promise<{ kind: 'refuse'; refusal: Refusal } | undefined> {
+    if (!session || !this.#o.session) return undefined;
+    try {
+      await this.#o.session.commit(call, session, verdict.decision, verdict.decisionId);
+      return undefined;
+    } catch (err) {
+      this.#o.log.error({ err, decisionId: verdict.decisionId, server: call.server }, 'session taint could not be written; refusing the call');
+      return { kind: 'refuse', refusal: this.refuse(ctx, {
+        stage: 'decision', httpStatus: 503, id, verdict, headers: { 'retry-after': '5' },
+        error: { code: ErrorCodes.policyUnavailable, message: 'session state unavailable, call refused: what this call reads could not be recorded in the session\'s taint', data: { decisionId: verdict.decisionId } },
+      }, about(call)) };
+    }
   }
 
   #refuseMessage(ctx: RefusalContext, isRequest: boolean, id: JsonRpcId, code: number, message: string, what: About): { kind: 'refuse'; refusal: Refusal } {
@@ -399,6 +471,25 @@ export class Gate {
     const found = verifierFor(this.#verifiers, server);
     return found.ok ? metadataUrlOf(found.identity.audience) : undefined;
   }
+}
+
+/**
+ * A call a velocity limit denied: retryable, so it says when. Through the proxy a JSON-RPC error
+ * at 200 (README.md: clients only see errors on a 2xx); behind Envoy 429, which HTTP clients and
+ * Envoy's own retry policies understand, both with Retry-After.
+ */
+function rateLimitedRefusal(ctx: RefusalContext, id: JsonRpcId, verdict: Verdict, retryAfterMs: number): Refusal {
+  const d = verdict.decision;
+  const c = d.session?.constraint;
+  return {
+    stage: 'decision', httpStatus: ctx.frontEnd === 'ext_authz' ? 429 : 200, id, verdict,
+    headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+    error: {
+      code: ErrorCodes.rateLimited,
+      message: `rate limited by velocity limit "${d.rule}": ${d.reasons[0] ?? ''}; retry after ${retryAfterMs} ms`,
+      data: { decisionId: verdict.decisionId, rule: d.rule, reasons: d.reasons, revision: verdict.revision, retryAfterMs, ...(c ? { session: c } : {}) },
+    },
+  };
 }
 
 /** Listings whose entries the policy governs; tools/list is filtered by every front end that sees it. */

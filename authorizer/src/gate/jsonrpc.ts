@@ -46,7 +46,7 @@ export type JsonRpcMessage =
 
 /**
  * Stable error codes: JSON-RPC's own; -32000 for transport refusals as the MCP SDKs use it;
- * toolgate's own (-31001..-31009) outside JSON-RPC's reserved range (-32768..-32000), where MCP
+ * toolgate's own (-31001..-31010) outside JSON-RPC's reserved range (-32768..-32000), where MCP
  * 2026-07-28 asks new codes to go — in the legacy -32000..-32019 block -32002 means "resource
  * not found" to older clients and 2026-07-28 implementations must not emit it; and the codes
  * 2026-07-28 defines in the range it reserves (-32020..-32099), used only with the spec's
@@ -79,6 +79,8 @@ export const ErrorCodes = {
   approvalExpired: -31008,
   /** The approval was already spent: another replica or an earlier identical call released it. */
   alreadyReleased: -31009,
+  /** A velocity limit (spec.session.limits) refused the call; data.retryAfterMs says when to try again. */
+  rateLimited: -31010,
   /** MCP HeaderMismatch: an MCP-Protocol-Version / Mcp-Method / Mcp-Name header is missing, malformed or disagrees with the body. */
   headerMismatch: -32020,
   /** MCP MissingRequiredClientCapability: the request needs a client capability its _meta does not declare. */

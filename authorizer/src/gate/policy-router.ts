@@ -2,6 +2,7 @@
 // bundle each); every governed server name must belong to exactly one of them. A server that
 // two loaded policies both claim is refused rather than decided by whichever loaded last.
 import { PolicyEngine } from '../../../pkg/policy/engine/index.ts';
+import type { CompiledSession } from '../../../pkg/policy/compiler/types.ts';
 import type { GatewayConfig, GatewayServer } from './types.ts';
 
 export interface PolicyEntry {
@@ -12,6 +13,8 @@ export interface PolicyEntry {
   gateway?: GatewayConfig;
   /** Per server, the tools whose labels depend on arguments and what rules read labels (from the compiled data). */
   argumentSensitivity?: ArgumentSensitivity;
+  /** The policy's velocity limits and flow rules (compiled spec.session), when it has any. */
+  session?: CompiledSession;
 }
 
 /**
@@ -49,6 +52,7 @@ export class PolicyRouter {
     const e = this.entry(key);
     e.gateway = loaded.gateway;
     e.argumentSensitivity = argumentSensitivity(loaded.data);
+    e.session = (loaded.data as { toolgate?: { compiled?: { session?: CompiledSession } } } | undefined)?.toolgate?.compiled?.session;
   }
 
   route(server: string): Route {

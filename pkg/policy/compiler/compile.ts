@@ -11,6 +11,7 @@ import { buildToolTable, type ToolTable } from './tools.ts';
 import { compileGlobs } from './syntax.ts';
 import { checkReferences } from './validate.ts';
 import { compileToolPinning, toolPinningProblems } from './tool-pinning.ts';
+import { compileSession } from './session.ts';
 import {
   hintNames, schemaVersion,
   type CompileCounts, type CompiledDocument, type CompiledPattern, type CompiledRule, type CompiledServer,
@@ -32,6 +33,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
   const patterns = defaultPatterns();
   const { servers, candidateLists } = compileServers(table, rules, patterns);
   addTargetClasses(servers, spec);
+  const session = compileSession(spec, problems);
 
   const counts: CompileCounts = {
     servers: table.size,
@@ -64,6 +66,7 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
     policies: rules,
     candidateLists,
     roles: { grants, resourceGrants, promptGrants, unrestricted: sortedUnique(roles.filter((r) => !restricted(r)).map((r) => r.name)) },
+    ...(session ? { session } : {}),
   };
   const toolPinning = compileToolPinning(spec);
   if (toolPinning) document.toolPinning = toolPinning;

@@ -6,6 +6,7 @@ import type { CompileCounts, Problem } from './types.ts';
 
 export { compilePolicy, compileRules, defaultApprovalTimeout, defaultQuorum } from './compile.ts';
 export { ruleKinds } from './kinds.ts';
+export { compileSession, defaultTaintTtl } from './session.ts';
 export { canonicalJson, contentHash } from '../../json/canonical.ts';
 export { defaultPatterns, nameWords, patternRowFor, patternWordIndex, wordSuffixes } from './patterns.ts';
 export * from './types.ts';

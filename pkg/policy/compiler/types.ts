@@ -132,6 +132,31 @@ export interface CompiledDocument {
   roles: { grants: Record<string, NameMatcher>; resourceGrants: Record<string, NameMatcher>; promptGrants: Record<string, NameMatcher>; unrestricted: string[] };
   /** spec.toolPinning: the answer for a call to a tool whose definition changed (input.toolChange). */
   toolPinning?: CompiledToolPinning;
+  /** spec.session (velocity limits, flow rules); absent when the policy has none. */
+  session?: CompiledSession;
+}
+
+/** A velocity limit: a compiled rule (its `when` is matched like a rule's) plus what to count. */
+export interface CompiledLimit extends CompiledRule {
+  per: 'session' | 'caller';
+  perTool: boolean;
+  max: number;
+  /** As written (quoted in reasons). */
+  window: string;
+  windowMs: number;
+}
+
+/** A flow rule: a compiled rule over the sink (`when`) and the source labels it acts on. */
+export interface CompiledFlow extends CompiledRule {
+  from: string[];
+}
+
+export interface CompiledSession {
+  limits: CompiledLimit[];
+  flows: CompiledFlow[];
+  /** Every flow's `from` labels: the labels a let-through call taints its session with. */
+  sources: string[];
+  taintTtlMs: number;
 }
 
 /** The whole OPA data document (data.json of a bundle, or opa-wasm's setData argument). */

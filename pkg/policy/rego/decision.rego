@@ -5,6 +5,7 @@ package toolgate
 import data.toolgate.classify
 import data.toolgate.pinning
 import data.toolgate.rules
+import data.toolgate.session
 import data.toolgate.validate
 
 cfg := data.toolgate.compiled
@@ -36,9 +37,9 @@ default decision := {
 # routed, so there is nothing meaningful to let through.
 decision := _hard if {
 	_hard
-} else := _dry_run(_soft) if {
+} else := _dry_run(_with_session) if {
 	_enforcement == "dryrun"
-} else := _soft
+} else := _with_session
 
 _hard := _unclassified("toolgate:no-data", ["no compiled policy data of schemaVersion 1 at data.toolgate.compiled"]) if {
 	not cfg.schemaVersion == schema_version
@@ -57,6 +58,32 @@ _soft := _classified("deny", "toolgate:role-grant", [concat("", ["no role of the
 } else := _from_rule(cfg.policies[rules.first]) if {
 	_ = rules.first
 } else := _classified(cfg.defaultAction, "toolgate:default", [concat("", ["no rule matched; defaultAction is ", cfg.defaultAction])], {})
+
+# Session state (session.rego) only tightens: a denied call stays denied whatever it says; a
+# session deny overrides an allow or a hold; a session hold turns an allow into a hold.
+_with_session := _soft if {
+	not cfg.session
+} else := object.union(_soft, {"session": session.summary}) if {
+	_soft.action == "deny"
+} else := object.union(_constrained(session.constraint), {"session": session.summary}) if {
+	_tightens(session.constraint)
+} else := object.union(_soft, {"session": session.summary})
+
+_tightens(c) if c.action == "deny"
+
+_tightens(c) if {
+	c.action == "require_approval"
+	_soft.action == "allow"
+}
+
+_constrained(c) := object.union(_soft, {
+	"action": c.action,
+	"rule": c.name,
+	"reasons": array.concat([c.reason], classify.classifier_reasons),
+	"approvers": c.approvers,
+	"quorum": c.quorum,
+	"timeout": c.timeout,
+})
 
 _from_rule(p) := _classified(p.action, p.name, [concat("", ["matched rule \"", p.name, "\" (priority ", format_int(p.priority, 10), ")"])], p)
 
