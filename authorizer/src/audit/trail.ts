@@ -190,11 +190,13 @@ export class AuditTrail {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#timer) clearInterval(this.#timer);
-      if (this.#o.signer && this.#unsealed > 0) {
+      await this.flush();
+      // The closing seal: a trail that ends on a checkpoint was not cut after it.
+      if (this.#o.signer && this.#unsealed > 0 && !this.#broken) {
         this.#pending.push({ body: 'seal' });
         this.#draining ??= this.#drain();
+        await this.flush();
       }
-      await this.flush();
       await this.#fh.datasync().catch(() => undefined);
       await this.#fh.close();
       // The head in the log is the anchor that shows a later cut of whole lines at the tail.
@@ -222,28 +224,25 @@ export class AuditTrail {
     let checkpoints = this.#checkpoints;
     let unsealed = this.#unsealed;
     const every = this.#o.checkpointEvery ?? 1000;
-    const items: Pending[] = [];
+    const seal = async () => {
+      // A seal queued by the timer or close after one the count already wrote seals nothing new.
+      if (unsealed === 0) return;
+      const body = await this.#seal(checkpoints + 1, seq + 1, prev);
+      if (!body) return;
+      const line = chain({ body }, seq + 1, prev);
+      text += serialize(line);
+      seq += 1;
+      prev = line.hash;
+      checkpoints++;
+      unsealed = 0;
+    };
     for (const p of batch) {
-      items.push(p);
-      if (p.body !== 'seal' && this.#o.signer && ++unsealed >= every) {
-        items.push({ body: 'seal' });
-        unsealed = 0;
+      if (p.body === 'seal') {
+        await seal();
+        continue;
       }
-    }
-    for (const p of items) {
       // One record that has no JSON form is lost alone, not with the whole batch.
       try {
-        if (p.body === 'seal') {
-          const body = await this.#seal(checkpoints + 1, seq + 1, prev);
-          if (!body) continue;
-          checkpoints++;
-          unsealed = 0;
-          const line = chain({ body }, seq + 1, prev);
-          text += serialize(line);
-          seq += 1;
-          prev = line.hash;
-          continue;
-        }
         const line = chain(p.body, seq + 1, prev);
         text += serialize(line);
         seq += 1;
@@ -251,7 +250,9 @@ export class AuditTrail {
         written.push(p);
       } catch (err) {
         this.#lost([p], err);
+        continue;
       }
+      if (this.#o.signer && ++unsealed >= every) await seal();
     }
     if (text === '') return;
     const bytes = Buffer.from(text, 'utf8');
