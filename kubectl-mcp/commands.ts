@@ -11,6 +11,7 @@ Usage:
   kubectl mcp approve NAME [--reason TEXT]                approve a held call
   kubectl mcp deny NAME --reason TEXT                     deny a held call
   kubectl mcp explain --server S --tool T [--args JSON]   what the live policy decides, and why
+  kubectl mcp audit verify|show|erase FILE                verify, read or erase (by pseudonym) an audit trail
 
 Every subcommand takes --kubeconfig, --context, -n/--namespace and -h/--help.
 Run 'kubectl mcp <command> --help' for more.
@@ -23,6 +24,7 @@ const helps: Record<string, () => Promise<string>> = {
   approve: async () => (await import('./decide.ts')).decideHelp('approve'),
   deny: async () => (await import('./decide.ts')).decideHelp('deny'),
   explain: async () => (await import('./explain.ts')).explainHelp,
+  audit: async () => (await import('./audit.ts')).auditHelp,
 };
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -38,6 +40,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await (await import('./decide.ts')).decide(command, rest, out);
       case 'explain':
         return await (await import('./explain.ts')).explain(rest, out, err);
+      case 'audit':
+        return await (await import('./audit.ts')).audit(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
@@ -50,7 +54,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain)`, '');
+        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, audit)`, '');
     }
   } catch (e) {
     if (e instanceof UsageError) {

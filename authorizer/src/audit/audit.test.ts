@@ -229,5 +229,5 @@ describe('verifyAuditFile', () => {
     const bad = await run(process.execPath, [cli, file]).then(() => undefined, (err: { code: number; stderr: string }) => err);
     expect(bad?.code).toBe(1);
     expect(bad?.stderr).toContain('line 2 (seq 2): deleted — record 1 is missing');
-  });
+  }, 30_000);
 });
