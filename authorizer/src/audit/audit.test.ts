@@ -69,6 +69,20 @@ describe('AuditTrail', () => {
     expect(await metric(registry, 'toolgate_authorizer_audit_records_total')).toBe(5);
   });
 
+  it('stamps every record with an ISO-8601 UTC time, and the checker refuses a time in another zone', async () => {
+    const { file, trail } = await trailWith(3);
+    await trail.close();
+    for (const l of lines(file)) {
+      const time = (JSON.parse(l) as { time: string }).time;
+      expect(time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(new Date(time).toISOString()).toBe(time);
+    }
+    const { checkLine, hashOf } = await import('./record.ts');
+    const { canonicalJson } = await import('../../../pkg/json/canonical.ts');
+    const o = { ...(JSON.parse(lines(file)[1]!) as Record<string, unknown>), time: '2026-11-22T10:00:00+01:00' };
+    expect(checkLine(canonicalJson({ ...o, hash: hashOf(o) }))).toMatchObject({ ok: false, reason: expect.stringContaining('time') });
+  });
+
   it('chains what became of a held call: who approved, which replica released it', async () => {
     const file = fresh();
     const digestKey = Buffer.alloc(32, 3);
