@@ -62,8 +62,9 @@ generate: node_modules/.installed ## Regenerate crds/ (from api/v1alpha1) and th
 	@node hack/generate.ts
 
 .PHONY: verify
-verify: tools ## Check generated files are current and manifests are valid.
+verify: tools ## Check generated files are current, manifests are valid and docs/compliance.md names only tests that exist.
 	@node hack/generate.ts --check
+	@node hack/check-compliance.ts
 	@node hack/write-cr-schemas.ts
 	@kubeconform -strict -summary -schema-location 'build/schemas/{{.ResourceKind}}-toolgate-{{.ResourceAPIVersion}}.json' \
 	  -skip CustomResourceDefinition,Kustomization config/samples profiles

@@ -14,6 +14,12 @@ describe('check-compliance', () => {
     ]);
   });
 
+  it('reads only tables whose header starts with #, not tables documenting formats', () => {
+    const { controls, problems } = parseCompliance(`${doc('| G1 | x | open | - |')}\n| Field | Meaning |\n|---|---|\n| time | UTC |\n`);
+    expect(problems).toEqual([]);
+    expect(controls.map((c) => c.id)).toEqual(['G1']);
+  });
+
   it('refuses a proven control without a test, an unknown status and a malformed row', () => {
     const { problems } = parseCompliance(doc('| G1 | scopes | proven | trust me |\n| G2 | x | done | - |\n| G3 | y |'));
     expect(problems).toEqual([

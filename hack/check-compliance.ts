@@ -18,9 +18,15 @@ const evidencePattern = /`([^`]+)` › (case )?"([^"]+)"/g;
 export function parseCompliance(text: string): { controls: Control[]; problems: string[] } {
   const controls: Control[] = [];
   const problems: string[] = [];
+  // Only tables whose header starts with "#" are control tables (others document formats).
+  let inControls = false;
+  let previous = '';
   text.split('\n').forEach((raw, i) => {
     const line = i + 1;
-    if (!raw.startsWith('|') || /^\|\s*(#|-)/.test(raw)) return;
+    const header = raw.startsWith('|') && !previous.startsWith('|');
+    previous = raw;
+    if (header) inControls = /^\|\s*#\s*\|/.test(raw);
+    if (!inControls || header || !raw.startsWith('|') || /^\|\s*-/.test(raw)) return;
     const cells = raw.split('|').slice(1, -1).map((c) => c.trim());
     if (cells.length !== 4) {
       problems.push(`line ${line}: a control row has ${cells.length} cells, expected 4 (# | Control | Status | Evidence)`);

@@ -128,6 +128,14 @@ describe('AuditTrail', () => {
     expect(rec.argumentsDigest).toBe(argumentsHmac(digestKey, args));
   });
 
+  it('records the scopes the tool required and those the token carried, when the wiring says which', async () => {
+    const file = fresh();
+    const trail = await AuditTrail.open({ file, log, fsync: false, requiredScopes: (call) => (call.tool === 'read_email' ? ['mail:read', 'mail:metadata'] : undefined) });
+    trail.record(decision(1));
+    await trail.close();
+    expect(JSON.parse(lines(file)[1]!)).toMatchObject({ scopes: { required: ['mail:read', 'mail:metadata'], used: ['mail:read'] } });
+  });
+
   it('keeps one unforked chain when many decisions are queued at once', async () => {
     const { file, trail } = await trailWith(300);
     await trail.close();

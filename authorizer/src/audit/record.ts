@@ -7,7 +7,7 @@
 // names as its `prev`: a trail cut at its head no longer starts with its open line.
 //
 // Version 2 (written now; version 1 trails are still verified) records the governance guide's
-// fields (docs/audit.md): UTC time, agent (instance, roles), operator, server/tool/method,
+// fields (docs/compliance.md, "The audit record"): UTC time, agent (instance, roles), operator, server/tool/method,
 // redacted arguments and their keyed digest, the scopes the tool required and the token carried,
 // the approval status, approvers, the decision (rule, classification, enforcement, bundle
 // revision), session and stated purpose. Identities are commitments (pseudonym.ts): the chain
@@ -68,7 +68,7 @@ export function recordContext(o: { instance: string; digestKey?: Uint8Array; red
   return {
     instance: o.instance,
     redact: createRedactor(o.redaction),
-    // Without a configured key, digests correlate within this process only (docs/audit.md).
+    // Without a configured key, digests correlate within this process only (docs/compliance.md).
     digestKey: o.digestKey ?? randomBytes(32),
     ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}),
   };

@@ -59,7 +59,7 @@ async function sealed(file = fresh(), s: CheckpointSigner = signer): Promise<str
 }
 
 describe('checkpoints', () => {
-  it('seal the chain every N records and on close; verify says "intact to checkpoint N (seq S)"', async () => {
+  it('seal the chain every N records and on close; verify says intact to checkpoint N (seq S)', async () => {
     const file = await sealed();
     const cps = lines(file).map((l) => JSON.parse(l) as { type: string; seq: number; index?: number }).filter((l) => l.type === 'checkpoint');
     expect(cps.map((c) => [c.index, c.seq])).toEqual([[1, 11], [2, 22], [3, 28]]);
