@@ -124,7 +124,7 @@ function checksummed(name: DetectorName, re: RegExp, counts: RegExp, min: number
 
 export const detectors: Readonly<Record<DetectorName, Detector>> = {
   'private-key': matcher('private-key', /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g),
-  jwt: matcher('jwt', /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g),
+  jwt: matcher('jwt', /\beyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,65536}\.[A-Za-z0-9_-]*/g),
   bearer: matcher('bearer', /\b(?:Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi),
   'aws-access-key': matcher('aws-access-key', /\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b/g),
   'api-token': matcher('api-token', /\b(?:(?:sk|pk|rk)[-_](?:live|test|proj)?[-_]?[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})/g),
@@ -132,7 +132,10 @@ export const detectors: Readonly<Record<DetectorName, Detector>> = {
   iban: checksummed('iban', /\b[A-Z]{2}\d{2}(?: ?[A-Za-z0-9]){11,}/g, /[A-Za-z0-9]/, 15, 34, ibanValid),
   'us-ssn': matcher('us-ssn', /(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)/g),
   'uk-nino': matcher('uk-nino', /\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/g),
-  email: matcher('email', /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g),
+  // Bounded repetitions (RFC 5321's 64-character local part, 253-character domain): an
+  // unbounded `[...]+@` rescans the rest of a long string from every position (quadratic time
+  // on a megabyte of letters, on the decision path).
+  email: matcher('email', /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z])/g),
   // A run of digits with the separators numbers are written with, 9-15 digits (E.164's limit);
   // a date (8 digits) or a version does not qualify.
   phone: matcher('phone', /(?<![\w.+-])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\w-])/g, phoneLike),

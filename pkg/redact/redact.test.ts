@@ -107,6 +107,15 @@ describe('structured redaction', () => {
     expect(out).toBe('[REDACTED:email]');
   });
 
+  it('redacts a megabyte of hostile text per detector shape without backtracking blow-up, leaving it intact', () => {
+    const hostile = ['a'.repeat(1 << 20), `${'a.'.repeat(1 << 19)}`, `${'eyJ'.repeat(1 << 18)}`, `${'1 '.repeat(1 << 19)}`, `${'1'.repeat(1 << 20)}`, `${'Bearer '.repeat(1 << 17)}`, `${'DE00'.repeat(1 << 18)}`];
+    for (const h of hostile) {
+      const r = createRedactor({ maxString: Number.POSITIVE_INFINITY })(h);
+      expect(r.value === h, h.slice(0, 12)).toBe(true);
+      expect(r.found, h.slice(0, 12)).toEqual({});
+    }
+  }, 60_000);
+
   it('an unknown detector name is refused, naming it', () => {
     expect(() => createRedactor({ detectors: ['email', 'dna' as DetectorName] })).toThrow(/unknown redaction detector "dna"/);
   });
