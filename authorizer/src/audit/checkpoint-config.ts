@@ -26,7 +26,7 @@ export async function auditSealingFromEnv(): Promise<AuditSealing> {
     try {
       signer = await signerFromPem(pem.toString('utf8'), `AUDIT_SIGNING_KEY_FILE ${optional('AUDIT_SIGNING_KEY_FILE')}`, optional('AUDIT_SIGNING_KEY_ID'));
     } catch (err) {
-      throw new ConfigError((err as Error).message);
+      throw new ConfigError((err as Error).message, { cause: err });
     }
   }
   const every = int('AUDIT_CHECKPOINT_EVERY', 1000);
@@ -37,7 +37,7 @@ export async function auditSealingFromEnv(): Promise<AuditSealing> {
     try {
       intervalMs = parseDuration(interval, 'AUDIT_CHECKPOINT_INTERVAL');
     } catch (err) {
-      throw new ConfigError((err as Error).message);
+      throw new ConfigError((err as Error).message, { cause: err });
     }
   }
   const digestKey = fileBytes('AUDIT_DIGEST_KEY_FILE');
@@ -50,7 +50,7 @@ export async function auditSealingFromEnv(): Promise<AuditSealing> {
     try {
       fieldPathRegex(f);
     } catch (err) {
-      throw new ConfigError(`AUDIT_PERSONAL_FIELDS: ${(err as Error).message}`);
+      throw new ConfigError(`AUDIT_PERSONAL_FIELDS: ${(err as Error).message}`, { cause: err });
     }
   }
   return {

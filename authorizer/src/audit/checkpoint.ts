@@ -47,7 +47,7 @@ export async function signerFromPem(pem: string, what: string, keyId?: string): 
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw new Error(`${what}: not a PEM private key (${(err as Error).message})`);
+    throw new Error(`${what}: not a PEM private key (${(err as Error).message})`, { cause: err });
   }
   return { alg: algOf(key, what), key, keyId: keyId ?? (await keyIdOf(createPublicKey(key))) };
 }
@@ -70,7 +70,7 @@ export async function trustedKeysFromPem(pems: ReadonlyArray<{ pem: string; what
     try {
       key = createPublicKey(pem);
     } catch (err) {
-      throw new Error(`${what}: not a PEM public (or private) key (${(err as Error).message})`);
+      throw new Error(`${what}: not a PEM public (or private) key (${(err as Error).message})`, { cause: err });
     }
     algOf(key, what);
     keys.set(await keyIdOf(key), key);
