@@ -76,9 +76,9 @@ describe('checkpoints', () => {
     await expect(signerFromPem(rsa, 'key.pem')).rejects.toThrow(/key\.pem: a rsa key; audit checkpoints are signed with EC P-256 \(ES256\) or Ed25519 \(EdDSA\)/);
   });
 
-  it('continue their numbering after a restart', async () => {
+  it('continue their numbering and the chain\'s instance after a restart, under another pod name too', async () => {
     const file = await sealed();
-    const again = await AuditTrail.open({ file, log, fsync: false, signer, checkpointEvery: 10, instance: 'authorizer-0' });
+    const again = await AuditTrail.open({ file, log, fsync: false, signer, checkpointEvery: 10, instance: 'authorizer-7d9f-x2' });
     again.record(decision(26));
     await again.close();
     expect(await verifyAuditFile(file, { keys })).toMatchObject({ ok: true, checkpoint: { index: 4, seq: 30 }, summary: 'intact to checkpoint 4 (seq 30)' });

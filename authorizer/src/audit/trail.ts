@@ -77,7 +77,8 @@ export class AuditTrail {
   #size: number;
   #head: { seq: number; prev: string };
   readonly #ctx: RecordContext;
-  readonly #instance: string;
+  /** The chain's name: the open line's instance (a restarted pod under another name continues it). */
+  #instance: string;
   /** Checkpoints so far in this file, and records since the last one. */
   #checkpoints = 0;
   #unsealed = 0;
@@ -127,7 +128,11 @@ export class AuditTrail {
       const head = headAfter(checked.line);
       o.log.info({ file: o.file, seq: head.seq }, 'audit trail continues an existing chain');
       const trail = new AuditTrail(o, fh, size, head);
-      if (o.signer) trail.#checkpoints = await lastCheckpointIndex(o.file);
+      if (o.signer) {
+        const chain = await chainState(o.file);
+        trail.#checkpoints = chain.checkpoints;
+        if (chain.instance !== undefined) trail.#instance = chain.instance;
+      }
       return trail;
     } catch (err) {
       await fh.close().catch(() => undefined);
@@ -310,16 +315,20 @@ export class AuditTrail {
   }
 }
 
-/** The index of the file's last checkpoint line (0 when none), so a restart numbers on. */
-async function lastCheckpointIndex(path: string): Promise<number> {
-  let index = 0;
+/** The chain's name (its open line's instance) and its last checkpoint's index (0 when none), so a restart seals on under them. */
+async function chainState(path: string): Promise<{ instance?: string; checkpoints: number }> {
+  let checkpoints = 0;
+  let instance: string | undefined;
+  let first = true;
   for await (const { text } of fileLines(path)) {
-    if (text.includes('"type":"checkpoint"')) {
+    if (first || text.includes('"type":"checkpoint"')) {
       const checked = checkLine(text);
-      if (checked.ok && checked.line.type === 'checkpoint') index = checked.line.index;
+      if (checked.ok && checked.line.type === 'open' && 'instance' in checked.line) instance = checked.line.instance;
+      if (checked.ok && checked.line.type === 'checkpoint') checkpoints = checked.line.index;
     }
+    first = false;
   }
-  return index;
+  return { ...(instance !== undefined ? { instance } : {}), checkpoints };
 }
 
 /** The file's last line, read backwards from the end in chunks (the trail can be large). */

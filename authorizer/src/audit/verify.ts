@@ -77,7 +77,8 @@ function claimedSeq(text: string): number | undefined {
     const v = (JSON.parse(text) as { seq?: unknown }).seq;
     return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
   } catch {
-    return /"seq":(\d{1,15})[,}]/.exec(text)?.[1] !== undefined ? Number(/"seq":(\d{1,15})[,}]/.exec(text)?.[1]) : undefined;
+    const m = /"seq":(\d{1,15})[,}]/.exec(text);
+    return m ? Number(m[1]) : undefined;
   }
 }
 
@@ -210,7 +211,8 @@ async function checkBody(
   if (line.type === 'checkpoint') {
     const index = (checkpoint?.index ?? 0) + 1;
     if (line.index !== index) return { kind: line.index > index ? 'deleted' : 'inserted', reason: `checkpoint ${line.index} where checkpoint ${index} was due` };
-    if (line.instance !== instance) return { kind: 'forged', reason: `checkpoint of instance ${JSON.stringify(line.instance)} in the trail of ${JSON.stringify(instance)}` };
+    // A version 1 trail continued by a version 2 writer has no instance in its open line.
+    if (instance !== undefined && line.instance !== instance) return { kind: 'forged', reason: `checkpoint of instance ${JSON.stringify(line.instance)} in the trail of ${JSON.stringify(instance)}` };
     const problem = await checkCheckpoint(line.jws, { instance: line.instance, index: line.index, seq: line.seq, prev: line.prev, keyId: line.keyId }, keys);
     return problem ? { kind: 'forged', reason: `checkpoint ${line.index}: ${problem}` } : undefined;
   }
