@@ -24,14 +24,29 @@ export interface Detector {
   find(text: string): Span[];
 }
 
+/** A cheap test that the detector cannot match (most strings hold no '@', no 13 digits, ...): the regexes run on the decision path. */
+type Quick = (text: string) => boolean;
+const always: Quick = () => true;
+const digitCount = (text: string, atLeast: number): boolean => {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++n >= atLeast) return true;
+  }
+  return false;
+};
+
 /** Spans of every match of a global regex that `accept` confirms. */
-function matcher(name: DetectorName, re: RegExp, accept: (match: string) => boolean = () => true): Detector {
+function matcher(name: DetectorName, re: RegExp, accept: (match: string) => boolean = () => true, quick: Quick = always): Detector {
   return {
     name,
     find(text) {
+      if (!quick(text)) return [];
       const spans: Span[] = [];
-      for (const m of text.matchAll(re)) {
+      re.lastIndex = 0;
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
         if (accept(m[0])) spans.push({ start: m.index, end: m.index + m[0].length });
+        if (m[0].length === 0) re.lastIndex++;
       }
       return spans;
     },
@@ -100,12 +115,14 @@ const phoneLike = (m: string) => {
  * match, cut after a character `counts`, with between min and max counted characters, that
  * `valid` accepts (a card followed by a group of other digits, an IBAN followed by a word).
  */
-function checksummed(name: DetectorName, re: RegExp, counts: RegExp, min: number, max: number, valid: (s: string) => boolean): Detector {
+function checksummed(name: DetectorName, re: RegExp, counts: RegExp, min: number, max: number, valid: (s: string) => boolean, quick: Quick = always): Detector {
   return {
     name,
     find(text) {
+      if (!quick(text)) return [];
       const spans: Span[] = [];
-      for (const m of text.matchAll(re)) {
+      re.lastIndex = 0;
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
         const cuts: number[] = [];
         let n = 0;
         for (let i = 0; i < m[0].length; i++) {
@@ -123,23 +140,23 @@ function checksummed(name: DetectorName, re: RegExp, counts: RegExp, min: number
 }
 
 export const detectors: Readonly<Record<DetectorName, Detector>> = {
-  'private-key': matcher('private-key', /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g),
-  jwt: matcher('jwt', /\beyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,65536}\.[A-Za-z0-9_-]*/g),
-  bearer: matcher('bearer', /\b(?:Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi),
-  'aws-access-key': matcher('aws-access-key', /\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b/g),
-  'api-token': matcher('api-token', /\b(?:(?:sk|pk|rk)[-_](?:live|test|proj)?[-_]?[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})/g),
-  'payment-card': checksummed('payment-card', /(?<![\d-])\d(?:[ -]?\d){12,}/g, /\d/, 13, 19, (m) => luhnValid(digitsOf(m))),
-  iban: checksummed('iban', /\b[A-Z]{2}\d{2}(?: ?[A-Za-z0-9]){11,}/g, /[A-Za-z0-9]/, 15, 34, ibanValid),
-  'us-ssn': matcher('us-ssn', /(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)/g),
-  'uk-nino': matcher('uk-nino', /\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/g),
+  'private-key': matcher('private-key', /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, undefined, (t) => t.includes('-----BEGIN ')),
+  jwt: matcher('jwt', /\beyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{5,65536}\.[A-Za-z0-9_-]*/g, undefined, (t) => t.includes('eyJ')),
+  bearer: matcher('bearer', /\b(?:Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, undefined, (t) => t.length >= 13 && /bearer|basic|token/i.test(t)),
+  'aws-access-key': matcher('aws-access-key', /\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b/g, undefined, (t) => /A(?:KI|SI|GP|ID|RO)A/.test(t)),
+  'api-token': matcher('api-token', /\b(?:(?:sk|pk|rk)[-_](?:live|test|proj)?[-_]?[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})/g, undefined, (t) => t.length >= 13 && /[spr]k[-_]|gh[pousr]_|github_pat_|xox|AIza/.test(t)),
+  'payment-card': checksummed('payment-card', /(?<![\d-])\d(?:[ -]?\d){12,}/g, /\d/, 13, 19, (m) => luhnValid(digitsOf(m)), (t) => digitCount(t, 13)),
+  iban: checksummed('iban', /\b[A-Z]{2}\d{2}(?: ?[A-Za-z0-9]){11,}/g, /[A-Za-z0-9]/, 15, 34, ibanValid, (t) => /[A-Z]{2}\d{2}/.test(t)),
+  'us-ssn': matcher('us-ssn', /(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)/g, undefined, (t) => t.includes('-') && digitCount(t, 9)),
+  'uk-nino': matcher('uk-nino', /\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/g, undefined, (t) => digitCount(t, 6)),
   // Bounded repetitions (RFC 5321's 64-character local part, 253-character domain): an
   // unbounded `[...]+@` rescans the rest of a long string from every position (quadratic time
   // on a megabyte of letters, on the decision path).
-  email: matcher('email', /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z])/g),
+  email: matcher('email', /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z])/g, undefined, (t) => t.includes('@')),
   // A run of digits with the separators numbers are written with, 9-15 digits (E.164's limit);
   // a date (8 digits) or a version does not qualify.
-  phone: matcher('phone', /(?<![\w.+-])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\w-])/g, phoneLike),
-  'high-entropy': matcher('high-entropy', /[A-Za-z0-9+/_=.-]{32,}/g, looksRandom),
+  phone: matcher('phone', /(?<![\w.+-])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\w-])/g, phoneLike, (t) => digitCount(t, 9)),
+  'high-entropy': matcher('high-entropy', /[A-Za-z0-9+/_=.-]{32,}/g, looksRandom, (t) => t.length >= 32),
 };
 
 /**

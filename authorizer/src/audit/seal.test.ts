@@ -167,6 +167,19 @@ describe('the verifier names the first tampered line and how', () => {
   });
 });
 
+describe('commitments', () => {
+  it('are read from the identity fields only: a client sending "commit:<hex>" as an argument does not make the trail look tampered', async () => {
+    const file = fresh();
+    const trail = await AuditTrail.open({ file, log, fsync: false });
+    const r = decision(1);
+    r.call.arguments = { ref: `commit:${'a'.repeat(64)}`, nested: [{ subject: `commit:${'b'.repeat(64)}` }] };
+    trail.record(r);
+    await trail.close();
+    expect(readFileSync(file, 'utf8')).toContain(`commit:${'a'.repeat(64)}`);
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 1 });
+  });
+});
+
 describe('erasure by pseudonym', () => {
   const approval = (user: string): ApprovalRequest => ({
     apiVersion: 'toolgate.io/v1alpha1', kind: 'ApprovalRequest', metadata: { namespace: 'ns', name: 'ar-1' }, spec: {} as ApprovalRequest['spec'],

@@ -82,16 +82,24 @@ function claimedSeq(text: string): number | undefined {
   }
 }
 
-/** Every "commit:…" string in a line's chained part. */
-function commitmentsIn(v: unknown, out: Set<string>): Set<string> {
-  const stack = [v];
-  while (stack.length > 0) {
-    const x = stack.pop();
-    if (typeof x === 'string') {
-      if (/^commit:[0-9a-f]{64}$/.test(x)) out.add(x);
-    } else if (Array.isArray(x)) stack.push(...x);
-    else if (x !== null && typeof x === 'object') stack.push(...Object.values(x));
-  }
+/**
+ * The commitments a record makes: its identity fields only. Never a walk of the whole line: a
+ * client can send "commit:<64 hex>" as an argument value, and must not make a sound trail look
+ * tampered with (nor cost the verifier a walk of arguments thousands of levels deep).
+ */
+function commitmentsIn(line: Record<string, unknown>): Set<string> {
+  const out = new Set<string>();
+  const add = (v: unknown) => { if (typeof v === 'string' && v.startsWith('commit:')) out.add(v); };
+  const who = (o: unknown) => {
+    if (o === null || typeof o !== 'object') return;
+    const r = o as { agent?: { instance?: unknown }; operator?: unknown; subject?: unknown };
+    add(r.agent?.instance);
+    add(r.operator);
+    add(r.subject);
+  };
+  who(line);
+  who(line.caller);
+  for (const list of [line.approvedBy, line.deniedBy]) if (Array.isArray(list)) list.forEach(add);
   return out;
 }
 
@@ -221,8 +229,7 @@ async function checkBody(
     return undefined;
   }
   const personal = (line as { personal?: Openings }).personal;
-  const { personal: _p, ...chained } = line as Record<string, unknown>;
-  const used = commitmentsIn(chained, new Set());
+  const used = commitmentsIn(line as Record<string, unknown>);
   for (const c of used) {
     const o = personal?.[c];
     if (!o) return { kind: 'edited', reason: `the personal value ${c.slice(0, 19)}… has no opening: it was removed` };
