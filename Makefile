@@ -63,9 +63,10 @@ generate: node_modules/.installed ## Regenerate crds/ (from api/v1alpha1), the c
 	@node hack/write-json-schemas.ts
 
 .PHONY: verify
-verify: tools ## Check generated files are current and manifests are valid.
+verify: tools ## Check generated files are current, manifests are valid and docs/compliance.md names only tests that exist.
 	@node hack/generate.ts --check
 	@node hack/write-json-schemas.ts --check
+	@node hack/check-compliance.ts
 	@node hack/write-cr-schemas.ts
 	@kubeconform -strict -summary -schema-location 'build/schemas/{{.ResourceKind}}-toolgate-{{.ResourceAPIVersion}}.json' \
 	  -skip CustomResourceDefinition,Kustomization config/samples profiles

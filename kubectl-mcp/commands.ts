@@ -16,6 +16,7 @@ Usage:
   kubectl mcp init --profile NAME [--tenant T] [--var K=V] scaffold a commented mcp-security.yaml
   kubectl mcp profile list|show|add                       shipped community profiles and pack files
   kubectl mcp tools list|diff|accept                      pinned tool definitions: review and accept changes
+  kubectl mcp audit verify|show|erase FILE                verify, read or erase (by pseudonym) an audit trail
 
 Every subcommand takes --kubeconfig, --context, -n/--namespace and -h/--help.
 Run 'kubectl mcp <command> --help' for more.
@@ -34,6 +35,7 @@ const helps: Record<string, () => Promise<string>> = {
   init: async () => (await import('./init.ts')).initHelp,
   profile: async () => (await import('./profile.ts')).profileHelp,
   tools: async () => (await import('./tools.ts')).toolsHelp,
+  audit: async () => (await import('./audit.ts')).auditHelp,
 };
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -60,6 +62,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await (await import('./profile.ts')).profileCommand(rest, out);
       case 'tools':
         return await (await import('./tools.ts')).tools(rest, out);
+      case 'audit':
+        return await (await import('./audit.ts')).audit(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
@@ -72,7 +76,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, import, export, init, profile, tools)`, '');
+        throw new UsageError(`unknown command "${command}" (commands: approvals, show, approve, deny, explain, import, export, init, profile, tools, audit)`, '');
     }
   } catch (e) {
     if (e instanceof UsageError) {

@@ -49,7 +49,7 @@ describe('contract', () => {
   });
 
   it('compiles every contract toolgate declares (strict ajv: a schema typo fails here)', () => {
-    for (const c of [gatewayConfigContract, manifestFileContract, decisionContract, ...Object.values(auditLineContracts)]) {
+    for (const c of [gatewayConfigContract, manifestFileContract, decisionContract, ...Object.values(auditLineContracts).flatMap((byType) => Object.values(byType))]) {
       expect(c.problem([]), c.name).toMatch(/must be object, got array$/);
     }
   });

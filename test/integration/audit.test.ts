@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { argumentsDigest } from '../../authorizer/src/approvals/request.ts';
+import { argumentsHmac } from '../../pkg/redact/digest.ts';
+import { revealed, type Openings } from '../../authorizer/src/audit/pseudonym.ts';
 import { AuditTrail, verifyAuditFile } from '../../authorizer/src/audit/index.ts';
 import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
 import { compileVariant } from '../../pkg/policy/engine/testdata/cases.ts';
@@ -40,7 +41,8 @@ describe('audit trail over the real decision path', () => {
   it('writes one verifying, redacted record per decision and per refusal, and finds tampering at its line', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'toolgate-audit-it-')), 'pod-a', 'audit.jsonl');
     const registry = new Registry();
-    const trail = await AuditTrail.open({ file, log, registry });
+    const digestKey = Buffer.alloc(32, 5);
+    const trail = await AuditTrail.open({ file, log, registry, digestKey });
     const gate = new Gate({ router, log, catalog: anyNameCatalog, onDecision: (r) => trail.record(r), onRefusal: (r) => trail.recordRefusal(r) });
 
     const readArgs = { id: '42', password };
@@ -69,26 +71,30 @@ describe('audit trail over the real decision path', () => {
     expect(recs.map((r) => r.action)).toEqual(['allow', 'deny', 'require_approval', 'allow']);
     const refusals = all.filter((r) => r.type === 'refusal');
     expect(refusals).toMatchObject([
-      { stage: 'decision', method: 'tools/call', server: 'fetch', tool: 'fetch', httpStatus: 200, code: -31001, requestId: 3, decisionId: verdicts[1]!.decisionId, sessionId: 'session-1', caller: { agent: 'agent-1', subject: 'alice' } },
+      { stage: 'decision', method: 'tools/call', server: 'fetch', tool: 'fetch', httpStatus: 200, code: -31001, requestId: 3, decisionId: verdicts[1]!.decisionId, sessionId: 'session-1', caller: { agent: { instance: expect.stringMatching(/^commit:/) }, subject: expect.stringMatching(/^commit:/) } },
       { stage: 'decision', server: 'gmail', tool: 'send_email', httpStatus: 200, code: -31002, requestId: 4, decisionId: verdicts[2]!.decisionId },
       { stage: 'message', method: 'tools/call', httpStatus: 200, code: -32602, requestId: 5, reason: 'params.arguments must be an object' },
     ]);
     expect(refusals[2]).not.toHaveProperty('decisionId');
+    // Identities are committed in the chained part and opened beside it (erasable, audit format 2).
+    const refCaller = refusals[0]?.caller as { agent: { instance: string }; subject: string };
+    expect([revealed(refusals[0]?.personal as Openings, refCaller.agent.instance), revealed(refusals[0]?.personal as Openings, refCaller.subject)]).toEqual(['agent-1', 'alice']);
     expect(recs[0]).toMatchObject({
-      seq: 1, frontEnd: 'proxy', revision: 'rev-audit', server: 'gmail', tool: 'read_email', rule: 'Allow read-only', sessionId: 'session-1',
-      caller: { agent: 'agent-1', operator: 'alice', subject: 'alice', issuer: 'https://issuer.test', roles: [] },
-      arguments: { id: '42', password: '[REDACTED]' }, argumentsDigest: argumentsDigest(readArgs),
+      seq: 1, version: 2, frontEnd: 'proxy', enforcement: 'enforce', revision: 'rev-audit', server: 'gmail', tool: 'read_email', method: 'tools/call', rule: 'Allow read-only', sessionId: 'session-1',
+      approval: 'bypassed', agent: { instance: expect.stringMatching(/^commit:/), roles: [] }, caller: { subject: expect.stringMatching(/^commit:/), issuer: 'https://issuer.test' },
+      arguments: { id: '42', password: '[REDACTED:secret-key]' }, redactions: { 'secret-key': 1 }, argumentsDigest: argumentsHmac(digestKey, readArgs),
     });
+    expect(revealed(recs[0]?.personal as Openings, recs[0]?.operator as string)).toBe('alice');
     expect(recs[0]?.policy).toBe('agents/acme');
     expect(recs[1]).toMatchObject({ rule: 'Block SSRF to cloud metadata', tool: 'fetch' });
-    expect(recs[2]).toMatchObject({ rule: 'Approve external communication', arguments: { to: 'eve@evil.com', api_key: '[REDACTED]' } });
+    expect(recs[2]).toMatchObject({ rule: 'Approve external communication', approval: 'pending', arguments: { to: '[REDACTED:email]', api_key: '[REDACTED:secret-key]' } });
     const text = readFileSync(file, 'utf8');
-    for (const secret of [password, 'sk_live_abcdefghijklmnopqrstuvwx', 'jti-7f3a', 'norg:messaging:write']) expect(text).not.toContain(secret);
+    for (const secret of [password, 'sk_live_abcdefghijklmnopqrstuvwx', 'jti-7f3a', 'norg:messaging:write', 'eve@evil.com']) expect(text).not.toContain(secret);
     expect((await registry.getSingleMetric('toolgate_authorizer_audit_records_total')?.get())?.values[0]?.value).toBe(7);
 
     // A restarted pod continues the same chain.
     await trail.close();
-    const again = await AuditTrail.open({ file, log });
+    const again = await AuditTrail.open({ file, log, digestKey });
     const gate2 = new Gate({ router, log, catalog: anyNameCatalog, onDecision: (r) => again.record(r), onRefusal: (r) => again.recordRefusal(r) });
     await gate2.admit(parseJsonRpc(body(8, 'tools/call', { name: 'gmail__read_email', arguments: { id: '44' } })), ctx);
     await again.close();
@@ -103,7 +109,7 @@ describe('audit trail over the real decision path', () => {
     expect(tampered).toMatchObject({ ok: false, line: 5 });
     const cli = await promisify(execFile)(process.execPath, ['authorizer/src/audit/verify.ts', file]).then(() => undefined, (err: { code: number; stderr: string }) => err);
     expect(cli?.code).toBe(1);
-    expect(cli?.stderr).toMatch(/line 5: hash mismatch/);
+    expect(cli?.stderr).toMatch(/line 5 \(seq 4\): edited — hash mismatch/);
 
     // A refusal edited to look like another status is found too.
     const fixed = lines(file);

@@ -10,7 +10,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../../api/v1alpha1/index.ts';
 import type { DecisionRecord } from '../gate/decision-path.ts';
-import { argumentsDigest } from '../approvals/request.ts';
+import { argumentsHmac } from '../../../pkg/redact/digest.ts';
+import { revealed, type Openings } from './pseudonym.ts';
 import { AuditTrail, verifyAuditFile } from './index.ts';
 
 const log = pino({ level: 'silent' });
@@ -52,18 +53,40 @@ describe('AuditTrail', () => {
     expect(ls[0]).toMatchObject({ type: 'open', seq: 0 });
     expect(ls[0]?.genesis).toMatch(/^genesis:[0-9a-f]{32}$/);
     expect(ls[1]).toMatchObject({
-      type: 'decision', seq: 1, prev: ls[0]?.genesis, decisionId: 'd-1', frontEnd: 'proxy', policy: 'ns/p', revision: 'rev-1', server: 'gmail', tool: 'read_email',
-      verb: 'get', labels: ['pii'], action: 'allow', rule: 'Allow read-only', reasons: ['read-only'], sessionId: 's-1',
-      caller: { agent: 'agent-1', operator: 'alice', subject: 'alice', issuer: 'https://issuer.test', roles: ['reader'] },
+      type: 'decision', version: 2, seq: 1, prev: ls[0]?.genesis, decisionId: 'd-1', frontEnd: 'proxy', enforcement: 'enforce', policy: 'ns/p', revision: 'rev-1', server: 'gmail', tool: 'read_email',
+      method: 'tools/call', classification: { verb: 'get', labels: ['pii'], annotations: {}, sources: [] }, action: 'allow', rule: 'Allow read-only', reasons: ['read-only'], sessionId: 's-1',
+      approval: 'bypassed', agent: { instance: expect.stringMatching(/^commit:/), roles: ['reader'] }, operator: expect.stringMatching(/^commit:/),
+      caller: { subject: expect.stringMatching(/^commit:/), issuer: 'https://issuer.test' },
     });
+    // Identities are commitments in the chained part, opened beside it; one value, one commitment.
+    const personal = ls[1]?.personal as Openings;
+    const rec = ls[1] as { agent: { instance: string }; operator: string; caller: { subject: string } };
+    expect(revealed(personal, rec.agent.instance)).toBe('agent-1');
+    expect(revealed(personal, rec.operator)).toBe('alice');
+    expect(rec.caller.subject).toBe(rec.operator);
     expect(ls[2]?.prev).toBe(ls[1]?.hash);
-    expect(await verifyAuditFile(file)).toEqual({ ok: true, records: 5, head: { seq: 5, hash: ls[5]?.hash } });
+    expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 5, head: { seq: 5, hash: ls[5]?.hash }, version: 2, unsealed: 5, summary: expect.stringContaining('intact, no checkpoint') });
     expect(await metric(registry, 'toolgate_authorizer_audit_records_total')).toBe(5);
+  });
+
+  it('stamps every record with an ISO-8601 UTC time, and the checker refuses a time in another zone', async () => {
+    const { file, trail } = await trailWith(3);
+    await trail.close();
+    for (const l of lines(file)) {
+      const time = (JSON.parse(l) as { time: string }).time;
+      expect(time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(new Date(time).toISOString()).toBe(time);
+    }
+    const { checkLine, hashOf } = await import('./record.ts');
+    const { canonicalJson } = await import('../../../pkg/json/canonical.ts');
+    const o = { ...(JSON.parse(lines(file)[1]!) as Record<string, unknown>), time: '2026-11-22T10:00:00+01:00' };
+    expect(checkLine(canonicalJson({ ...o, hash: hashOf(o) }))).toMatchObject({ ok: false, reason: expect.stringContaining('time') });
   });
 
   it('chains what became of a held call: who approved, which replica released it', async () => {
     const file = fresh();
-    const trail = await AuditTrail.open({ file, log, fsync: false });
+    const digestKey = Buffer.alloc(32, 3);
+    const trail = await AuditTrail.open({ file, log, fsync: false, digestKey });
     const held = decision(1, { to: 'eve@evil.com' });
     trail.record(held);
     const request = {
@@ -78,15 +101,19 @@ describe('AuditTrail', () => {
     await trail.close();
     const [, first, second] = lines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(second).toMatchObject({
-      type: 'approval', seq: 2, prev: first?.hash, decisionId: 'd-1', mode: 'hold', outcome: 'released', request: 'ns/ar-1',
-      approvedBy: ['ann', 'bob'], deniedBy: [], consumedBy: 'authorizer-0', argumentsDigest: argumentsDigest({ to: 'eve@evil.com' }),
+      type: 'approval', version: 2, seq: 2, prev: first?.hash, decisionId: 'd-1', mode: 'hold', outcome: 'released', approval: 'approved', request: 'ns/ar-1',
+      deniedBy: [], consumedBy: 'authorizer-0', argumentsDigest: argumentsHmac(digestKey, { to: 'eve@evil.com' }),
     });
+    expect((second?.approvedBy as string[]).map((c) => revealed(second?.personal as Openings, c))).toEqual(['ann', 'bob']);
+    expect(first?.argumentsDigest).toBe(second?.argumentsDigest);
+    expect(readFileSync(file, 'utf8')).not.toContain('eve@evil.com');
     expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: 2 });
   });
 
-  it('redacts arguments with the approvals redactor, digests the unredacted ones, and writes no token data', async () => {
+  it('redacts arguments with pkg/redact, digests the unredacted ones with the keyed HMAC, and writes no token data', async () => {
     const file = fresh();
-    const trail = await AuditTrail.open({ file, log, fsync: false });
+    const digestKey = Buffer.alloc(32, 9);
+    const trail = await AuditTrail.open({ file, log, fsync: false, digestKey });
     const args = { user: 'bob', password: 'hunter2-very-secret', note: 'Bearer abcdefghijklmnop' };
     trail.record(decision(1, args));
     await trail.close();
@@ -96,8 +123,17 @@ describe('AuditTrail', () => {
     expect(text).not.toContain('jti-secret-ish');
     expect(text).not.toContain('mail:read');
     const rec = JSON.parse(lines(file)[1]!) as Record<string, unknown>;
-    expect(rec.arguments).toEqual({ user: 'bob', password: '[REDACTED]', note: '[REDACTED]' });
-    expect(rec.argumentsDigest).toBe(argumentsDigest(args));
+    expect(rec.arguments).toEqual({ user: 'bob', password: '[REDACTED:secret-key]', note: '[REDACTED:bearer]' });
+    expect(rec.redactions).toEqual({ 'secret-key': 1, bearer: 1 });
+    expect(rec.argumentsDigest).toBe(argumentsHmac(digestKey, args));
+  });
+
+  it('records the scopes the tool required and those the token carried, when the wiring says which', async () => {
+    const file = fresh();
+    const trail = await AuditTrail.open({ file, log, fsync: false, requiredScopes: (call) => (call.tool === 'read_email' ? ['mail:read', 'mail:metadata'] : undefined) });
+    trail.record(decision(1));
+    await trail.close();
+    expect(JSON.parse(lines(file)[1]!)).toMatchObject({ scopes: { required: ['mail:read', 'mail:metadata'], used: ['mail:read'] } });
   });
 
   it('keeps one unforked chain when many decisions are queued at once', async () => {
@@ -176,16 +212,14 @@ describe('verifyAuditFile', () => {
 
   it('finds a deleted line', async () => {
     const r = await tampered((ls) => ls.filter((_, i) => i !== 2));
-    expect(r).toMatchObject({ ok: false, line: 3 });
-    if (!r.ok) expect(r.reason).toMatch(/seq 3 follows seq 1.*deleted/);
+    expect(r).toMatchObject({ ok: false, line: 3, seq: 3, kind: 'deleted', summary: 'line 3 (seq 3): deleted — record 2 is missing before this line (seq 3 follows seq 1)' });
   });
 
   it('finds reordered lines', async () => {
     const r = await tampered((ls) => [ls[0]!, ls[1]!, ls[3]!, ls[2]!, ls[4]!]);
-    expect(r).toMatchObject({ ok: false, line: 3 });
-    if (!r.ok) expect(r.reason).toContain('deleted');
+    expect(r).toMatchObject({ ok: false, line: 3, seq: 3, kind: 'reordered', summary: 'line 3 (seq 3): reordered — seq 3 comes before seq 2 (line 4): lines were reordered' });
     const r2 = await tampered((ls) => [ls[0]!, ls[2]!, ls[1]!, ls[3]!, ls[4]!]);
-    expect(r2).toMatchObject({ ok: false, line: 2 });
+    expect(r2).toMatchObject({ ok: false, line: 2, kind: 'reordered' });
   });
 
   it('finds a head cut off (open line gone)', async () => {
@@ -216,6 +250,6 @@ describe('verifyAuditFile', () => {
     rewrite(file, lines(file).filter((_, i) => i !== 1));
     const bad = await run(process.execPath, [cli, file]).then(() => undefined, (err: { code: number; stderr: string }) => err);
     expect(bad?.code).toBe(1);
-    expect(bad?.stderr).toContain('line 2:');
-  });
+    expect(bad?.stderr).toContain('line 2 (seq 2): deleted — record 1 is missing');
+  }, 30_000);
 });

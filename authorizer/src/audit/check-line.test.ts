@@ -5,20 +5,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JsonNumber } from '../../../pkg/json/number.ts';
-import { chain, checkLine, hashOf, openLine, serialize, type AuditDecisionBody, type AuditLine } from './record.ts';
+import type { AuditDecisionBodyV2 } from '../../../pkg/contracts/audit.ts';
+import { Committer } from './pseudonym.ts';
+import { chain, checkLine, hashOf, openLine, serialize, type AuditLine } from './record.ts';
 import { verifyAuditFile } from './verify.ts';
 
-const digest = `sha256:${'a'.repeat(64)}`;
-function body(args: unknown = { id: '1' }): AuditDecisionBody {
+const digest = `hmac-sha256:${'a'.repeat(64)}`;
+const committer = new Committer();
+const subject = committer.commit('alice');
+function body(args: unknown = { id: '1' }): AuditDecisionBodyV2 {
   return {
-    type: 'decision', time: '2026-01-01T00:00:00.000Z', decisionId: 'd-1', frontEnd: 'proxy', policy: 'ns/p', revision: 'rev-1',
-    server: 'gmail', tool: 'read_email', verb: 'get', labels: [], action: 'allow', rule: 'r', reasons: ['why'],
-    caller: { subject: 'alice', issuer: 'https://issuer.test', roles: [] }, argumentsDigest: digest, arguments: args,
+    type: 'decision', version: 2, time: '2026-01-01T00:00:00.000Z', decisionId: 'd-1', frontEnd: 'proxy', enforcement: 'enforce', policy: 'ns/p', revision: 'rev-1',
+    server: 'gmail', tool: 'read_email', method: 'tools/call', classification: { verb: 'get', labels: [], annotations: {}, sources: [] }, action: 'allow', rule: 'r', reasons: ['why'],
+    approval: 'bypassed', agent: { roles: [] }, caller: { subject, issuer: 'https://issuer.test' }, argumentsDigest: digest, arguments: args, redactions: {},
   };
 }
 
-const open = openLine(new Date(0));
-const first = (args?: unknown) => chain(body(args), 1, open.genesis);
+const open = openLine('test', new Date(0));
+const first = (args?: unknown) => chain({ body: body(args), personal: committer.openings }, 1, open.genesis);
 /** A line with one field replaced and the hash recomputed, so only the shape is wrong. */
 function reshaped(edit: (o: Record<string, unknown>) => void): string {
   const o = { ...first() } as Record<string, unknown>;
@@ -64,7 +68,9 @@ describe('checkLine', () => {
     ['an unknown kind', reshaped((o) => { o.type = 'note'; }), 'field "type" is "note", expected one of "open", "decision", "approval"'],
     ['a missing field', reshaped((o) => { delete o.rule; }), 'decision record.rule: is required'],
     ['an unknown field', reshaped((o) => { o.approvedByMallory = true; }), 'decision record.approvedByMallory: is not a known field'],
-    ['a caller without subject', reshaped((o) => { o.caller = { issuer: 'x', roles: [] }; }), 'decision record.caller.subject: is required'],
+    ['a caller without subject', reshaped((o) => { o.caller = { issuer: 'x' }; }), 'decision record.caller.subject: is required'],
+    ['an identity in clear instead of committed', reshaped((o) => { o.caller = { subject: 'alice', issuer: 'x' }; }), 'decision record.caller.subject: must match pattern'],
+    ['an unknown version', reshaped((o) => { o.version = 3; }), 'field "version" is 3, expected one of 1, 2'],
     ['a record at seq 0', reshaped((o) => { o.seq = 0; }), 'decision record.seq: must be >= 1'],
     ['a seq no double holds', reshaped((o) => { o.seq = new JsonNumber('9007199254740993'); }), 'decision record.seq: must be integer, got string'],
     ['a prev that is no hash', reshaped((o) => { o.prev = 'x'; }), 'decision record.prev: must match pattern'],

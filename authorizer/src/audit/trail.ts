@@ -13,6 +13,10 @@
 // spec.audit.onFailure: Allow. The disk is on the latency path of allowed calls; the queue still
 // batches concurrent records into one write and one fdatasync. Every lost record is logged and
 // counted in toolgate_authorizer_audit_write_errors_total.
+//
+// With a signing key, the queue also seals the chain with signed checkpoint lines
+// (checkpoint.ts): after every checkpointEvery records, every checkpointIntervalMs when records
+// were written since the last one, and on close.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -20,7 +24,10 @@ import { Registry } from 'prom-client';
 import type { DecisionRecord } from '../gate/decision-path.ts';
 import type { RefusalRecord } from '../gate/outcome.ts';
 import { createAuditMetrics, type AuditMetrics } from './metrics.ts';
-import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, refusalBody, serialize, type ApprovalEvent, type AuditBody } from './record.ts';
+import type { RedactionOptions } from '../../../pkg/redact/redact.ts';
+import type { ToolCall } from '../gate/types.ts';
+import { signCheckpoint, type CheckpointSigner } from './checkpoint.ts';
+import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, recordContext, refusalBody, responseBody, serialize, type ApprovalEvent, type AuditCheckpointBody, type Recordable, type RecordContext, type ResponseEvent } from './record.ts';
 import { fileLines } from './verify.ts';
 
 export interface AuditTrailOptions {
@@ -30,11 +37,26 @@ export interface AuditTrailOptions {
   /** fdatasync after each batch (default true): a record the pod wrote survives a node crash. */
   fsync?: boolean;
   now?: () => Date;
+  /** This authorizer instance (pod name): its chain's name in the open line and checkpoints. */
+  instance?: string;
+  /** Key of the arguments HMAC (AUDIT_DIGEST_KEY_FILE); without it digests correlate within this process only. */
+  digestKey?: Uint8Array;
+  /** Detectors and personal fields of the redaction (pkg/redact). */
+  redaction?: RedactionOptions;
+  /** The scopes a call's tool needs, for the record's `scopes` (the policy's classification). */
+  requiredScopes?: (call: ToolCall) => string[] | undefined;
+  /** Signs checkpoints (AUDIT_SIGNING_KEY_FILE); without it the chain is not sealed. */
+  signer?: CheckpointSigner;
+  /** A checkpoint after this many records (default 1000). */
+  checkpointEvery?: number;
+  /** A checkpoint this often while records are written (default 60000 ms). */
+  checkpointIntervalMs?: number;
 }
 
 /** A queued record and, when someone waits for it, how to tell them whether it was written. */
 interface Pending {
-  body: AuditBody;
+  /** A record, or 'seal': a checkpoint, signed when its place in the chain is known. */
+  body: Recordable | 'seal';
   settle?: (written: WriteResult) => void;
 }
 
@@ -54,6 +76,13 @@ export class AuditTrail {
   readonly #now: () => Date;
   #size: number;
   #head: { seq: number; prev: string };
+  readonly #ctx: RecordContext;
+  /** The chain's name: the open line's instance (a restarted pod under another name continues it). */
+  #instance: string;
+  /** Checkpoints so far in this file, and records since the last one. */
+  #checkpoints = 0;
+  #unsealed = 0;
+  #timer: NodeJS.Timeout | undefined;
   #pending: Pending[] = [];
   #draining: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -68,6 +97,9 @@ export class AuditTrail {
     this.#head = head;
     this.#now = o.now ?? (() => new Date());
     this.metrics = createAuditMetrics(o.registry ?? new Registry());
+    this.#instance = o.instance ?? 'authorizer';
+    this.#ctx = recordContext({ instance: this.#instance, ...(o.digestKey ? { digestKey: o.digestKey } : {}), ...(o.redaction ? { redaction: o.redaction } : {}), ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}) });
+    this.#startSealing();
   }
 
   /**
@@ -81,7 +113,7 @@ export class AuditTrail {
     try {
       const { size } = await fh.stat();
       if (size === 0) {
-        const opening = openLine(o.now?.() ?? new Date());
+        const opening = openLine(o.instance ?? 'authorizer', o.now?.() ?? new Date());
         const first = serialize(opening);
         await fh.write(first);
         if (o.fsync !== false) await fh.datasync();
@@ -95,7 +127,13 @@ export class AuditTrail {
       if (!checked.ok) throw new AuditTrailError(`audit trail ${o.file}: last line (line ${await lineCount(o.file)}) does not verify: ${checked.reason}; refusing to continue the chain. Run the verifier, move the file aside and restart`);
       const head = headAfter(checked.line);
       o.log.info({ file: o.file, seq: head.seq }, 'audit trail continues an existing chain');
-      return new AuditTrail(o, fh, size, head);
+      const trail = new AuditTrail(o, fh, size, head);
+      if (o.signer) {
+        const chain = await chainState(o.file);
+        trail.#checkpoints = chain.checkpoints;
+        if (chain.instance !== undefined) trail.#instance = chain.instance;
+      }
+      return trail;
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;
@@ -118,21 +156,26 @@ export class AuditTrail {
    * lost record means for the call).
    */
   record(r: DecisionRecord): Promise<WriteResult> {
-    return new Promise((settle) => this.#queue(() => decisionBody(r, this.#now()), r.verdict.decisionId, settle));
+    return new Promise((settle) => this.#queue(() => decisionBody(r, this.#ctx, this.#now()), r.verdict.decisionId, settle));
   }
 
   /** Queues what became of a held call (released, denied, expired, ...); never throws. */
   recordApproval(e: ApprovalEvent): void {
-    this.#queue(() => approvalBody(e, this.#now()), e.verdict.decisionId);
+    this.#queue(() => approvalBody(e, this.#ctx, this.#now()), e.verdict.decisionId);
   }
 
   /** Queues one refusal (the gate's, wherever it refused); never throws. */
   recordRefusal(r: RefusalRecord): void {
-    this.#queue(() => refusalBody(r, this.#now()), r.decisionId);
+    this.#queue(() => refusalBody(r, this.#ctx, this.#now()), r.decisionId);
   }
 
-  #queue(build: () => AuditBody, decisionId: string | undefined, settle?: (r: WriteResult) => void): void {
-    let body: AuditBody;
+  /** Queues what the upstream answered a call that proceeded; never throws. */
+  recordResponse(e: ResponseEvent): void {
+    this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId);
+  }
+
+  #queue(build: () => Recordable, decisionId: string | undefined, settle?: (r: WriteResult) => void): void {
+    let body: Recordable;
     try {
       if (this.#closing) throw new Error('the audit trail is closed');
       body = build();
@@ -151,7 +194,14 @@ export class AuditTrail {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.#timer) clearInterval(this.#timer);
       await this.flush();
+      // The closing seal: a trail that ends on a checkpoint was not cut after it.
+      if (this.#o.signer && this.#unsealed > 0 && !this.#broken) {
+        this.#pending.push({ body: 'seal' });
+        this.#draining ??= this.#drain();
+        await this.flush();
+      }
       await this.#fh.datasync().catch(() => undefined);
       await this.#fh.close();
       // The head in the log is the anchor that shows a later cut of whole lines at the tail.
@@ -176,7 +226,26 @@ export class AuditTrail {
     let { seq, prev } = this.#head;
     let text = '';
     const written: Pending[] = [];
+    let checkpoints = this.#checkpoints;
+    let unsealed = this.#unsealed;
+    const every = this.#o.checkpointEvery ?? 1000;
+    const seal = async () => {
+      // A seal queued by the timer or close after one the count already wrote seals nothing new.
+      if (unsealed === 0) return;
+      const body = await this.#seal(checkpoints + 1, seq + 1, prev);
+      if (!body) return;
+      const line = chain({ body }, seq + 1, prev);
+      text += serialize(line);
+      seq += 1;
+      prev = line.hash;
+      checkpoints++;
+      unsealed = 0;
+    };
     for (const p of batch) {
+      if (p.body === 'seal') {
+        await seal();
+        continue;
+      }
       // One record that has no JSON form is lost alone, not with the whole batch.
       try {
         const line = chain(p.body, seq + 1, prev);
@@ -186,9 +255,11 @@ export class AuditTrail {
         written.push(p);
       } catch (err) {
         this.#lost([p], err);
+        continue;
       }
+      if (this.#o.signer && ++unsealed >= every) await seal();
     }
-    if (written.length === 0) return;
+    if (text === '') return;
     const bytes = Buffer.from(text, 'utf8');
     try {
       const { bytesWritten } = await this.#fh.write(bytes);
@@ -207,8 +278,34 @@ export class AuditTrail {
     }
     this.#size += bytes.length;
     this.#head = { seq, prev };
-    this.metrics.records.inc(written.length);
+    this.#checkpoints = checkpoints;
+    this.#unsealed = unsealed;
+    if (written.length > 0) this.metrics.records.inc(written.length);
     for (const p of written) p.settle?.({ ok: true });
+  }
+
+  /** Checkpoints on a timer while records come in (the timer never keeps the process alive). */
+  #startSealing(): void {
+    if (!this.#o.signer) return;
+    this.#timer = setInterval(() => {
+      if (this.#unsealed === 0 || this.#closing || this.#broken) return;
+      this.#pending.push({ body: 'seal' });
+      this.#draining ??= this.#drain();
+    }, this.#o.checkpointIntervalMs ?? 60_000);
+    this.#timer.unref();
+  }
+
+  /** The checkpoint at seq, signed; undefined (and logged) when signing failed: the chain goes on unsealed. */
+  async #seal(index: number, seq: number, prev: string): Promise<AuditCheckpointBody | undefined> {
+    const signer = this.#o.signer;
+    if (!signer) return undefined;
+    try {
+      const jws = await signCheckpoint(signer, { instance: this.#instance, index, seq, prev });
+      return { type: 'checkpoint', version: 2, time: this.#now().toISOString(), instance: this.#instance, index, keyId: signer.keyId, jws };
+    } catch (err) {
+      this.#o.log.error({ file: this.file, err: errorText(err) }, 'audit checkpoint not signed');
+      return undefined;
+    }
   }
 
   #lost(records: ReadonlyArray<Pick<Pending, 'settle'>>, err: unknown, decisionId?: string): void {
@@ -216,6 +313,22 @@ export class AuditTrail {
     this.#o.log.error({ file: this.file, records: records.length, ...(decisionId ? { decisionId } : {}), err: errorText(err) }, 'audit records lost: not written to the trail');
     for (const p of records) p.settle?.({ ok: false, reason: `the audit record could not be written to ${this.file}: ${errorText(err)}` });
   }
+}
+
+/** The chain's name (its open line's instance) and its last checkpoint's index (0 when none), so a restart seals on under them. */
+async function chainState(path: string): Promise<{ instance?: string; checkpoints: number }> {
+  let checkpoints = 0;
+  let instance: string | undefined;
+  let first = true;
+  for await (const { text } of fileLines(path)) {
+    if (first || text.includes('"type":"checkpoint"')) {
+      const checked = checkLine(text);
+      if (checked.ok && checked.line.type === 'open' && 'instance' in checked.line) instance = checked.line.instance;
+      if (checked.ok && checked.line.type === 'checkpoint') checkpoints = checked.line.index;
+    }
+    first = false;
+  }
+  return { ...(instance !== undefined ? { instance } : {}), checkpoints };
 }
 
 /** The file's last line, read backwards from the end in chunks (the trail can be large). */
