@@ -13,6 +13,12 @@
 // spec.audit.onFailure: Allow. The disk is on the latency path of allowed calls; the queue still
 // batches concurrent records into one write and one fdatasync. Every lost record is logged and
 // counted in toolgate_authorizer_audit_write_errors_total.
+//
+// Sinks (sinks/): every line the file takes — the open line of a new file included — is then
+// offered, as the same chained text, to each configured sink's channel. A required sink is part
+// of "written": its decisions settle once it holds them, and fail when it cannot; an async sink
+// never holds a decision up. A sink's dropped lines are declared by an overflow record chained
+// here like any other (sinks/channel.ts).
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -20,7 +26,9 @@ import { Registry } from 'prom-client';
 import type { DecisionRecord } from '../gate/decision-path.ts';
 import type { RefusalRecord } from '../gate/outcome.ts';
 import { createAuditMetrics, type AuditMetrics } from './metrics.ts';
-import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, refusalBody, serialize, type ApprovalEvent, type AuditBody } from './record.ts';
+import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, refusalBody, serialize, type ApprovalEvent, type AuditBody, type AuditLine } from './record.ts';
+import { SinkChannel, type Declaration, type SinkChannelOptions, type SinkEntry } from './sinks/channel.ts';
+import type { AuditOverflowBody } from './sinks/overflow.ts';
 import { fileLines } from './verify.ts';
 
 export interface AuditTrailOptions {
@@ -30,12 +38,20 @@ export interface AuditTrailOptions {
   /** fdatasync after each batch (default true): a record the pod wrote survives a node crash. */
   fsync?: boolean;
   now?: () => Date;
+  /** Where the lines go besides the file, each with its own buffer and mode. */
+  sinks?: AuditSinkSettings[];
+  /** On close, how long the sinks get to deliver their backlog before it is declared dropped. Default 5 s. */
+  sinkCloseTimeoutMs?: number;
 }
+
+export type AuditSinkSettings = Omit<SinkChannelOptions, 'metrics' | 'log' | 'declare' | 'now'>;
 
 /** A queued record and, when someone waits for it, how to tell them whether it was written. */
 interface Pending {
-  body: AuditBody;
+  body: AuditBody | AuditOverflowBody;
   settle?: (written: WriteResult) => void;
+  /** An overflow record: the sink whose gap it declares. */
+  declares?: string;
 }
 
 export type WriteResult = { ok: true } | { ok: false; reason: string };
@@ -59,6 +75,7 @@ export class AuditTrail {
   #closing: Promise<void> | undefined;
   /** Set when a failed write could not be undone: the file's tail is unknown, nothing more is appended. */
   #broken: string | undefined;
+  readonly #sinks: SinkChannel[];
 
   private constructor(o: AuditTrailOptions, fh: FileHandle, size: number, head: { seq: number; prev: string }) {
     this.#o = o;
@@ -68,6 +85,7 @@ export class AuditTrail {
     this.#head = head;
     this.#now = o.now ?? (() => new Date());
     this.metrics = createAuditMetrics(o.registry ?? new Registry());
+    this.#sinks = (o.sinks ?? []).map((s) => new SinkChannel({ ...s, metrics: this.metrics, log: o.log, declare: (d) => this.#declare(d) }));
   }
 
   /**
@@ -86,6 +104,8 @@ export class AuditTrail {
         await fh.write(first);
         if (o.fsync !== false) await fh.datasync();
         const trail = new AuditTrail(o, fh, Buffer.byteLength(first), headAfter(opening));
+        // Sinks get the open line too, so a sink's copy verifies from its genesis.
+        void trail.#fanOut([{ seq: 0, line: first.slice(0, -1) }]);
         o.log.info({ file: o.file }, 'audit trail created');
         return trail;
       }
@@ -105,6 +125,11 @@ export class AuditTrail {
   /** The last record written: seq and hash (after the open line: seq 0 and the genesis value). */
   get head(): { seq: number; prev: string } {
     return { ...this.#head };
+  }
+
+  /** The sinks' channels (backlog, state), in configuration order. */
+  get sinks(): readonly SinkChannel[] {
+    return this.#sinks;
   }
 
   /** Why nothing more is written, when a failed write could not be undone. */
@@ -131,16 +156,23 @@ export class AuditTrail {
     this.#queue(() => refusalBody(r, this.#now()), r.decisionId);
   }
 
-  #queue(build: () => AuditBody, decisionId: string | undefined, settle?: (r: WriteResult) => void): void {
-    let body: AuditBody;
+  /** A sink's overflow, declared in the chain (sinks/overflow.ts); never throws. */
+  #declare(d: Declaration): void {
+    const body = (): AuditOverflowBody => ({ type: 'overflow', time: this.#now().toISOString(), sink: d.sink, dropped: d.count, seqs: d.ranges, reason: d.reason });
+    this.#queue(body, undefined, undefined, d.sink);
+  }
+
+  #queue(build: () => AuditBody | AuditOverflowBody, decisionId: string | undefined, settle?: (r: WriteResult) => void, declares?: string): void {
+    let body: AuditBody | AuditOverflowBody;
     try {
-      if (this.#closing) throw new Error('the audit trail is closed');
+      // While closing, only the sinks' last declarations still go in.
+      if (this.#closing && !declares) throw new Error('the audit trail is closed');
       body = build();
     } catch (err) {
       this.#lost([{ settle }], err, decisionId);
       return;
     }
-    this.#pending.push({ body, ...(settle ? { settle } : {}) });
+    this.#pending.push({ body, ...(settle ? { settle } : {}), ...(declares ? { declares } : {}) });
     this.#draining ??= this.#drain();
   }
 
@@ -152,12 +184,36 @@ export class AuditTrail {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.flush();
+      await this.#closeSinks();
       await this.#fh.datasync().catch(() => undefined);
       await this.#fh.close();
       // The head in the log is the anchor that shows a later cut of whole lines at the tail.
       this.#o.log.info({ file: this.file, seq: this.#head.seq, hash: this.#head.prev }, 'audit trail closed');
     })();
     return this.#closing;
+  }
+
+  /**
+   * Sinks get sinkCloseTimeoutMs to deliver their backlog; what is left is declared dropped (an
+   * overflow record in the file, offered to the sinks still taking lines), then they close.
+   * Records queued from now on are refused: the declarations are the last lines.
+   */
+  async #closeSinks(): Promise<void> {
+    if (this.#sinks.length === 0) return;
+    const timeoutMs = this.#o.sinkCloseTimeoutMs ?? 5000;
+    await Promise.all(this.#sinks.map((s) => s.drain(timeoutMs)));
+    for (const s of this.#sinks) if (!s.settled) s.abandon();
+    await this.flush();
+    // The declarations themselves, to the sinks that are up.
+    await Promise.all(this.#sinks.map((s) => s.drain(Math.min(timeoutMs, 1000))));
+    await Promise.all(this.#sinks.map((s) => s.close().catch((err: unknown) => this.#o.log.error({ sink: s.name, err: errorText(err) }, 'audit sink did not close cleanly'))));
+  }
+
+  /** Offers written lines to every sink; the reasons the required ones did not take them. */
+  async #fanOut(entries: SinkEntry[]): Promise<string[]> {
+    if (this.#sinks.length === 0) return [];
+    const results = await Promise.all(this.#sinks.map((s) => s.offer(entries)));
+    return results.flatMap((r) => (r.ok ? [] : [r.reason]));
   }
 
   async #drain(): Promise<void> {
@@ -176,11 +232,15 @@ export class AuditTrail {
     let { seq, prev } = this.#head;
     let text = '';
     const written: Pending[] = [];
+    const entries: SinkEntry[] = [];
     for (const p of batch) {
       // One record that has no JSON form is lost alone, not with the whole batch.
       try {
-        const line = chain(p.body, seq + 1, prev);
-        text += serialize(line);
+        // An overflow record is chained like the others (its contract: sinks/overflow.ts).
+        const line = chain(p.body as AuditBody, seq + 1, prev);
+        const serialized = serialize(line as AuditLine);
+        text += serialized;
+        entries.push({ seq: seq + 1, line: serialized.slice(0, -1), ...(p.declares ? { declares: p.declares } : {}) });
         seq += 1;
         prev = line.hash;
         written.push(p);
@@ -208,7 +268,10 @@ export class AuditTrail {
     this.#size += bytes.length;
     this.#head = { seq, prev };
     this.metrics.records.inc(written.length);
-    for (const p of written) p.settle?.({ ok: true });
+    const refused = await this.#fanOut(entries);
+    // In the file, but a required sink does not hold it: the decision is not written as configured.
+    const result: WriteResult = refused.length ? { ok: false, reason: refused.join('; ') } : { ok: true };
+    for (const p of written) p.settle?.(result);
   }
 
   #lost(records: ReadonlyArray<Pick<Pending, 'settle'>>, err: unknown, decisionId?: string): void {
