@@ -44,7 +44,7 @@ export interface AuditTrailOptions {
   sinkCloseTimeoutMs?: number;
 }
 
-export type AuditSinkSettings = Omit<SinkChannelOptions, 'metrics' | 'log' | 'declare' | 'now'>;
+export type AuditSinkSettings = Omit<SinkChannelOptions, 'metrics' | 'log' | 'declare'>;
 
 /** A queued record and, when someone waits for it, how to tell them whether it was written. */
 interface Pending {
