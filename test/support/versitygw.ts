@@ -51,7 +51,7 @@ export async function startVersitygw(): Promise<S3Server> {
     } catch (err) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`versitygw did not answer on ${endpoint} within 30 s (${(err as Error).message}): ${output.slice(-2000)}`);
+        throw new Error(`versitygw did not answer on ${endpoint} within 30 s (${(err as Error).message}): ${output.slice(-2000)}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 100));
     }

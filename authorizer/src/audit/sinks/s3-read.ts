@@ -18,7 +18,7 @@ export async function listTrailObjects(s: S3TrailSource): Promise<string[]> {
   for await (const page of paginateListObjectsV2({ client: s.client }, { Bucket: s.bucket, Prefix: `${s.prefix}${s.instance}/` })) {
     for (const o of page.Contents ?? []) if (o.Key && keyPattern.test(o.Key)) keys.push(o.Key);
   }
-  // Zero-padded: lexical order is seq order; for one first seq, the longer object first.
+  // Zero-padded: lexical order is seq order (overlaps are skipped by seq while reading).
   return keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -30,12 +30,24 @@ export async function* readTrailFromS3(s: S3TrailSource): AsyncGenerator<string>
     if (Number(m[2]) <= last) continue;
     const res = await s.client.send(new GetObjectCommand({ Bucket: s.bucket, Key: key }));
     const text = await res.Body!.transformToString('utf8');
-    for (const line of text.split('\n')) {
+    for (const [i, line] of text.split('\n').entries()) {
       if (line === '') continue;
-      const seq = (JSON.parse(line) as { seq: number }).seq;
+      const seq = seqOf(line, key, i + 1);
       if (seq <= last) continue;
       last = seq;
       yield line;
     }
   }
+}
+
+/** A line's seq; a line without one is named by object and line (the verifier says the rest). */
+function seqOf(line: string, key: string, n: number): number {
+  let seq: unknown;
+  try {
+    seq = (JSON.parse(line) as { seq?: unknown }).seq;
+  } catch {
+    throw new Error(`s3 object ${key}, line ${n}: not JSON (the object was not written by the audit sink)`);
+  }
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new Error(`s3 object ${key}, line ${n}: no seq (the object was not written by the audit sink)`);
+  return seq;
 }
