@@ -28,7 +28,7 @@ import type { RefusalRecord } from '../gate/outcome.ts';
 import { createAuditMetrics, type AuditMetrics } from './metrics.ts';
 import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, refusalBody, serialize, type ApprovalEvent, type AuditBody, type AuditLine } from './record.ts';
 import { SinkChannel, type Declaration, type SinkChannelOptions, type SinkEntry } from './sinks/channel.ts';
-import type { AuditOverflowBody } from './sinks/overflow.ts';
+import { checkOverflowLine, type AuditOverflowBody } from './sinks/overflow.ts';
 import { fileLines } from './verify.ts';
 
 export interface AuditTrailOptions {
@@ -112,8 +112,12 @@ export class AuditTrail {
       const tail = await readLastLine(o.file, size);
       if (!tail.terminated) throw new AuditTrailError(`audit trail ${o.file}: line ${await lineCount(o.file)} has no newline (cut mid-write?); refusing to continue a chain whose tail does not verify. Run the verifier, move the file aside and restart`);
       const checked = checkLine(tail.text);
-      if (!checked.ok) throw new AuditTrailError(`audit trail ${o.file}: last line (line ${await lineCount(o.file)}) does not verify: ${checked.reason}; refusing to continue the chain. Run the verifier, move the file aside and restart`);
-      const head = headAfter(checked.line);
+      // The sinks' overflow records are chained like the others (sinks/overflow.ts).
+      const overflow = checked.ok ? undefined : checkOverflowLine(tail.text);
+      let head: { seq: number; prev: string };
+      if (checked.ok) head = headAfter(checked.line);
+      else if (overflow?.ok) head = { seq: overflow.line.seq, prev: overflow.line.hash };
+      else throw new AuditTrailError(`audit trail ${o.file}: last line (line ${await lineCount(o.file)}) does not verify: ${overflow?.reason ?? checked.reason}; refusing to continue the chain. Run the verifier, move the file aside and restart`);
       o.log.info({ file: o.file, seq: head.seq }, 'audit trail continues an existing chain');
       return new AuditTrail(o, fh, size, head);
     } catch (err) {

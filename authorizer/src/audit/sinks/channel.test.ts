@@ -2,7 +2,7 @@
 // order, a sink that is down holds up no decision (async) or refuses them (required), the buffer
 // stays bounded, and every line a sink did not get is declared by an overflow record — lines
 // delivered + lines declared dropped = lines offered.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -136,6 +136,25 @@ describe('audit sink fan-out', () => {
     // The healthy sink got everything, the dead sink's declaration included.
     expect(healthy.lines).toEqual(lines);
     expect((await trail.record(sampleDecision(9))).ok).toBe(false);
+
+    // A restart continues the chain after the declaration.
+    const again = await AuditTrail.open({ file, log, registry: new Registry(), fsync: false });
+    expect(again.head).toEqual({ seq: 4, prev: (last as { hash: string }).hash });
+    await again.record(sampleDecision(10));
+    await again.close();
+    expect(chainBreak(fileLines(file))).toBeUndefined();
+  });
+
+  it('does not continue a chain whose last overflow line was edited', async () => {
+    const sink = new MemorySink('dead');
+    sink.failWith = new Error('down');
+    const { file, trail } = await open([settings(sink)], { sinkCloseTimeoutMs: 20 });
+    await trail.record(sampleDecision(1));
+    await trail.close();
+    const lines = fileLines(file);
+    lines[lines.length - 1] = lines.at(-1)!.replace('"dropped":2', '"dropped":1');
+    writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
+    await expect(AuditTrail.open({ file, log, registry: new Registry(), fsync: false })).rejects.toThrow(/last line \(line 3\) does not verify: overflow record: hash mismatch/);
   });
 
   it('reports the oldest unsent line\'s age per sink', async () => {

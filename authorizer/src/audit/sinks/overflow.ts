@@ -4,8 +4,13 @@
 // a gap that was declared, and the file shows what the sink lacks.
 //
 // The line shape belongs in pkg/contracts/audit.ts (auditLineContracts) beside the others, so
-// checkLine and the verifier accept it; the schema is here until that file takes it.
+// checkLine and the verifier accept it; the schema is here until that file takes it, and
+// checkOverflowLine lets the trail continue a chain whose last line is one (a restart after a
+// close that declared a dead sink's backlog).
 import { Type, type Static } from '@sinclair/typebox';
+import { canonicalJson } from '../../../../pkg/json/canonical.ts';
+import { contract } from '../../../../pkg/contracts/contract.ts';
+import { hashOf } from '../record.ts';
 
 export const AuditOverflowBodySchema = Type.Object({
   type: Type.Literal('overflow'),
@@ -16,6 +21,35 @@ export const AuditOverflowBodySchema = Type.Object({
   reason: Type.String({ description: 'Why: buffer full, or still unsent when the trail closed.' }),
 }, { additionalProperties: false });
 export type AuditOverflowBody = Static<typeof AuditOverflowBodySchema>;
+
+export const AuditOverflowSchema = Type.Object({
+  ...AuditOverflowBodySchema.properties,
+  seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  prev: Type.String({ pattern: '^(genesis:[0-9a-f]{32}|[0-9a-f]{64})$' }),
+  hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+}, { additionalProperties: false });
+export type AuditOverflow = Static<typeof AuditOverflowSchema>;
+export const auditOverflowContract = contract('overflow record', AuditOverflowSchema);
+
+/**
+ * An overflow line as the trail writes it (shape, hash, canonical form) or what is wrong with it;
+ * undefined when the line is no overflow record at all.
+ */
+export function checkOverflowLine(text: string): { ok: true; line: AuditOverflow } | { ok: false; reason: string } | undefined {
+  let line: unknown;
+  try {
+    line = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if ((line as { type?: unknown } | null)?.type !== 'overflow') return undefined;
+  const problem = auditOverflowContract.problem(line);
+  if (problem) return { ok: false, reason: problem };
+  const l = line as AuditOverflow;
+  if (hashOf(l as unknown as Record<string, unknown>) !== l.hash) return { ok: false, reason: 'overflow record: hash mismatch: the line\'s contents were changed after it was written' };
+  if (canonicalJson(l as never) !== text) return { ok: false, reason: 'overflow record: not in the canonical form the trail writes' };
+  return { ok: true, line: l };
+}
 
 /** Dropped seqs, kept as merged inclusive ranges (a drop is usually one run). */
 export class SeqRanges {
