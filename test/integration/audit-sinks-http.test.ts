@@ -124,6 +124,16 @@ describe('HTTP audit sink (OPA decision-log API)', () => {
     expect(await metric(registry, 'toolgate_authorizer_audit_sink_lines_written_total', 'http')).toBe(fileLines(file).length);
   });
 
+  it('does not follow a redirect: the records and the token go only where configured', async () => {
+    const s = await server();
+    const elsewhere = await server();
+    s.plan = [{ status: 307, headers: { location: elsewhere.url } }];
+    const sink = new HttpSink({ url: s.url, token: () => 'sink-token' });
+    await expect(sink.write(['{"seq":1}'])).rejects.toThrow(/POST http:\/\/127\.0\.0\.1:\d+\/logs/);
+    expect(elsewhere.received).toHaveLength(0);
+    expect(s.received[0]!.headers.authorization).toBe('Bearer sink-token');
+  });
+
   it('waits as long as a 429 Retry-After asks before trying again', async () => {
     const s = await server();
     s.plan = [{ status: 429, headers: { 'retry-after': '1' } }];

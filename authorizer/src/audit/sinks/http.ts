@@ -40,6 +40,8 @@ export class HttpSink implements AuditSink {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body,
+        // A redirect would send the records (and the token) somewhere not configured: a failure.
+        redirect: 'error',
         signal: AbortSignal.timeout(this.#o.timeoutMs ?? 10_000),
       });
     } catch (err) {
