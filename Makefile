@@ -17,7 +17,7 @@ export TOOLGATE_BIN_DIR := $(CURDIR)/build/bin
 export PATH := $(TOOLGATE_BIN_DIR):$(NODE_BIN_DIR):$(CURDIR)/node_modules/.bin:$(PATH)
 export npm_config_update_notifier := false
 
-GO_TOOLS := opa etcd kube-apiserver kubectl helm kubeconform krew vault
+GO_TOOLS := opa etcd kube-apiserver kubectl helm kubeconform krew vault versitygw
 # Each tool's cache key: its version (and build tags, which change the binary).
 version_opa := $(OPA_VERSION)$(if $(OPA_TAGS),-$(OPA_TAGS))
 version_etcd := $(ETCD_VERSION)
@@ -27,6 +27,7 @@ version_helm := $(HELM_VERSION)
 version_kubeconform := $(KUBECONFORM_VERSION)
 version_krew := $(KREW_VERSION)
 version_vault := $(VAULT_VERSION)
+version_versitygw := $(VERSITYGW_VERSION)
 tool_version = $(version_$(1))
 
 POLICY_WASM := build/policy/policy.wasm

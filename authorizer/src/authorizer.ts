@@ -16,6 +16,10 @@ import { startProbeServer, type ProbeServer } from '../../pkg/observability/serv
 import { ApprovalCoordinator, approvalPolicy } from './approvals/index.ts';
 import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admission-guard.ts';
 import { AuditTrail } from './audit/index.ts';
+import { auditSealingFromEnv } from './audit/checkpoint-config.ts';
+import { buildSinks, type BuildContext } from './audit/sinks/build.ts';
+import type { AuditSinksConfig } from './audit/sinks/config.ts';
+import { defaultRetention } from './audit/sinks/retention.ts';
 import { BundleClients, RevisionReporter, type BundleClientOptions } from './bundles/index.ts';
 import { UpstreamToolCatalog, eitherEraLister, mcpToolLister } from './catalog/index.ts';
 import { KubeToolPinStore, ToolPins } from './pinning/index.ts';
@@ -70,7 +74,9 @@ export interface AuthorizerConfig {
    * held call and one per refusal, wherever it happened (one file per pod).
    * An existing file continues its chain; one whose last line does not verify stops the start.
    */
-  audit?: { file: string; fsync?: boolean };
+  audit?: { file: string; fsync?: boolean } & Partial<AuditSinksConfig>;
+  /** Tests: the S3 client the s3 audit sink uses (default: the SDK's credential chain). */
+  auditS3Client?: BuildContext['s3Client'];
   /**
    * Held calls (require_approval) become ApprovalRequests the authorizer watches and consumes
    * (needs the RBAC in config/authorizer). Off: held calls are refused with approvalRequired.
@@ -120,7 +126,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   const router = new PolicyRouter();
   const engines = new Map<string, PolicyEngine>(cfg.policies.map((key) => [key, router.entry(key).engine]));
   const gatewayMetrics = createGatewayMetrics(registry);
-  const audit = cfg.audit ? await AuditTrail.open({ file: cfg.audit.file, log, registry, ...(cfg.audit.fsync !== undefined ? { fsync: cfg.audit.fsync } : {}) }) : undefined;
+  const audit = cfg.audit ? await openAuditTrail(cfg, log, registry) : undefined;
   const onDecision = audit || cfg.onDecision
     ? (r: DecisionRecord) => {
       cfg.onDecision?.(r);
@@ -246,6 +252,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
         bundles: () => bundles.readiness(),
         ...(guard ? { admission: () => guard.readiness() } : {}),
         ...(approvals ? { approvals: () => ({ ok: approvals.watching, detail: approvals.watching ? 'watching ApprovalRequests' : 'ApprovalRequest watch not synced' }) } : {}),
+        ...auditSinkReadiness(audit),
       },
     });
     started.push(probe);
@@ -355,4 +362,24 @@ function resourceMetadataRoute(verifiers: PolicyVerifiers): (req: IncomingMessag
     }
     return handler(req, res);
   };
+}
+
+/** The trail and its sinks (docs/audit-sinks.md). */
+async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Registry): Promise<AuditTrail> {
+  const a = cfg.audit!;
+  const retention = a.retention ?? defaultRetention;
+  const sinks = buildSinks(a.sinks ?? [], { instance: cfg.podName, retention, ...(cfg.auditS3Client ? { s3Client: cfg.auditS3Client } : {}) });
+  return AuditTrail.open({
+    file: a.file, log, registry, sinks,
+    // The chain's name, and its sealing, digest and redaction settings (AUDIT_SIGNING_KEY_FILE, …).
+    instance: cfg.podName,
+    ...(await auditSealingFromEnv()),
+    ...(a.fsync !== undefined ? { fsync: a.fsync } : {}),
+    ...(a.closeTimeoutMs !== undefined ? { sinkCloseTimeoutMs: a.closeTimeoutMs } : {}),
+  });
+}
+
+/** One /readyz check per audit sink: "audit-sink-<name>" with its mode, state and backlog. */
+function auditSinkReadiness(audit: AuditTrail | undefined): Record<string, () => { ok: boolean; detail: string }> {
+  return Object.fromEntries((audit?.sinks ?? []).map((s) => [`audit-sink-${s.name}`, () => s.readiness()]));
 }

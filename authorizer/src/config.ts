@@ -7,6 +7,7 @@ import { defaultAdmissionObject } from './approvals/admission-guard.ts';
 import type { Logger } from '../../pkg/observability/log.ts';
 import type { AuthorizerConfig } from './authorizer.ts';
 import { validSeparator } from './gate/tool-names.ts';
+import { auditSinksFromEnv } from './audit/sinks/config.ts';
 
 /**
  * The bundle service URL. The authorizer presents its service-account token there, so only
@@ -62,7 +63,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
   if (caFile && !file('BUNDLE_CA_FILE', caFile)!.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`BUNDLE_CA_FILE: ${caFile} holds no PEM certificate`);
   const approvals = bool('APPROVALS', true);
   const podUid = optional('POD_UID');
-  const auditFile = optional('AUDIT_FILE');
+  const audit = auditConfig();
   const maxRequestBytes = positiveInt('MAX_REQUEST_BYTES');
   return {
     namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
@@ -96,7 +97,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
     } : {}),
     approvals: { enabled: approvals, ...(approvals ? { admission: admissionGuard() } : {}) },
     toolPinning: { enabled: bool('TOOL_PINNING', true) },
-    ...(auditFile ? { audit: { file: auditFile, fsync: bool('AUDIT_FSYNC', true) } } : {}),
+    ...(audit ? { audit } : {}),
     probePort: port('PROBE_PORT', 8081)!,
     reportRevisions: bool('REPORT_REVISIONS', true),
     ...(vaultAddr ? {
@@ -109,6 +110,13 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
     } : {}),
     log,
   };
+}
+
+/** The audit trail's file and its sinks (authorizer/src/audit/sinks/config.ts); undefined: no trail. */
+function auditConfig(): AuthorizerConfig['audit'] {
+  const file = optional('AUDIT_FILE');
+  const sinks = auditSinksFromEnv(file);
+  return file ? { file, fsync: bool('AUDIT_FSYNC', true), ...sinks } : undefined;
 }
 
 /** A limit that must be at least 1 when set; undefined (the built-in default) when unset. */

@@ -31,7 +31,9 @@ case "$name" in
                   ldflags+=" -X sigs.k8s.io/krew/internal/version.gitTag=$version" ;;
   # -e: tests of vault's plugins import sdk test helpers newer than the sdk the server pairs with.
   vault)          module=github.com/hashicorp/vault; version=$VAULT_VERSION; pkg=$module; tidy_flags=-e ;;
-  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, krew, vault)" >&2; exit 2 ;;
+  # versitygw: the S3 server with Object Lock behind the S3 audit sink's integration test.
+  versitygw)      module=github.com/versity/versitygw; version=$VERSITYGW_VERSION; pkg=$module/cmd/versitygw ;;
+  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, krew, vault, versitygw)" >&2; exit 2 ;;
 esac
 
 # Build tags change the binary, so they are part of the cache key like the version.

@@ -266,6 +266,20 @@ export const AuditDecisionV2Schema = chained2(AuditDecisionBodyV2Schema);
 export const AuditApprovalV2Schema = chained2(AuditApprovalBodyV2Schema);
 export const AuditRefusalV2Schema = chained2(AuditRefusalBodyV2Schema);
 export const AuditResponseV2Schema = chained2(AuditResponseBodyV2Schema);
+// A sink's dropped lines, declared in the chain (authorizer/src/audit/sinks/overflow.ts).
+export const AuditOverflowBodySchema = closed({
+  type: Type.Literal('overflow'),
+  version: version2,
+  time: isoTime,
+  sink: Type.String({ minLength: 1, maxLength: 256, description: 'The sink that did not get the lines.' }),
+  dropped: Type.Integer({ minimum: 1, description: 'How many lines the sink did not get.' }),
+  seqs: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })]), { description: 'The seqs dropped, as inclusive [from, to] ranges in order.' }),
+  reason: Type.String({ maxLength: 1024, description: 'Why: buffer full, or still unsent when the trail closed.' }),
+});
+export type AuditOverflowBody = Static<typeof AuditOverflowBodySchema>;
+export const AuditOverflowSchema = closed({ ...AuditOverflowBodySchema.properties, ...chainFields });
+export type AuditOverflow = Static<typeof AuditOverflowSchema>;
+
 export const AuditCheckpointSchema = closed({ ...AuditCheckpointBodySchema.properties, ...chainFields });
 export const AuditErasureSchema = closed({ ...AuditErasureBodySchema.properties, ...chainFields });
 
@@ -295,6 +309,7 @@ export const auditLineContractsV2: Readonly<Record<string, Contract<unknown>>> =
   response: contract('response record', AuditResponseV2Schema),
   checkpoint: contract('checkpoint line', AuditCheckpointSchema),
   erasure: contract('erasure line', AuditErasureSchema),
+  overflow: contract('overflow record', AuditOverflowSchema),
 };
 
 /** The contracts of each format version a verifier reads. */

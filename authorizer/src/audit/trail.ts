@@ -17,6 +17,12 @@
 // With a signing key, the queue also seals the chain with signed checkpoint lines
 // (checkpoint.ts): after every checkpointEvery records, every checkpointIntervalMs when records
 // were written since the last one, and on close.
+//
+// Sinks (sinks/): every line the file takes — the open line of a new file included — is then
+// offered, as the same chained text, to each configured sink's channel. A required sink is part
+// of "written": its decisions settle once it holds them, and fail when it cannot; an async sink
+// never holds a decision up. A sink's dropped lines are declared by an overflow record chained
+// here like any other (sinks/channel.ts).
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,7 +33,9 @@ import { createAuditMetrics, type AuditMetrics } from './metrics.ts';
 import type { RedactionOptions } from '../../../pkg/redact/redact.ts';
 import type { ToolCall } from '../gate/types.ts';
 import { signCheckpoint, type CheckpointSigner } from './checkpoint.ts';
-import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, recordContext, refusalBody, responseBody, serialize, type ApprovalEvent, type AuditCheckpointBody, type Recordable, type RecordContext, type ResponseEvent } from './record.ts';
+import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, recordContext, refusalBody, responseBody, serialize, type ApprovalEvent, type AuditCheckpointBody, type AuditLine, type Recordable, type RecordContext, type ResponseEvent } from './record.ts';
+import { SinkChannel, type Declaration, type SinkChannelOptions, type SinkEntry } from './sinks/channel.ts';
+import { checkOverflowLine, type AuditOverflowBody } from './sinks/overflow.ts';
 import { fileLines } from './verify.ts';
 
 export interface AuditTrailOptions {
@@ -51,13 +59,21 @@ export interface AuditTrailOptions {
   checkpointEvery?: number;
   /** A checkpoint this often while records are written (default 60000 ms). */
   checkpointIntervalMs?: number;
+  /** Where the lines go besides the file, each with its own buffer and mode. */
+  sinks?: AuditSinkSettings[];
+  /** On close, how long the sinks get to deliver their backlog before it is declared dropped. Default 5 s. */
+  sinkCloseTimeoutMs?: number;
 }
+
+export type AuditSinkSettings = Omit<SinkChannelOptions, 'metrics' | 'log' | 'declare'>;
 
 /** A queued record and, when someone waits for it, how to tell them whether it was written. */
 interface Pending {
   /** A record, or 'seal': a checkpoint, signed when its place in the chain is known. */
   body: Recordable | 'seal';
   settle?: (written: WriteResult) => void;
+  /** An overflow record: the sink whose gap it declares. */
+  declares?: string;
 }
 
 export type WriteResult = { ok: true } | { ok: false; reason: string };
@@ -88,6 +104,8 @@ export class AuditTrail {
   #closing: Promise<void> | undefined;
   /** Set when a failed write could not be undone: the file's tail is unknown, nothing more is appended. */
   #broken: string | undefined;
+  readonly #sinks: SinkChannel[];
+  #sinksClosed = false;
 
   private constructor(o: AuditTrailOptions, fh: FileHandle, size: number, head: { seq: number; prev: string }) {
     this.#o = o;
@@ -100,6 +118,7 @@ export class AuditTrail {
     this.#instance = o.instance ?? 'authorizer';
     this.#ctx = recordContext({ instance: this.#instance, ...(o.digestKey ? { digestKey: o.digestKey } : {}), ...(o.redaction ? { redaction: o.redaction } : {}), ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}) });
     this.#startSealing();
+    this.#sinks = (o.sinks ?? []).map((s) => new SinkChannel({ ...s, metrics: this.metrics, log: o.log, declare: (d) => this.#declare(d) }));
   }
 
   /**
@@ -118,14 +137,20 @@ export class AuditTrail {
         await fh.write(first);
         if (o.fsync !== false) await fh.datasync();
         const trail = new AuditTrail(o, fh, Buffer.byteLength(first), headAfter(opening));
+        // Sinks get the open line too, so a sink's copy verifies from its genesis.
+        void trail.#fanOut([{ seq: 0, line: first.slice(0, -1) }]);
         o.log.info({ file: o.file }, 'audit trail created');
         return trail;
       }
       const tail = await readLastLine(o.file, size);
       if (!tail.terminated) throw new AuditTrailError(`audit trail ${o.file}: line ${await lineCount(o.file)} has no newline (cut mid-write?); refusing to continue a chain whose tail does not verify. Run the verifier, move the file aside and restart`);
       const checked = checkLine(tail.text);
-      if (!checked.ok) throw new AuditTrailError(`audit trail ${o.file}: last line (line ${await lineCount(o.file)}) does not verify: ${checked.reason}; refusing to continue the chain. Run the verifier, move the file aside and restart`);
-      const head = headAfter(checked.line);
+      // The sinks' overflow records are chained like the others (sinks/overflow.ts).
+      const overflow = checked.ok ? undefined : checkOverflowLine(tail.text);
+      let head: { seq: number; prev: string };
+      if (checked.ok) head = headAfter(checked.line);
+      else if (overflow?.ok) head = { seq: overflow.line.seq, prev: overflow.line.hash };
+      else throw new AuditTrailError(`audit trail ${o.file}: last line (line ${await lineCount(o.file)}) does not verify: ${overflow?.reason ?? checked.reason}; refusing to continue the chain. Run the verifier, move the file aside and restart`);
       o.log.info({ file: o.file, seq: head.seq }, 'audit trail continues an existing chain');
       const trail = new AuditTrail(o, fh, size, head);
       if (o.signer) {
@@ -143,6 +168,11 @@ export class AuditTrail {
   /** The last record written: seq and hash (after the open line: seq 0 and the genesis value). */
   get head(): { seq: number; prev: string } {
     return { ...this.#head };
+  }
+
+  /** The sinks' channels (backlog, state), in configuration order. */
+  get sinks(): readonly SinkChannel[] {
+    return this.#sinks;
   }
 
   /** Why nothing more is written, when a failed write could not be undone. */
@@ -174,16 +204,23 @@ export class AuditTrail {
     this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId);
   }
 
-  #queue(build: () => Recordable, decisionId: string | undefined, settle?: (r: WriteResult) => void): void {
+  /** A sink's overflow, declared in the chain (sinks/overflow.ts); never throws. */
+  #declare(d: Declaration): void {
+    const body = (): Recordable => ({ body: { type: 'overflow', version: 2, time: this.#now().toISOString(), sink: d.sink, dropped: d.count, seqs: d.ranges, reason: d.reason } satisfies AuditOverflowBody });
+    this.#queue(body, undefined, undefined, d.sink);
+  }
+
+  #queue(build: () => Recordable, decisionId: string | undefined, settle?: (r: WriteResult) => void, declares?: string): void {
     let body: Recordable;
     try {
-      if (this.#closing) throw new Error('the audit trail is closed');
+      // While closing, only the sinks' last declarations still go in.
+      if (this.#closing && !declares) throw new Error('the audit trail is closed');
       body = build();
     } catch (err) {
       this.#lost([{ settle }], err, decisionId);
       return;
     }
-    this.#pending.push({ body, ...(settle ? { settle } : {}) });
+    this.#pending.push({ body, ...(settle ? { settle } : {}), ...(declares ? { declares } : {}) });
     this.#draining ??= this.#drain();
   }
 
@@ -197,17 +234,48 @@ export class AuditTrail {
       if (this.#timer) clearInterval(this.#timer);
       await this.flush();
       // The closing seal: a trail that ends on a checkpoint was not cut after it.
-      if (this.#o.signer && this.#unsealed > 0 && !this.#broken) {
-        this.#pending.push({ body: 'seal' });
-        this.#draining ??= this.#drain();
-        await this.flush();
-      }
+      await this.#sealNow();
+      await this.#closeSinks();
+      // The sinks' last declarations are sealed too (in the file; the sinks are closed by now).
+      await this.#sealNow();
       await this.#fh.datasync().catch(() => undefined);
       await this.#fh.close();
       // The head in the log is the anchor that shows a later cut of whole lines at the tail.
       this.#o.log.info({ file: this.file, seq: this.#head.seq, hash: this.#head.prev }, 'audit trail closed');
     })();
     return this.#closing;
+  }
+
+  /** Queues a checkpoint when records were written since the last one, and waits for it. */
+  async #sealNow(): Promise<void> {
+    if (!this.#o.signer || this.#unsealed === 0 || this.#broken) return;
+    this.#pending.push({ body: 'seal' });
+    this.#draining ??= this.#drain();
+    await this.flush();
+  }
+
+  /**
+   * Sinks get sinkCloseTimeoutMs to deliver their backlog; what is left is declared dropped (an
+   * overflow record in the file, offered to the sinks still taking lines), then they close.
+   * Records queued from now on are refused: the declarations are the last lines.
+   */
+  async #closeSinks(): Promise<void> {
+    if (this.#sinks.length === 0) return;
+    const timeoutMs = this.#o.sinkCloseTimeoutMs ?? 5000;
+    await Promise.all(this.#sinks.map((s) => s.drain(timeoutMs)));
+    for (const s of this.#sinks) if (!s.settled) s.abandon();
+    await this.flush();
+    // The declarations themselves, to the sinks that are up.
+    await Promise.all(this.#sinks.map((s) => s.drain(Math.min(timeoutMs, 1000))));
+    await Promise.all(this.#sinks.map((s) => s.close().catch((err: unknown) => this.#o.log.error({ sink: s.name, err: errorText(err) }, 'audit sink did not close cleanly'))));
+    this.#sinksClosed = true;
+  }
+
+  /** Offers written lines to every sink; the reasons the required ones did not take them. */
+  async #fanOut(entries: SinkEntry[]): Promise<string[]> {
+    if (this.#sinks.length === 0 || this.#sinksClosed) return [];
+    const results = await Promise.all(this.#sinks.map((s) => s.offer(entries)));
+    return results.flatMap((r) => (r.ok ? [] : [r.reason]));
   }
 
   async #drain(): Promise<void> {
@@ -235,12 +303,15 @@ export class AuditTrail {
       const body = await this.#seal(checkpoints + 1, seq + 1, prev);
       if (!body) return;
       const line = chain({ body }, seq + 1, prev);
-      text += serialize(line);
+      const serialized = serialize(line);
+      text += serialized;
+      entries.push({ seq: seq + 1, line: serialized.slice(0, -1) });
       seq += 1;
       prev = line.hash;
       checkpoints++;
       unsealed = 0;
     };
+    const entries: SinkEntry[] = [];
     for (const p of batch) {
       if (p.body === 'seal') {
         await seal();
@@ -248,8 +319,11 @@ export class AuditTrail {
       }
       // One record that has no JSON form is lost alone, not with the whole batch.
       try {
+        // An overflow record is chained like the others (its contract: sinks/overflow.ts).
         const line = chain(p.body, seq + 1, prev);
-        text += serialize(line);
+        const serialized = serialize(line as AuditLine);
+        text += serialized;
+        entries.push({ seq: seq + 1, line: serialized.slice(0, -1), ...(p.declares ? { declares: p.declares } : {}) });
         seq += 1;
         prev = line.hash;
         written.push(p);
@@ -281,7 +355,10 @@ export class AuditTrail {
     this.#checkpoints = checkpoints;
     this.#unsealed = unsealed;
     if (written.length > 0) this.metrics.records.inc(written.length);
-    for (const p of written) p.settle?.({ ok: true });
+    const refused = await this.#fanOut(entries);
+    // In the file, but a required sink does not hold it: the decision is not written as configured.
+    const result: WriteResult = refused.length ? { ok: false, reason: refused.join('; ') } : { ok: true };
+    for (const p of written) p.settle?.(result);
   }
 
   /** Checkpoints on a timer while records come in (the timer never keeps the process alive). */
