@@ -22,6 +22,12 @@ RUN --mount=type=secret,id=npm-ca NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca npm ci
  && rm -rf /root/.npm
 
 FROM ${BASE}
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+# One layer with everything .dockerignore lets through: package.json, the sources the three entry
+# points import (tests and test data left out) and the compiled policy at build/policy/policy.wasm,
+# where the operator's POLICY_WASM_FILE defaults to (relative to /app): it ships it in every bundle.
+COPY . ./
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
@@ -32,19 +38,7 @@ LABEL org.opencontainers.image.title="toolgate" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"
-WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json ./
-# The sources the three entry points import (the .dockerignore leaves out tests and test data).
-COPY api ./api
-COPY pkg ./pkg
-COPY operator ./operator
-COPY authorizer ./authorizer
-COPY kubectl-mcp ./kubectl-mcp
-COPY cmd ./cmd
-# The operator ships this program in every bundle (POLICY_WASM_FILE's default, relative to /app).
-COPY build/policy/policy.wasm ./build/policy/policy.wasm
 # Numeric, so runAsNonRoot can verify it without an /etc/passwd entry. Nothing is written under
 # /app: the pods run with readOnlyRootFilesystem and write only to their mounted volumes.
 USER 65532:65532
