@@ -25,12 +25,15 @@ d=$CLUSTER_DIR
 rm -rf "$d/pki" "$d/etcd" "$d/kubelet" "$d/containerd" "$d/cni" "$d/logs" "$d/pod-logs" "$d/coredns"
 mkdir -p "$d/pids" "$d/logs" "$d/pki" "$d/cni/net.d" "$d/containerd" "$d/coredns" "$d/pod-logs"
 
-# --- network namespace: a dummy interface carries the node address and the default route ---------
+# --- network namespace: an interface for the node address and the default route ------------------
+# A veth pair with both ends inside the namespace (the dummy driver is not available everywhere):
+# nothing connects it to the host.
 ip netns add "$CLUSTER_NETNS"
 nsx() { ip netns exec "$CLUSTER_NETNS" "$@"; }
 nsx ip link set lo up
-nsx ip link add tg-node type dummy
+nsx ip link add tg-node type veth peer name tg-node-peer
 nsx ip addr add "$CLUSTER_NODE_IP/24" dev tg-node
+nsx ip link set tg-node-peer up
 nsx ip link set tg-node up
 nsx ip route add default dev tg-node
 # These are per network namespace: they change nothing on the host.
