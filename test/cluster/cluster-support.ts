@@ -40,7 +40,12 @@ export async function must(cmd: string, args: string[], opts: Parameters<typeof 
 }
 
 export class Cluster {
-  constructor(readonly netns: string, readonly kubeconfig: string) {}
+  readonly netns: string;
+  readonly kubeconfig: string;
+  constructor(netns: string, kubeconfig: string) {
+    this.netns = netns;
+    this.kubeconfig = kubeconfig;
+  }
 
   /** A command in the cluster's network namespace. */
   inNetns(cmd: string, args: string[], opts: Parameters<typeof run>[2] = {}): Promise<Run> {
