@@ -20,14 +20,17 @@ COPY package.json package-lock.json ./
 # Node ignores the variable.
 RUN --mount=type=secret,id=npm-ca NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
  && rm -rf /root/.npm
+# Everything .dockerignore lets through: package.json, the sources the three entry points import
+# (tests and test data left out) and the compiled policy at build/policy/policy.wasm, where the
+# operator's POLICY_WASM_FILE defaults to (relative to /app): it ships it in every bundle.
+COPY . ./
+# The context keeps the builder's file modes (a 077 umask, a 0600 file from a tar); the image runs
+# as 65532, which must read every file and write none.
+RUN chmod -R a+rX,go-w /app
 
 FROM ${BASE}
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-# One layer with everything .dockerignore lets through: package.json, the sources the three entry
-# points import (tests and test data left out) and the compiled policy at build/policy/policy.wasm,
-# where the operator's POLICY_WASM_FILE defaults to (relative to /app): it ships it in every bundle.
-COPY . ./
+COPY --from=deps /app ./
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z

@@ -38,7 +38,7 @@ if [ -S "$CONTAINERD_SOCK" ] && command -v ctr >/dev/null; then
   for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" >/dev/null 2>&1; done
 fi
 for shim in $shims; do
-  tr '\0' ' ' < "/proc/$shim/cmdline" 2>/dev/null | grep -qF -- "$CONTAINERD_SOCK" && kill -KILL "$shim" 2>/dev/null
+  { tr '\0' ' ' < "/proc/$shim/cmdline" | grep -qF -- "$CONTAINERD_SOCK"; } 2>/dev/null && kill -KILL "$shim" 2>/dev/null
 done
 stop containerd
 stop kube-apiserver

@@ -76,6 +76,9 @@ describe('the image holds what the entry points load', () => {
   it('the runtime stage runs as a numeric non-root user and installs production dependencies only', () => {
     const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^RUN .*npm ci --omit=dev/m);
+    // The context keeps the builder's modes (policy.wasm comes out of opa's tar as 0600): user 65532 must read it all.
+    expect(dockerfile).toMatch(/^RUN chmod -R a\+rX,go-w \/app$/m);
+    expect(dockerfile).toMatch(/^COPY --from=deps \/app \.\/$/m);
     const user = /^USER (\d+)(?::(\d+))?$/m.exec(dockerfile);
     expect(user, 'a numeric USER line').not.toBeNull();
     expect(Number(user![1])).toBeGreaterThan(0);
