@@ -114,7 +114,7 @@ conformance: node_modules/.installed policy ## MCP conformance suite + inspector
 test: tools verify typecheck lint test-policy test-unit test-integration test-cluster ## Everything CI runs.
 
 ##@ Image and a real node (hack/image, hack/cluster; README "Run it on a real node")
-IMAGE_VERSION := $(shell node -p 'require("./package.json").version')
+IMAGE_VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
 IMAGE_ARCHIVE := build/image/toolgate-$(IMAGE_VERSION).oci.tar
 # Debian packages the node needs (installed when missing; command or path = package).
 CLUSTER_PACKAGES := containerd=containerd runc=runc /usr/lib/cni/bridge=containernetworking-plugins \
