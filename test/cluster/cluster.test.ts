@@ -192,4 +192,28 @@ describe.skipIf(why !== undefined)('toolgate on a real node: image → helm inst
     const again = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }]);
     expect(again.outcomes[0]!.result!.content[0]!.text).toBe('toolgate runs on a real node');
   });
+
+  it('kubectl delete pod of an authorizer: the other replica decides meanwhile, and the StatefulSet brings it back Ready', async () => {
+    const before = await cluster.getJson<{ metadata: { uid: string } }>(['get', 'pod', 'toolgate-authorizer-0', '-n', ns]);
+    await cluster.kubectl(['delete', 'pod', 'toolgate-authorizer-0', '-n', ns, '--wait=false']);
+    type Slices = { items: Array<{ endpoints?: Array<{ conditions?: { ready?: boolean }; targetRef?: { name: string } }> }> };
+    const readyEndpoints = async () => (await cluster.getJson<Slices>(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=toolgate-authorizer']))
+      .items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready).map((e) => e.targetRef?.name).sort();
+    // While the deleted pod is out of the Service, the remaining replica serves every decision.
+    await waitFor('the Service to route to toolgate-authorizer-1 only', async () => {
+      const names = await readyEndpoints();
+      return names.length === 1 && names[0] === 'toolgate-authorizer-1' ? true : undefined;
+    }, 60_000);
+    const during = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }, { name: 'delete_note', arguments: { name: 'welcome' } }]);
+    expect(during.outcomes.map((o) => o.ok)).toEqual([true, false]);
+    expect(during.outcomes[1]!.error!.data?.rule).toBe('no-deleting-notes');
+    const replaced = await waitFor('a new toolgate-authorizer-0 Ready and back in the Service', async () => {
+      const pod = await cluster.getJson<{ metadata: { uid: string } }>(['get', 'pod', 'toolgate-authorizer-0', '-n', ns]);
+      const names = await readyEndpoints();
+      return pod.metadata.uid !== before.metadata.uid && names.length === 2 ? pod : undefined;
+    }, 240_000);
+    expect(replaced.metadata.uid).not.toBe(before.metadata.uid);
+    const after = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }]);
+    expect(after.outcomes[0]!.ok).toBe(true);
+  });
 });
