@@ -28,6 +28,13 @@ version_kubeconform := $(KUBECONFORM_VERSION)
 version_krew := $(KREW_VERSION)
 version_vault := $(VAULT_VERSION)
 version_versitygw := $(VERSITYGW_VERSION)
+# The real node of `make cluster-up`: built only when a cluster target runs, never by `make tools`.
+CLUSTER_TOOLS := kubelet kube-controller-manager kube-scheduler kube-proxy coredns
+version_kubelet := $(KUBERNETES_VERSION)
+version_kube-controller-manager := $(KUBERNETES_VERSION)
+version_kube-scheduler := $(KUBERNETES_VERSION)
+version_kube-proxy := $(KUBERNETES_VERSION)
+version_coredns := $(COREDNS_VERSION)
 tool_version = $(version_$(1))
 
 POLICY_WASM := build/policy/policy.wasm
@@ -112,7 +119,41 @@ conformance: node_modules/.installed policy ## MCP conformance suite + inspector
 # --- end conformance ---
 
 .PHONY: test
-test: tools verify typecheck lint test-policy test-unit test-integration ## Everything CI runs.
+test: tools verify typecheck lint test-policy test-unit test-integration test-cluster ## Everything CI runs.
+
+##@ Image and a real node (hack/image, hack/cluster; README "Run it on a real node")
+IMAGE_VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
+IMAGE_ARCHIVE := build/image/toolgate-$(IMAGE_VERSION).oci.tar
+# Debian packages the node needs (installed when missing; command or path = package).
+CLUSTER_PACKAGES := containerd=containerd runc=runc /usr/lib/cni/bridge=containernetworking-plugins \
+  iptables=iptables ip=iproute2 conntrack=conntrack nsenter=util-linux openssl=openssl
+
+.PHONY: image
+image: node_modules/.installed $(POLICY_WASM) ## Build the image ghcr.io/toolgate/toolgate:<version> offline with podman (→ build/image/*.oci.tar).
+	@hack/image/build.sh
+
+.PHONY: cluster-tools
+cluster-tools: $(addprefix build/bin/,$(CLUSTER_TOOLS) etcd kube-apiserver kubectl helm)
+	@hack/image/ensure-packages.sh $(CLUSTER_PACKAGES)
+
+.PHONY: cluster-up
+cluster-up: cluster-tools image ## Start a real one-node cluster in its own network namespace, the image imported (hack/cluster/README.md).
+	@CLUSTER_IMAGES=$(CURDIR)/$(IMAGE_ARCHIVE) hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the cluster of cluster-up and undo its host changes (mounts, sysctls, netns).
+	@hack/cluster/down.sh
+
+.PHONY: kind-up
+kind-up: image ## With Docker: a kind cluster (kind-config.yaml) with the image loaded.
+	@kind create cluster --config kind-config.yaml
+	@kind load image-archive --name toolgate $(IMAGE_ARCHIVE)
+
+.PHONY: test-cluster
+test-cluster: ## helm install on a real node → Ready pods → MCP calls allowed and denied (test/cluster; root only).
+	@if [ "$$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then \
+	  echo "##### test-cluster SKIPPED: needs root and network namespaces (ip netns); CI runs it #####" >&2; \
+	else $(MAKE) cluster-tools image && vitest run --config test/cluster/vitest.config.ts --reporter=default --reporter=json --outputFile.json=build/test-results/cluster.json; fi
 
 ##@ Release
 .PHONY: release

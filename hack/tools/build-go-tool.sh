@@ -17,7 +17,7 @@ ldflags="-s -w"
 tags=
 case "$name" in
   opa)            module=github.com/open-policy-agent/opa; version=$OPA_VERSION; pkg=$module; tags=$OPA_TAGS ;;
-  kube-apiserver|kubectl)
+  kube-apiserver|kubectl|kubelet|kube-controller-manager|kube-scheduler|kube-proxy)
                   module=k8s.io/kubernetes; version=$KUBERNETES_VERSION; pkg=k8s.io/kubernetes/cmd/$name
                   IFS=. read -r major minor _ <<<"${version#v}"
                   cv=k8s.io/component-base/version
@@ -29,11 +29,13 @@ case "$name" in
   # krew proves the release archive installs as users install plugins (make test-release).
   krew)           module=sigs.k8s.io/krew; version=$KREW_VERSION; pkg=$module/cmd/krew
                   ldflags+=" -X sigs.k8s.io/krew/internal/version.gitTag=$version" ;;
+  # DNS for the real node of `make cluster-up` (hack/cluster); its main package is the module root.
+  coredns)        module=github.com/coredns/coredns; version=$COREDNS_VERSION; pkg=$module ;;
   # -e: tests of vault's plugins import sdk test helpers newer than the sdk the server pairs with.
   vault)          module=github.com/hashicorp/vault; version=$VAULT_VERSION; pkg=$module; tidy_flags=-e ;;
   # versitygw: the S3 server with Object Lock behind the S3 audit sink's integration test.
   versitygw)      module=github.com/versity/versitygw; version=$VERSITYGW_VERSION; pkg=$module/cmd/versitygw ;;
-  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, krew, vault, versitygw)" >&2; exit 2 ;;
+  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, krew, vault, versitygw, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, coredns)" >&2; exit 2 ;;
 esac
 
 # Build tags change the binary, so they are part of the cache key like the version.

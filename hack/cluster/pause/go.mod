@@ -1,0 +1,3 @@
+module toolgate.local/pause
+
+go 1.24

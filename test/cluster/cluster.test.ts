@@ -1,0 +1,219 @@
+// toolgate as users run it: the image built by `make image`, a real node (hack/cluster/up.sh:
+// kubelet, containerd, bridge CNI, kube-proxy, CoreDNS), `helm install` of charts/toolgate, and
+// an MCP agent — the official SDK client — calling a real MCP server pod through the
+// authorizer's Service: one call allowed, one refused by policy. Prints the figures the issue
+// asks for (time to a Ready node, helm install → Ready pods, image size).
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../../authorizer/src/gate/jsonrpc.ts';
+import { Cluster, cannotRun, clusterEnv, must, readyPods, root, run, waitFor, type PodList } from './cluster-support.ts';
+
+const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+const image = `ghcr.io/toolgate/toolgate:${version}`;
+const imageArchive = join(root, `build/image/toolgate-${version}.oci.tar`);
+const ns = 'toolgate-system';
+const policyKey = 'default/cluster-e2e';
+const issuer = 'https://issuer.cluster-e2e.toolgate.test';
+const audience = 'https://toolgate.cluster-e2e.test/mcp';
+const notesUrl = 'http://notes-mcp.mcp-servers.svc.cluster.local:8080';
+
+const why = cannotRun();
+if (why) console.warn(`\n########## test/cluster SKIPPED: ${why}. It needs root and network namespaces; CI runs it. ##########\n`);
+
+const figures: Record<string, string> = {};
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+let cluster: Cluster;
+let dir: string;
+let signingKey: CryptoKey;
+
+/** The bundle service's TLS Secret made by hand with a new CA, as config/manager/README.md tells users. */
+async function bundleTlsSecret(): Promise<void> {
+  const script = `set -e; cd "${dir}"; ns=${ns}
+openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=toolgate-bundles-ca -keyout ca.key -out ca.crt
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=toolgate-bundles -keyout tls.key -out tls.csr
+openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -sha256 -out tls.crt \\
+  -extfile <(printf 'subjectAltName=DNS:toolgate-bundles.%s.svc,DNS:toolgate-bundles.%s.svc.cluster.local\\nextendedKeyUsage=serverAuth\\n' $ns $ns)`;
+  await must('bash', ['-c', script]);
+  await cluster.kubectl(['create', 'secret', 'generic', 'toolgate-bundles-tls', '-n', ns,
+    `--from-file=tls.crt=${dir}/tls.crt`, `--from-file=tls.key=${dir}/tls.key`, `--from-file=ca.crt=${dir}/ca.crt`]);
+}
+
+/** The MCP server pod (test/cluster/notes-server.ts from a ConfigMap, run by the toolgate image's Node) and its Service. */
+async function notesServer(jwks: string): Promise<void> {
+  const server = await readFile(join(root, 'test/cluster/notes-server.ts'), 'utf8');
+  const labels = { app: 'notes-mcp' };
+  await cluster.apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mcp-servers' } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'notes-server', namespace: 'mcp-servers' }, data: { 'notes-server.ts': server, 'jwks.json': jwks } },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'notes-mcp', namespace: 'mcp-servers' },
+      spec: {
+        replicas: 1, selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [{
+              name: 'server', image, imagePullPolicy: 'Never', command: ['node', '/app/notes-server/notes-server.ts'],
+              ports: [{ name: 'http', containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'server', mountPath: '/app/notes-server', readOnly: true }],
+            }],
+            volumes: [{ name: 'server', configMap: { name: 'notes-server' } }],
+          },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'notes-mcp', namespace: 'mcp-servers' }, spec: { selector: labels, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] } },
+  ]);
+}
+
+const notesProfile = {
+  apiVersion: 'toolgate.io/v1alpha1', kind: 'McpProfile', metadata: { name: 'cluster-notes' },
+  spec: {
+    service: 'notes', version: '1.0.0', description: 'The notes server of the cluster test.',
+    tools: [
+      { name: 'read_note', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false, secretHint: false, verb: 'get', labels: ['category:notes'] },
+      { name: 'delete_note', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false, secretHint: false, verb: 'delete', labels: ['category:notes'] },
+    ],
+  },
+};
+
+const policy = {
+  apiVersion: 'toolgate.io/v1alpha1', kind: 'McpSecurityPolicy', metadata: { name: 'cluster-e2e', namespace: 'default' },
+  spec: {
+    enforcement: 'enforce', defaultAction: 'deny',
+    servers: [{ name: 'notes', url: `${notesUrl}/mcp`, transport: 'streamable-http' }],
+    profiles: [{ name: 'cluster-notes', server: 'notes' }],
+    policies: [
+      { name: 'no-deleting-notes', priority: 10, when: { destructiveHint: true }, action: 'deny' },
+      { name: 'read-only', priority: 50, when: { readOnlyHint: true }, action: 'allow' },
+    ],
+    identity: { issuer, audience, jwksUri: `${notesUrl}/jwks` },
+  },
+};
+
+async function podsOf(component: string): Promise<PodList> {
+  return cluster.getJson<PodList>(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/name=toolgate,app.kubernetes.io/component=${component}`]);
+}
+
+interface ClientRun { tools: string[]; outcomes: Array<{ name: string; ok: boolean; result?: { content: Array<{ text?: string }> }; error?: { code: number; message: string; data?: { rule?: string } } }> }
+
+/** The official SDK client in the cluster's network namespace, through the authorizer's Service. */
+async function agent(calls: Array<{ name: string; arguments: Record<string, unknown> }>): Promise<ClientRun> {
+  const svc = await cluster.getJson<{ spec: { clusterIP: string } }>(['get', 'service', 'toolgate-authorizer', '-n', ns]);
+  const token = await new SignJWT({ azp: 'cluster-agent' }).setProtectedHeader({ alg: 'ES256', kid: 'cluster-e2e' })
+    .setIssuer(issuer).setAudience(audience).setSubject('alice').setIssuedAt().setExpirationTime('5m').sign(signingKey);
+  const r = await cluster.inNetns(process.execPath, [join(root, 'test/cluster/mcp-client.ts'), `http://${svc.spec.clusterIP}:8080/mcp`, token, JSON.stringify(calls)]);
+  if (r.code !== 0) throw new Error(`MCP client failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as ClientRun;
+}
+
+describe.skipIf(why !== undefined)('toolgate on a real node: image → helm install → Ready → MCP calls through the authorizer Service', () => {
+  beforeAll(async () => {
+    const env = clusterEnv();
+    cluster = new Cluster(env.netns, env.kubeconfig);
+    dir = await mkdtemp(join(tmpdir(), 'toolgate-cluster-test-'));
+    figures['image size (OCI archive)'] = `${((await stat(imageArchive)).size / 1e6).toFixed(0)} MB`;
+
+    const upStarted = performance.now();
+    const up = await run(join(root, 'hack/cluster/up.sh'), [], { env: { CLUSTER_IMAGES: imageArchive }, timeoutMs: 600_000 });
+    if (up.code !== 0) throw new Error(`hack/cluster/up.sh failed:\n${up.stderr}`);
+    figures['cluster-up → node Ready'] = seconds(performance.now() - upStarted);
+
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    signingKey = privateKey;
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'cluster-e2e', alg: 'ES256', use: 'sig' }] });
+
+    await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } }]);
+    await bundleTlsSecret();
+    await notesServer(jwks);
+
+    const helmStarted = performance.now();
+    await cluster.helm(['install', 'toolgate', join(root, 'charts/toolgate'), '-n', ns, '--set', `authorizer.policies={${policyKey}}`, '--set', `image.tag=${version}`], { timeoutMs: 180_000 });
+    // The CRDs come with the chart: the profile and policy go in once they are served.
+    await waitFor('the toolgate CRDs established', async () => (await cluster.kubectl(['wait', '--for=condition=Established', 'crd/mcpsecuritypolicies.toolgate.io', 'crd/mcpprofiles.toolgate.io', '--timeout=5s'])) || undefined, 60_000);
+    await cluster.apply([notesProfile, policy]);
+    await waitFor('2 operator and 2 authorizer pods Ready', async () => {
+      const [op, az] = await Promise.all([podsOf('operator'), podsOf('authorizer')]);
+      return readyPods(op).length === 2 && readyPods(az).length === 2 ? true : undefined;
+    }, 300_000);
+    figures['helm install → operator and authorizer pods Ready'] = seconds(performance.now() - helmStarted);
+    figures['nothing → pods Ready'] = seconds(performance.now() - upStarted);
+    await waitFor('the notes MCP server Ready', async () => {
+      const pods = await cluster.getJson<PodList>(['get', 'pods', '-n', 'mcp-servers', '-l', 'app=notes-mcp']);
+      return readyPods(pods).length === 1 ? true : undefined;
+    }, 120_000);
+  });
+
+  afterAll(async () => {
+    if (why) return;
+    console.log(`\n[toolgate] cluster test figures:\n${Object.entries(figures).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`);
+    if (cluster && process.env.KEEP_CLUSTER !== '1') {
+      const down = await run(join(root, 'hack/cluster/down.sh'), [], { timeoutMs: 180_000 });
+      if (down.code !== 0) console.error(`hack/cluster/down.sh failed: ${down.stderr}`);
+    }
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs two operator replicas, exactly one of them the leader, and two authorizer replicas, all Ready through their probes', async () => {
+    const operators = await podsOf('operator');
+    const authorizers = await podsOf('authorizer');
+    expect(readyPods(operators).map((p) => p.metadata.name)).toHaveLength(2);
+    expect(readyPods(authorizers).map((p) => p.metadata.name).sort()).toEqual(['toolgate-authorizer-0', 'toolgate-authorizer-1']);
+    const leases = await cluster.getJson<{ items: Array<{ metadata: { name: string }; spec: { holderIdentity?: string } }> }>(['get', 'leases', '-n', ns]);
+    const operatorNames = new Set(operators.items.map((p) => p.metadata.name));
+    const led = leases.items.filter((l) => l.spec.holderIdentity && operatorNames.has(l.spec.holderIdentity));
+    expect(led, `leases held by an operator pod: ${JSON.stringify(leases.items.map((l) => [l.metadata.name, l.spec.holderIdentity]))}`).toHaveLength(1);
+    // The probes decide readiness: the pods are Ready because /readyz answered, not because they started.
+    const sts = await cluster.getJson<{ spec: { template: { spec: { containers: Array<{ readinessProbe?: { httpGet?: { path: string } } }> } } } }>(['get', 'statefulset', 'toolgate-authorizer', '-n', ns]);
+    expect(sts.spec.template.spec.containers[0]!.readinessProbe?.httpGet?.path).toBe('/readyz');
+  });
+
+  it('the policy applied with kubectl reaches the authorizers, which allow the read and refuse the delete', async () => {
+    const run1 = await waitFor('the authorizer to serve the policy', async () => {
+      const r = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }, { name: 'delete_note', arguments: { name: 'welcome' } }]);
+      return r.outcomes[0]?.ok ? r : undefined;
+    }, 120_000);
+    expect(run1.tools).toContain('read_note');
+    const [read, del] = run1.outcomes;
+    expect(read!.ok).toBe(true);
+    expect(read!.result!.content[0]!.text).toBe('toolgate runs on a real node');
+    expect(del!.ok).toBe(false);
+    expect(del!.error!.code).toBe(ErrorCodes.policyDenied);
+    expect(del!.error!.data?.rule).toBe('no-deleting-notes');
+    // The refusal happened at the authorizer: the server never ran the delete, and the note is still there.
+    const logs = await cluster.kubectl(['logs', '-n', 'mcp-servers', 'deploy/notes-mcp']);
+    expect(logs).not.toContain('"msg":"deleted"');
+    const again = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }]);
+    expect(again.outcomes[0]!.result!.content[0]!.text).toBe('toolgate runs on a real node');
+  });
+
+  it('kubectl delete pod of an authorizer: the other replica decides meanwhile, and the StatefulSet brings it back Ready', async () => {
+    const before = await cluster.getJson<{ metadata: { uid: string } }>(['get', 'pod', 'toolgate-authorizer-0', '-n', ns]);
+    await cluster.kubectl(['delete', 'pod', 'toolgate-authorizer-0', '-n', ns, '--wait=false']);
+    type Slices = { items: Array<{ endpoints?: Array<{ conditions?: { ready?: boolean }; targetRef?: { name: string } }> }> };
+    const readyEndpoints = async () => (await cluster.getJson<Slices>(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=toolgate-authorizer']))
+      .items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready).map((e) => e.targetRef?.name).sort();
+    // While the deleted pod is out of the Service, the remaining replica serves every decision.
+    await waitFor('the Service to route to toolgate-authorizer-1 only', async () => {
+      const names = await readyEndpoints();
+      return names.length === 1 && names[0] === 'toolgate-authorizer-1' ? true : undefined;
+    }, 60_000);
+    const during = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }, { name: 'delete_note', arguments: { name: 'welcome' } }]);
+    expect(during.outcomes.map((o) => o.ok)).toEqual([true, false]);
+    expect(during.outcomes[1]!.error!.data?.rule).toBe('no-deleting-notes');
+    const replaced = await waitFor('a new toolgate-authorizer-0 Ready and back in the Service', async () => {
+      const pod = await cluster.getJson<{ metadata: { uid: string } }>(['get', 'pod', 'toolgate-authorizer-0', '-n', ns]);
+      const names = await readyEndpoints();
+      return pod.metadata.uid !== before.metadata.uid && names.length === 2 ? pod : undefined;
+    }, 240_000);
+    expect(replaced.metadata.uid).not.toBe(before.metadata.uid);
+    const after = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }]);
+    expect(after.outcomes[0]!.ok).toBe(true);
+  });
+});
