@@ -34,11 +34,15 @@ export function sessionPolicySchemas<W extends TSchema>(PolicyWhen: W) {
       })),
       perTool: Type.Optional(Type.Boolean({ description: 'Count each tool (server and name) separately: "more than 20 calls to the same tool in 10 s".' })),
       max: Int('Calls matching `when` let through within `window` before the limit applies to the next one.', { minimum: 0, maximum: 100000 }),
+      firstUse: Type.Optional(Type.Boolean({ description: 'Instead of applying beyond `max`, apply to the first matching call within `window` only (with `max: 0` and `require_approval`): "the first use of a destructive tool in a session needs approval". The approved call, once released, counts, so the next ones pass until the window no longer holds it.' })),
       window: Duration('Length of the sliding window (for example `10s`, `1h`).'),
       action: Enum(sessionActions, { description: 'What happens to a call beyond the limit: deny (retryable: the error says when) or require_approval.' }),
       ...approval,
     },
-    { description: 'A velocity limit: at most `max` matching calls per session (or caller) within a sliding window.', 'x-kubernetes-validations': approvalValidations },
+    { description: 'A velocity limit: at most `max` matching calls per session (or caller) within a sliding window.', 'x-kubernetes-validations': [
+      ...approvalValidations,
+      { rule: "!has(self.firstUse) || !self.firstUse || (self.max == 0 && self.action == 'require_approval')", message: 'firstUse needs max: 0 and action require_approval (a denied first use would never be counted, so it would deny forever)', fieldPath: '.firstUse' },
+    ] },
   );
 
   const FlowRule = Obj(

@@ -141,6 +141,31 @@ describe('taint', () => {
     expect(g.decisionPath.decide(a.held.call).decision.action).toBe('allow');
   });
 
+  it('firstUse: the first destructive call of a session is held for approval; once released it counts and the next one passes; another session starts over', async () => {
+    const spec = sessionTestPolicy().spec;
+    const { data, problems } = compilePolicy({ ...sessionTestPolicy(), spec: { ...spec, session: { limits: [{ name: 'first-send', when: { tools: ['send_email'] }, perTool: true, max: 0, firstUse: true, window: '24h', action: 'require_approval', approvers: ['ops'] }] } } }, new Map());
+    expect(problems).toEqual([]);
+    const first = new PolicyRouter();
+    await first.entry('ns/p').engine.load(readFileSync(ensurePolicyWasm()), data!, 'rev-f');
+    first.update('ns/p', { gateway: data!.toolgate.gateway, data: data! });
+    const approvals = { check: async () => ({ kind: 'released' }) } as unknown as NonNullable<ConstructorParameters<typeof Gate>[0]['approvals']>;
+    const g = new Gate({ router: first, log, catalog: anyNameCatalog, approvals, session: new SessionState({ taint: new MemoryTaintStore(clock), now: clock }) });
+    const c = ctx({ subject: 'ivan', sessionId: 'first-1' });
+    const held = await admit(g, 'send_email', c);
+    if (held.kind !== 'hold') throw new Error(`expected a hold, got ${held.kind}`);
+    expect(held.held.verdict.decision).toMatchObject({ action: 'require_approval', rule: 'first-send', approvers: ['ops'] });
+    expect(held.held.verdict.decision.reasons[0]).toContain('velocity limit "first-send": first matching call in the last 24h per session and tool');
+    expect((await g.release(held.held, { mode: 'retry' }, { frontEnd: 'proxy' })).kind).toBe('allow');
+    expect((await admit(g, 'send_email', c)).kind).toBe('allow');
+    expect((await admit(g, 'send_email', ctx({ subject: 'ivan', sessionId: 'first-2' }))).kind).toBe('hold');
+  });
+
+  it('refuses firstUse without max: 0 and require_approval (a denied first use would deny forever)', () => {
+    const spec = sessionTestPolicy().spec;
+    const { problems } = compilePolicy({ ...sessionTestPolicy(), spec: { ...spec, session: { limits: [{ name: 'bad', when: {}, max: 0, firstUse: true, window: '1h', action: 'deny' }] } } }, new Map());
+    expect(problems).toContainEqual(expect.objectContaining({ field: 'spec.session.limits[0].firstUse', message: expect.stringContaining('firstUse needs max: 0 and action require_approval') }));
+  });
+
   it('lapses after taintTTL', async () => {
     const g = gateWith(new MemoryTaintStore(clock));
     await admit(g, 'read_email', ctx({ subject: 'carol' }));

@@ -56,7 +56,7 @@ export class SessionState {
   async prepare(call: ToolCall, conversation: string | undefined, settings: CompiledSession, isSink: (input: SessionInput) => boolean): Promise<SessionContext> {
     const keys = sessionKeys(call.caller, call.sessionId, conversation);
     const counts: Record<string, number> = {};
-    for (const l of settings.limits) counts[l.name] = this.#windows.count(this.#limitKey(l, keys, call), l.windowMs, l.max);
+    for (const l of settings.limits) counts[l.name] = this.#windows.count(this.#limitKey(l, keys, call), l.windowMs, capOf(l));
     const scopes = keys.session === keys.caller ? [keys.caller] : [keys.session, keys.caller];
     let input: SessionInput = { counts, taint: scopes.flatMap((k) => this.#taint.cached(k)) };
     if (settings.flows.length > 0 && isSink(input)) {
@@ -76,7 +76,7 @@ export class SessionState {
     if (!s) return;
     for (const name of s.counted) {
       const l = ctx.settings.limits.find((x) => x.name === name);
-      if (l) this.#windows.add(this.#limitKey(l, ctx.keys, call), l.windowMs, l.max);
+      if (l) this.#windows.add(this.#limitKey(l, ctx.keys, call), l.windowMs, capOf(l));
     }
     if (s.taints.length === 0) return;
     const at = new Date(this.#now()).toISOString();
@@ -100,6 +100,9 @@ export class SessionState {
     return JSON.stringify([l.name, l.per === 'caller' ? keys.caller : keys.session, ...(l.perTool ? [call.server, targetOf(call)] : [])]);
   }
 }
+
+/** Timestamps a limit needs kept: max of them, or (firstUse) the one that says the first use happened. */
+const capOf = (l: CompiledLimit): number => (l.firstUse ? 1 : l.max);
 
 /** The policy input with the session's state, for the decision program. */
 export const withSession = (input: PolicyInput, session: SessionInput | undefined): PolicyInput => (session ? { ...input, session } : input);

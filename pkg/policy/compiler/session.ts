@@ -44,7 +44,10 @@ export function compileSession(spec: McpSecurityPolicySpec, problems: Problem[])
     const field = `spec.session.limits[${i}]`;
     unique(l.name, `${field}.name`);
     const [rule] = compileRules([asRule(l.name, l.when, l.match, l.action, l, `${field}.when`)]);
-    return { ...rule!, per: l.per ?? 'session', perTool: l.perTool ?? false, max: l.max, window: l.window, windowMs: ms(l.window, `${field}.window`) };
+    if (l.firstUse && (l.max !== 0 || l.action !== 'require_approval')) {
+      add(`${field}.firstUse`, 'firstUse needs max: 0 and action require_approval (a denied first use would never be counted, so it would deny forever)');
+    }
+    return { ...rule!, per: l.per ?? 'session', perTool: l.perTool ?? false, max: l.max, ...(l.firstUse ? { firstUse: true as const } : {}), window: l.window, windowMs: ms(l.window, `${field}.window`) };
   });
   const flows = (session.flows ?? []).map((f, i) => {
     const field = `spec.session.flows[${i}]`;

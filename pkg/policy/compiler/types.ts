@@ -141,6 +141,8 @@ export interface CompiledLimit extends CompiledRule {
   per: 'session' | 'caller';
   perTool: boolean;
   max: number;
+  /** Applies to the first matching call in the window only (max 0, require_approval). */
+  firstUse?: true;
   /** As written (quoted in reasons). */
   window: string;
   windowMs: number;

@@ -134,9 +134,11 @@ test_role_resource_and_prompt_grants if {
 	d.reasons == ["no role of the caller grants mail resource file:///publicity/readme.md"]
 	_as_reader(prompt("greet")).rule == "allow-greet"
 	_as_reader(prompt("greeting")).rule == "toolgate:role-grant"
+
 	# Listing resources and prompts grants no tool and no logging.
 	_as_reader(fixture.call("get_secret", {})).rule == "toolgate:role-grant"
 	_as_reader({"server": "mail", "kind": "logging"}).rule == "toolgate:role-grant"
+
 	# The analyst (tools only) still may not read the granted resource.
 	r := data.toolgate.decision with data.toolgate.compiled as _granting with input as object.union(resource("file:///public/readme.md"), {"caller": {"roles": ["analyst"]}})
 	r.rule == "toolgate:role-grant"

@@ -43,8 +43,19 @@ else := []
 _exceeded := [l |
 	some l in _cfg.limits
 	_applies(l)
-	_count(l.name) >= l.max
+	_hit(l)
 ]
+
+# A limit applies beyond its max, or (firstUse) to the first matching call of its window only.
+_hit(l) if {
+	not object.get(l, "firstUse", false)
+	_count(l.name) >= l.max
+}
+
+_hit(l) if {
+	object.get(l, "firstUse", false)
+	_count(l.name) == 0
+}
 
 # Each violated flow with the earliest entry that taints the session with one of its labels.
 _violated := [{"flow": f, "entry": _earliest(f)} |
@@ -101,11 +112,18 @@ _limit(l) := {
 	"windowMs": l.windowMs,
 	"per": l.per,
 	"perTool": l.perTool,
-	"reason": concat("", [
-		"velocity limit \"", l.name, "\": ", format_int(_count(l.name), 10), " matching call(s) in the last ", l.window,
-		" per ", _per(l), " (max ", format_int(l.max, 10), "); it ", _verb(l.action), " further calls",
-	]),
+	"reason": _limit_reason(l),
 }
+
+_limit_reason(l) := concat("", [
+	"velocity limit \"", l.name, "\": first matching call in the last ", l.window,
+	" per ", _per(l), "; it ", _verb(l.action), " the first use",
+]) if {
+	object.get(l, "firstUse", false)
+} else := concat("", [
+	"velocity limit \"", l.name, "\": ", format_int(_count(l.name), 10), " matching call(s) in the last ", l.window,
+	" per ", _per(l), " (max ", format_int(l.max, 10), "); it ", _verb(l.action), " further calls",
+])
 
 _verb("deny") := "denies"
 

@@ -110,3 +110,24 @@ test_no_session_policy_no_session_field if {
 	d.action == "allow"
 	not d.session
 }
+
+# "The first use of a destructive tool in a session needs approval": a firstUse limit holds the
+# first matching call of its window and lets the next ones through once one was let through.
+_first_use := object.union(compiled, {"session": object.union(session_cfg, {"limits": [_rule({
+	"name": "first-destructive", "when": {"tools": {"exact": ["run_report"]}}, "action": "require_approval",
+	"approvers": ["ops"], "quorum": 1, "timeout": "15m",
+	"per": "session", "perTool": true, "max": 0, "firstUse": true, "window": "24h", "windowMs": 86400000,
+})]})})
+
+test_first_use_needs_approval_then_passes if {
+	first := data.toolgate.decision with data.toolgate.compiled as _first_use
+		with input as object.union(fixture.call("run_report", {}), {"session": {"counts": {}, "taint": []}})
+	first.action == "require_approval"
+	first.rule == "first-destructive"
+	first.approvers == ["ops"]
+	first.reasons[0] == "velocity limit \"first-destructive\": first matching call in the last 24h per session and tool; it requires approval for the first use"
+	later := data.toolgate.decision with data.toolgate.compiled as _first_use
+		with input as object.union(fixture.call("run_report", {}), {"session": {"counts": {"first-destructive": 1}, "taint": []}})
+	later.action == "allow"
+	later.rule == "allow-read"
+}
