@@ -69,6 +69,10 @@ describe('retention', () => {
   it('keeps a record 12 months, 36 when it carries a health-data label', () => {
     expect(retentionMonthsOf(line(['pii']))).toBe(12);
     expect(retentionMonthsOf(line(['pii', 'phi']))).toBe(36);
+    // Format 2 records carry the labels in their classification.
+    const v2 = (labels: string[]) => JSON.stringify({ type: 'decision', version: 2, seq: 1, classification: { verb: 'get', labels, annotations: {}, sources: [] } });
+    expect(retentionMonthsOf(v2(['pii']))).toBe(12);
+    expect(retentionMonthsOf(v2(['pii', 'phi']))).toBe(36);
     expect(retentionMonthsOf(JSON.stringify({ type: 'refusal', seq: 2 }))).toBe(12);
     expect(retentionMonthsOf('not json')).toBe(36);
   });

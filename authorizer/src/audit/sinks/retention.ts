@@ -20,7 +20,9 @@ export const defaultRetention: RetentionPolicy = { months: 12, longMonths: 36, l
 export function retentionMonthsOf(line: string, policy: RetentionPolicy = defaultRetention): number {
   let labels: unknown;
   try {
-    labels = (JSON.parse(line) as { labels?: unknown }).labels;
+    // Format 2 keeps them under classification; format 1 at the top.
+    const record = JSON.parse(line) as { labels?: unknown; classification?: { labels?: unknown } };
+    labels = record.classification?.labels ?? record.labels;
   } catch {
     return Math.max(policy.months, policy.longMonths);
   }
