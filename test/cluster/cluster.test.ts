@@ -1,14 +1,19 @@
 // toolgate as users run it: the image built by `make image`, a real node (hack/cluster/up.sh:
 // kubelet, containerd, bridge CNI, kube-proxy, CoreDNS), `helm install` of charts/toolgate, and
 // an MCP agent — the official SDK client — calling a real MCP server pod through the
-// authorizer's Service: one call allowed, one refused by policy. Prints the figures the issue
-// asks for (time to a Ready node, helm install → Ready pods, image size).
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+// authorizer's Service: one call allowed, one refused by policy, one held until `kubectl mcp
+// approve` — also across a kill of the authorizer pod holding it and of the operator leader —,
+// a `helm upgrade` that rolls every pod under steady load, and what `helm uninstall` leaves.
+// Prints the figures the issue asks for (time to a Ready node, helm install → Ready pods, image
+// size, approval and pod-kill outcomes, failed decisions during the upgrade).
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../authorizer/src/gate/jsonrpc.ts';
+import { approvalFor, approve, clusterApprover, holderOf, phaseIs, publishedCount, type ClusterApprover } from './cluster-approvals.ts';
 import { Cluster, cannotRun, clusterEnv, must, readyPods, root, run, waitFor, type PodList } from './cluster-support.ts';
 
 const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -28,6 +33,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 let cluster: Cluster;
 let dir: string;
 let signingKey: CryptoKey;
+let ann: ClusterApprover;
 
 /** The bundle service's TLS Secret made by hand with a new CA, as config/manager/README.md tells users. */
 async function bundleTlsSecret(): Promise<void> {
@@ -79,6 +85,7 @@ const notesProfile = {
     tools: [
       { name: 'read_note', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false, secretHint: false, verb: 'get', labels: ['category:notes'] },
       { name: 'delete_note', readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false, secretHint: false, verb: 'delete', labels: ['category:notes'] },
+      { name: 'publish_note', readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true, secretHint: false, verb: 'create', labels: ['category:notes'] },
     ],
   },
 };
@@ -91,6 +98,7 @@ const policy = {
     profiles: [{ name: 'cluster-notes', server: 'notes' }],
     policies: [
       { name: 'no-deleting-notes', priority: 10, when: { destructiveHint: true }, action: 'deny' },
+      { name: 'publishing-needs-sre', priority: 20, when: { tools: ['publish_note'] }, action: 'require_approval', approvers: ['sre'], timeout: '10m' },
       { name: 'read-only', priority: 50, when: { readOnlyHint: true }, action: 'allow' },
     ],
     identity: { issuer, audience, jwksUri: `${notesUrl}/jwks` },
@@ -103,14 +111,40 @@ async function podsOf(component: string): Promise<PodList> {
 
 interface ClientRun { tools: string[]; outcomes: Array<{ name: string; ok: boolean; result?: { content: Array<{ text?: string }> }; error?: { code: number; message: string; data?: { rule?: string } } }> }
 
+async function proxyUrl(): Promise<string> {
+  const svc = await cluster.getJson<{ spec: { clusterIP: string } }>(['get', 'service', 'toolgate-authorizer', '-n', ns]);
+  return `http://${svc.spec.clusterIP}:8080/mcp`;
+}
+
+const agentToken = (lifetime = '5m') => new SignJWT({ azp: 'cluster-agent' }).setProtectedHeader({ alg: 'ES256', kid: 'cluster-e2e' })
+  .setIssuer(issuer).setAudience(audience).setSubject('alice').setIssuedAt().setExpirationTime(lifetime).sign(signingKey);
+
 /** The official SDK client in the cluster's network namespace, through the authorizer's Service. */
 async function agent(calls: Array<{ name: string; arguments: Record<string, unknown> }>): Promise<ClientRun> {
-  const svc = await cluster.getJson<{ spec: { clusterIP: string } }>(['get', 'service', 'toolgate-authorizer', '-n', ns]);
-  const token = await new SignJWT({ azp: 'cluster-agent' }).setProtectedHeader({ alg: 'ES256', kid: 'cluster-e2e' })
-    .setIssuer(issuer).setAudience(audience).setSubject('alice').setIssuedAt().setExpirationTime('5m').sign(signingKey);
-  const r = await cluster.inNetns(process.execPath, [join(root, 'test/cluster/mcp-client.ts'), `http://${svc.spec.clusterIP}:8080/mcp`, token, JSON.stringify(calls)]);
+  const r = await cluster.inNetns(process.execPath, [join(root, 'test/cluster/mcp-client.ts'), await proxyUrl(), await agentToken(), JSON.stringify(calls)]);
   if (r.code !== 0) throw new Error(`MCP client failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as ClientRun;
+}
+
+interface HeldRun { result?: { content: Array<{ text?: string }> }; error?: { code: number; message: string }; attempts: Array<{ ended: string; detail: string }> }
+
+/** test/cluster/held-client.ts started (not awaited): one held call, retried on a fresh session when its stream breaks. */
+async function heldAgent(name: string): Promise<() => Promise<HeldRun>> {
+  const running = cluster.inNetns(process.execPath, [join(root, 'test/cluster/held-client.ts'), await proxyUrl(), await agentToken('15m'), JSON.stringify({ name: 'publish_note', arguments: { name } })], { timeoutMs: 300_000 });
+  return async () => {
+    const r = await running;
+    if (r.code !== 0) throw new Error(`held MCP client failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as HeldRun;
+  };
+}
+
+type Lease = { metadata: { name: string }; spec: { holderIdentity?: string } };
+
+/** The operator pod holding the leader Lease. */
+async function operatorLeader(): Promise<string | undefined> {
+  const operators = new Set((await podsOf('operator')).items.map((p) => p.metadata.name));
+  const leases = await cluster.getJson<{ items: Lease[] }>(['get', 'leases', '-n', ns]);
+  return leases.items.find((l) => l.spec.holderIdentity && operators.has(l.spec.holderIdentity))?.spec.holderIdentity;
 }
 
 describe.skipIf(why !== undefined)('toolgate on a real node: image → helm install → Ready → MCP calls through the authorizer Service', () => {
@@ -144,6 +178,7 @@ describe.skipIf(why !== undefined)('toolgate on a real node: image → helm inst
     }, 300_000);
     figures['helm install → operator and authorizer pods Ready'] = seconds(performance.now() - helmStarted);
     figures['nothing → pods Ready'] = seconds(performance.now() - upStarted);
+    ann = await clusterApprover(cluster, env.dir, dir, 'ann', 'sre', 'default');
     await waitFor('the notes MCP server Ready', async () => {
       const pods = await cluster.getJson<PodList>(['get', 'pods', '-n', 'mcp-servers', '-l', 'app=notes-mcp']);
       return readyPods(pods).length === 1 ? true : undefined;
@@ -215,5 +250,132 @@ describe.skipIf(why !== undefined)('toolgate on a real node: image → helm inst
     expect(replaced.metadata.uid).not.toBe(before.metadata.uid);
     const after = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }]);
     expect(after.outcomes[0]!.ok).toBe(true);
+  });
+
+  it('a held call: the SDK client waits on its open stream until kubectl mcp approve, then gets the server\'s answer, run exactly once', async () => {
+    const name = `held-${randomUUID().slice(0, 8)}`;
+    const held = await heldAgent(name);
+    const pending = await approvalFor(cluster, 'default', 'publish_note', name);
+    expect(pending.status?.phase ?? 'Pending').toBe('Pending');
+    expect(pending.spec.approvers).toEqual(['sre']);
+    expect(await publishedCount(cluster, name)).toBe(0);
+    const approved = performance.now();
+    expect(await approve(cluster, ann, pending, 'cluster test')).toContain('ann');
+    const run1 = await held();
+    figures['held call: kubectl mcp approve → answer'] = seconds(performance.now() - approved);
+    expect(run1.error).toBeUndefined();
+    expect(run1.result!.content[0]!.text).toBe(`published ${name}`);
+    expect(run1.attempts.map((a) => a.ended)).toEqual(['answered']);
+    expect(await publishedCount(cluster, name)).toBe(1);
+    const consumed = await approvalFor(cluster, 'default', 'publish_note', name, phaseIs('Consumed'));
+    expect(['toolgate-authorizer-0', 'toolgate-authorizer-1']).toContain(consumed.status?.consumedBy);
+  });
+
+  it('kubectl delete pod of the authorizer holding the call: the agent retries on a fresh session, the approval releases it once', async () => {
+    const name = `killed-${randomUUID().slice(0, 8)}`;
+    const held = await heldAgent(name);
+    const pending = await approvalFor(cluster, 'default', 'publish_note', name);
+    const holder = await holderOf(cluster, ns, pending, ['toolgate-authorizer-0', 'toolgate-authorizer-1']);
+    const before = await cluster.getJson<{ metadata: { uid: string } }>(['get', 'pod', holder, '-n', ns]);
+    // A hard stop (SIGKILL after 1 s), not the graceful drain: the held connection breaks.
+    await cluster.kubectl(['delete', 'pod', holder, '-n', ns, '--grace-period=1', '--wait=false']);
+    await waitFor(`${holder} gone`, async () => {
+      const pods = await podsOf('authorizer');
+      const same = pods.items.find((p) => p.metadata.name === holder && (p as { metadata: { uid?: string } }).metadata.uid === before.metadata.uid);
+      return same ? undefined : true;
+    }, 60_000);
+    await approve(cluster, ann, pending, 'approved after the pod holding it died');
+    const run2 = await held();
+    figures['authorizer pod kill mid-approval'] = `${holder} killed; released after ${run2.attempts.length} attempts (${run2.attempts.map((a) => a.ended).join(', ')}), server ran it ${await publishedCount(cluster, name)}×`;
+    expect(run2.error, JSON.stringify(run2.attempts)).toBeUndefined();
+    expect(run2.result!.content[0]!.text).toBe(`published ${name}`);
+    expect(run2.attempts[0]!.ended).toBe('transport');
+    expect(run2.attempts.at(-1)!.ended).toBe('answered');
+    expect(await publishedCount(cluster, name)).toBe(1);
+    const consumed = await approvalFor(cluster, 'default', 'publish_note', name, phaseIs('Consumed'));
+    expect(consumed.metadata.uid).toBe(pending.metadata.uid);
+    expect(['toolgate-authorizer-0', 'toolgate-authorizer-1']).toContain(consumed.status?.consumedBy);
+    await waitFor('2 authorizer pods Ready again', async () => (readyPods(await podsOf('authorizer')).length === 2 ? true : undefined), 240_000);
+  });
+
+  it('kubectl delete pod of the operator leader mid-approval: the other replica leads and the call is released once', async () => {
+    const leader = await waitFor('an operator leader', operatorLeader, 60_000);
+    const name = `leader-${randomUUID().slice(0, 8)}`;
+    const held = await heldAgent(name);
+    const pending = await approvalFor(cluster, 'default', 'publish_note', name);
+    const killed = performance.now();
+    await cluster.kubectl(['delete', 'pod', leader, '-n', ns, '--wait=false']);
+    // Decided while the leadership changes hands: the new leader must turn it into Approved.
+    await approve(cluster, ann, pending, 'approved during the operator failover');
+    const run3 = await held();
+    const released = performance.now() - killed;
+    const next = await waitFor('a new operator leader', async () => {
+      const l = await operatorLeader();
+      return l && l !== leader ? l : undefined;
+    }, 120_000);
+    figures['operator leader kill mid-approval'] = `${leader} → ${next}; held call released ${seconds(released)} after the kill, server ran it ${await publishedCount(cluster, name)}×`;
+    expect(run3.error, JSON.stringify(run3.attempts)).toBeUndefined();
+    expect(run3.result!.content[0]!.text).toBe(`published ${name}`);
+    expect(run3.attempts.map((a) => a.ended)).toEqual(['answered']);
+    expect(await publishedCount(cluster, name)).toBe(1);
+    const consumed = await approvalFor(cluster, 'default', 'publish_note', name, phaseIs('Consumed'));
+    expect(consumed.status?.decisions?.filter((d) => d.decision === 'approve').map((d) => d.user)).toEqual(['ann']);
+    await waitFor('2 operator pods Ready again', async () => (readyPods(await podsOf('operator')).length === 2 ? true : undefined), 240_000);
+  });
+
+  it('helm upgrade rolls every operator and authorizer pod under steady load with zero failed decisions', async () => {
+    const uids = async () => new Set([...(await podsOf('operator')).items, ...(await podsOf('authorizer')).items].map((p) => (p as { metadata: { uid?: string } }).metadata.uid));
+    const before = await uids();
+    const stop = join(dir, 'stop-load');
+    const load = cluster.inNetns(process.execPath, [join(root, 'test/cluster/load-client.ts'), await proxyUrl(), await agentToken('30m'), stop, '150', 'toolgate runs on a real node'], { timeoutMs: 900_000 });
+    await new Promise((r) => setTimeout(r, 5000));
+    const started = performance.now();
+    // Changed values that roll both workloads: the authorizers' shutdown delay, the operators' CPU request.
+    await cluster.helm(['upgrade', 'toolgate', join(root, 'charts/toolgate'), '-n', ns, '--reuse-values',
+      '--set', 'authorizer.shutdown.delaySeconds=6', '--set', 'operator.resources.requests.cpu=60m', '--wait', '--timeout', '6m'], { timeoutMs: 400_000 });
+    await waitFor('every pod replaced and 2 + 2 Ready', async () => {
+      const [op, az] = await Promise.all([podsOf('operator'), podsOf('authorizer')]);
+      const all = [...op.items, ...az.items];
+      const fresh = all.every((p) => !before.has((p as { metadata: { uid?: string } }).metadata.uid));
+      return fresh && op.items.length === 2 && az.items.length === 2 && readyPods(op).length === 2 && readyPods(az).length === 2 ? true : undefined;
+    }, 300_000);
+    figures['helm upgrade → every pod replaced and Ready'] = seconds(performance.now() - started);
+    await new Promise((r) => setTimeout(r, 5000));
+    await writeFile(stop, '');
+    const r = await load;
+    if (r.code !== 0) throw new Error(`load client failed: ${r.stderr}`);
+    const counts = JSON.parse(r.stdout) as { attempted: number; succeeded: number; failed: number; reconnects: number; failures: string[]; transportErrors: Record<string, number> };
+    figures['helm upgrade under load'] = `${counts.attempted} calls attempted, ${counts.succeeded} succeeded, ${counts.failed} failed decisions, ${counts.reconnects} clean reconnects (${JSON.stringify(counts.transportErrors)})`;
+    const sts = await cluster.getJson<{ spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }>(['get', 'statefulset', 'toolgate-authorizer', '-n', ns]);
+    expect(sts.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'SHUTDOWN_DELAY_SECONDS')?.value).toBe('6');
+    expect(counts.attempted).toBeGreaterThan(30);
+    expect(counts.failed, counts.failures.join('\n')).toBe(0);
+    expect(counts.succeeded).toBe(counts.attempted);
+  });
+
+  it('helm uninstall leaves only what charts/toolgate/README.md says it keeps', async () => {
+    await cluster.helm(['uninstall', 'toolgate', '-n', ns, '--wait', '--timeout', '3m'], { timeoutMs: 200_000 });
+    await waitFor('the toolgate pods gone', async () => ((await cluster.kubectl(['get', 'pods', '-n', ns, '-o', 'name'])).trim() === '' ? true : undefined), 120_000);
+    const names = async (args: string[]) => (await cluster.kubectl([...args, '-o', 'name'])).split('\n').filter(Boolean);
+    const namespaced = await names(['get', 'all,configmaps,secrets,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets,networkpolicies', '-n', ns]);
+    const clusterWide = (await names(['get', 'customresourcedefinitions,clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings']))
+      .filter((n) => n.includes('toolgate'));
+    const requests = await names(['get', 'approvalrequests.toolgate.io', '-n', 'default']);
+    const left = [...namespaced.filter((n) => !['configmap/kube-root-ca.crt', 'serviceaccount/default'].includes(n)).map((n) => `${ns}: ${n}`), ...clusterWide].sort();
+    figures['helm uninstall leaves'] = `${left.join(', ')}; ${requests.length} ApprovalRequests in default`;
+    // charts/toolgate/README.md "Uninstalling": Helm never deletes crds/, so the CRDs and every
+    // object of their kinds stay; what the operator made at run time is not Helm's to delete; the
+    // namespace and the bundle TLS Secret were the installer's.
+    expect(left).toEqual([
+      ...['approvalarguments', 'approvalrequests', 'mcpprofiles', 'mcpsecuritypolicies', 'mcpsessiontaints', 'mcptoolpins']
+        .map((k) => `customresourcedefinition.apiextensions.k8s.io/${k}.toolgate.io`),
+      `${ns}: configmap/toolgate-bundle-signing-public`,
+      `${ns}: lease.coordination.k8s.io/toolgate-operator`,
+      `${ns}: secret/toolgate-bundle-signing`,
+      `${ns}: secret/toolgate-bundles-tls`,
+    ]);
+    // The three held calls of the tests above: their approval history outlives the release.
+    expect(requests).toHaveLength(3);
+    expect(await cluster.kubectl(['get', 'namespace', ns, '-o', 'name'])).toContain(`namespace/${ns}`);
   });
 });

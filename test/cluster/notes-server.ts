@@ -1,6 +1,6 @@
 // A small real MCP server for the cluster test, run as a pod from the toolgate image (mounted
 // from a ConfigMap under /app so it resolves the image's @modelcontextprotocol/sdk): stateless
-// Streamable HTTP on :8080/mcp with one read-only and one destructive tool, and — so the
+// Streamable HTTP on :8080/mcp with a read-only, a destructive and a held (publish) tool, and — so the
 // authorizer has a token issuer inside the cluster — the test's public JWKS on /jwks.
 //
 // The SDK's low-level Server with raw JSON Schemas: no zod import to resolve from the image.
@@ -23,6 +23,11 @@ const tools = [
     inputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
     annotations: { readOnlyHint: false, destructiveHint: true },
   },
+  {
+    name: 'publish_note', description: 'Publish a note to everyone.',
+    inputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+    annotations: { readOnlyHint: false, destructiveHint: false },
+  },
 ];
 
 function mcpServer(): Server {
@@ -36,6 +41,11 @@ function mcpServer(): Server {
       // Visible in `kubectl logs`: the test checks a denied call never got here.
       console.log(JSON.stringify({ msg: 'deleted', name }));
       return { content: [{ type: 'text', text: `deleted ${name}` }] };
+    }
+    if (req.params.name === 'publish_note') {
+      // One line per call that reached the server: the test counts them (exactly once per approval).
+      console.log(JSON.stringify({ msg: 'published', name }));
+      return { content: [{ type: 'text', text: `published ${name}` }] };
     }
     throw new Error(`unknown tool ${req.params.name}`);
   });
