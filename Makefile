@@ -150,7 +150,7 @@ kind-up: image ## With Docker: a kind cluster (kind-config.yaml) with the image 
 	@kind load image-archive --name toolgate $(IMAGE_ARCHIVE)
 
 .PHONY: test-cluster
-test-cluster: ## helm install on a real node → Ready pods → MCP calls allowed and denied (test/cluster; root only).
+test-cluster: ## helm install on a real node → Ready pods → MCP calls allowed, denied and approved; pod kills mid-approval; helm upgrade under load; uninstall (test/cluster; root only).
 	@if [ "$$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then \
 	  echo "##### test-cluster SKIPPED: needs root and network namespaces (ip netns); CI runs it #####" >&2; \
 	else $(MAKE) cluster-tools image && vitest run --config test/cluster/vitest.config.ts --reporter=default --reporter=json --outputFile.json=build/test-results/cluster.json; fi
