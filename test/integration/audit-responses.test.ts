@@ -38,13 +38,16 @@ describe('audit response records through the MCP proxy', () => {
   it('records each relayed answer against its decision, redacted, with the scopes the decision required, and the chain verifies', async () => {
     const { client } = await connectClient(rig.proxy.url, await rig.token({ scope: 'math:sum' }));
     try {
-      const echoed = await client.callTool({ name: 'everything__echo', arguments: { message: 'write to bob.secret@example.com please' } });
+      const echoed = await client.callTool({ name: 'everything__echo', arguments: { message: 'write to bob.secret@example.com please' }, _meta: { 'toolgate.io/purpose': 'ticket 4711 for carol.p@example.com' } });
       expect(JSON.stringify(echoed.content)).toContain('bob.secret@example.com');
       const summed = await client.callTool({ name: 'mirror__get-sum', arguments: { a: 2, b: 3 } });
       expect(JSON.stringify(summed.content)).toContain('5');
       // The server's own validation fails: its answer is an error (isError result or JSON-RPC error).
       const failed = await client.callTool({ name: 'mirror__get-sum', arguments: { a: 'two', b: 3 } }).then((r) => ({ isError: r.isError === true }), () => ({ isError: true }));
       expect(failed.isError).toBe(true);
+      // A stated purpose that is not a string is refused by the gate, naming the key; nothing is relayed.
+      const badPurpose = await client.callTool({ name: 'everything__echo', arguments: { message: 'x' }, _meta: { 'toolgate.io/purpose': 42 } }).then(() => undefined, (err: { code?: number; message: string }) => err);
+      expect(badPurpose).toMatchObject({ code: -32602, message: expect.stringContaining('params._meta["toolgate.io/purpose"] must be a string') });
     } finally {
       await client.close();
     }
@@ -65,6 +68,11 @@ describe('audit response records through the MCP proxy', () => {
     // A3: the scopes the tool's classification required (the mirror's get-sum: math:sum) and those the token carried.
     expect(decisions[1]).toMatchObject({ scopes: { required: ['math:sum'], used: ['math:sum'] } });
     expect(decisions[0]).toMatchObject({ scopes: { required: [], used: [] } });
+    // A13: the stated purpose is in the decision record, redacted; a call without one has none.
+    expect(decisions[0]).toMatchObject({ purpose: 'ticket 4711 for [REDACTED:email]' });
+    expect(decisions[1]).not.toHaveProperty('purpose');
+    expect(readFileSync(file, 'utf8')).not.toContain('carol.p@example.com');
+    expect(all.filter((r) => r.type === 'refusal')).toMatchObject([{ stage: 'message', code: -32602, tool: 'echo' }]);
 
     expect(await verifyAuditFile(file)).toMatchObject({ ok: true, records: all.length });
   });

@@ -30,6 +30,7 @@ import type { CallerIdentity, ToolCall, Verdict } from './types.ts';
 import { conversationId, withSession, type SessionContext, type SessionState } from '../session/index.ts';
 import { policyInput } from './decision-path.ts';
 import { responseEventOf } from '../audit/response.ts';
+import { statedPurpose } from '../audit/purpose.ts';
 import type { ResponseEvent } from '../audit/record.ts';
 
 /**
@@ -341,6 +342,8 @@ export class Gate {
     const resolved = resolveToolName(params.name, ctx.naming);
     if ('error' in resolved) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, resolved.error, { method });
     const { server, tool } = resolved;
+    const stated = statedPurpose(params);
+    if ('error' in stated) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, stated.error, { method, server, tool });
     let annotations: ToolCall['annotations'];
     let pinned: Pick<ToolCall, 'toolLabels' | 'toolChange'> = {};
     if (this.#o.router.route(server).ok) {
@@ -376,6 +379,7 @@ export class Gate {
     const call: ToolCall = {
       server, tool,
       ...(params.arguments !== undefined ? { arguments: params.arguments as Record<string, unknown> } : {}),
+      ...(stated.purpose !== undefined ? { purpose: stated.purpose } : {}),
       ...(annotations ? { annotations } : {}),
       ...pinned,
       caller: ctx.caller,
