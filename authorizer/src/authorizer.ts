@@ -27,7 +27,7 @@ import { modernToolLister } from './proxy/stateless/lister.ts';
 import { CredentialProvider, KubeSecretSource, VaultSource, createCredentialMetrics, type VaultSourceOptions } from './credentials/index.ts';
 import type { PolicyEngine } from '../../pkg/policy/engine/index.ts';
 import { createExtAuthzMetrics, startExtAuthzServer, type ExtAuthzServer } from './extauthz/index.ts';
-import { Gate, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, type DecisionPath, type DecisionRecord, type Verdict } from './gate/index.ts';
+import { Gate, PolicyRouter, PolicyVerifiers, createGatewayMetrics, metadataUrlOf, policyInput, type DecisionPath, type DecisionRecord, type ToolCall, type Verdict } from './gate/index.ts';
 import { createAuthnMetrics, protectedResourceMetadata, protectedResourceMetadataHandler, type TokenVerifierOptions } from './identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from './proxy/index.ts';
 import { ShutdownState, type ShutdownSettings } from './shutdown.ts';
@@ -126,7 +126,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   const router = new PolicyRouter();
   const engines = new Map<string, PolicyEngine>(cfg.policies.map((key) => [key, router.entry(key).engine]));
   const gatewayMetrics = createGatewayMetrics(registry);
-  const audit = cfg.audit ? await openAuditTrail(cfg, log, registry) : undefined;
+  const audit = cfg.audit ? await openAuditTrail(cfg, log, registry, router) : undefined;
   const onDecision = audit || cfg.onDecision
     ? (r: DecisionRecord) => {
       cfg.onDecision?.(r);
@@ -178,7 +178,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
       const route = router.route(server);
       return (route.ok ? route.entry.gateway?.audit?.onFailure : undefined) ?? 'Refuse';
     },
-    ...(audit ? { onRefusal: (r) => audit.recordRefusal(r) } : {}),
+    ...(audit ? { onRefusal: (r) => audit.recordRefusal(r), onResponse: (e) => audit.recordResponse(e) } : {}),
   });
 
   let proxy: McpProxy | undefined;
@@ -365,7 +365,20 @@ function resourceMetadataRoute(verifiers: PolicyVerifiers): (req: IncomingMessag
 }
 
 /** The trail and its sinks (docs/audit-sinks.md). */
-async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Registry): Promise<AuditTrail> {
+/**
+ * The OAuth scopes a call's tool requires by its policy's classification (the record's
+ * `scopes`, compliance row A3): what the decision checked the token's scopes against.
+ */
+export function classifiedScopes(router: PolicyRouter): (call: ToolCall) => string[] | undefined {
+  return (call) => {
+    const route = router.route(call.server);
+    if (!route.ok) return undefined;
+    const c = route.entry.engine.classify(policyInput(call));
+    return c.valid ? c.scopes : undefined;
+  };
+}
+
+async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Registry, router: PolicyRouter): Promise<AuditTrail> {
   const a = cfg.audit!;
   const retention = a.retention ?? defaultRetention;
   const sinks = buildSinks(a.sinks ?? [], { instance: cfg.podName, retention, ...(cfg.auditS3Client ? { s3Client: cfg.auditS3Client } : {}) });
@@ -373,6 +386,7 @@ async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Regi
     file: a.file, log, registry, sinks,
     // The chain's name, and its sealing, digest and redaction settings (AUDIT_SIGNING_KEY_FILE, …).
     instance: cfg.podName,
+    requiredScopes: classifiedScopes(router),
     ...(await auditSealingFromEnv()),
     ...(a.fsync !== undefined ? { fsync: a.fsync } : {}),
     ...(a.closeTimeoutMs !== undefined ? { sinkCloseTimeoutMs: a.closeTimeoutMs } : {}),

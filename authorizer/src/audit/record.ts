@@ -115,7 +115,7 @@ export function decisionBody(r: DecisionRecord, ctx: RecordContext, time = new D
   const args = ctx.redact(call.arguments ?? {});
   const redactions = { ...args.found };
   const required = ctx.requiredScopes?.(call);
-  const purpose = (call as ToolCall & { purpose?: string }).purpose;
+  const { purpose } = call;
   const body: AuditDecisionBodyV2 = {
     type: 'decision',
     version: 2,

@@ -29,6 +29,9 @@ import { resolveToolName, type ToolNaming } from './tool-names.ts';
 import type { CallerIdentity, ToolCall, Verdict } from './types.ts';
 import { conversationId, withSession, type SessionContext, type SessionState } from '../session/index.ts';
 import { policyInput } from './decision-path.ts';
+import { responseEventOf } from '../audit/response.ts';
+import { statedPurpose } from '../audit/purpose.ts';
+import type { ResponseEvent } from '../audit/record.ts';
 
 /**
  * Methods that pass without a policy decision: session plumbing and the listings, which a front
@@ -67,6 +70,8 @@ export interface GateOptions {
   onDecision?: (record: DecisionRecord) => unknown;
   /** Per governed server, what its policy says to do when a decision cannot be audited (default Refuse). */
   auditOnFailure?: (server: string) => AuditOnFailure;
+  /** Once per answer a front end relayed for a decided call (the audit trail's response records; the proxy only). */
+  onResponse?: (event: ResponseEvent) => void;
   /** Once per refusal, whatever refused it (the audit trail hangs here). */
   onRefusal?: (record: RefusalRecord) => void;
   /** Tool pins (authorizer/src/pinning), for tools/list filtering; calls get their pin check from the catalog. */
@@ -283,6 +288,24 @@ export class Gate {
     return this.refuse(ctx, { stage: 'internal', httpStatus: 500, id: null, error: { code: ErrorCodes.internalError, message: 'authorizer error, call refused; see the authorizer log' } });
   }
 
+  /**
+   * What a front end relaying the answer to a decided call hands on (the upstream's message or
+   * toolgate's error, the upstream's HTTP error status); undefined when the call was not decided
+   * or nothing records responses. Never throws: the answer is already on its way to the client.
+   */
+  answered(allowed: { verdict?: Verdict; call?: ToolCall }): ((answer: unknown, httpStatus?: number) => void) | undefined {
+    const { verdict, call } = allowed;
+    const record = this.#o.onResponse;
+    if (!record || !verdict || !call) return undefined;
+    const about = { decisionId: verdict.decisionId, server: call.server, tool: call.tool };
+    return (answer, httpStatus) => {
+      try {
+        record(responseEventOf(about, answer, httpStatus));
+      } catch (err) {
+        this.#o.log.error({ err, decisionId: verdict.decisionId }, 'response hook failed');
+      }
+    };
+  }
   /** The one place a refusal is made: metered, logged and handed to the audit trail, then returned to render. */
   refuse(ctx: RefusalContext, refusal: Refusal, what: About = {}): Refusal {
     const record: RefusalRecord = {
@@ -319,6 +342,8 @@ export class Gate {
     const resolved = resolveToolName(params.name, ctx.naming);
     if ('error' in resolved) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, resolved.error, { method });
     const { server, tool } = resolved;
+    const stated = statedPurpose(params);
+    if ('error' in stated) return this.#refuseMessage(ctx, true, id, ErrorCodes.invalidParams, stated.error, { method, server, tool });
     let annotations: ToolCall['annotations'];
     let pinned: Pick<ToolCall, 'toolLabels' | 'toolChange'> = {};
     if (this.#o.router.route(server).ok) {
@@ -354,6 +379,7 @@ export class Gate {
     const call: ToolCall = {
       server, tool,
       ...(params.arguments !== undefined ? { arguments: params.arguments as Record<string, unknown> } : {}),
+      ...(stated.purpose !== undefined ? { purpose: stated.purpose } : {}),
       ...(annotations ? { annotations } : {}),
       ...pinned,
       caller: ctx.caller,

@@ -56,6 +56,8 @@ export interface ToolCall {
   sessionId?: string;
   /** JSON-RPC id of the request. */
   requestId?: string | number | null;
+  /** The caller's stated purpose, params._meta["toolgate.io/purpose"] (audit/purpose.ts), for the decision record. */
+  purpose?: string;
   frontEnd: FrontEnd;
 }
 

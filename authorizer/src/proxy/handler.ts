@@ -23,6 +23,8 @@ import { offerTasks, withTaskCapability } from './tasks/advertise.ts';
 import { handleTaskRequest, startAllowedTask } from './tasks/serve.ts';
 import { UpstreamError, type UpstreamHeaders } from './upstream.ts';
 
+const answerRecorded = new Set(['resources/read', 'prompts/get']);
+
 export interface ProxyContext {
   router: PolicyRouter;
   gate: Gate;
@@ -213,10 +215,12 @@ export async function handleMessage(ctx: ProxyContext, p: PostContext, session: 
       if (!upstream) return refuseRequest(ctx, p, req.id, ErrorCodes.invalidParams, `server "${server}" has no upstream in this session`, { method: req.method, server, tool });
       if (await startAllowedTask(ctx, p, session, req, { server, tool })) return;
       const message = { ...req, params: { ...req.params, name: tool } };
-      return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
+      const onAnswer = ctx.gate.answered(admitted);
+      return relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session), ...(onAnswer ? { onAnswer } : {}) });
     }
     default:
-      return handleOtherRequest(ctx, p, session, req, decided);
+      // The answers of reads (a resource's contents, a prompt) are recorded like a tool's.
+      return handleOtherRequest(ctx, p, session, req, decided, answerRecorded.has(req.method) ? ctx.gate.answered(admitted) : undefined);
   }
 }
 

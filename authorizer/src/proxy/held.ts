@@ -44,8 +44,9 @@ export async function handleHeld(ctx: ProxyContext, p: PostContext, session: Pro
   if (await startHeldTask(ctx, p, session, held)) return;
   const log = ctx.log.child({ decisionId: verdict.decisionId, server: call.server, tool: call.tool });
   const message = { ...req, params: { ...req.params, name: call.tool } };
+  const onAnswer = ctx.gate.answered(held);
   const relay = (writer?: SseWriter) => relayRequest({
-    res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, ...(writer ? { writer } : {}),
+    res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, ...(writer ? { writer } : {}), ...(onAnswer ? { onAnswer } : {}),
   });
 
   if (ctx.approvalMode === 'retry') {

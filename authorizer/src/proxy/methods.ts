@@ -22,11 +22,12 @@ export interface Decided {
 }
 
 /** `decided`: set when handleMessage resolved the servers for the decision; the request goes to exactly those. */
-export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, decided?: Decided): Promise<void> {
+/** `onAnswer`: told the relayed answer (the audit trail's response record). */
+export async function handleOtherRequest(ctx: ProxyContext, p: PostContext, session: ProxySession, req: JsonRpcRequest, decided?: Decided, onAnswer?: (answer: unknown, httpStatus?: number) => void): Promise<void> {
   const resolved = decided?.owner;
   if (isListingMethod(req.method)) return answerListing(ctx, p, session, req, req.method);
   const relay = (upstream: Upstream, message: Record<string, unknown>) =>
-    relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session) });
+    relayRequest({ res: p.res, session, upstream, id: req.id, message, signal: p.signal, log: ctx.log, keepAliveMs: ctx.keepAliveMs, resume: resumeOf(ctx, p, session), ...(onAnswer ? { onAnswer } : {}) });
   const params = req.params ?? {};
   if (session.fronted !== undefined) {
     const only = session.upstream(session.fronted);

@@ -32,6 +32,11 @@ export interface RelayOptions {
   writer?: SseWriter;
   /** Make an SSE answer resumable by the client (event ids, replay window); absent: it ends with the connection. */
   resume?: ResumeOptions;
+  /**
+   * Told the answer the client gets (the upstream's message, or toolgate's error when the
+   * upstream failed) and the upstream's HTTP error status, once: the audit trail's response record.
+   */
+  onAnswer?: (answer: unknown, httpStatus?: number) => void;
 }
 
 export interface ResumeOptions {
@@ -51,8 +56,26 @@ export function resumableWriter(res: ServerResponse, keepAliveMs: number, resume
   return new SseWriter(res, {}, keepAliveMs, { stream: resume.log.open(), prime: resume.prime, graceMs: resume.graceMs, onAbandoned: stop });
 }
 
+/** Reports the answer; a failing report never breaks the relay (the recorder never throws by contract). */
+function report(o: RelayOptions, answer: unknown, httpStatus?: number): void {
+  try {
+    o.onAnswer?.(answer, httpStatus);
+  } catch (err) {
+    o.log.warn({ err: (err as Error).message }, 'answer not reported');
+  }
+}
+
+function parsedOrRaw(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** Answers the client with one message: as the JSON body, or as the last event of an open stream. */
-function reply(o: RelayOptions, body: unknown): void {
+function reply(o: RelayOptions, body: unknown, httpStatus?: number): void {
+  report(o, body, httpStatus);
   if (!o.writer) return sendJson(o.res, 200, body);
   o.writer.send(body);
   o.writer.close();
@@ -82,6 +105,7 @@ export async function relayRequest(o: RelayOptions): Promise<void> {
     const type = (upstreamRes.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') {
       const raw = await upstreamRes.text();
+      if (o.onAnswer) report(o, parsedOrRaw(raw));
       if (o.writer) {
         o.writer.sendRaw(raw.trim());
         o.writer.close();
@@ -109,13 +133,13 @@ async function relayHttpError(o: RelayOptions, upstreamRes: Response): Promise<v
   try {
     const body = JSON.parse(text) as Record<string, unknown>;
     if (body && typeof body === 'object' && body.error && typeof body.error === 'object') {
-      reply(o, { jsonrpc: '2.0', id: o.id, error: body.error });
+      reply(o, { jsonrpc: '2.0', id: o.id, error: body.error }, upstreamRes.status);
       return;
     }
   } catch {
     // not JSON: answered below
   }
-  reply(o, failure(o, `upstream server "${o.upstream.session.name}" answered HTTP ${upstreamRes.status}`, { status: upstreamRes.status }));
+  reply(o, failure(o, `upstream server "${o.upstream.session.name}" answered HTTP ${upstreamRes.status}`, { status: upstreamRes.status }), upstreamRes.status);
 }
 
 async function relayStream(o: RelayOptions, first: Response): Promise<void> {
@@ -131,7 +155,10 @@ async function relayStream(o: RelayOptions, first: Response): Promise<void> {
         progressed = true;
         if (typeof m.message.method !== 'string') {
           writer.sendRaw(m.raw);
-          if (isAnswer(m.message.id, o.id)) return;
+          if (isAnswer(m.message.id, o.id)) {
+            report(o, m.message);
+            return;
+          }
           continue;
         }
         writer.send(o.session.fromUpstream(server, m.message));
@@ -145,11 +172,15 @@ async function relayStream(o: RelayOptions, first: Response): Promise<void> {
       if (o.signal.aborted) return;
       res = await o.upstream.session.openStream(o.signal, resume.lastEventId);
     }
-    writer.send(failure(o, `upstream server "${server}" closed the stream without answering`, {}));
+    const closed = failure(o, `upstream server "${server}" closed the stream without answering`, {});
+    report(o, closed);
+    writer.send(closed);
   } catch (err) {
     if (o.signal.aborted || writer.closed) return;
     o.log.warn({ server, err: (err as Error).message }, 'upstream stream failed');
-    writer.send(failure(o, err instanceof UpstreamError ? err.message : `upstream server "${server}": the stream failed: ${(err as Error).message}`, {}));
+    const failed = failure(o, err instanceof UpstreamError ? err.message : `upstream server "${server}": the stream failed: ${(err as Error).message}`, {});
+    report(o, failed);
+    writer.send(failed);
   } finally {
     writer.close();
   }

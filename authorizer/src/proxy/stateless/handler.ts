@@ -19,7 +19,7 @@
 // Only one governed server behind the endpoint is served this way: several would need their
 // server/discover answers and capabilities merged (refused with a clear error until then).
 import { ErrorCodes, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest } from '../../gate/jsonrpc.ts';
-import type { GatewayConfig, GatewayServer } from '../../gate/types.ts';
+import type { GatewayConfig, GatewayServer, ToolCall, Verdict } from '../../gate/types.ts';
 import type { Refusal } from '../../gate/outcome.ts';
 import { frontingFor, type PostContext, type ProxyContext } from '../handler.ts';
 import { sendJson, sendRefusal } from '../http.ts';
@@ -85,6 +85,7 @@ export async function handleStateless(ctx: ProxyContext, p: PostContext, msg: Js
   // subscriptions/listen only for resources the caller may read.
   const admitted = await ctx.gate.admit(msg, { ...p.rc, caller: p.caller, naming: { server }, signal: p.signal });
   if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
+  let allowed: { verdict?: Verdict; call?: ToolCall } = admitted.kind === 'allow' ? admitted : {};
   if (admitted.kind === 'hold') {
     // A sessionless client holds no stream to wait on: answer at once, in MRTR terms when it can
     // be asked (approval-input.ts), else with the pending error and the approval reference.
@@ -95,8 +96,11 @@ export async function handleStateless(ctx: ProxyContext, p: PostContext, msg: Js
       if (ask) return sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: ask });
       return sendRefusal(p.res, released.refusal);
     }
+    allowed = released;
   }
-  return relay(ctx, p, governed, withoutApprovalInput(req));
+  // The answers of calls and reads are recorded (the audit trail's response records).
+  const onAnswer = answerRecorded.has(req.method) ? ctx.gate.answered(allowed) : undefined;
+  return relay(ctx, p, governed, withoutApprovalInput(req), onAnswer ?? noReport);
 }
 
 function upstreamOf(ctx: ProxyContext, g: Governed, p: PostContext) {
@@ -107,7 +111,11 @@ function failure(id: JsonRpcId, server: string, message: string, data: Record<st
   return { jsonrpc: '2.0', id, error: { code: ErrorCodes.upstreamUnavailable, message, data: { server, ...data } } };
 }
 
-async function relay(ctx: ProxyContext, p: PostContext, g: Governed, req: JsonRpcRequest): Promise<void> {
+const answerRecorded = new Set(['tools/call', 'resources/read', 'prompts/get']);
+type Report = (answer: unknown, httpStatus?: number) => void;
+const noReport: Report = () => undefined;
+
+async function relay(ctx: ProxyContext, p: PostContext, g: Governed, req: JsonRpcRequest, report: Report): Promise<void> {
   const server = g.server.name;
   let res: Response;
   try {
@@ -115,9 +123,11 @@ async function relay(ctx: ProxyContext, p: PostContext, g: Governed, req: JsonRp
   } catch (err) {
     if (p.signal.aborted) return;
     ctx.log.warn({ server, err: (err as Error).message }, 'upstream request failed');
-    return sendJson(p.res, 502, failure(req.id, server, (err as Error).message));
+    const failed = failure(req.id, server, (err as Error).message);
+    report(failed);
+    return sendJson(p.res, 502, failed);
   }
-  if (!res.ok || res.status === 202) return relayHttpError(p, server, req.id, res);
+  if (!res.ok || res.status === 202) return relayHttpError(p, server, req.id, res, report);
   let writer: SseWriter | undefined;
   try {
     for await (const m of messagesOf(res, server)) {
@@ -133,6 +143,7 @@ async function relay(ctx: ProxyContext, p: PostContext, g: Governed, req: JsonRp
         continue;
       }
       if (message.id !== req.id) continue;
+      report(message);
       const out = answerOf(ctx, p, server, req, message);
       if (writer) writer.sendRaw(out ?? m.raw);
       else if (out === undefined) {
@@ -142,12 +153,14 @@ async function relay(ctx: ProxyContext, p: PostContext, g: Governed, req: JsonRp
       return;
     }
     const closed = failure(req.id, server, `upstream server "${server}" closed the stream without answering`);
+    report(closed);
     if (writer) writer.send(closed);
     else sendJson(p.res, 502, closed);
   } catch (err) {
     if (p.signal.aborted) return;
     ctx.log.warn({ server, err: (err as Error).message }, 'upstream answer failed');
     const message = err instanceof UpstreamError ? err.message : `upstream answer failed: ${(err as Error).message}`;
+    report(failure(req.id, server, message));
     if (writer) writer.send(failure(req.id, server, message));
     else if (!p.res.headersSent) sendJson(p.res, 502, failure(req.id, server, message));
   } finally {
@@ -168,16 +181,20 @@ function answerOf(ctx: ProxyContext, p: PostContext, server: string, req: JsonRp
   return JSON.stringify({ ...message, result: out });
 }
 
-async function relayHttpError(p: PostContext, server: string, id: JsonRpcId, res: Response): Promise<void> {
+async function relayHttpError(p: PostContext, server: string, id: JsonRpcId, res: Response, report: Report): Promise<void> {
   const text = await res.text().catch(() => '');
   try {
     const body = JSON.parse(text) as Record<string, unknown>;
     // The upstream's own JSON-RPC error (unsupported version, unknown method, header mismatch): its word and its status.
     if (body && typeof body === 'object' && body.error && typeof body.error === 'object') {
-      return sendJson(p.res, res.status >= 400 && res.status < 500 ? res.status : 502, { jsonrpc: '2.0', id, error: body.error });
+      const answer = { jsonrpc: '2.0', id, error: body.error };
+      report(answer, res.status);
+      return sendJson(p.res, res.status >= 400 && res.status < 500 ? res.status : 502, answer);
     }
   } catch {
     // not JSON: answered below
   }
-  sendJson(p.res, 502, failure(id, server, `upstream server "${server}" answered HTTP ${res.status} to a 2026-07-28 request (does it speak 2026-07-28? ≤ 2025-11-25 servers are reached with a 2025-11-25 client)`, { status: res.status }));
+  const failed = failure(id, server, `upstream server "${server}" answered HTTP ${res.status} to a 2026-07-28 request (does it speak 2026-07-28? ≤ 2025-11-25 servers are reached with a 2025-11-25 client)`, { status: res.status });
+  report(failed, res.status);
+  sendJson(p.res, 502, failed);
 }
