@@ -5,7 +5,7 @@
 // exactly as it answers the MCP proxy. Fail closed: a request we cannot read, a truncated body
 // or any exception is a denial.
 import type { Logger } from 'pino';
-import { approvalInputAction, approvalInputRequired, defaultApprovalUrl } from '../gate/approval-input.ts';
+import { approvalInputFor } from '../gate/approval-input.ts';
 import type { Gate } from '../gate/gate.ts';
 import { ErrorCodes } from '../gate/jsonrpc.ts';
 import { refuseHeaderMismatch } from '../gate/mcp-headers.ts';
@@ -95,9 +95,7 @@ export function createCheckHandler(o: CheckOptions): (req: CheckRequest, call?: 
     if (admitted.kind === 'hold') {
       // A 2026-07-28 client that can show a URL is asked in its protocol's terms (gate/approval-input.ts),
       // without a requestState: Envoy forwards the retry's body as sent, so nothing of toolgate's may need removing.
-      const req = admitted.held.message;
-      const action = approvalInputAction(req);
-      const ask = action === undefined || action === 'accept' ? approvalInputRequired(outcome.refusal, req, defaultApprovalUrl, { requestState: false }) : undefined;
+      const ask = approvalInputFor(outcome.refusal, admitted.held.message, { requestState: false });
       if (ask) return { response: inputRequiredResponse(outcome.refusal, ask), outcome: 'deny', httpStatus: 200 };
     }
     return refused(outcome.refusal);

@@ -67,6 +67,16 @@ export function approvalInputRequired(refusal: Refusal, req: JsonRpcRequest, app
   };
 }
 
+/**
+ * What a front end answers a held call that was not released: the InputRequiredResult, unless
+ * the client declined or cancelled toolgate's elicitation on this retry (then undefined: the
+ * pending error ends the round trip instead of asking again).
+ */
+export function approvalInputFor(refusal: Refusal, req: JsonRpcRequest, o: { requestState: boolean }): Record<string, unknown> | undefined {
+  const action = approvalInputAction(req);
+  return action === undefined || action === 'accept' ? approvalInputRequired(refusal, req, defaultApprovalUrl, o) : undefined;
+}
+
 /** Where an approval is shown: a URN naming the ApprovalRequest unless a console URL is configured. */
 export const defaultApprovalUrl = (namespace: string, name: string): string => `urn:toolgate:approvalrequest:${encodeURIComponent(namespace)}:${encodeURIComponent(name)}`;
 

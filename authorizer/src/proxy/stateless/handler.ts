@@ -25,7 +25,7 @@ import { frontingFor, type PostContext, type ProxyContext } from '../handler.ts'
 import { sendJson, sendRefusal } from '../http.ts';
 import { SseWriter } from '../sse.ts';
 import { UpstreamError } from '../upstream.ts';
-import { approvalInputAction, approvalInputRequired, defaultApprovalUrl, withoutApprovalInput } from '../../gate/approval-input.ts';
+import { approvalInputFor, withoutApprovalInput } from '../../gate/approval-input.ts';
 import { modernVersionOf, statelessProtocolVersions } from './classify.ts';
 import { messagesOf, postModern } from './upstream.ts';
 
@@ -91,8 +91,7 @@ export async function handleStateless(ctx: ProxyContext, p: PostContext, msg: Js
     // be asked (approval-input.ts), else with the pending error and the approval reference.
     const released = await ctx.gate.release(admitted.held, { mode: 'retry' }, p.rc);
     if (released.kind === 'refuse') {
-      const action = approvalInputAction(req);
-      const ask = action === undefined || action === 'accept' ? approvalInputRequired(released.refusal, req, defaultApprovalUrl) : undefined;
+      const ask = approvalInputFor(released.refusal, req, { requestState: true });
       if (ask) return sendJson(p.res, 200, { jsonrpc: '2.0', id: req.id, result: ask });
       return sendRefusal(p.res, released.refusal);
     }
