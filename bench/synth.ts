@@ -122,7 +122,8 @@ export function policyFor(opts: SynthOptions): McpSecurityPolicy {
         roles: [
           { name: 'editor', claimValues: ['editor'] },
           { name: 'contractor', claimValues: ['contractor'] },
-          { name: 'support', claimValues: ['support'], tools: ['crm-*/get_*', 'crm-*/list_*', 'tickets-*/*'] },
+          // Grants name their server literally (validation refuses `crm-*/…`), so one per server.
+          { name: 'support', claimValues: ['support'], tools: servers.flatMap((s) => (kindOf(s) === 'crm' ? [`${s}/get_*`, `${s}/list_*`] : kindOf(s) === 'tickets' ? [`${s}/*`] : [])) },
           ...Array.from({ length: teams }, (_, i) => ({ name: `team-${i}`, claimValues: [`team-${i}`] })),
         ],
       },
