@@ -162,11 +162,15 @@ release: node_modules/.installed $(POLICY_WASM) ## kubectl-mcp plugin archive (r
 
 ##@ Benchmarks (reported, never asserted; see bench/README.md)
 .PHONY: bench
-bench: bench-policy bench-extauthz bench-proxy bench-propagation bench-approval bench-audit bench-session ## Run every benchmark and print the figures.
+bench: bench-policy bench-scale bench-extauthz bench-proxy bench-propagation bench-approval bench-audit bench-session ## Run every benchmark and print the figures.
 
 .PHONY: bench-policy
 bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eval latency at 10/100/1000 rules, compile, bundle size, toolgate vs opa run --server (→ build/bench/policy.json).
 	@node bench/policy.ts
+
+.PHONY: bench-scale
+bench-scale: node_modules/.installed policy ## Scale run: 100 000 tools × 5 000 rules — compile, data.json and bundle size, eval p50/p99, peak RSS (→ build/bench/scale.json).
+	@node bench/scale.ts
 
 .PHONY: bench-extauthz
 bench-extauthz: node_modules/.installed policy build/bin/opa ## ext_authz Check: decisions/s and p50/p99 vs an empty handler and a real OPA server (→ build/bench/extauthz.json).

@@ -51,13 +51,29 @@ function profileTool(server: string, family: Family, noun: string): McpProfile['
   return tool;
 }
 
+/** McpProfile spec.tools holds at most this many (the CRD's maxItems). */
+export const maxToolsPerServer = 2000;
+
+/**
+ * The first toolsPerServer tools of a server as [family, noun, name]: every family × noun once
+ * (200), then again as `<family>_<noun>_v2`, `_v3`, … for the scale run's larger servers.
+ */
+function catalog(toolsPerServer: number): Array<readonly [Family, string, string]> {
+  if (toolsPerServer > maxToolsPerServer) throw new Error(`at most ${maxToolsPerServer} tools per server`);
+  const base = familyNames.flatMap((f) => nouns.map((n) => [f, n] as const));
+  return Array.from({ length: toolsPerServer }, (_, i) => {
+    const [f, n] = base[i % base.length]!;
+    const round = Math.floor(i / base.length);
+    return [f, n, round === 0 ? `${f}_${n}` : `${f}_${n}_v${round + 1}`] as const;
+  });
+}
+
 export function profilesFor(servers: number, toolsPerServer: number): Map<string, McpProfile> {
-  const all = familyNames.flatMap((f) => nouns.map((n) => [f, n] as const));
-  if (toolsPerServer > all.length) throw new Error(`at most ${all.length} tools per server`);
+  const all = catalog(toolsPerServer);
   const out = new Map<string, McpProfile>();
   for (let i = 0; i < servers; i++) {
     const s = serverName(i);
-    const tools = all.slice(0, toolsPerServer).map(([f, n]) => profileTool(s, f, n));
+    const tools = all.map(([f, n, name]) => ({ ...profileTool(s, f, n), name }));
     out.set(s, { apiVersion: 'toolgate.io/v1alpha1', kind: 'McpProfile', metadata: { name: s }, spec: { service: s, version: '1.0.0', tools } });
   }
   return out;
@@ -122,7 +138,8 @@ export function policyFor(opts: SynthOptions): McpSecurityPolicy {
         roles: [
           { name: 'editor', claimValues: ['editor'] },
           { name: 'contractor', claimValues: ['contractor'] },
-          { name: 'support', claimValues: ['support'], tools: ['crm-*/get_*', 'crm-*/list_*', 'tickets-*/*'] },
+          // Grants name their server literally (validation refuses `crm-*/…`), so one per server.
+          { name: 'support', claimValues: ['support'], tools: servers.flatMap((s) => (kindOf(s) === 'crm' ? [`${s}/get_*`, `${s}/list_*`] : kindOf(s) === 'tickets' ? [`${s}/*`] : [])) },
           ...Array.from({ length: teams }, (_, i) => ({ name: `team-${i}`, claimValues: [`team-${i}`] })),
         ],
       },
@@ -137,12 +154,8 @@ export type InputKind = 'read' | 'send' | 'financial' | 'destructive' | 'unknown
 export function inputSet(opts: SynthOptions & { count: number; seed?: number }): Array<{ kind: InputKind; input: PolicyInput }> {
   const r = rng(opts.seed ?? 42);
   const mix: Array<[InputKind, number]> = [['read', 0.35], ['send', 0.2], ['write', 0.1], ['financial', 0.05], ['destructive', 0.1], ['unknown-tool', 0.1], ['role-restricted', 0.1]];
-  const available = familyNames.flatMap((f) => nouns.map((n) => [f, n] as const)).slice(0, opts.toolsPerServer);
-  const toolOf = (fs: readonly Family[]) => {
-    const candidates = available.filter(([f]) => fs.includes(f));
-    const [f, n] = pick(r, candidates);
-    return `${f}_${n}`;
-  };
+  const available = catalog(opts.toolsPerServer);
+  const toolOf = (fs: readonly Family[]) => pick(r, available.filter(([f]) => fs.includes(f)))[2];
   const caller = (roles: string[]) => ({ agent: `agent-${Math.floor(r() * 20)}`, operator: `user-${Math.floor(r() * 200)}`, roles, scopes: [] });
   const teamRoles = () => pick(r, [[], [], ['editor'], [`team-${Math.floor(r() * (opts.teams ?? 50))}`], ['contractor']]);
   const out: Array<{ kind: InputKind; input: PolicyInput }> = [];

@@ -4,7 +4,7 @@
 // list ends at the first rule that always matches, since nothing after it can win. The Rego
 // still checks every condition of each candidate, so a wrong "maybe" costs time, never
 // correctness; only a wrong "false" or "true" could change decisions, hence the care below.
-import { matcherMatches } from './syntax.ts';
+import { matcherTest } from './syntax.ts';
 import { hintNames, type CompiledPattern, type CompiledRule, type CompiledWhen, type Hints, type NameMatcher } from './types.ts';
 import type { ToolAccumulator } from './tools.ts';
 import { definitionLabels } from './tool-pinning.ts';
@@ -59,25 +59,47 @@ export function effectiveHints(h: Hints): Hints {
   return out;
 }
 
-function condition(key: keyof CompiledWhen, value: unknown, view: StaticView): Tri {
-  if ((hintNames as readonly string[]).includes(key)) {
-    const known = view.hints[key as keyof Hints];
-    return known === undefined ? undefined : known === value;
+/** A rule's static verdict on a view: true (always matches), false (never), undefined (depends on the call). */
+export type StaticTest = (view: StaticView) => Tri;
+type ConditionTest = StaticTest | Tri;
+
+const hintKeys: ReadonlySet<string> = new Set(hintNames);
+
+/** One condition of `when`, as a constant when no view can change it. */
+function conditionTest(key: keyof CompiledWhen, value: unknown): ConditionTest {
+  if (hintKeys.has(key)) {
+    const hint = key as keyof Hints;
+    return (view) => {
+      const known = view.hints[hint];
+      return known === undefined ? undefined : known === value;
+    };
   }
   const list = value as string[];
   switch (key) {
-    case 'verbs':
-      return view.verb === undefined ? undefined : list.includes(view.verb);
+    case 'verbs': {
+      const verbs = new Set(list);
+      return (view) => (view.verb === undefined ? undefined : verbs.has(view.verb));
+    }
     case 'labelsAll':
-      if (list.some((l) => !view.possibleLabels.has(l))) return false;
-      return list.every((l) => view.certainLabels.has(l)) ? true : undefined;
+      return (view) => {
+        for (const l of list) if (!view.possibleLabels.has(l)) return false;
+        for (const l of list) if (!view.certainLabels.has(l)) return undefined;
+        return true;
+      };
     case 'labelsAny':
-      if (list.some((l) => view.certainLabels.has(l))) return true;
-      return list.some((l) => view.possibleLabels.has(l)) ? undefined : false;
-    case 'servers':
-      return list.includes(view.server);
-    case 'tools':
-      return view.tool === undefined ? undefined : matcherMatches(value as NameMatcher, view.tool);
+      return (view) => {
+        for (const l of list) if (view.certainLabels.has(l)) return true;
+        for (const l of list) if (view.possibleLabels.has(l)) return undefined;
+        return false;
+      };
+    case 'servers': {
+      const servers = new Set(list);
+      return (view) => servers.has(view.server);
+    }
+    case 'tools': {
+      const matches = matcherTest(value as NameMatcher);
+      return (view) => (view.tool === undefined ? undefined : matches(view.tool));
+    }
     case 'resources':
     case 'prompts':
       // Views are of tools, and these conditions hold only for their own kind.
@@ -88,30 +110,133 @@ function condition(key: keyof CompiledWhen, value: unknown, view: StaticView): T
   }
 }
 
-export function ruleStatus(rule: CompiledRule, view: StaticView): Tri {
+/**
+ * The rule's conditions built once into one test, so that asking it about every tool costs no
+ * more than the conditions themselves (the compiler asks tools × rules questions).
+ */
+export function staticTest(rule: CompiledRule): StaticTest {
   // Candidate lists are for tools only; a rule governing other kinds can never decide a tool.
-  if (!rule.kinds.includes('tool')) return false;
+  if (!rule.kinds.includes('tool')) return () => false;
   const entries = Object.entries(rule.when) as Array<[keyof CompiledWhen, unknown]>;
-  if (entries.length === 0) return true;
-  const results = entries.map(([k, v]) => condition(k, v, view));
-  if (rule.match === 'all') {
-    if (results.includes(false)) return false;
-    return results.every((r) => r === true) ? true : undefined;
-  }
-  if (results.includes(true)) return true;
-  return results.every((r) => r === false) ? false : undefined;
+  if (entries.length === 0) return () => true;
+  const tests = entries.map(([k, v]) => conditionTest(k, v));
+  const fns = tests.filter((t): t is StaticTest => typeof t === 'function');
+  const constants = tests.filter((t): t is Tri => typeof t !== 'function');
+  // all: one false decides false, one "depends" keeps it from being true; any: the mirror image.
+  const [decisive, neutral] = rule.match === 'all' ? [false, true] : [true, false];
+  if (constants.includes(decisive)) return () => decisive;
+  const open = constants.includes(undefined);
+  return (view) => {
+    let unknown = open;
+    for (const f of fns) {
+      const r = f(view);
+      if (r === decisive) return decisive;
+      if (r === undefined) unknown = true;
+    }
+    return unknown ? undefined : neutral;
+  };
 }
 
-/** Indexes of the rules (already in evaluation order) that may decide calls seen through view. */
+export function ruleStatus(rule: CompiledRule, view: StaticView): Tri {
+  return staticTest(rule)(view);
+}
+
+/**
+ * Indexes of the rules (already in evaluation order) that may decide calls seen through view.
+ * The reference that CandidateIndex is held to: it asks every rule.
+ */
 export function candidatesFor(rules: readonly CompiledRule[], view: StaticView): number[] {
+  return walk(rules.map(staticTest), rules.map((_, i) => i), view);
+}
+
+/** Candidates among `order` (ascending rule indexes): up to and including the first rule certain to match. */
+function walk(tests: readonly StaticTest[], order: Iterable<number>, view: StaticView): number[] {
   const out: number[] = [];
-  for (let i = 0; i < rules.length; i++) {
-    const status = ruleStatus(rules[i]!, view);
+  for (const i of order) {
+    const status = tests[i]!(view);
     if (status === false) continue;
     out.push(i);
     if (status === true) break;
   }
   return out;
+}
+
+/**
+ * candidatesFor without asking every rule about every tool. Most rules of a large policy name
+ * their servers, and many their exact tools; such a rule is false for every other server or
+ * tool, so it is filed under them and only asked about their views. A rule is filed that way
+ * only when the condition decides it alone: under match all, or as the only condition of a
+ * match any rule. Everything else is asked as before, in rule order.
+ */
+export class CandidateIndex {
+  private readonly tests: StaticTest[];
+  private readonly anyServer = new Filed();
+  private readonly byServer = new Map<string, Filed>();
+
+  constructor(rules: readonly CompiledRule[]) {
+    this.tests = rules.map(staticTest);
+    rules.forEach((rule, i) => {
+      if (!rule.kinds.includes('tool')) return;
+      const decidesAlone = rule.match === 'all' || Object.keys(rule.when).length === 1;
+      const servers = decidesAlone ? rule.when.servers : undefined;
+      const tools = decidesAlone ? exactOnly(rule.when.tools) : undefined;
+      const places = servers?.map((s) => getOrSet(this.byServer, s, () => new Filed())) ?? [this.anyServer];
+      for (const filed of places) filed.add(i, tools);
+    });
+  }
+
+  /** Same answer as candidatesFor(rules, view). */
+  candidates(view: StaticView): number[] {
+    const own = this.byServer.get(view.server);
+    const lists = view.tool === undefined
+      ? [this.anyServer.wildcard, own?.wildcard]
+      : [this.anyServer.anyTool, this.anyServer.byTool.get(view.tool), own?.anyTool, own?.byTool.get(view.tool)];
+    return walk(this.tests, merge(lists.filter((l): l is number[] => l !== undefined && l.length > 0)), view);
+  }
+}
+
+/** Rules filed under one server (or any), each list ascending. */
+class Filed {
+  /** Every rule here: the wildcard view has no tool name to narrow them by. */
+  readonly wildcard: number[] = [];
+  /** Rules whose tool condition is not a list of exact names. */
+  readonly anyTool: number[] = [];
+  readonly byTool = new Map<string, number[]>();
+
+  add(rule: number, tools: readonly string[] | undefined): void {
+    this.wildcard.push(rule);
+    if (tools === undefined) this.anyTool.push(rule);
+    else for (const t of tools) getOrSet(this.byTool, t, () => []).push(rule);
+  }
+}
+
+function getOrSet<K, V>(m: Map<K, V>, k: K, make: () => V): V {
+  let v = m.get(k);
+  if (v === undefined) m.set(k, (v = make()));
+  return v;
+}
+
+/** The exact names of a matcher that has nothing but exact names. */
+function exactOnly(m: NameMatcher | undefined): string[] | undefined {
+  if (!m?.exact || m.prefix || m.suffix || m.contains || m.glob) return undefined;
+  return m.exact;
+}
+
+/** Ascending merge of ascending lists that share no element, lazily: the walk stops early. */
+function* merge(nonEmpty: ReadonlyArray<readonly number[]>): Generator<number> {
+  if (nonEmpty.length === 1) {
+    yield* nonEmpty[0]!;
+    return;
+  }
+  const at = nonEmpty.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let j = 0; j < nonEmpty.length; j++) {
+      if (at[j]! < nonEmpty[j]!.length && (best < 0 || nonEmpty[j]![at[j]!]! < nonEmpty[best]![at[best]!]!)) best = j;
+    }
+    if (best < 0) return;
+    yield nonEmpty[best]![at[best]!++]!;
+  }
 }
 
 /** Interns identical lists so that thousands of tools sharing one list store it once. */

@@ -3,7 +3,7 @@
 // that are sets are sorted, so equal inputs give byte-identical canonical JSON.
 import type { McpProfile, McpSecurityPolicy, Policy, Problem } from '../../../api/v1alpha1/index.ts';
 import { ruleKinds } from './kinds.ts';
-import { candidatesFor, knownToolView, ListInterner, wildcardView } from './candidates.ts';
+import { CandidateIndex, knownToolView, ListInterner, wildcardView } from './candidates.ts';
 import { compareCodeUnits } from '../../json/canonical.ts';
 import { defaultPatterns, patternWordIndex } from './patterns.ts';
 import type { GatewayConfig } from '../../contracts/gateway.ts';
@@ -125,6 +125,7 @@ function addTargetClasses(servers: Record<string, CompiledServer>, spec: McpSecu
 
 function compileServers(table: ToolTable, rules: readonly CompiledRule[], patterns: readonly CompiledPattern[]) {
   const interner = new ListInterner();
+  const index = new CandidateIndex(rules);
   const servers: Record<string, CompiledServer> = {};
   for (const server of [...table.keys()].sort(compareCodeUnits)) {
     const tools: Record<string, CompiledTool> = Object.create(null) as Record<string, CompiledTool>;
@@ -138,12 +139,12 @@ function compileServers(table: ToolTable, rules: readonly CompiledRule[], patter
         scopes: sortedUnique(acc.scopes),
         classifiers: acc.classifiers,
         sources: acc.sources,
-        candidates: interner.intern(candidatesFor(rules, knownToolView(server, name, acc, patterns))),
+        candidates: interner.intern(index.candidates(knownToolView(server, name, acc, patterns))),
       };
       if (acc.verb !== undefined) tool.verb = acc.verb;
       tools[name] = tool;
     }
-    servers[server] = { wildcard: interner.intern(candidatesFor(rules, wildcardView(server, patterns))), tools };
+    servers[server] = { wildcard: interner.intern(index.candidates(wildcardView(server, patterns))), tools };
   }
   return { servers, candidateLists: interner.lists };
 }

@@ -74,6 +74,12 @@ export function globProblem(glob: string): string | undefined {
  * callers must then assume the rule might match; guessing wrong would drop a rule for a tool.
  */
 export function globMatches(glob: string, name: string): boolean | undefined {
+  const re = globRegex(glob);
+  return re === undefined ? undefined : re.test(name);
+}
+
+/** The glob as an anchored RegExp, or undefined when it has classes or alternatives (see globMatches). */
+function globRegex(glob: string): RegExp | undefined {
   if (/[[\]{}]/.test(glob)) return undefined;
   let re = '^';
   for (let i = 0; i < glob.length; i++) {
@@ -83,21 +89,22 @@ export function globMatches(glob: string, name: string): boolean | undefined {
     else if (c === '\\' && i + 1 < glob.length) re += escapeRegex(glob[++i]!);
     else re += escapeRegex(c);
   }
-  return new RegExp(`${re}$`, 'u').test(name);
+  return new RegExp(`${re}$`, 'u');
 }
+
+const plain = '[^*?[\\]{}\\\\]';
+const globShapes: ReadonlyArray<[keyof NameMatcher, RegExp]> = [
+  ['exact', new RegExp(`^(${plain}*)$`)],
+  ['prefix', new RegExp(`^(${plain}*)\\*$`)],
+  ['suffix', new RegExp(`^\\*(${plain}+)$`)],
+  ['contains', new RegExp(`^\\*(${plain}+)\\*$`)],
+];
 
 /** Splits globs into exact names, prefixes, suffixes, infixes and the rest (see NameMatcher). */
 export function compileGlobs(globs: readonly string[]): NameMatcher {
   const lists: Required<NameMatcher> = { exact: [], prefix: [], suffix: [], contains: [], glob: [] };
-  const plain = '[^*?[\\]{}\\\\]';
-  const shapes: Array<[keyof NameMatcher, RegExp]> = [
-    ['exact', new RegExp(`^(${plain}*)$`)],
-    ['prefix', new RegExp(`^(${plain}*)\\*$`)],
-    ['suffix', new RegExp(`^\\*(${plain}+)$`)],
-    ['contains', new RegExp(`^\\*(${plain}+)\\*$`)],
-  ];
   for (const g of new Set(globs)) {
-    const shape = shapes.find(([, re]) => re.test(g));
+    const shape = globShapes.find(([, re]) => re.test(g));
     if (shape) lists[shape[0]].push(shape[1].exec(g)![1]!);
     else lists.glob.push(g);
   }
@@ -110,13 +117,29 @@ export function compileGlobs(globs: readonly string[]): NameMatcher {
 
 /** Decides a NameMatcher against a name when possible (undefined: only glob entries could tell). */
 export function matcherMatches(m: NameMatcher, name: string): boolean | undefined {
-  if (m.exact?.includes(name)) return true;
-  if (m.prefix?.some((p) => name.startsWith(p))) return true;
-  if (m.suffix?.some((s) => name.endsWith(s))) return true;
-  if (m.contains?.some((c) => name.includes(c))) return true;
-  const globs = (m.glob ?? []).map((g) => globMatches(g, name));
-  if (globs.includes(true)) return true;
-  return globs.every((r) => r === false) ? false : undefined;
+  return matcherTest(m)(name);
+}
+
+/**
+ * matcherMatches with the matcher's globs compiled once: the compiler asks the same matcher
+ * about every tool, and building a RegExp per question was most of the cost.
+ */
+export function matcherTest(m: NameMatcher): (name: string) => boolean | undefined {
+  const exact = new Set(m.exact ?? []);
+  const prefix = m.prefix ?? [];
+  const suffix = m.suffix ?? [];
+  const contains = m.contains ?? [];
+  const globs = (m.glob ?? []).map(globRegex);
+  const decidable = globs.filter((re) => re !== undefined);
+  const undecidable = decidable.length < globs.length;
+  return (name) => {
+    if (exact.has(name)) return true;
+    for (const p of prefix) if (name.startsWith(p)) return true;
+    for (const x of suffix) if (name.endsWith(x)) return true;
+    for (const c of contains) if (name.includes(c)) return true;
+    for (const re of decidable) if (re.test(name)) return true;
+    return undecidable ? undefined : false;
+  };
 }
 
 function escapeRegex(c: string): string {
