@@ -11,7 +11,7 @@ import { sendJson } from './http.ts';
 import type { ProxySession, Upstream } from './session.ts';
 import type { ReplayLog } from './replay.ts';
 import { SseWriter, type SseResumeState } from './sse.ts';
-import { UpstreamError } from './upstream.ts';
+import { UpstreamError, type UpstreamResponse } from './upstream.ts';
 
 /** JSON-RPC internal error: the upstream could not be reached or answered outside the protocol. */
 export const upstreamFailureCode = ErrorCodes.upstreamUnavailable;
@@ -89,7 +89,7 @@ export async function relayRequest(o: RelayOptions): Promise<void> {
   const server = o.upstream.session.name;
   o.session.trackRequest(o.id, server);
   try {
-    let upstreamRes: Response;
+    let upstreamRes: UpstreamResponse;
     try {
       upstreamRes = await o.upstream.session.send(o.message, o.signal);
     } catch (err) {
@@ -126,7 +126,7 @@ export async function relayRequest(o: RelayOptions): Promise<void> {
   }
 }
 
-async function relayHttpError(o: RelayOptions, upstreamRes: Response): Promise<void> {
+async function relayHttpError(o: RelayOptions, upstreamRes: UpstreamResponse): Promise<void> {
   const text = await upstreamRes.text().catch(() => '');
   // An upstream that answers a JSON-RPC error with an HTTP error status: the error is the
   // upstream's word, passed on as is (with the client's id, which it already carries).
@@ -142,10 +142,10 @@ async function relayHttpError(o: RelayOptions, upstreamRes: Response): Promise<v
   reply(o, failure(o, `upstream server "${o.upstream.session.name}" answered HTTP ${upstreamRes.status}`, { status: upstreamRes.status }), upstreamRes.status);
 }
 
-async function relayStream(o: RelayOptions, first: Response): Promise<void> {
+async function relayStream(o: RelayOptions, first: UpstreamResponse): Promise<void> {
   const server = o.upstream.session.name;
   const writer = o.writer ?? resumableWriter(o.res, o.keepAliveMs, o.resume);
-  let res: Response | undefined = first;
+  let res: UpstreamResponse | undefined = first;
   const resume: SseResumeState = {};
   let resumes = 0;
   try {

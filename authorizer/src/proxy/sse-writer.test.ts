@@ -100,3 +100,32 @@ describe('resumable SseWriter', () => {
     await expect.poll(() => writer.closed).toBe(true);
   });
 });
+
+describe('SseWriter writes', () => {
+  it('sends headers, priming event, answer and stream end written in one tick as one socket write', async () => {
+    const stream = new ReplayLog().open();
+    let writes = 0;
+    const url = await listen((res) => {
+      // Count what reaches the kernel: each _write/_writev of the socket is one send.
+      const socket = res.socket as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+      for (const m of ['_write', '_writev'] as const) {
+        const original = socket[m].bind(socket);
+        socket[m] = (...a: unknown[]) => {
+          writes++;
+          original(...a);
+        };
+      }
+      // As the relay does: the writer opens once the upstream's headers are in (a promise job),
+      // and the answer follows in a later job of the same tick.
+      void Promise.resolve().then(async () => {
+        const writer = new SseWriter(res, {}, 60_000, { stream, prime: true, graceMs: 1_000, onAbandoned: () => undefined });
+        await Promise.resolve();
+        writer.send({ n: 1 });
+        writer.close();
+      });
+    });
+    const text = await (await fetch(url)).text();
+    expect(text).toBe(`id: ${stream.id}.0\nretry: 1000\ndata: \n\nid: ${stream.id}.1\nevent: message\ndata: {"n":1}\n\n`);
+    expect(writes).toBe(1);
+  });
+});

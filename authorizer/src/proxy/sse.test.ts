@@ -78,4 +78,25 @@ describe('parseSse', () => {
     await expect(line.next()).rejects.toThrow('longer than 32 characters');
     expect(await collect(streamOf(`data: ${'x'.repeat(30)}\n\n`), { maxEventChars: 32 })).toHaveLength(1);
   });
+
+  it('cancels a stream the reader left unfinished (the relay stops at the answer), and not one that ended', async () => {
+    const enc = new TextEncoder();
+    let cancels = 0;
+    const counted = (close: boolean) => new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode('data: one\n\ndata: two\n\n'));
+        if (close) c.close();
+      },
+      cancel() {
+        cancels++;
+      },
+    });
+    expect((await collect(counted(true))).map((e) => e.data)).toEqual(['one', 'two']);
+    expect(cancels).toBe(0);
+    for await (const e of parseSse(counted(false))) {
+      expect(e.data).toBe('one');
+      break;
+    }
+    expect(cancels).toBe(1);
+  });
 });

@@ -4,6 +4,7 @@
 // the client (the proxy resumes upstream streams itself); downstream streams carry the proxy's
 // own ids (replay.ts).
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createParser, type ParseError } from 'eventsource-parser';
 import type { ReplayStream } from './replay.ts';
 
@@ -35,8 +36,11 @@ export const defaultMaxSseEventChars = 64 * 1024 * 1024;
 
 type Parsed = { kind: 'event'; event: SseEvent } | { kind: 'retry'; ms: number };
 
-/** Parses an SSE byte stream into events; ends when the stream ends (an unterminated last event is dropped). */
-export async function* parseSse(body: ReadableStream<Uint8Array>, opts: ParseSseOptions = {}): AsyncGenerator<SseEvent> {
+/**
+ * Parses an SSE byte stream into events; ends when the stream ends (an unterminated last event is
+ * dropped). A reader that stops early stops the stream too (the iterator's return cancels it).
+ */
+export async function* parseSse(body: AsyncIterable<Uint8Array>, opts: ParseSseOptions = {}): AsyncGenerator<SseEvent> {
   const max = opts.maxEventChars ?? defaultMaxSseEventChars;
   const tooLarge = () => new Error(`SSE event or line longer than ${max} characters`);
   const parsed: Parsed[] = [];
@@ -49,11 +53,13 @@ export async function* parseSse(body: ReadableStream<Uint8Array>, opts: ParseSse
     onError: (err) => { if (err.type === 'max-buffer-size-exceeded') overflow = err; },
   });
   const decoder = new TextDecoder('utf-8');
-  const reader = body.getReader();
+  const chunks = body[Symbol.asyncIterator]();
   let endsWithCr = false;
+  let finished = false;
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = await chunks.next();
+      if (done) finished = true;
       let text = done ? decoder.decode() : decoder.decode(value, { stream: true });
       // A CR at the very end may be half of a CRLF, so the parser holds it; at the end of the
       // stream it is a line end.
@@ -76,8 +82,9 @@ export async function* parseSse(body: ReadableStream<Uint8Array>, opts: ParseSse
       if (done) return;
     }
   } finally {
-    reader.releaseLock();
-    await body.cancel().catch(() => undefined);
+    // Only a stream left unfinished is cancelled: cancelling a finished one costs an AbortError
+    // (a DOMException with its stack) per relayed answer, for nothing.
+    if (!finished) await chunks.return?.().catch(() => undefined);
   }
 }
 
@@ -180,6 +187,7 @@ export class SseWriter {
 
   #connect(res: ServerResponse, headers: Record<string, string>): void {
     this.#res = res;
+    coalesce(res);
     res.writeHead(200, { ...sseHeaders, ...headers });
     res.flushHeaders();
     res.on('close', () => {
@@ -197,6 +205,29 @@ export class SseWriter {
   #write(chunk: string): void {
     const res = this.#res;
     if (this.#closed || !res || res.destroyed) return;
+    coalesce(res);
     res.write(chunk);
   }
+}
+
+const corked = new WeakSet<Socket>();
+
+/**
+ * Holds what a response is sent until the current tick's promise jobs have run, then sends it
+ * as one write: the headers, priming event, answer and stream end of a quick relayed call leave
+ * in one TCP segment instead of four, which the client reads (and wakes up for) once.
+ * Nothing waits on a timer: a slow call's headers still leave at once. The socket is corked,
+ * not the response: ServerResponse.cork() buffers chunks that end() then sends after the
+ * chunked terminator.
+ */
+function coalesce(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket || corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  process.nextTick(() => {
+    corked.delete(socket);
+    // res.end() uncorks the socket fully by itself; then this is a no-op.
+    socket.uncork();
+  });
 }

@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import type { GatewayConfig, GatewayServer, JsonRpcError } from '../gate/index.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { parseSse, type SseResumeState } from './sse.ts';
+import { upstreamExchange, type UpstreamResponse } from './upstream-http.ts';
+
+export type { UpstreamResponse };
 
 export type UpstreamHeaders = (server: GatewayServer, policy: GatewayConfig['policy']) => Promise<Record<string, string>>;
 
@@ -70,6 +73,7 @@ export class UpstreamSession {
   /** Whether the server offers a GET stream; undefined until first tried. */
   streamSupported: boolean | undefined;
   #ready = false;
+  #url: URL | undefined;
   #initializing: Promise<void> | undefined;
 
   constructor(o: UpstreamOptions) {
@@ -109,7 +113,7 @@ export class UpstreamSession {
     if (this.clientInitialized) await this.notify('notifications/initialized');
   }
 
-  async #headers(extra: Record<string, string>): Promise<Headers> {
+  async #headers(extra: Record<string, string>): Promise<Record<string, string>> {
     let credentials: Record<string, string>;
     try {
       credentials = await this.#o.headers(this.server, this.#o.policy);
@@ -118,16 +122,18 @@ export class UpstreamSession {
       // the source, never the value.
       throw new UpstreamError(this.name, `credentials unavailable: ${(err as Error).message}`, { cause: err });
     }
-    // Credentials first: protocol headers set below win over a misconfigured credential header name.
-    const h = new Headers(credentials);
-    for (const [k, v] of Object.entries(extra)) h.set(k, v);
-    if (this.sessionId) h.set('mcp-session-id', this.sessionId);
-    h.set('mcp-protocol-version', this.protocolVersion);
+    // Credentials first: protocol headers set below win over a misconfigured credential header
+    // name, whatever its case (header names are case-insensitive; node:http would send both).
+    const h: Record<string, string> = {};
+    for (const [k, v] of Object.entries(credentials)) h[k.toLowerCase()] = v;
+    for (const [k, v] of Object.entries(extra)) h[k] = v;
+    if (this.sessionId) h['mcp-session-id'] = this.sessionId;
+    h['mcp-protocol-version'] = this.protocolVersion;
     return h;
   }
 
   /** POSTs one message; the caller reads the body. A 404 on a live session means it expired upstream. */
-  async post(message: unknown, signal?: AbortSignal): Promise<Response> {
+  async post(message: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
     const headers = await this.#headers({ 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
     const res = await this.#fetch('POST', { headers, body: JSON.stringify(message) }, signal);
     if (res.status === 404 && this.sessionId) this.#expire();
@@ -138,7 +144,7 @@ export class UpstreamSession {
    * Sends a client request upstream, renewing an upstream session that expired (404) once: the
    * upstream did not process the request, so sending it again cannot duplicate it.
    */
-  async send(message: unknown, signal?: AbortSignal): Promise<Response> {
+  async send(message: unknown, signal?: AbortSignal): Promise<UpstreamResponse> {
     await this.ensure(signal);
     const res = await this.post(message, signal);
     if (res.status !== 404 || this.#ready) return res;
@@ -186,12 +192,12 @@ export class UpstreamSession {
   }
 
   /** The JSON-RPC messages of one of this server's response bodies; `resume` learns the stream's event ids and retry. */
-  messages(res: Response, resume?: SseResumeState): AsyncGenerator<UpstreamMessage> {
+  messages(res: UpstreamResponse, resume?: SseResumeState): AsyncGenerator<UpstreamMessage> {
     return messagesOf(this.name, res, { ...(resume ? { resume } : {}), ...(this.#o.maxSseEventChars ? { maxEventChars: this.#o.maxSseEventChars } : {}) });
   }
 
   /** Opens the upstream GET stream; undefined when the server offers none (405). */
-  async openStream(signal: AbortSignal, lastEventId?: string): Promise<Response | undefined> {
+  async openStream(signal: AbortSignal, lastEventId?: string): Promise<UpstreamResponse | undefined> {
     await this.ensure(signal);
     const headers = await this.#headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) });
     // No header timeout: some servers send a stream's headers only with its first event.
@@ -231,28 +237,24 @@ export class UpstreamSession {
     this.sessionId = undefined;
   }
 
-  async #fetch(method: string, init: { headers: Headers; body?: string }, signal?: AbortSignal, timeoutMs = this.#o.timeoutMs): Promise<Response> {
+  async #fetch(method: string, init: { headers: Record<string, string>; body?: string }, signal?: AbortSignal, timeoutMs = this.#o.timeoutMs): Promise<UpstreamResponse> {
     const started = performance.now();
-    // Time out only the wait for headers: an SSE body may legitimately stream for minutes.
-    const timeout = new AbortController();
-    const timer = timeoutMs > 0 ? setTimeout(() => timeout.abort(new Error(`no response within ${timeoutMs} ms`)), timeoutMs) : undefined;
     try {
-      const res = await fetch(this.server.url, { method, ...init, redirect: 'manual', signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal });
+      // Time out only the wait for headers: an SSE body may legitimately stream for minutes.
+      const res = await upstreamExchange(this.#url ??= new URL(this.server.url), { method, ...init, timeoutMs, ...(signal ? { signal } : {}) });
       this.#o.metrics?.upstream(this.name, method, String(res.status), (performance.now() - started) / 1000);
       return res;
     } catch (err) {
       this.#o.metrics?.upstream(this.name, method, 'error', (performance.now() - started) / 1000);
-      const reason = timeout.signal.aborted ? (timeout.signal.reason as Error).message : (err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message;
-      throw new UpstreamError(this.name, `unreachable: ${reason}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
+      throw new UpstreamError(this.name, `unreachable: ${(err as Error).message}`, { cause: err });
     }
   }
 }
 
 /** The JSON-RPC messages of an upstream response body: one JSON document, or an SSE stream. */
-export async function* messagesOf(server: string, res: Response, sse: { resume?: SseResumeState; maxEventChars?: number } = {}): AsyncGenerator<UpstreamMessage> {
-  if (res.status === 202 || !res.body) return;
+export async function* messagesOf(server: string, res: UpstreamResponse, sse: { resume?: SseResumeState; maxEventChars?: number } = {}): AsyncGenerator<UpstreamMessage> {
+  if (!res.body) return;
+  if (res.status === 202) return void (await res.body.cancel());
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json') {
     const raw = await res.text();
@@ -283,5 +285,5 @@ export function parseObject(server: string, raw: string): Record<string, unknown
   return v as Record<string, unknown>;
 }
 
-const isEventStream = (res: Response) => (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'text/event-stream';
+const isEventStream = (res: UpstreamResponse) => (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'text/event-stream';
 

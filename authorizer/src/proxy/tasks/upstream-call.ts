@@ -3,7 +3,7 @@
 // progress) reaches the client on its GET stream, as anything outside a relayed request does.
 import type { ProxySession, Upstream } from '../session.ts';
 import { ErrorCodes } from '../../gate/index.ts';
-import { internalId, UpstreamError } from '../upstream.ts';
+import { internalId, UpstreamError, type UpstreamResponse } from '../upstream.ts';
 import type { TaskOutcome } from './store.ts';
 
 type RpcError = Extract<TaskOutcome, { error: unknown }>['error'];
@@ -13,7 +13,7 @@ export async function callUpstreamForOutcome(session: ProxySession, upstream: Up
   // The proxy's own id: the client's request was answered with the task already.
   const id = internalId();
   const failure = (message: string): TaskOutcome => ({ error: { code: ErrorCodes.upstreamUnavailable, message: `upstream server "${server}": ${message}`, data: { server } } });
-  let res: Response;
+  let res: UpstreamResponse;
   try {
     res = await upstream.session.send({ jsonrpc: '2.0', id, method: 'tools/call', params }, signal);
   } catch (err) {
