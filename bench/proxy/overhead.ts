@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connectClient, startRig } from '../../test/integration/proxy-support.ts';
+import { formatLoad, loadSpan } from '../report.ts';
 import { ms, summarize, table, type Summary } from '../stats.ts';
 
 const calls = Number(process.env.BENCH_PROXY_CALLS ?? 2000);
@@ -34,6 +35,7 @@ try {
     await once(direct, 'echo');
     await once(proxied, 'everything__echo');
   }
+  const span = loadSpan();
   const d = new Float64Array(calls);
   const p = new Float64Array(calls);
   let dWall = 0;
@@ -47,7 +49,8 @@ try {
   const ds: Summary = summarize(d, dWall);
   const ps: Summary = summarize(p, pWall);
   const added = { p50Ms: ps.p50Ms - ds.p50Ms, p99Ms: ps.p99Ms - ds.p99Ms };
-  console.log(table(`MCP proxy overhead: tools/call "echo", ${calls} sequential calls each (after ${warmup} warm-up), ${availableParallelism()} CPUs`, ['path', 'p50', 'p99', 'calls/s'], [
+  const loadAverage = span.end();
+  console.log(table(`MCP proxy overhead: tools/call "echo", ${calls} sequential calls each (after ${warmup} warm-up), ${availableParallelism()} CPUs, ${formatLoad(loadAverage)}`, ['path', 'p50', 'p99', 'calls/s'], [
     ['direct to upstream', ms(ds.p50Ms), ms(ds.p99Ms), ds.perSecond.toFixed(0)],
     ['through toolgate proxy', ms(ps.p50Ms), ms(ps.p99Ms), ps.perSecond.toFixed(0)],
     ['added by the proxy', ms(added.p50Ms), ms(added.p99Ms), ''],
@@ -55,7 +58,7 @@ try {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({
     benchmark: 'proxy-overhead', tool: 'echo', calls, warmup, cpus: availableParallelism(), node: process.version,
-    direct: ds, proxied: ps, added, ratioP50: ps.p50Ms / ds.p50Ms,
+    loadAverage, direct: ds, proxied: ps, added, ratioP50: ps.p50Ms / ds.p50Ms,
   }, null, 2)}\n`);
   console.log(`\nwritten ${out}`);
   await direct.close();
