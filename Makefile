@@ -172,8 +172,12 @@ bench: bench-policy bench-extauthz bench-proxy bench-propagation bench-approval 
 bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eval latency at 10/100/1000 rules, compile, bundle size, toolgate vs opa run --server (→ build/bench/policy.json).
 	@node bench/policy.ts
 
+.PHONY: test-bench
+test-bench: node_modules/.installed build/bin/opa-envoy-plugin ## The OPA-Envoy adapter's Rego tests, with the plugin's own OPA (bench-extauthz runs them first).
+	@node bench/extauthz/adapter-test.ts
+
 .PHONY: bench-extauthz
-bench-extauthz: node_modules/.installed policy build/bin/opa $(addprefix build/bin/,$(BENCH_TOOLS)) ## ext_authz Check: floor, toolgate (+JWT) and the OPA-Envoy plugin (+JWT), grpc-js and ghz, concurrency 1/16/64, 1 vs 2 cores (→ build/bench/extauthz.json).
+bench-extauthz: node_modules/.installed policy build/bin/opa $(addprefix build/bin/,$(BENCH_TOOLS)) test-bench ## ext_authz Check: floor, toolgate (+JWT) and the OPA-Envoy plugin (+JWT), grpc-js and ghz, concurrency 1/16/64, 1 vs 2 cores (→ build/bench/extauthz.json).
 	@node bench/extauthz/run.ts
 
 .PHONY: bench-proxy

@@ -82,7 +82,9 @@ response := {
 	"headers": {"x-toolgate-decision-id": decision_id, "x-toolgate-agent": caller.agent, "x-toolgate-operator": caller.operator},
 	"request_headers_to_remove": ["authorization"],
 	"response_headers_to_add": {"x-toolgate-decision-id": decision_id},
-} if decision.action == "allow"
+} if {
+	decision.action == "allow"
+}
 
 response := _refusal(-31001, concat("", ["denied by rule \"", decision.rule, "\": ", concat("; ", decision.reasons)])) if decision.action == "deny"
 
