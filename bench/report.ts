@@ -3,7 +3,7 @@
 // from 1 to 6 means something else than the same figure at a steady 1, and only the two ends
 // together say which it was. Every bench script records its figures through here, so the
 // printed output and build/bench/*.json say it the same way.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,4 +49,24 @@ export function writeBenchJson(name: string, run: LoadSpan, body: Record<string,
   const doc = { at: new Date().toISOString(), node: process.version, cpus: availableParallelism(), loadAverage: run, ...body };
   writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
   return out;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ): 100 on every Linux build that matters. */
+const userHz = 100;
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat; undefined when
+ * it cannot be read (not Linux, process gone). CPU time per operation barely moves with the
+ * machine's load, unlike operations per second, so it compares servers on a shared machine.
+ */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / userHz;
+  } catch {
+    return undefined;
+  }
 }

@@ -35,6 +35,7 @@ export interface PluginOptions {
 
 export interface RunningPlugin {
   grpcPort: number;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -82,7 +83,7 @@ export async function startOpaEnvoy(o: PluginOptions): Promise<RunningPlugin> {
   // /health?plugins answers 200 only once the ext_authz plugin reports ready (policy loaded, gRPC serving).
   while (Date.now() < deadline && child.exitCode === null) {
     const ok = await fetch(`http://127.0.0.1:${httpPort}/health?plugins`).then((r) => r.ok, () => false);
-    if (ok) return { grpcPort, stop };
+    if (ok) return { grpcPort, pid: child.pid, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();

@@ -18,13 +18,14 @@ import { compileFixture } from '../../test/support/extauthz.ts';
 import { buildBundle } from '../../operator/src/bundle/index.ts';
 import { bundleEntrypoints, bundleRoots } from '../../operator/src/controllers/policy-bundler.ts';
 import { startJwtIssuer } from '../../test/harness/jwt-issuer.ts';
-import { formatLoad, loadSpan, machineLine, writeBenchJson } from '../report.ts';
+import { formatLoad, loadSpan, machineLine, processCpuMs, writeBenchJson } from '../report.ts';
 import { ms, rate, table } from '../stats.ts';
 import { runGhz } from './ghz.ts';
 import { checkCall, checkClient, runGrpcLoad, type GrpcLoadResult } from './grpc-load.ts';
 import { startOpaEnvoy } from './opa-envoy.ts';
 import { benchCaller, benchRequests, type BenchRequest } from './workload.ts';
 
+const cpu = (us: number | undefined) => (us === undefined ? 'n/a' : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`);
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const config = {
   requests: Number(process.env.BENCH_REQUESTS ?? 10_000),
@@ -49,9 +50,17 @@ const labels: Record<TargetKey, string> = {
 /** Which OPA-Envoy row a row is compared with: the one that knows its caller the same way. */
 const peerOf: Record<TargetKey, TargetKey> = { floor: 'opa-envoy', toolgate: 'opa-envoy', 'toolgate-jwt': 'opa-envoy-jwt', 'opa-envoy': 'opa-envoy', 'opa-envoy-jwt': 'opa-envoy-jwt' };
 
-interface Running { port: number; stop: () => Promise<void> }
+interface Running { port: number; pid: number | undefined; stop: () => Promise<void> }
 interface Target { key: TargetKey; requests: BenchRequest[]; decides: boolean; start: (wrap?: readonly string[]) => Promise<Running> }
-interface Row extends GrpcLoadResult { target: TargetKey; generator: Generator; vsFloor?: number; vsOpaEnvoy?: number; p50OverFloorMs?: number }
+interface Row extends GrpcLoadResult {
+  target: TargetKey;
+  generator: Generator;
+  /** CPU time the server process used per Check, warm-up included (µs): robust to the machine's load. */
+  serverCpuUsPerCheck?: number;
+  vsFloor?: number;
+  vsOpaEnvoy?: number;
+  p50OverFloorMs?: number;
+}
 interface CoresRow { target: TargetKey; oneCore: GrpcLoadResult; twoCores: GrpcLoadResult; ratio: number }
 
 /** toolgate's bench server (server.ts) in its own process, optionally under taskset. */
@@ -73,7 +82,7 @@ async function startToolgateServer(mode: 'empty' | 'decide' | 'jwt', env: Record
       if (m) resolve(Number(m[1]));
     });
   });
-  return { port, stop };
+  return { port, pid: child.pid, stop };
 }
 
 /** What a CheckResponse decided: the same reading for toolgate and the plugin (the adapter answers alike). */
@@ -132,7 +141,7 @@ async function main(): Promise<void> {
     let plugins = 0;
     const plugin = (c: Parameters<typeof startOpaEnvoy>[0]['caller']) => async (wrap?: readonly string[]) => {
       const p = await startOpaEnvoy({ dir: join(dir, `opa-envoy-${plugins++}`), dataJson, caller: c, ...(wrap ? { wrap } : {}) });
-      return { port: p.grpcPort, stop: p.stop };
+      return { port: p.grpcPort, pid: p.pid, stop: p.stop };
     };
     const targets: Target[] = [
       { key: 'floor', requests: plain, decides: false, start: (wrap) => startToolgateServer('empty', {}, wrap) },
@@ -154,9 +163,14 @@ async function main(): Promise<void> {
     for (const concurrency of config.concurrency) {
       for (const generator of config.generators) {
         for (const t of targets) {
-          const r = await drive(generator, running.get(t.key)!.port, t.requests, concurrency);
-          rows.push({ target: t.key, generator, ...r });
-          console.log(`  c=${concurrency} ${generator} ${labels[t.key]}: ${rate(r.perSecond)}, p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}, errors ${r.errors}, ${formatLoad(r.loadAverage!)}`);
+          const server = running.get(t.key)!;
+          const cpuBefore = processCpuMs(server.pid);
+          const r = await drive(generator, server.port, t.requests, concurrency);
+          const cpuAfter = processCpuMs(server.pid);
+          const checks = r.count + Math.max(config.warmup, generator === 'ghz' ? concurrency : 0);
+          const serverCpuUsPerCheck = cpuBefore !== undefined && cpuAfter !== undefined ? ((cpuAfter - cpuBefore) * 1000) / checks : undefined;
+          rows.push({ target: t.key, generator, ...r, ...(serverCpuUsPerCheck !== undefined ? { serverCpuUsPerCheck } : {}) });
+          console.log(`  c=${concurrency} ${generator} ${labels[t.key]}: ${rate(r.perSecond)}, p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}, server CPU ${cpu(serverCpuUsPerCheck)}/Check, errors ${r.errors}, ${formatLoad(r.loadAverage!)}`);
         }
       }
     }
@@ -196,9 +210,9 @@ async function main(): Promise<void> {
     for (const concurrency of config.concurrency) {
       console.log(table(
         `ext_authz Check at concurrency ${concurrency}, ${config.requests} requests per row (vs floor / vs OPA-Envoy: decisions/s ratios, same generator; the JWT rows are compared with the plugin verifying the same JWT)`,
-        ['target', 'generator', 'decisions/s', 'p50', 'p99', 'vs floor', 'vs OPA-Envoy', 'p50 over floor', 'errors', 'load average'],
+        ['target', 'generator', 'decisions/s', 'p50', 'p99', 'vs floor', 'vs OPA-Envoy', 'p50 over floor', 'server CPU/Check', 'errors', 'load average'],
         rows.filter((r) => r.concurrency === concurrency).map((r) => [labels[r.target], r.generator, rate(r.perSecond), ms(r.p50Ms), ms(r.p99Ms), x(r.vsFloor), x(r.vsOpaEnvoy),
-          ms(Math.max(0, r.p50OverFloorMs ?? 0)), String(r.errors), formatLoad(r.loadAverage!)]),
+          ms(Math.max(0, r.p50OverFloorMs ?? 0)), cpu(r.serverCpuUsPerCheck), String(r.errors), formatLoad(r.loadAverage!)]),
       ));
     }
     if (cores.length) {
