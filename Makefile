@@ -35,6 +35,10 @@ version_kube-controller-manager := $(KUBERNETES_VERSION)
 version_kube-scheduler := $(KUBERNETES_VERSION)
 version_kube-proxy := $(KUBERNETES_VERSION)
 version_coredns := $(COREDNS_VERSION)
+# Bench peers: built only when a bench target runs, never by `make tools` or `make test`.
+BENCH_TOOLS := opa-envoy-plugin ghz
+version_opa-envoy-plugin := $(OPA_ENVOY_PLUGIN_VERSION)
+version_ghz := $(GHZ_VERSION)
 tool_version = $(version_$(1))
 
 POLICY_WASM := build/policy/policy.wasm
@@ -172,8 +176,12 @@ bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eva
 bench-scale: node_modules/.installed policy ## Scale run: 100 000 tools × 5 000 rules — compile, data.json and bundle size, eval p50/p99, peak RSS (→ build/bench/scale.json).
 	@node bench/scale.ts
 
+.PHONY: test-bench
+test-bench: node_modules/.installed build/bin/opa-envoy-plugin ## The OPA-Envoy adapter's Rego tests, with the plugin's own OPA (bench-extauthz runs them first).
+	@node bench/extauthz/adapter-test.ts
+
 .PHONY: bench-extauthz
-bench-extauthz: node_modules/.installed policy build/bin/opa ## ext_authz Check: decisions/s and p50/p99 vs an empty handler and a real OPA server (→ build/bench/extauthz.json).
+bench-extauthz: node_modules/.installed policy build/bin/opa $(addprefix build/bin/,$(BENCH_TOOLS)) test-bench ## ext_authz Check: floor, toolgate (+JWT) and the OPA-Envoy plugin (+JWT), grpc-js and ghz, concurrency 1/16/64, 1 vs 2 cores (→ build/bench/extauthz.json).
 	@node bench/extauthz/run.ts
 
 .PHONY: bench-proxy

@@ -2,6 +2,7 @@
 // as soon as the previous answer is read, over keep-alive connections (one per worker). Used
 // unchanged for OPA and for toolgate so both see the same client, bodies and order.
 import { Agent, request } from 'node:http';
+import { loadSpan } from './report.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface LoadOptions {
@@ -65,10 +66,12 @@ export async function runLoad(target: string, bodies: readonly Buffer[], opts: L
   try {
     await phase(opts.warmup);
     const latencies = new Float64Array(opts.requests);
+    const span = loadSpan();
     const started = performance.now();
     const { errorsBy, errorBodies } = await phase(opts.requests, latencies);
+    const wallMs = performance.now() - started;
     const errors = Object.values(errorsBy).reduce((a, b) => a + b, 0);
-    return { ...summarize(latencies, performance.now() - started), concurrency: opts.concurrency, errors, errorsBy, errorBodies };
+    return { ...summarize(latencies, wallMs), loadAverage: span.end(), concurrency: opts.concurrency, errors, errorsBy, errorBodies };
   } finally {
     agent.destroy();
   }

@@ -15,6 +15,7 @@ import { compilePolicy, type CompiledData } from '../pkg/policy/compiler/index.t
 import { bundleEntrypoints, bundleRoots } from '../operator/src/controllers/policy-bundler.ts';
 import { postJson, runLoad, type LoadResult } from './load.ts';
 import { opaEngine, startOpa, startToolgate, type Service } from './servers.ts';
+import { formatLoad, loadSpan, type LoadSpan } from './report.ts';
 import { bytes, median, ms, rate, summarize, table, type Summary } from './stats.ts';
 import { inputSet, policyFor, profilesFor, type InputKind } from './synth.ts';
 
@@ -46,6 +47,7 @@ interface SizeResult {
   bundleBytes: number;
   bundleBuildMs: number;
   evaluate: Summary;
+  loadAverage: LoadSpan;
 }
 
 function compileTimed(rules: number): { data: CompiledData; ms: number[]; cpuMs: number[]; counts: { tools: number; classifiers: number } } {
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
   let httpBundle: Awaited<ReturnType<typeof bundleFor>>['bundle'] | undefined;
   let httpInputs: ReturnType<typeof inputSet> = [];
   for (const rules of config.sizes) {
+    const span = loadSpan();
     const compiled = compileTimed(rules);
     const { bundle, ms: bundleBuildMs } = await bundleFor(compiled.data, wasm);
     const engine = new PolicyEngine();
@@ -122,9 +125,9 @@ async function main(): Promise<void> {
     const evaluate = evaluateTimed(engine, set.map((s) => s.input));
     sizes.push({
       rules, tools: compiled.counts.tools, classifiers: compiled.counts.classifiers, compileMs: median(compiled.ms), compileCpuMs: median(compiled.cpuMs),
-      dataJsonBytes: bundle.files.find((f) => f.name === 'data.json')?.data.length ?? 0, bundleBytes: bundle.archive.length, bundleBuildMs, evaluate,
+      dataJsonBytes: bundle.files.find((f) => f.name === 'data.json')?.data.length ?? 0, bundleBytes: bundle.archive.length, bundleBuildMs, evaluate, loadAverage: span.end(),
     });
-    console.log(`  ${rules} rules: compiled in ${ms(median(compiled.ms))} (CPU ${ms(median(compiled.cpuMs))}; median of ${compiled.ms.length}), p50 ${ms(evaluate.p50Ms)}, ${rate(evaluate.perSecond)}`);
+    console.log(`  ${rules} rules: compiled in ${ms(median(compiled.ms))} (CPU ${ms(median(compiled.cpuMs))}; median of ${compiled.ms.length}), p50 ${ms(evaluate.p50Ms)}, ${rate(evaluate.perSecond)}; ${formatLoad(sizes.at(-1)!.loadAverage)}`);
     if (rules === config.httpRules) [httpBundle, httpInputs] = [bundle, set];
   }
 
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
         const opaRun = await runLoad(opa.url, bodies, load);
         const toolgateRun = await runLoad(toolgate.url, bodies, load);
         runs.push({ concurrency, opa: opaRun, toolgate: toolgateRun });
-        console.log(`  concurrency ${concurrency}: opa ${rate(opaRun.perSecond)}, toolgate ${rate(toolgateRun.perSecond)}`);
+        console.log(`  concurrency ${concurrency}: opa ${rate(opaRun.perSecond)} (${formatLoad(opaRun.loadAverage!)}), toolgate ${rate(toolgateRun.perSecond)} (${formatLoad(toolgateRun.loadAverage!)})`);
       }
       http = { rules: config.httpRules, opaEngine: engineUsed, mismatches, runs };
     } finally {

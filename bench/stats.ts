@@ -1,4 +1,5 @@
 // Latency summaries and plain-text tables for the benchmark report.
+import type { LoadSpan } from './report.ts';
 
 export interface Summary {
   count: number;
@@ -6,6 +7,8 @@ export interface Summary {
   p99Ms: number;
   /** Completed operations per second of wall time. */
   perSecond: number;
+  /** The machine's 1-minute load average when the measured phase started and ended. */
+  loadAverage?: LoadSpan;
 }
 
 /** Nearest-rank percentile of sorted samples. */

@@ -24,6 +24,7 @@ import { ControlPlane, mintUserKubeconfig } from '../../test/harness/controlplan
 import { startJwtIssuer } from '../../test/harness/jwt-issuer.ts';
 import { operatorBundles } from '../../test/harness/operator.ts';
 import { audience, connectClient, loadPolicy, startEverything } from '../../test/integration/proxy-support.ts';
+import { formatLoad, loadSpan } from '../report.ts';
 import { ms, summarize, table } from '../stats.ts';
 
 const rounds = Number(process.env.BENCH_APPROVAL_ROUNDS ?? 20);
@@ -72,6 +73,7 @@ try {
   // system:masters spares the RBAC set-up; the operator still counts only the recorded 'sre' membership.
   const approver = await mintUserKubeconfig(cp.env, 'ann', ['sre', 'system:masters']);
 
+  const span = loadSpan();
   const total = new Float64Array(rounds);
   const command = new Float64Array(rounds);
   const afterWrite = new Float64Array(rounds);
@@ -96,14 +98,15 @@ try {
   }
   const sum = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0);
   const s = { total: summarize(total, sum(total)), command: summarize(command, sum(command)), afterWrite: summarize(afterWrite, sum(afterWrite)) };
-  console.log(table(`Approval release latency: ${rounds} approvals (after ${warmup} warm-up), ${availableParallelism()} CPUs, kube-apiserver ${cp.version}`, ['span', 'p50', 'p99'], [
+  const loadAverage = span.end();
+  console.log(table(`Approval release latency: ${rounds} approvals (after ${warmup} warm-up), ${availableParallelism()} CPUs, kube-apiserver ${cp.version}, ${formatLoad(loadAverage)}`, ['span', 'p50', 'p99'], [
     ['kubectl mcp approve → held call answered', ms(s.total.p50Ms), ms(s.total.p99Ms)],
     ['  of which: the approve command (review, GET, UPDATE)', ms(s.command.p50Ms), ms(s.command.p99Ms)],
     ['  of which: write done → answer (operator, watch, consume, upstream)', ms(s.afterWrite.p50Ms), ms(s.afterWrite.p99Ms)],
   ]));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({
-    benchmark: 'approval-release', rounds, warmup, cpus: availableParallelism(), node: process.version, apiserver: cp.version,
+    benchmark: 'approval-release', rounds, warmup, cpus: availableParallelism(), node: process.version, apiserver: cp.version, loadAverage,
     approveToResponse: s.total, approveCommand: s.command, writeToResponse: s.afterWrite,
   }, null, 2)}\n`);
   console.log(`\nwritten ${out}`);

@@ -12,6 +12,7 @@ import { Gate, type AdmitContext } from '../../authorizer/src/gate/index.ts';
 import { parseJsonRpc } from '../../authorizer/src/gate/jsonrpc.ts';
 import { anyNameCatalog } from '../../test/support/any-name-catalog.ts';
 import { compileFixture, loadFixtureRouter } from '../../test/support/extauthz.ts';
+import { formatLoad, loadSpan } from '../report.ts';
 import { ms, rate, summarize, table } from '../stats.ts';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? '2000');
@@ -26,6 +27,7 @@ async function measure(label: string, onDecision: ((r: Parameters<NonNullable<Co
   const gate = new Gate({ router, log, catalog: anyNameCatalog, ...(onDecision ? { onDecision } : {}) });
   const latencies = new Float64Array(requests);
   let next = 0;
+  const span = loadSpan();
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < requests) {
@@ -37,7 +39,7 @@ async function measure(label: string, onDecision: ((r: Parameters<NonNullable<Co
     }
   }));
   const s = summarize(latencies, performance.now() - started);
-  return [label, String(concurrency), ms(s.p50Ms), ms(s.p99Ms), rate(s.perSecond)];
+  return [label, String(concurrency), ms(s.p50Ms), ms(s.p99Ms), rate(s.perSecond), formatLoad(span.end())];
 }
 
 const rows: string[][] = [];
@@ -49,5 +51,5 @@ for (const concurrency of [1, 16]) {
     await trail.close();
   }
 }
-console.log(table(`gate.admit of an allowed call, ${requests} requests`, ['audit', 'in flight', 'p50', 'p99', 'rate'], rows));
+console.log(table(`gate.admit of an allowed call, ${requests} requests`, ['audit', 'in flight', 'p50', 'p99', 'rate', 'load average'], rows));
 rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 // spends the same per call whatever the server does.
 import { Client, credentials } from '@grpc/grpc-js';
 import { loadProtos, type CheckRequest, type CheckResponse } from '../../authorizer/src/extauthz/index.ts';
+import { loadSpan } from '../report.ts';
 import { summarize, type Summary } from '../stats.ts';
 
 export interface GrpcLoadOptions {
@@ -61,9 +62,11 @@ export async function runGrpcLoad(port: number, requests: readonly CheckRequest[
   try {
     await phase(opts.warmup);
     const latencies = new Float64Array(opts.requests);
+    const span = loadSpan();
     const started = performance.now();
     await phase(opts.requests, latencies);
-    return { ...summarize(latencies, performance.now() - started), concurrency: opts.concurrency, errors, outcomes };
+    const wallMs = performance.now() - started;
+    return { ...summarize(latencies, wallMs), loadAverage: span.end(), concurrency: opts.concurrency, errors, outcomes };
   } finally {
     client.close();
   }

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { okResponse, startExtAuthzServer } from '../../authorizer/src/extauthz/index.ts';
 import { compileFixture, loadFixtureRouter } from '../../test/support/extauthz.ts';
 import { Gate } from '../../authorizer/src/gate/index.ts';
+import { anyNameCatalog } from '../../test/support/any-name-catalog.ts';
 import { benchCaller } from './workload.ts';
 
 const mode = process.argv[2];
@@ -15,8 +16,11 @@ if (mode !== 'empty' && mode !== 'decide' && mode !== 'jwt') throw new Error(`us
 const log = pino({ level: 'warn' });
 const identity = mode === 'jwt' ? (JSON.parse(process.env.TOOLGATE_BENCH_ISSUER ?? '{}') as Record<string, string>) : undefined;
 const router = await loadFixtureRouter(compileFixture(identity));
-// jwt: the gate's own authentication (the policy's identity); otherwise a fixed caller.
-const gate = new Gate({ router, log, ready: () => true, ...(mode === 'jwt' ? {} : { authenticate: async () => benchCaller }) });
+// jwt: the gate's own authentication (the policy's identity); otherwise a fixed caller. The gate
+// decides only tools a catalog lists: without one every call is refused as "catalog unavailable"
+// (which is what this bench measured before the catalog was passed). No upstream runs here, so
+// the catalog lists every name without annotations, as an upstream listing them would.
+const gate = new Gate({ router, log, ready: () => true, catalog: anyNameCatalog, ...(mode === 'jwt' ? {} : { authenticate: async () => benchCaller }) });
 const server = await startExtAuthzServer({
   port: 0, host: '127.0.0.1', log, gate,
   ...(mode === 'empty' ? { handler: async () => okResponse(undefined, undefined) } : {}),

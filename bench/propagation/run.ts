@@ -6,7 +6,7 @@
 // asks the authorizer's decision path every millisecond until a decision comes back under a new
 // revision with the flipped action. Reported, never asserted.
 import { spawn } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +19,7 @@ import type { ToolCall } from '../../authorizer/src/gate/index.ts';
 import { KubeClient } from '../../pkg/kube/client.ts';
 import { defaultPublicKeyConfigMap, startOperator } from '../../operator/src/operator.ts';
 import { ControlPlane, binary } from '../../test/harness/controlplane.ts';
+import { formatLoad, loadSpan } from '../report.ts';
 import { ms, percentile, table } from '../stats.ts';
 import { setUpAuthorizerAccount } from './account.ts';
 
@@ -37,7 +38,7 @@ const spec = (action: 'allow' | 'deny'): McpSecurityPolicy => ({
 });
 const call: ToolCall = { server: 'files', tool: 'write_file', arguments: { path: '/tmp/x' }, caller: { subject: 'bench', issuer: 'bench', roles: [], scopes: [] }, frontEnd: 'ext_authz' };
 
-const loadAtStart = loadavg()[0];
+const span = loadSpan();
 const cp = await ControlPlane.start();
 const kubectlBin = await binary('kubectl');
 const kc = new KubeConfig();
@@ -113,7 +114,8 @@ try {
     const s = sorted(key);
     return [name, ms(percentile(s, 50)), ms(percentile(s, 99)), ms(s[s.length - 1]!), ms(s[0]!)];
   };
-  console.log(table(`Policy propagation over ${samples.length} changes (kubectl apply → first decision under the new revision)`,
+  const loadAverage = span.end();
+  console.log(table(`Policy propagation over ${samples.length} changes (kubectl apply → first decision under the new revision), ${formatLoad(loadAverage)}`,
     ['interval', 'p50', 'p99', 'max', 'min'],
     [row('kubectl start → decision', 'totalMs'), row('kubectl start → kubectl exit', 'kubectlMs'), row('kubectl exit → decision', 'afterApplyMs')]));
   const summary = (key: 'totalMs' | 'kubectlMs' | 'afterApplyMs') => {
@@ -123,7 +125,7 @@ try {
   const out = join(repoRoot, 'build', 'bench', 'propagation.json');
   mkdirSync(join(repoRoot, 'build', 'bench'), { recursive: true });
   writeFileSync(out, `${JSON.stringify({
-    date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage: { start: loadAtStart, end: loadavg()[0] },
+    date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverage,
     kubeApiserver: cp.version, rounds: samples.length,
     total: summary('totalMs'), kubectl: summary('kubectlMs'), afterKubectlExit: summary('afterApplyMs'), samples,
   }, null, 2)}\n`);

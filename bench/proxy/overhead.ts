@@ -13,7 +13,7 @@
 // unlike latency it barely moves with the machine's load, so proxied minus direct is the
 // proxy's own cost even on a busy machine.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -25,12 +25,12 @@ import { Gate } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
 import { connectClient, startRig } from '../../test/integration/proxy-support.ts';
+import { loadNow as load } from '../report.ts';
 import { ms, summarize, table, type Summary } from '../stats.ts';
 
 const calls = Number(process.env.BENCH_PROXY_CALLS ?? 2000);
 const warmup = Number(process.env.BENCH_PROXY_WARMUP ?? 200);
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'bench', 'proxy.json');
-const load = () => loadavg()[0]!;
 
 interface Path {
   label: string;

@@ -14,6 +14,7 @@ import { MemoryTaintStore, SessionState } from '../../authorizer/src/session/ind
 import { compilePolicy } from '../../pkg/policy/compiler/index.ts';
 import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
 import { anyNameCatalog } from '../../test/support/any-name-catalog.ts';
+import { formatLoad, loadSpan } from '../report.ts';
 import { ms, rate, summarize, table, type Summary } from '../stats.ts';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? '5000');
@@ -57,6 +58,7 @@ async function measure(gate: Gate, tool: string, expect: string): Promise<Summar
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: { id: '1' } } });
   for (let i = 0; i < 500; i++) await gate.admit(parseJsonRpc(body), ctx);
   const latencies = new Float64Array(requests);
+  const span = loadSpan();
   const started = performance.now();
   for (let i = 0; i < requests; i++) {
     const t = performance.now();
@@ -65,7 +67,7 @@ async function measure(gate: Gate, tool: string, expect: string): Promise<Summar
     const got = a.kind === 'refuse' ? `refuse ${a.refusal.error.code}` : a.kind;
     if (got !== expect) throw new Error(`${tool}: expected ${expect}, got ${got}`);
   }
-  return summarize(latencies, performance.now() - started);
+  return { ...summarize(latencies, performance.now() - started), loadAverage: span.end() };
 }
 
 const without = await gateFor(base, false);
@@ -83,7 +85,7 @@ const tainted = await gateFor(sinkSpec(base), true);
 await measure(tainted, 'read_email', 'allow').then(() => undefined);
 results['tainted sink (held), with session state'] = await measure(tainted, 'send_email', 'refuse -31002');
 
-const rows = Object.entries(results).map(([k, s]) => [k, ms(s.p50Ms), ms(s.p99Ms), rate(s.perSecond)]);
-console.log(table(`gate.admit of one tools/call, ${requests} sequential requests each (same run)`, ['call', 'p50', 'p99', 'rate'], rows));
+const rows = Object.entries(results).map(([k, s]) => [k, ms(s.p50Ms), ms(s.p99Ms), rate(s.perSecond), formatLoad(s.loadAverage!)]);
+console.log(table(`gate.admit of one tools/call, ${requests} sequential requests each (same run)`, ['call', 'p50', 'p99', 'rate', 'load average'], rows));
 mkdirSync('build/bench', { recursive: true });
 writeFileSync('build/bench/session.json', `${JSON.stringify({ requests, results }, null, 2)}\n`);

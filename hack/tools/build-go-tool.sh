@@ -35,7 +35,12 @@ case "$name" in
   vault)          module=github.com/hashicorp/vault; version=$VAULT_VERSION; pkg=$module; tidy_flags=-e ;;
   # versitygw: the S3 server with Object Lock behind the S3 audit sink's integration test.
   versitygw)      module=github.com/versity/versitygw; version=$VERSITYGW_VERSION; pkg=$module/cmd/versitygw ;;
-  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, krew, vault, versitygw, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, coredns)" >&2; exit 2 ;;
+  # Bench peers only: the OPA-Envoy plugin (ext_authz over gRPC) and the ghz gRPC load generator.
+  opa-envoy-plugin) module=github.com/open-policy-agent/opa-envoy-plugin; version=$OPA_ENVOY_PLUGIN_VERSION
+                  pkg=$module/cmd/opa-envoy-plugin ;;
+  ghz)            module=github.com/bojand/ghz; version=$GHZ_VERSION; pkg=$module/cmd/ghz
+                  ldflags+=" -X main.version=$version" ;;
+  *) echo "build-go-tool: unknown tool '$name' (expected opa, kube-apiserver, kubectl, etcd, helm, kubeconform, krew, vault, versitygw, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, coredns, opa-envoy-plugin, ghz)" >&2; exit 2 ;;
 esac
 
 # Build tags change the binary, so they are part of the cache key like the version.
