@@ -41,8 +41,8 @@ export interface EntryPoint {
 }
 
 /** Runs cmd/<name>/main.ts as the container does, with only the environment given. */
-function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>): EntryPoint {
-  const child = spawn(process.execPath, [join(repoRoot, 'cmd', name, 'main.ts')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>, cwd?: string): EntryPoint {
+  const child = spawn(process.execPath, [join(repoRoot, 'cmd', name, 'main.ts')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   // Only a bounded tail is kept: the soak must not grow its own memory with the child's log.
   let out = '';
   const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
@@ -97,6 +97,8 @@ export interface Rig {
   issuer: TestIssuer;
   everything: EverythingServer;
   operator: EntryPoint;
+  /** The operator's probe port (/metrics). */
+  operatorProbe: number;
   /** https://127.0.0.1:<port> of the operator's bundle service, and the CA that signed its certificate. */
   bundleService: string;
   caPem: string;
@@ -108,7 +110,9 @@ export interface Rig {
   kubectlApply(obj: unknown): Promise<void>;
   /** `kubectl mcp approve <name>` as an approver in group sre (the plugin's own code, in-process). */
   approve(name: string): Promise<number>;
+  /** The authorizer entry point; its working directory (where heap snapshots land) is `dir`. */
   startAuthorizer(ports: { extAuthz: number; proxy: number; probe: number }): Promise<EntryPoint>;
+  dir: string;
   close(): Promise<void>;
 }
 
@@ -175,7 +179,7 @@ export async function startRig(): Promise<Rig> {
     const names = admissionNames(install);
 
     return {
-      cp, admin, issuer, everything, operator, profileName, authorizerUser,
+      cp, admin, issuer, everything, operator, operatorProbe, profileName, authorizerUser, dir,
       bundleService: `https://127.0.0.1:${bundlePort}`, caPem: ca.certPem,
       authorizerToken: () => serviceAccountToken(admin, install.namespace, 'toolgate-authorizer'),
       kubectlApply: (obj) => new Promise<void>((resolve, reject) => {
@@ -196,7 +200,9 @@ export async function startRig(): Promise<Rig> {
           APPROVALS: 'true', APPROVAL_ADMISSION_POLICY: names.policy, APPROVAL_ADMISSION_BINDING: names.binding,
           // The shipped StatefulSet writes an audit trail (config/authorizer/authorizer.yaml).
           AUDIT_FILE: join(dir, 'audit.jsonl'), LOG_LEVEL: 'warn',
-        });
+          // For finding where memory goes, e.g. --heapsnapshot-signal=SIGUSR2 (bench/README.md).
+          ...(process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS } : {}),
+        }, dir);
         closers.unshift(() => authorizer.stop());
         await until(`the authorizer to be ready (output: ${authorizer.tail().slice(-2000)})`, ready(ports.probe));
         return authorizer;

@@ -4,7 +4,7 @@
 // authorizers through policy changes applied with kubectl. RSS and CPU of each process sampled
 // from /proc every 10 s. Reported, never asserted.
 //   node bench/soak/run.ts     → build/bench/soak.json, build/bench/operator-soak.json
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +12,7 @@ import { freePort } from '../../test/harness/accounts.ts';
 import { rate, table } from '../stats.ts';
 import { missedRevisions, startPollers } from './pollers.ts';
 import { governed, policyName, soakPolicy, startRig } from './rig.ts';
-import { sampleProcess, summarizeMemory, type MemorySummary, type Sample } from './sampler.ts';
+import { parseRssMiB, processMappings, sampleProcess, summarizeMemory, type MemorySummary, type Sample } from './sampler.ts';
 import { Callers, closedLoop, mixKind, paced, Tally } from './traffic.ts';
 
 const env = (name: string, fallback: number) => {
@@ -65,6 +65,9 @@ try {
   // ── 1. The authorizer under load through both front ends ──────────────────────────────
   const ports = { extAuthz: await freePort(), proxy: await freePort(), probe: await freePort() };
   const authorizer = await rig.startAuthorizer(ports);
+  const v8Gauges = ['nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes'];
+  // What the process holds before any call: the baseline the soak's figures grow from.
+  const atReady = { rssMiB: parseRssMiB(readFileSync(`/proc/${authorizer.pid}/status`, 'utf8')), mappings: processMappings(authorizer.pid), v8: await gauges(ports.probe, v8Gauges) };
   const mint = () => rig.issuer.mint({ sub: 'alice', azp: 'agent-1' });
   const proxyUrl = `http://127.0.0.1:${ports.proxy}/mcp`;
   const rampTally = new Tally();
@@ -93,7 +96,7 @@ try {
   const sampler = sampleProcess(authorizer.pid, sampleMs, load);
   const extras: Array<Record<string, number>> = [];
   const scrape = setInterval(() => {
-    void gauges(ports.probe, ['toolgate_proxy_sessions', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes']).then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, ...g }));
+    void gauges(ports.probe, ['toolgate_proxy_sessions', ...v8Gauges]).then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, ...g }));
   }, sampleMs);
   const durationMs = soakSeconds * 1000;
   const started = performance.now();
@@ -109,7 +112,12 @@ try {
   await callers.close();
   const soakLoadEnd = load();
   const memory = summarizeMemory(samples, warmupSeconds);
+  const atEnd = { rssMiB: parseRssMiB(readFileSync(`/proc/${authorizer.pid}/status`, 'utf8')), mappings: processMappings(authorizer.pid), v8: await gauges(ports.probe, v8Gauges) };
+  const composition = (c: typeof atReady) => `${mib(c.rssMiB)} = anonymous ${mib(c.mappings.anonymous)} + malloc brk ${mib(c.mappings.brkHeap)} + node binary ${mib(c.mappings.nodeBinary)} + other files ${mib(c.mappings.otherFiles)}; `
+    + `V8 heap ${mib((c.v8.nodejs_heap_size_used_bytes ?? NaN) / 2 ** 20)} used of ${mib((c.v8.nodejs_heap_size_total_bytes ?? NaN) / 2 ** 20)}, external ${mib((c.v8.nodejs_external_memory_bytes ?? NaN) / 2 ** 20)}`;
   console.log(table(`Soak: authorizer process (pid ${authorizer.pid}), ${wallSeconds.toFixed(0)} s, ${samples.length} samples, ${availableParallelism()} CPUs`, ['figure', 'value'], [
+    ['authorizer ready, before any call', composition(atReady)],
+    ['authorizer at the end of the soak', composition(atEnd)],
     ...memoryRows('authorizer', memory),
     ['calls completed (ext_authz / proxy)', `${ext.started + extHeld.started} / ${prox.started + proxHeld.started}`],
     ['achieved rate (ext_authz / proxy)', `${rate(ext.started / wallSeconds)} / ${rate(prox.started / wallSeconds)}`],
@@ -130,7 +138,7 @@ try {
     skipped: { extAuthz: ext.skipped, proxy: prox.skipped, held: extHeld.skipped + proxHeld.skipped },
     calls: tally.calls, errors: { count: tally.errorCount, byKind: tally.errors, first: tally.firstError }, rampErrors: rampTally.errors,
     connections: { sessionsOpened: callers.sessionsOpened, sessionsAbandoned: callers.sessionsAbandoned, channelsOpened: callers.channelsOpened },
-    memory, samples, scraped: extras,
+    memory, atReady, atEnd, samples, scraped: extras,
   }, null, 2)}\n`);
   console.log(`\nwritten ${join(outDir, 'soak.json')}`);
   await authorizer.stop();
@@ -138,6 +146,8 @@ try {
   // ── 2. The operator serving simulated long-polling authorizers ────────────────────────
   const tokens: string[] = [];
   for (let i = 0; i < pollerCount; i++) tokens.push(await rig.authorizerToken());
+  const opAt = async () => ({ rssMiB: parseRssMiB(readFileSync(`/proc/${rig.operator.pid}/status`, 'utf8')), mappings: processMappings(rig.operator.pid), v8: await gauges(rig.operatorProbe, v8Gauges) });
+  const opAtStart = await opAt();
   const opLoadStart = load();
   const opSampler = sampleProcess(rig.operator.pid, sampleMs, load);
   const pollers = startPollers({ service: rig.bundleService, bundle: `${governed}/${policyName}`, tokens, ca: rig.caPem, waitSeconds: pollWaitSeconds });
@@ -176,6 +186,7 @@ try {
   }
   await sleep(Math.max(0, opStarted + operatorSeconds * 1000 - performance.now()));
   const opSamples = opSampler.stop();
+  const opAtEnd = await opAt();
   await pollers.stop();
   const opLoadEnd = load();
   const missed = pollers.stats.revisions.map((r) => missedRevisions(r, published).length);
@@ -183,6 +194,8 @@ try {
   const opMemory = summarizeMemory(opSamples, Math.min(warmupSeconds, operatorSeconds / 5));
   const pollerErrors = Object.values(pollers.stats.errors).reduce((a, b) => a + b, 0);
   console.log(table(`Soak: operator process (pid ${rig.operator.pid}) serving ${pollerCount} long-polling authorizers (wait=${pollWaitSeconds} s), ${(operatorSeconds).toFixed(0)} s, ${policyChanges} policy changes`, ['figure', 'value'], [
+    ['operator before the pollers', composition(opAtStart)],
+    ['operator at the end', composition(opAtEnd)],
     ...memoryRows('operator', opMemory),
     ['revisions published (first + changes)', String(published.length)],
     ['revisions missed (pollers × revisions)', `${missedTotal} of ${pollerCount * published.length}`],
@@ -196,7 +209,7 @@ try {
     loadAverage: { start: opLoadStart, end: opLoadEnd }, settings: { operatorSeconds, pollers: pollerCount, waitSeconds: pollWaitSeconds, policyChanges, sampleSeconds: sampleMs / 1000 },
     published, changes, missed: { total: missedTotal, pollersMissingAny: missed.filter((m) => m > 0).length },
     answers: pollers.stats.answers, errors: { count: pollerErrors, byKind: pollers.stats.errors, first: pollers.stats.firstError },
-    memory: opMemory, samples: opSamples,
+    memory: opMemory, atStart: opAtStart, atEnd: opAtEnd, samples: opSamples,
   }, null, 2)}\n`);
   console.log(`\nwritten ${join(outDir, 'operator-soak.json')}; load average at start ${loadAtStart.toFixed(2)}, end ${load().toFixed(2)}`);
 } finally {

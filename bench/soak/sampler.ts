@@ -123,3 +123,25 @@ export function summarizeMemory(samples: readonly Sample[], warmupSeconds: numbe
     peakCpuCores: cpu.length ? Math.max(...cpu) : 0,
   };
 }
+
+/** Resident MiB by kind of mapping: anonymous (V8's heap, wasm, malloc arenas), [heap] (brk malloc), the node binary, other files. */
+export function rssByMapping(smaps: string): Record<'anonymous' | 'brkHeap' | 'nodeBinary' | 'otherFiles', number> {
+  const out = { anonymous: 0, brkHeap: 0, nodeBinary: 0, otherFiles: 0 };
+  let kind: keyof typeof out = 'anonymous';
+  for (const line of smaps.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1]!;
+      kind = name === '' || name.startsWith('[anon') || name === '[stack]' ? 'anonymous' : name === '[heap]' ? 'brkHeap' : /\/node$/.test(name) ? 'nodeBinary' : 'otherFiles';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+    if (rss) out[kind] += Number(rss[1]) / 1024;
+  }
+  return out;
+}
+
+/** rssByMapping of a live process. */
+export function processMappings(pid: number): ReturnType<typeof rssByMapping> {
+  return rssByMapping(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
+}

@@ -59,21 +59,34 @@ class CheckChannel {
   readonly #client: GrpcClient;
   readonly #authorization: string;
   calls = 0;
+  #inFlight = 0;
+  #retired = false;
   constructor(port: number, token: string) {
     this.#client = new GrpcClient(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
     this.#authorization = `Bearer ${token}`;
   }
-  check(tool: string, args: Record<string, unknown>): Promise<CheckResponse> {
+  /** Counts a call against this channel before it is sent, so it cannot be closed under the caller. */
+  claim(): this {
     this.calls++;
+    this.#inFlight++;
+    return this;
+  }
+  /** One Check on a claimed channel. */
+  check(tool: string, args: Record<string, unknown>): Promise<CheckResponse> {
     const method = loadProtos().authorization.Check!;
     const req = envoyCheckRequest({ server: 'everything', body: toolsCall(tool, args, this.calls), headers: { authorization: this.#authorization } });
-    return new Promise((resolve, reject) => {
+    return new Promise<CheckResponse>((resolve, reject) => {
       this.#client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize as (b: Buffer) => CheckResponse, req,
         (err, res) => (err ? reject(err) : resolve(res!)));
+    }).finally(() => {
+      this.#inFlight--;
+      if (this.#retired && this.#inFlight === 0) this.#client.close();
     });
   }
-  close(): void {
-    this.#client.close();
+  /** Closes the channel once the calls already started on it are answered. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#inFlight === 0) this.#client.close();
   }
 }
 
@@ -82,6 +95,9 @@ class ProxySession {
   readonly client: Client;
   readonly transport: StreamableHTTPClientTransport;
   calls = 0;
+  inFlight = 0;
+  /** Runs when the session is retired and its last call is answered. */
+  onIdle: (() => void) | undefined;
   constructor(url: string, token: string) {
     this.client = new Client({ name: 'soak', version: '1.0.0' });
     this.transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
@@ -104,21 +120,26 @@ export class Callers {
   async #currentChannel(): Promise<CheckChannel> {
     const pending = this.#channel;
     const current = pending ? await pending : undefined;
-    if (current && current.calls < this.#o.callsPerConnection) return current;
+    if (current && current.calls < this.#o.callsPerConnection) return current.claim();
     // Only the first caller to see the channel used up replaces it.
     if (this.#channel === pending) {
-      // Calls already under way on the old channel finish on it; it is closed after a grace.
-      if (current) setTimeout(() => current.close(), 5_000).unref();
+      // Calls already under way on the old channel finish on it.
+      current?.retire();
       this.channelsOpened++;
       this.#channel = this.#o.mint().then((t) => new CheckChannel(this.#o.extAuthzPort, t));
     }
-    return this.#channel!;
+    return (await this.#channel!).claim();
   }
 
   async #currentSession(): Promise<ProxySession> {
     const pending = this.#session;
     const current = pending ? await pending : undefined;
-    if (current && current.calls < this.#o.callsPerConnection) return current;
+    const claim = (x: ProxySession) => {
+      x.calls++;
+      x.inFlight++;
+      return x;
+    };
+    if (current && current.calls < this.#o.callsPerConnection) return claim(current);
     if (this.#session === pending) {
       if (current) this.#retire(current);
       this.sessionsOpened++;
@@ -129,19 +150,20 @@ export class Callers {
       })();
       this.#session.catch(() => (this.#session = undefined));
     }
-    return this.#session!;
+    return claim(await this.#session!);
   }
 
-  /** Ends a replaced session once its calls are done: DELETE (terminateSession), or dropped without one. */
+  /** Ends a replaced session once its calls are answered: DELETE (terminateSession), or dropped without one. */
   #retire(s: ProxySession): void {
     const abandon = this.sessionsOpened % this.#o.abandonEvery === 0;
     if (abandon) this.sessionsAbandoned++;
-    setTimeout(() => {
+    s.onIdle = () => {
       void (async () => {
         if (!abandon) await s.transport.terminateSession().catch(() => undefined);
         await s.client.close().catch(() => undefined);
       })();
-    }, 5_000).unref();
+    };
+    if (s.inFlight === 0) s.onIdle();
   }
 
   /** One ext_authz Check of `kind`; the outcome must match the policy (allow: ok; deny and hold: denied). */
@@ -177,7 +199,6 @@ export class Callers {
       tally.error('proxy', kind, `connect: ${message(err)}`);
       return;
     }
-    s.calls++;
     try {
       const r = await s.client.callTool(kind === 'allow' ? { name: 'echo', arguments: { message: 'soak' } } : { name: 'get-env', arguments: {} }, undefined, { timeout: 60_000 });
       const text = JSON.stringify(r.content);
@@ -188,6 +209,8 @@ export class Callers {
       // A denial is a JSON-RPC error for some refusals; anything else on an allowed call is an error.
       if (kind === 'deny' && /denied|not allowed|policy|refus/i.test(message(err))) tally.ok('proxy', kind);
       else tally.error('proxy', kind, `call: ${message(err)}`);
+    } finally {
+      if (--s.inFlight === 0) s.onIdle?.();
     }
   }
 
@@ -224,7 +247,7 @@ export class Callers {
 
   async close(): Promise<void> {
     const c = await this.#channel?.catch(() => undefined);
-    c?.close();
+    c?.retire();
     const s = await this.#session?.catch(() => undefined);
     if (s) {
       await s.transport.terminateSession().catch(() => undefined);
