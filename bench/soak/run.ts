@@ -43,7 +43,9 @@ async function gauges(port: number, names: readonly string[]): Promise<Record<st
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
   const out: Record<string, number> = {};
   for (const name of names) {
-    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+    // "name" matches the series with any labels (the first one), 'name{label="v"}' exactly that one.
+    const series = name.includes('{') ? name.replace(/[{}"=]/g, (c) => `\\${c}`) : `${name}(?:\\{[^}]*\\})?`;
+    const m = new RegExp(`^${series} ([0-9.e+-]+)$`, 'm').exec(text);
     if (m) out[name] = Number(m[1]);
   }
   return out;
@@ -96,7 +98,7 @@ try {
   const sampler = sampleProcess(authorizer.pid, sampleMs, load);
   const extras: Array<Record<string, number>> = [];
   const scrape = setInterval(() => {
-    void gauges(ports.probe, ['toolgate_proxy_sessions', ...v8Gauges]).then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, ...g }));
+    void gauges(ports.probe, ['toolgate_proxy_sessions', ...v8Gauges, 'nodejs_heap_space_size_total_bytes{space="new"}', 'nodejs_heap_space_size_total_bytes{space="old"}']).then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, ...g }));
   }, sampleMs);
   const durationMs = soakSeconds * 1000;
   const started = performance.now();
@@ -136,7 +138,7 @@ try {
     ramp, maxStep: best, target,
     achieved: { extAuthzPerSecond: ext.started / wallSeconds, proxyPerSecond: prox.started / wallSeconds, heldPerSecond: (extHeld.started + proxHeld.started) / wallSeconds, wallSeconds },
     skipped: { extAuthz: ext.skipped, proxy: prox.skipped, held: extHeld.skipped + proxHeld.skipped },
-    calls: tally.calls, errors: { count: tally.errorCount, byKind: tally.errors, first: tally.firstError }, rampErrors: rampTally.errors,
+    calls: tally.calls, errors: { count: tally.errorCount, byKind: tally.errors, first: tally.firstError, byMinute: tally.errorsByMinute }, rampErrors: rampTally.errors,
     connections: { sessionsOpened: callers.sessionsOpened, sessionsAbandoned: callers.sessionsAbandoned, channelsOpened: callers.channelsOpened },
     memory, atReady, atEnd, samples, scraped: extras,
   }, null, 2)}\n`);

@@ -19,6 +19,7 @@ describe('the soak call mix and pacing', () => {
     expect(t.firstError['extauthz:deny:grpc: N UNAVAILABLE: port N']).toBe('first');
     expect(t.errorCount).toBe(2);
     expect(t.callCount).toBe(2);
+    expect(t.errorsByMinute).toEqual([2]);
   });
 
   it('paced: starts calls on schedule, skips (and counts) those beyond the in-flight cap', async () => {

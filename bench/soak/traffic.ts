@@ -21,6 +21,9 @@ export class Tally {
   readonly errors: Record<string, number> = {};
   /** The first message of each error reason, for the report. */
   readonly firstError: Record<string, string> = {};
+  /** Errors per minute since the tally was made, to tell a stall from a steady trickle. */
+  readonly errorsByMinute: number[] = [];
+  readonly #t0 = performance.now();
   ok(front: FrontEnd, kind: Kind): void {
     const k = `${front}:${kind}`;
     this.calls[k] = (this.calls[k] ?? 0) + 1;
@@ -30,6 +33,9 @@ export class Tally {
     const k = `${front}:${kind}:${reason.replace(/\d+/g, 'N').slice(0, 120)}`;
     this.errors[k] = (this.errors[k] ?? 0) + 1;
     this.firstError[k] ??= detail.slice(0, 500);
+    const minute = Math.floor((performance.now() - this.#t0) / 60_000);
+    while (this.errorsByMinute.length <= minute) this.errorsByMinute.push(0);
+    this.errorsByMinute[minute]!++;
   }
   get errorCount(): number {
     return Object.values(this.errors).reduce((a, b) => a + b, 0);
