@@ -166,7 +166,7 @@ release: node_modules/.installed $(POLICY_WASM) ## kubectl-mcp plugin archive (r
 
 ##@ Benchmarks (reported, never asserted; see bench/README.md)
 .PHONY: bench
-bench: bench-policy bench-scale bench-extauthz bench-proxy bench-propagation bench-approval bench-audit bench-session ## Run every benchmark and print the figures.
+bench: bench-policy bench-scale bench-extauthz bench-proxy bench-propagation bench-approval bench-audit bench-session bench-soak ## Run every benchmark and print the figures.
 
 .PHONY: bench-policy
 bench-policy: node_modules/.installed policy build/bin/opa ## Policy engine: eval latency at 10/100/1000 rules, compile, bundle size, toolgate vs opa run --server (→ build/bench/policy.json).
@@ -203,6 +203,10 @@ bench-approval: node_modules/.installed policy build/bin/etcd build/bin/kube-api
 .PHONY: bench-session
 bench-session: node_modules/.installed policy ## Session state: decision latency without and with spec.session (limits, taint), same run (→ build/bench/session.json).
 	@node bench/session/run.ts
+
+.PHONY: bench-soak
+bench-soak: node_modules/.installed policy build/bin/etcd build/bin/kube-apiserver build/bin/kubectl ## Memory soak: the authorizer at half its maximum load through both front ends, the operator serving 200 long pollers; BENCH_SOAK_SECONDS (default 600) each (→ build/bench/soak.json, operator-soak.json).
+	@node bench/soak/run.ts
 
 ##@ Run locally
 .PHONY: run-apiserver

@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{api,pkg,operator,authorizer,kubectl-mcp,hack}/**/*.test.ts'],
+          include: ['{api,pkg,operator,authorizer,kubectl-mcp,hack,bench}/**/*.test.ts'],
         },
       },
       {
