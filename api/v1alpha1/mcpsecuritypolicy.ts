@@ -198,6 +198,14 @@ export const AuditSettings = Obj(
         + 'The policy\'s AuditFailures condition says which is in force.',
       default: 'Refuse',
     })),
+    requirePurposeFor: Type.Optional(Obj(
+      {
+        labels: Labels('A tools/call carrying any of these labels (for example `data:pii`, `data:health`) is denied unless the caller states '
+          + 'its purpose in params._meta["toolgate.io/purpose"]. Labels come from the tool\'s classification (profiles, toolOverrides) and '
+          + 'from argument classifiers, as rules see them.'),
+      },
+      { description: 'GDPR purpose limitation (Art. 5(1)(b)): which tool calls must state why they are made. The purpose is kept, redacted, in the decision record.' },
+    )),
   },
   { description: 'How the authorizers treat the audit trail of the calls this policy governs.' },
 );
