@@ -390,6 +390,8 @@ async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Regi
     ...(await auditSealingFromEnv()),
     ...(a.fsync !== undefined ? { fsync: a.fsync } : {}),
     ...(a.closeTimeoutMs !== undefined ? { sinkCloseTimeoutMs: a.closeTimeoutMs } : {}),
+    // Rotated by size and day; rotated files are deleted at the end of their retention, each by a recorded expiry (audit/rotation.ts).
+    ...(a.fileRotation ? { rotation: { maxBytes: a.fileRotation.maxBytes, daily: a.fileRotation.daily }, retention, retentionSweepMs: a.fileRotation.sweepMs } : {}),
   });
 }
 

@@ -17,7 +17,7 @@
 // arguments and free text only through pkg/redact.
 import { randomBytes } from 'node:crypto';
 import {
-  auditLineContracts, type ApprovalStatus, type AuditApprovalBodyV2, type AuditCheckpoint, type AuditCheckpointBody, type AuditDecisionBodyV2, type AuditErasure, type AuditErasureBody,
+  auditLineContracts, type ApprovalStatus, type AuditApprovalBodyV2, type AuditCheckpoint, type AuditCheckpointBody, type AuditDecisionBodyV2, type AuditErasure, type AuditErasureBody, type AuditExpiry, type AuditExpiryBody,
   type AuditOpenV2, type AuditOverflow, type AuditOverflowBody, type AuditRefusalBodyV2, type AuditResponseBodyV2, type Openings, type ResponseStatus,
 } from '../../../pkg/contracts/audit.ts';
 import type { AuditApproval, AuditDecision, AuditOpen, AuditRefusal } from '../../../pkg/contracts/audit.ts';
@@ -34,14 +34,14 @@ import { Committer } from './pseudonym.ts';
 export const auditFormatVersion = 2;
 
 export type { AuditApproval, AuditDecision, AuditOpen, AuditRefusal };
-export type { AuditCheckpointBody, AuditErasureBody };
-export type AuditBody = AuditDecisionBodyV2 | AuditApprovalBodyV2 | AuditRefusalBodyV2 | AuditResponseBodyV2 | AuditCheckpointBody | AuditErasureBody | AuditOverflowBody;
+export type { AuditCheckpointBody, AuditErasureBody, AuditExpiryBody };
+export type AuditBody = AuditDecisionBodyV2 | AuditApprovalBodyV2 | AuditRefusalBodyV2 | AuditResponseBodyV2 | AuditCheckpointBody | AuditErasureBody | AuditOverflowBody | AuditExpiryBody;
 type Chained<T> = T & { seq: number; prev: string; hash: string; personal?: Openings };
 
 /** A line of either version, as the verifier reads it (the v2 shapes are checked by their contracts). */
 export type AuditLine =
   | AuditOpen | AuditOpenV2 | AuditDecision | AuditApproval | AuditRefusal
-  | Chained<AuditDecisionBodyV2> | Chained<AuditApprovalBodyV2> | Chained<AuditRefusalBodyV2> | Chained<AuditResponseBodyV2> | AuditCheckpoint | AuditErasure | AuditOverflow;
+  | Chained<AuditDecisionBodyV2> | Chained<AuditApprovalBodyV2> | Chained<AuditRefusalBodyV2> | Chained<AuditResponseBodyV2> | AuditCheckpoint | AuditErasure | AuditOverflow | AuditExpiry;
 
 /** A record body with the openings of its commitments, before it has a place in the chain. */
 export interface Recordable<T extends AuditBody = AuditBody> {
