@@ -5,7 +5,7 @@ import type { Condition, ObjectMeta } from './meta.ts';
 import { ToolPinningSettings } from './tool-pin.ts';
 import { sessionPolicySchemas } from './session-policy.ts';
 import {
-  Conditions, Duration, Enum, Int, Labels, List, Obj, Str, StringMap, StringSet, Type,
+  Conditions, Duration, Enum, Int, Labels, List, Obj, PersonalFields, Str, StringMap, StringSet, Type,
   dnsLabelPattern, hintProperties, verbs, type Static,
 } from './schema.ts';
 
@@ -76,6 +76,7 @@ export const ToolOverride = Obj(
     verb: Type.Optional(Enum(verbs, { description: 'Verb of the operation: get, list, create, update or delete.' })),
     labels: Type.Optional(Labels('Labels added to every call of this tool.')),
     scopes: Type.Optional(StringSet('OAuth scopes a caller\'s token must carry to call this tool (replaces the profile\'s).', { maxLength: 256 }, { maxItems: 16 })),
+    personalFields: Type.Optional(PersonalFields('this tool, in addition to the profile\'s')),
   },
   { description: 'The operator\'s classification of one tool; it outranks server annotations and profiles.' },
 );

@@ -56,6 +56,8 @@ export interface AuditTrailOptions {
   redaction?: RedactionOptions;
   /** The scopes a call's tool needs, for the record's `scopes` (the policy's classification). */
   requiredScopes?: (call: ToolCall) => string[] | undefined;
+  /** Argument fields the policy marks personal for a call's tool (data.toolgate.gateway.personalFields). */
+  personalFields?: (call: ToolCall) => readonly string[] | undefined;
   /** Signs checkpoints (AUDIT_SIGNING_KEY_FILE); without it the chain is not sealed. */
   signer?: CheckpointSigner;
   /** A checkpoint after this many records (default 1000). */
@@ -132,7 +134,7 @@ export class AuditTrail {
     this.#now = o.now ?? (() => new Date());
     this.metrics = createAuditMetrics(o.registry ?? new Registry());
     this.#instance = o.instance ?? 'authorizer';
-    this.#ctx = recordContext({ instance: this.#instance, ...(o.digestKey ? { digestKey: o.digestKey } : {}), ...(o.redaction ? { redaction: o.redaction } : {}), ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}) });
+    this.#ctx = recordContext({ instance: this.#instance, ...(o.digestKey ? { digestKey: o.digestKey } : {}), ...(o.redaction ? { redaction: o.redaction } : {}), ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}), ...(o.personalFields ? { personalFields: o.personalFields } : {}) });
     this.#startSealing();
     this.#startSweeping();
     this.#sinks = (o.sinks ?? []).map((s) => new SinkChannel({ ...s, metrics: this.metrics, log: o.log, declare: (d) => this.#declare(d) }));
