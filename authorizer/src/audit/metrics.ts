@@ -9,6 +9,8 @@ export interface SinkAge {
 export interface AuditMetrics {
   records: Counter;
   writeErrors: Counter;
+  /** Response records (what the upstream answered) that could not be written; the answer was relayed. */
+  responseRecordsLost: Counter;
   /** The active file moved aside (rotation.ts). */
   rotations: Counter;
   /** Rotated files deleted at the end of their retention, each after its expiry record. */
@@ -33,6 +35,11 @@ export function createAuditMetrics(registry: Registry): AuditMetrics {
     writeErrors: new Counter({
       name: 'toolgate_authorizer_audit_write_errors_total',
       help: 'Records that could not be written to the audit trail (the request was still answered).',
+      registers: [registry],
+    }),
+    responseRecordsLost: new Counter({
+      name: 'toolgate_authorizer_audit_response_records_lost_total',
+      help: 'Response records that could not be written to the audit trail or a required sink; the answer was still relayed (its decision record was written before the call).',
       registers: [registry],
     }),
     rotations: new Counter({ name: 'toolgate_authorizer_audit_file_rotations_total', help: 'Times the audit file was rotated (size or day).', registers: [registry] }),

@@ -237,9 +237,21 @@ export class AuditTrail {
     this.#queue(() => refusalBody(r, this.#ctx, this.#now()), r.decisionId);
   }
 
-  /** Queues what the upstream answered a call that proceeded; never throws. */
-  recordResponse(e: ResponseEvent): void {
-    this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId);
+  /**
+   * Queues what the upstream answered a call that proceeded; settles once written, or says why
+   * it was lost; never throws or rejects. A lost response record never withholds the answer (the
+   * upstream has acted, and the decision record, written before the call went out, proves it;
+   * withholding would only invite a retry that repeats the action): it is counted in
+   * toolgate_authorizer_audit_response_records_lost_total and logged with its decision id.
+   */
+  recordResponse(e: ResponseEvent): Promise<WriteResult> {
+    return new Promise((settle) => this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId, (written) => {
+      if (!written.ok) {
+        this.metrics.responseRecordsLost.inc();
+        this.#o.log.warn({ decisionId: e.decisionId, server: e.server, reason: written.reason }, 'response record lost; the answer was relayed (its decision record holds the call)');
+      }
+      settle(written);
+    }));
   }
 
   /** A sink's overflow, declared in the chain (sinks/overflow.ts); never throws. */
