@@ -2,7 +2,8 @@
 // is a file), or, once wired, the S3 sink. Every reader is a TrailSource
 // (authorizer/src/audit/verify.ts): an async iterable of lines, so verify and show work on any.
 import { access } from 'node:fs/promises';
-import { fileSource, type TrailSource } from '../authorizer/src/audit/verify.ts';
+import { rotatedFileSource } from '../authorizer/src/audit/rotation.ts';
+import type { TrailSource } from '../authorizer/src/audit/verify.ts';
 import { CliError } from './cli.ts';
 
 export type { TrailSource };
@@ -26,5 +27,6 @@ export async function trailSource(file: string | undefined, s3: { uri?: string; 
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  return fileSource(file);
+  // The file and the rotated files beside it (FILE.<seq>), read as the one chain they are.
+  return rotatedFileSource(file);
 }

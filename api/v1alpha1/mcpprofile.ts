@@ -1,6 +1,6 @@
 // McpProfile: community security knowledge about one MCP server (cluster-scoped, like a ClusterRole).
 import { ClassifierRule } from './classifier.ts';
-import { Enum, Labels, List, Obj, Str, StringSet, Type, hintProperties, verbs, type Static } from './schema.ts';
+import { Enum, Labels, List, Obj, PersonalFields, Str, StringSet, Type, hintProperties, verbs, type Static } from './schema.ts';
 
 export const ProfileTool = Obj(
   {
@@ -10,6 +10,7 @@ export const ProfileTool = Obj(
     labels: Type.Optional(Labels('Namespaced labels that always apply to this tool (for example `category:communication`).')),
     scopes: Type.Optional(StringSet('OAuth scopes a caller\'s token must carry to call this tool.', { maxLength: 256 }, { maxItems: 16 })),
     classify: Type.Optional(List(ClassifierRule, 'Argument classifiers for this tool; `{variable}` refers to the policy\'s tenant variables.', { maxItems: 64 })),
+    personalFields: Type.Optional(PersonalFields('this tool')),
   },
   { description: 'The security classification of one tool.' },
 );

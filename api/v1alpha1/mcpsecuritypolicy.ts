@@ -5,7 +5,7 @@ import type { Condition, ObjectMeta } from './meta.ts';
 import { ToolPinningSettings } from './tool-pin.ts';
 import { sessionPolicySchemas } from './session-policy.ts';
 import {
-  Conditions, Duration, Enum, Int, Labels, List, Obj, Str, StringMap, StringSet, Type,
+  Conditions, Duration, Enum, Int, Labels, List, Obj, PersonalFields, Str, StringMap, StringSet, Type,
   dnsLabelPattern, hintProperties, verbs, type Static,
 } from './schema.ts';
 
@@ -76,6 +76,7 @@ export const ToolOverride = Obj(
     verb: Type.Optional(Enum(verbs, { description: 'Verb of the operation: get, list, create, update or delete.' })),
     labels: Type.Optional(Labels('Labels added to every call of this tool.')),
     scopes: Type.Optional(StringSet('OAuth scopes a caller\'s token must carry to call this tool (replaces the profile\'s).', { maxLength: 256 }, { maxItems: 16 })),
+    personalFields: Type.Optional(PersonalFields('this tool, in addition to the profile\'s')),
   },
   { description: 'The operator\'s classification of one tool; it outranks server annotations and profiles.' },
 );
@@ -198,6 +199,14 @@ export const AuditSettings = Obj(
         + 'The policy\'s AuditFailures condition says which is in force.',
       default: 'Refuse',
     })),
+    requirePurposeFor: Type.Optional(Obj(
+      {
+        labels: Labels('A tools/call carrying any of these labels (for example `data:pii`, `data:health`) is denied unless the caller states '
+          + 'its purpose in params._meta["toolgate.io/purpose"]. Labels come from the tool\'s classification (profiles, toolOverrides) and '
+          + 'from argument classifiers, as rules see them.'),
+      },
+      { description: 'GDPR purpose limitation (Art. 5(1)(b)): which tool calls must state why they are made. The purpose is kept, redacted, in the decision record.' },
+    )),
   },
   { description: 'How the authorizers treat the audit trail of the calls this policy governs.' },
 );

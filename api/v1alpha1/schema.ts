@@ -108,3 +108,10 @@ export const labelPattern = '^[a-z0-9][a-z0-9.-]*:[A-Za-z0-9][A-Za-z0-9._/-]*$';
 export function Labels(description: string) {
   return StringSet(description, { pattern: labelPattern, maxLength: 128 }, { maxItems: 64 });
 }
+
+/** An argument field path: keys joined by dots, `[*]` for every array element, `[N]` for one (pkg/redact reads it). */
+export const personalFieldPattern = '^[A-Za-z0-9_$-]+(\\[(\\*|[0-9]+)\\])*(\\.[A-Za-z0-9_$-]+(\\[(\\*|[0-9]+)\\])*)*$';
+export function PersonalFields(subject: string) {
+  return StringSet(`Argument fields of ${subject} whose values are personal data (for example \`customer.email\`, \`recipients[*].name\`: keys joined by dots, \`[*]\` for every array element): `
+    + 'the audit record never keeps their values, whatever they look like.', { pattern: personalFieldPattern, maxLength: 256 }, { maxItems: 64 });
+}

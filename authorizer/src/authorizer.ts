@@ -378,6 +378,15 @@ export function classifiedScopes(router: PolicyRouter): (call: ToolCall) => stri
   };
 }
 
+/** The argument fields the governing policy's profiles and toolOverrides mark personal for a call's tool. */
+export function markedPersonalFields(router: PolicyRouter): (call: ToolCall) => readonly string[] | undefined {
+  return (call) => {
+    const route = router.route(call.server);
+    if (!route.ok || call.operation) return undefined;
+    return route.entry.gateway?.personalFields?.[call.server]?.[call.tool];
+  };
+}
+
 async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Registry, router: PolicyRouter): Promise<AuditTrail> {
   const a = cfg.audit!;
   const retention = a.retention ?? defaultRetention;
@@ -387,9 +396,12 @@ async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Regi
     // The chain's name, and its sealing, digest and redaction settings (AUDIT_SIGNING_KEY_FILE, …).
     instance: cfg.podName,
     requiredScopes: classifiedScopes(router),
+    personalFields: markedPersonalFields(router),
     ...(await auditSealingFromEnv()),
     ...(a.fsync !== undefined ? { fsync: a.fsync } : {}),
     ...(a.closeTimeoutMs !== undefined ? { sinkCloseTimeoutMs: a.closeTimeoutMs } : {}),
+    // Rotated by size and day; rotated files are deleted at the end of their retention, each by a recorded expiry (audit/rotation.ts).
+    ...(a.fileRotation ? { rotation: { maxBytes: a.fileRotation.maxBytes, daily: a.fileRotation.daily }, retention, retentionSweepMs: a.fileRotation.sweepMs } : {}),
   });
 }
 

@@ -280,6 +280,24 @@ export type AuditOverflowBody = Static<typeof AuditOverflowBodySchema>;
 export const AuditOverflowSchema = closed({ ...AuditOverflowBodySchema.properties, ...chainFields });
 export type AuditOverflow = Static<typeof AuditOverflowSchema>;
 
+// A rotated file of the trail deleted at the end of its retention (authorizer/src/audit/rotation.ts):
+// which file, the seqs it held and the hash of its last line, which the first line after it names
+// as its prev, so a verifier still reads the files that remain as one chain.
+export const AuditExpiryBodySchema = closed({
+  type: Type.Literal('expiry'),
+  version: version2,
+  time: isoTime,
+  instance: Type.String({ description: 'The chain the file belonged to (its open line\'s instance, this writer\'s when the open line is gone).' }),
+  file: Type.String({ minLength: 1, maxLength: 1024, description: 'The deleted file\'s name (no directory).' }),
+  seqs: Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })], { description: 'The seqs the file held, inclusive.' }),
+  lastHash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The hash of the file\'s last line: the prev of the first line after it.' }),
+  lines: Type.Integer({ minimum: 1, description: 'How many lines the file held.' }),
+  keptUntil: isoTime,
+});
+export type AuditExpiryBody = Static<typeof AuditExpiryBodySchema>;
+export const AuditExpirySchema = closed({ ...AuditExpiryBodySchema.properties, ...chainFields });
+export type AuditExpiry = Static<typeof AuditExpirySchema>;
+
 export const AuditCheckpointSchema = closed({ ...AuditCheckpointBodySchema.properties, ...chainFields });
 export const AuditErasureSchema = closed({ ...AuditErasureBodySchema.properties, ...chainFields });
 
@@ -310,6 +328,7 @@ export const auditLineContractsV2: Readonly<Record<string, Contract<unknown>>> =
   checkpoint: contract('checkpoint line', AuditCheckpointSchema),
   erasure: contract('erasure line', AuditErasureSchema),
   overflow: contract('overflow record', AuditOverflowSchema),
+  expiry: contract('expiry record', AuditExpirySchema),
 };
 
 /** The contracts of each format version a verifier reads. */

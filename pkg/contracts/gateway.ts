@@ -5,6 +5,7 @@
 // McpSecurityPolicy's own schemas, as the API server validated them.
 import { Type, type Static } from '@sinclair/typebox';
 import { AuditSettings, Identity, Server, ToolPinningSettings } from '../../api/v1alpha1/index.ts';
+import { personalFieldPattern } from '../../api/v1alpha1/schema.ts';
 import { contract } from './contract.ts';
 
 /**
@@ -25,6 +26,8 @@ export const GatewayConfigSchema = Type.Object({
   audit: Type.Optional(AuditSettings),
   /** Present: the authorizer pins the servers' tool definitions (McpToolPin) and tells the policy of changes. */
   toolPinning: Type.Optional(ToolPinningSettings),
+  /** server → tool → argument fields profiles and toolOverrides mark personal: the audit redactor never keeps their values. */
+  personalFields: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Array(Type.String({ pattern: personalFieldPattern }))))),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -13,6 +13,13 @@
 export const detectorNames = ['private-key', 'jwt', 'bearer', 'aws-access-key', 'api-token', 'payment-card', 'iban', 'us-ssn', 'uk-nino', 'email', 'phone', 'high-entropy'] as const;
 export type DetectorName = (typeof detectorNames)[number];
 
+/**
+ * The detectors of credentials (not of personal data): what the approvals redactor applies, so
+ * approvers still see whom a held call reaches (an e-mail address, a phone number) but never a
+ * key. One list here, so the audit record and the ApprovalRequest cannot disagree on what a secret is.
+ */
+export const secretDetectorNames: readonly DetectorName[] = ['private-key', 'jwt', 'bearer', 'aws-access-key', 'api-token', 'high-entropy'];
+
 export interface Span {
   start: number;
   end: number;

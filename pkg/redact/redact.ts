@@ -5,6 +5,7 @@
 // checked in their written form (a card number sent as a JSON number is still a card number).
 // The walk keeps its own stack, so any depth is fine, and the result is a fresh plain value
 // (a "__proto__" key stays data).
+import { personalFieldPattern } from '../../api/v1alpha1/schema.ts';
 import { JsonNumber } from '../json/strict.ts';
 import { detectorNames, detectors, redactText, type Detector, type DetectorName } from './detectors.ts';
 
@@ -26,9 +27,12 @@ export interface Redacted {
 /** Key names whose values are secrets whatever they look like. */
 export const secretKey = /pass(word|wd|phrase)?$|^pwd$|token|secret|api[-_]?key|apikey|authori[sz]ation|^auth$|credential|private[-_]?key|access[-_]?key|cookie|session[-_]?key|signing[-_]?key/i;
 
+// The same syntax the McpProfile / toolOverrides personalFields schema admits.
+const personalFieldSyntax = new RegExp(personalFieldPattern);
+
 /** A field path of a classifier (api/v1alpha1/classifier.ts) as a regex over the rendered path. */
 export function fieldPathRegex(path: string): RegExp {
-  if (!/^[A-Za-z0-9_$-]+(\[(\*|[0-9]+)\])*(\.[A-Za-z0-9_$-]+(\[(\*|[0-9]+)\])*)*$/.test(path)) {
+  if (!personalFieldSyntax.test(path)) {
     throw new Error(`personal field ${JSON.stringify(path)} is not a field path (keys joined by dots, [*] or [N] for array elements)`);
   }
   const body = path.replace(/[.$]/g, (c) => `\\${c}`).replace(/\[\*\]/g, '\\[\\d+\\]').replace(/\[(\d+)\]/g, '\\[$1\\]');

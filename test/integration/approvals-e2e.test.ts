@@ -167,7 +167,7 @@ describe('held calls (proxy, hold mode)', () => {
       const call = client.callTool({ name: 'echo', arguments: args }, undefined, { timeout: 120_000 }).then(() => undefined, asError);
       const pending = await requestFor(ns, 'echo', args);
       const name = pending.metadata.name!;
-      expect(pending.spec.arguments).toEqual({ message: '[REDACTED]' });
+      expect(pending.spec.arguments).toEqual({ message: '[REDACTED:api-token]' });
 
       // Kept beside the request, owned by it (garbage-collected with it), readable by the approver groups only.
       const argsName = `${name}-${pending.metadata.uid}`;
@@ -195,7 +195,7 @@ describe('held calls (proxy, hold mode)', () => {
       const refused = await vera.mcp(['show', name, '-n', ns]);
       expect(refused.code).toBe(1);
       expect(refused.err).toContain(`cannot show the full arguments of approvalrequest ${name}: you may not read them (approvalarguments ${argsName} is readable by members of sre only)`);
-      expect(refused.out).toContain('"message": "[REDACTED]"');
+      expect(refused.out).toContain('"message": "[REDACTED:api-token]"');
       expect(refused.out + refused.err).not.toContain(key);
 
       // Arguments that are not what the request binds are never shown, whoever put them there.

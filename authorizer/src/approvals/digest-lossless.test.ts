@@ -22,7 +22,7 @@ describe('the approval digest over losslessly parsed arguments', () => {
   });
 
   it('redacts to plain JSON values without recursing: numbers exact or as their text, any depth', () => {
-    expect(redactArguments(argsOf('{"big":1234567890123456789,"one":1.0,"token":5,"__proto__":{"x":1}}'))).toEqual(JSON.parse('{"big":"1234567890123456789","one":1,"token":"[REDACTED]","__proto__":{"x":1}}'));
+    expect(redactArguments(argsOf('{"big":1234567890123456789,"one":1.0,"token":5,"__proto__":{"x":1}}'))).toEqual(JSON.parse('{"big":"1234567890123456789","one":1,"token":"[REDACTED:secret-key]","__proto__":{"x":1}}'));
     let deep: Record<string, unknown> = { v: new JsonNumber('2') };
     for (let i = 0; i < 20_000; i++) deep = { a: deep };
     let out = redactArguments(deep) as Record<string, unknown>;

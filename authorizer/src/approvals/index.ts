@@ -5,7 +5,7 @@ export { kubernetesUsernamesOf } from './kubernetes-usernames.ts';
 export { argumentsObjects, storeArguments } from './arguments-store.ts';
 export { approvalRef, approveCommand, outcomeError, type Outcome, type OutcomeKind } from './outcome.ts';
 export {
-  approvalName, approvalSelector, argumentsDigest, buildApprovalRequest, looksSecret, managedByLabel, managedByValue, policyLabel, redactArguments, redacted, requesterOf,
+  approvalName, approvalSelector, argumentsDigest, buildApprovalRequest, looksSecret, managedByLabel, managedByValue, policyLabel, redactArguments, requesterOf,
   sameCall, specMismatches, ApprovalBuildError,
 } from './request.ts';
 export { createApprovalMetrics, type ApprovalMetrics } from './metrics.ts';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../../pkg/policy/engine/types.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
 import { kubernetesUsernamesOf } from './kubernetes-usernames.ts';
-import { approvalName, argumentsDigest, buildApprovalRequest, looksSecret, redactArguments, redacted, sameCall, specMismatches } from './request.ts';
+import { createRedactor, secretDetectorNames } from '../../../pkg/redact/index.ts';
+import { approvalName, argumentsDigest, buildApprovalRequest, looksSecret, redactArguments, sameCall, specMismatches } from './request.ts';
 
 const decision: Decision = {
   action: 'require_approval', rule: 'external-mail', reasons: ['mail leaves the company'], labels: ['external'],
@@ -33,10 +34,12 @@ describe('redactArguments', () => {
       note: jwt, stripe: 'sk_live_abcdefghijklmnop1234', pem: '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----',
       random: 'Zx9Qw2Er7Ty1Ui8Op3As6Df4Gh5Jk0LmNb', commit: '3f786850e387550fdab836ed7e6dc881de23001b', list: ['fine', jwt],
     });
+    // pkg/redact's markers name what was found; a secret-named key's whole subtree goes at once.
+    const key = '[REDACTED:secret-key]';
     expect(out).toEqual({
-      to: 'bob@example.com', body: 'Hello Bob, the report is attached.', password: redacted, api_key: redacted,
-      headers: { Authorization: redacted, 'x-trace': 'abc' }, credentials: { user: redacted, pass: redacted },
-      note: redacted, stripe: redacted, pem: redacted, random: redacted, commit: '3f786850e387550fdab836ed7e6dc881de23001b', list: ['fine', redacted],
+      to: 'bob@example.com', body: 'Hello Bob, the report is attached.', password: key, api_key: key,
+      headers: { Authorization: key, 'x-trace': 'abc' }, credentials: key,
+      note: '[REDACTED:jwt]', stripe: '[REDACTED:api-token]', pem: '[REDACTED:private-key]', random: '[REDACTED:high-entropy]', commit: '3f786850e387550fdab836ed7e6dc881de23001b', list: ['fine', '[REDACTED:jwt]'],
     });
   });
 
@@ -47,6 +50,31 @@ describe('redactArguments', () => {
 
   it('shows lone surrogates as U+FFFD, as the API server would store them', () => {
     expect(redactArguments({ ['k\uD800']: 'a\uDC00b', list: ['\uD83D'] })).toEqual({ 'k\uFFFD': 'a\uFFFDb', list: ['\uFFFD'] });
+  });
+
+  it('hides every credential the audit record\'s redactor finds, and keeps the contact data it would hide (one redactor, pkg/redact)', () => {
+    const audit = createRedactor();
+    const corpus: Record<string, unknown> = {
+      jwt: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl', bearer: 'use Bearer abcdefgh12345678 here', aws: 'AKIAIOSFODNN7EXAMPLE',
+      gh: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789', slack: 'xoxb-1234567890-abcdefghij', google: 'AIzaSyA1234567890abcdefghijklmnopqrstuv',
+      pem: '-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', entropy: 'Zx9Qw2Er7Ty1Ui8Op3As6Df4Gh5Jk0LmNb',
+      nested: { deeper: [{ client_secret: 'plain words', cookie: 'a=b' }] }, passphrase: 'correct horse',
+      email: 'bob@example.com', phone: '+44 20 7946 0958', prose: 'Please book the room for Tuesday.',
+    };
+    const audited = audit(corpus);
+    const approved = JSON.stringify(redactArguments(corpus));
+    const secretKinds = new Set([...secretDetectorNames, 'secret-key']);
+    const personalKinds = Object.keys(audited.found).filter((k) => !secretKinds.has(k));
+    // The audit redactor found credentials of several kinds and personal data of others.
+    expect(Object.keys(audited.found).filter((k) => secretKinds.has(k)).length).toBeGreaterThanOrEqual(6);
+    expect(personalKinds).toEqual(expect.arrayContaining(['email', 'phone']));
+    for (const [k, v] of Object.entries(corpus)) {
+      const alone = audit({ [k]: v });
+      const secret = Object.keys(alone.found).some((f) => secretKinds.has(f));
+      const raw = typeof v === 'string' ? v : JSON.stringify(v).slice(1, -1);
+      if (secret) expect(approved, `${k} is a credential to the audit record, so approvers must not see it`).not.toContain(typeof v === 'string' ? v : 'plain words');
+      else expect(approved, `${k} is no credential: approvers see it`).toContain(raw);
+    }
   });
 
   it('does not flag prose or short ids', () => {
@@ -71,7 +99,7 @@ describe('buildApprovalRequest', () => {
       policyRef: { namespace: 'team-a', name: 'agents', revision: 'rev-9' },
       rule: 'external-mail', reason: 'mail leaves the company', server: 'gmail', tool: 'send_email', verb: 'create',
       labels: ['external'], annotations: { readOnlyHint: false, openWorldHint: true },
-      arguments: { to: 'bob@example.com', token: redacted }, argumentsDigest: argumentsDigest(args),
+      arguments: { to: 'bob@example.com', token: '[REDACTED:secret-key]' }, argumentsDigest: argumentsDigest(args),
       approvers: ['sre'], quorum: 2, expiresAt: '2030-01-01T00:15:01Z',
     });
   });

@@ -7,7 +7,7 @@
 import type { ApprovalRequest, ApprovalRequestSpec } from '../../../api/v1alpha1/index.ts';
 import { argumentsDigest } from '../../../pkg/approvals/digest.ts';
 import { canonicalJson, contentHash } from '../../../pkg/json/canonical.ts';
-import { JsonNumber } from '../../../pkg/json/strict.ts';
+import { createRedactor, detectors, redactText, secretDetectorNames } from '../../../pkg/redact/index.ts';
 import type { ToolCall, Verdict } from '../gate/types.ts';
 import { parseDuration } from '../../../pkg/duration.ts';
 
@@ -17,85 +17,25 @@ export const managedByLabel = 'app.kubernetes.io/managed-by';
 export const managedByValue = 'toolgate-authorizer';
 export const policyLabel = 'toolgate.io/policy';
 export const approvalSelector = `${managedByLabel}=${managedByValue}`;
-export const redacted = '[REDACTED]';
+// The approvals' copy of the arguments is redacted by pkg/redact, the audit record's redactor,
+// with its credential detectors only: approvers must see whom a call reaches, never a key.
+const approvalRedactor = createRedactor({ detectors: secretDetectorNames, maxString: 4096 });
+const secretsOnly = secretDetectorNames.map((n) => detectors[n]!);
 
-
-/** Key names whose values are secrets whatever they look like. */
-const secretKey = /pass(word|wd|phrase)?$|^pwd$|token|secret|api[-_]?key|apikey|authori[sz]ation|^auth$|credential|private[-_]?key|access[-_]?key|cookie|session[-_]?key|signing[-_]?key/i;
-
-/** Values that look like credentials wherever they appear. */
-const secretValue = [
-  /^eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*$/, // JWT / JWS
-  /-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----/, // PEM
-  /^(Bearer|Basic)\s+\S{8,}$/i,
-  /^(sk|pk|rk)[-_](live|test|proj)?[-_]?[A-Za-z0-9]{16,}/, // Stripe, OpenAI
-  /^(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}$|^github_pat_[A-Za-z0-9_]{40,}$/, // GitHub
-  /^xox[abposr]-[A-Za-z0-9-]{10,}$/, // Slack
-  /^AKIA[0-9A-Z]{16}$/, // AWS access key id
-  /^AIza[0-9A-Za-z_-]{35}$/, // Google API key
-];
-
-/**
- * A long unbroken token mixing upper case, lower case and digits is a key far more often than
- * prose; hex digests (no upper case) and sentences (spaces) stay readable for the approver.
- */
-function looksRandom(s: string): boolean {
-  return s.length >= 32 && /^[A-Za-z0-9+/_=.-]+$/.test(s) && /[A-Z]/.test(s) && /[a-z]/.test(s) && /[0-9]/.test(s);
-}
-
+/** Whether a string holds anything the credential detectors find (pkg/redact). */
 export function looksSecret(value: string): boolean {
-  const v = value.trim();
-  return secretValue.some((re) => re.test(v)) || looksRandom(v);
+  return redactText(value, secretsOnly, {}) !== value;
 }
 
-const maxString = 4096;
-
 /**
- * The arguments as approvers see them: secret-looking values replaced, very long strings cut, and
- * lone surrogates shown as U+FFFD (the API server stores them so; the request must read back
- * exactly as written to be recognised as toolgate's).
+ * The arguments as approvers see them (pkg/redact, credential detectors): credential-looking
+ * spans replaced by [REDACTED:<detector>], values under secret-named keys by
+ * [REDACTED:secret-key], very long strings cut, and lone surrogates shown as U+FFFD (the API
+ * server stores them so; the request must read back exactly as written to be recognised as
+ * toolgate's). Iterative: any depth stays off the JS call stack.
  */
-export function redactArguments(value: unknown, key?: string): unknown {
-  // Iterative: arguments come bounded in depth from the gate, but an explicit stack keeps any
-  // depth off the JS call stack (a RangeError here once let a call through unaudited).
-  const under = (k: string | undefined) => k !== undefined && secretKey.test(k);
-  type Work = { from: unknown[] | Record<string, unknown>; to: unknown[] | Record<string, unknown>; secret: boolean };
-  const work: Work[] = [];
-  const leaf = (v: unknown, k: string | undefined, parentSecret: boolean): unknown => {
-    if (v instanceof JsonNumber) v = v.toExactNumber() ?? v.text;
-    if (parentSecret || (under(k) && (v === null || typeof v !== 'object'))) return redacted;
-    if (typeof v === 'string') {
-      if (looksSecret(v)) return redacted;
-      const text = v.toWellFormed();
-      return text.length > maxString ? `${text.slice(0, maxString).toWellFormed()}…[${text.length - maxString} more characters]` : text;
-    }
-    if (Array.isArray(v)) {
-      const to: unknown[] = [];
-      work.push({ from: v, to, secret: false });
-      return to;
-    }
-    if (v !== null && typeof v === 'object') {
-      const to: Record<string, unknown> = {};
-      work.push({ from: v as Record<string, unknown>, to, secret: under(k) });
-      return to;
-    }
-    return v;
-  };
-  const root = leaf(value, key, false);
-  while (work.length > 0) {
-    const w = work.pop() as Work;
-    if (Array.isArray(w.from)) {
-      const to = w.to as unknown[];
-      w.from.forEach((v, i) => { to[i] = leaf(v, undefined, false); });
-      continue;
-    }
-    const to = w.to as Record<string, unknown>;
-    for (const [k, v] of Object.entries(w.from)) {
-      // defineProperty: a "__proto__" key is data, not the object's prototype.
-      Object.defineProperty(to, k.toWellFormed(), { value: w.secret ? redacted : leaf(v, k, false), enumerable: true, writable: true, configurable: true });
-    }
-  }
-  return root;
+export function redactArguments(value: unknown): unknown {
+  return approvalRedactor(value).value;
 }
 
 /** Who asks: the agent (azp), falling back to the token subject, which is always present. */

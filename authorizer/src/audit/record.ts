@@ -17,7 +17,7 @@
 // arguments and free text only through pkg/redact.
 import { randomBytes } from 'node:crypto';
 import {
-  auditLineContracts, type ApprovalStatus, type AuditApprovalBodyV2, type AuditCheckpoint, type AuditCheckpointBody, type AuditDecisionBodyV2, type AuditErasure, type AuditErasureBody,
+  auditLineContracts, type ApprovalStatus, type AuditApprovalBodyV2, type AuditCheckpoint, type AuditCheckpointBody, type AuditDecisionBodyV2, type AuditErasure, type AuditErasureBody, type AuditExpiry, type AuditExpiryBody,
   type AuditOpenV2, type AuditOverflow, type AuditOverflowBody, type AuditRefusalBodyV2, type AuditResponseBodyV2, type Openings, type ResponseStatus,
 } from '../../../pkg/contracts/audit.ts';
 import type { AuditApproval, AuditDecision, AuditOpen, AuditRefusal } from '../../../pkg/contracts/audit.ts';
@@ -34,14 +34,14 @@ import { Committer } from './pseudonym.ts';
 export const auditFormatVersion = 2;
 
 export type { AuditApproval, AuditDecision, AuditOpen, AuditRefusal };
-export type { AuditCheckpointBody, AuditErasureBody };
-export type AuditBody = AuditDecisionBodyV2 | AuditApprovalBodyV2 | AuditRefusalBodyV2 | AuditResponseBodyV2 | AuditCheckpointBody | AuditErasureBody | AuditOverflowBody;
+export type { AuditCheckpointBody, AuditErasureBody, AuditExpiryBody };
+export type AuditBody = AuditDecisionBodyV2 | AuditApprovalBodyV2 | AuditRefusalBodyV2 | AuditResponseBodyV2 | AuditCheckpointBody | AuditErasureBody | AuditOverflowBody | AuditExpiryBody;
 type Chained<T> = T & { seq: number; prev: string; hash: string; personal?: Openings };
 
 /** A line of either version, as the verifier reads it (the v2 shapes are checked by their contracts). */
 export type AuditLine =
   | AuditOpen | AuditOpenV2 | AuditDecision | AuditApproval | AuditRefusal
-  | Chained<AuditDecisionBodyV2> | Chained<AuditApprovalBodyV2> | Chained<AuditRefusalBodyV2> | Chained<AuditResponseBodyV2> | AuditCheckpoint | AuditErasure | AuditOverflow;
+  | Chained<AuditDecisionBodyV2> | Chained<AuditApprovalBodyV2> | Chained<AuditRefusalBodyV2> | Chained<AuditResponseBodyV2> | AuditCheckpoint | AuditErasure | AuditOverflow | AuditExpiry;
 
 /** A record body with the openings of its commitments, before it has a place in the chain. */
 export interface Recordable<T extends AuditBody = AuditBody> {
@@ -59,15 +59,43 @@ export const purposeMetaKey = 'toolgate.io/purpose';
 export interface RecordContext {
   instance: string;
   redact: (value: unknown) => Redacted;
+  /** The redactor for a call's arguments: redact, plus the fields the policy's profiles mark personal for its tool. */
+  redactArguments: (call: ToolCall) => (value: unknown) => Redacted;
   digestKey: Uint8Array;
   /** The scopes the tool needs (the policy's classification), when the wiring can say. */
   requiredScopes?: (call: ToolCall) => string[] | undefined;
 }
 
-export function recordContext(o: { instance: string; digestKey?: Uint8Array; redaction?: RedactionOptions; requiredScopes?: (call: ToolCall) => string[] | undefined }): RecordContext {
+export interface RecordContextOptions {
+  instance: string;
+  digestKey?: Uint8Array;
+  redaction?: RedactionOptions;
+  requiredScopes?: (call: ToolCall) => string[] | undefined;
+  /** Argument fields the governing policy marks personal for the call's tool (profiles' and toolOverrides' personalFields). */
+  personalFields?: (call: ToolCall) => readonly string[] | undefined;
+}
+
+export function recordContext(o: RecordContextOptions): RecordContext {
+  const redact = createRedactor(o.redaction);
+  // One redactor per distinct field list (a policy has few); the regexes compile once each.
+  const byFields = new Map<string, (value: unknown) => Redacted>();
+  const redactArguments = (call: ToolCall) => {
+    const marked = o.personalFields?.(call);
+    if (!marked?.length) return redact;
+    const fields = [...new Set([...(o.redaction?.personalFields ?? []), ...marked])].sort();
+    const key = fields.join('\n');
+    let r = byFields.get(key);
+    if (!r) {
+      if (byFields.size >= 1024) byFields.clear();
+      r = createRedactor({ ...o.redaction, personalFields: fields });
+      byFields.set(key, r);
+    }
+    return r;
+  };
   return {
     instance: o.instance,
-    redact: createRedactor(o.redaction),
+    redact,
+    redactArguments,
     // Without a configured key, digests correlate within this process only (docs/compliance.md).
     digestKey: o.digestKey ?? randomBytes(32),
     ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}),
@@ -112,7 +140,7 @@ export function decisionBody(r: DecisionRecord, ctx: RecordContext, time = new D
   const { verdict, call } = r;
   const d = verdict.decision;
   const commit = new Committer();
-  const args = ctx.redact(call.arguments ?? {});
+  const args = ctx.redactArguments(call)(call.arguments ?? {});
   const redactions = { ...args.found };
   const required = ctx.requiredScopes?.(call);
   const { purpose } = call;

@@ -23,8 +23,8 @@
 // of "written": its decisions settle once it holds them, and fail when it cannot; an async sink
 // never holds a decision up. A sink's dropped lines are declared by an overflow record chained
 // here like any other (sinks/channel.ts).
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { DecisionRecord } from '../gate/decision-path.ts';
@@ -37,6 +37,9 @@ import { approvalBody, chain, checkLine, decisionBody, headAfter, openLine, reco
 import { SinkChannel, type Declaration, type SinkChannelOptions, type SinkEntry } from './sinks/channel.ts';
 import { checkOverflowLine, type AuditOverflowBody } from './sinks/overflow.ts';
 import { fileLines } from './verify.ts';
+import { expiredSegments, rotatedFiles, rotationDue, segmentInfo, segmentPath, trailFiles, utcDay, type RotationSettings, type SegmentInfo } from './rotation.ts';
+import { defaultRetention, type RetentionPolicy } from './sinks/retention.ts';
+import type { AuditExpiryBody } from './record.ts';
 
 export interface AuditTrailOptions {
   file: string;
@@ -53,6 +56,8 @@ export interface AuditTrailOptions {
   redaction?: RedactionOptions;
   /** The scopes a call's tool needs, for the record's `scopes` (the policy's classification). */
   requiredScopes?: (call: ToolCall) => string[] | undefined;
+  /** Argument fields the policy marks personal for a call's tool (data.toolgate.gateway.personalFields). */
+  personalFields?: (call: ToolCall) => readonly string[] | undefined;
   /** Signs checkpoints (AUDIT_SIGNING_KEY_FILE); without it the chain is not sealed. */
   signer?: CheckpointSigner;
   /** A checkpoint after this many records (default 1000). */
@@ -63,6 +68,12 @@ export interface AuditTrailOptions {
   sinks?: AuditSinkSettings[];
   /** On close, how long the sinks get to deliver their backlog before it is declared dropped. Default 5 s. */
   sinkCloseTimeoutMs?: number;
+  /** Rotate the file by size and/or day (rotation.ts); without it the file grows and nothing expires. */
+  rotation?: RotationSettings;
+  /** How long rotated files are kept (default 12 months, 36 for long-retention labels). */
+  retention?: RetentionPolicy;
+  /** How often rotated files are checked for expiry (default 1 h; 0: only when sweepRetention() is called). */
+  retentionSweepMs?: number;
 }
 
 export type AuditSinkSettings = Omit<SinkChannelOptions, 'metrics' | 'log' | 'declare'>;
@@ -88,9 +99,16 @@ export class AuditTrail {
   readonly file: string;
   readonly metrics: AuditMetrics;
   readonly #o: AuditTrailOptions;
-  readonly #fh: FileHandle;
+  #fh: FileHandle;
   readonly #now: () => Date;
   #size: number;
+  /** The active file's first seq and the UTC day of its first line (rotation.ts). */
+  #activeFirstSeq = 0;
+  #activeDay: string | undefined;
+  /** What the retention sweep read of each rotated file (they never change once rotated). */
+  readonly #segments = new Map<string, SegmentInfo | undefined>();
+  #sweeping: Promise<string[]> | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
   #head: { seq: number; prev: string };
   readonly #ctx: RecordContext;
   /** The chain's name: the open line's instance (a restarted pod under another name continues it). */
@@ -116,8 +134,9 @@ export class AuditTrail {
     this.#now = o.now ?? (() => new Date());
     this.metrics = createAuditMetrics(o.registry ?? new Registry());
     this.#instance = o.instance ?? 'authorizer';
-    this.#ctx = recordContext({ instance: this.#instance, ...(o.digestKey ? { digestKey: o.digestKey } : {}), ...(o.redaction ? { redaction: o.redaction } : {}), ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}) });
+    this.#ctx = recordContext({ instance: this.#instance, ...(o.digestKey ? { digestKey: o.digestKey } : {}), ...(o.redaction ? { redaction: o.redaction } : {}), ...(o.requiredScopes ? { requiredScopes: o.requiredScopes } : {}), ...(o.personalFields ? { personalFields: o.personalFields } : {}) });
     this.#startSealing();
+    this.#startSweeping();
     this.#sinks = (o.sinks ?? []).map((s) => new SinkChannel({ ...s, metrics: this.metrics, log: o.log, declare: (d) => this.#declare(d) }));
   }
 
@@ -131,12 +150,26 @@ export class AuditTrail {
     const fh = await open(o.file, 'a', 0o600);
     try {
       const { size } = await fh.stat();
+      const rotated = size === 0 ? await rotatedFiles(o.file) : [];
+      if (size === 0 && rotated.length > 0) {
+        // Rotated and restarted before the next line: the chain goes on from the last rotated file.
+        const lastFile = rotated.at(-1)!;
+        const tail = await readLastLine(lastFile, (await stat(lastFile)).size);
+        const checked = tail.terminated ? checkLine(tail.text) : { ok: false as const, reason: 'its last line has no newline' };
+        if (!checked.ok) throw new AuditTrailError(`audit trail ${lastFile}: the last rotated file's last line does not verify: ${checked.reason}; refusing to continue the chain`);
+        const trail = new AuditTrail(o, fh, 0, headAfter(checked.line));
+        trail.#activeFirstSeq = trail.#head.seq + 1;
+        if (o.signer) await trail.#readChainState();
+        o.log.info({ file: o.file, seq: trail.#head.seq }, 'audit trail continues the chain of its rotated files');
+        return trail;
+      }
       if (size === 0) {
         const opening = openLine(o.instance ?? 'authorizer', o.now?.() ?? new Date());
         const first = serialize(opening);
         await fh.write(first);
         if (o.fsync !== false) await fh.datasync();
         const trail = new AuditTrail(o, fh, Buffer.byteLength(first), headAfter(opening));
+        trail.#activeDay = opening.time.slice(0, 10);
         // Sinks get the open line too, so a sink's copy verifies from its genesis.
         void trail.#fanOut([{ seq: 0, line: first.slice(0, -1) }]);
         o.log.info({ file: o.file }, 'audit trail created');
@@ -153,16 +186,21 @@ export class AuditTrail {
       else throw new AuditTrailError(`audit trail ${o.file}: last line (line ${await lineCount(o.file)}) does not verify: ${overflow?.reason ?? checked.reason}; refusing to continue the chain. Run the verifier, move the file aside and restart`);
       o.log.info({ file: o.file, seq: head.seq }, 'audit trail continues an existing chain');
       const trail = new AuditTrail(o, fh, size, head);
-      if (o.signer) {
-        const chain = await chainState(o.file);
-        trail.#checkpoints = chain.checkpoints;
-        if (chain.instance !== undefined) trail.#instance = chain.instance;
-      }
+      const firstLine = await firstLineOf(o.file);
+      trail.#activeFirstSeq = firstLine.seq;
+      trail.#activeDay = firstLine.day;
+      if (o.signer) await trail.#readChainState();
       return trail;
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  async #readChainState(): Promise<void> {
+    const chain = await chainState(await trailFiles(this.file));
+    this.#checkpoints = chain.checkpoints;
+    if (chain.instance !== undefined) this.#instance = chain.instance;
   }
 
   /** The last record written: seq and hash (after the open line: seq 0 and the genesis value). */
@@ -199,9 +237,21 @@ export class AuditTrail {
     this.#queue(() => refusalBody(r, this.#ctx, this.#now()), r.decisionId);
   }
 
-  /** Queues what the upstream answered a call that proceeded; never throws. */
-  recordResponse(e: ResponseEvent): void {
-    this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId);
+  /**
+   * Queues what the upstream answered a call that proceeded; settles once written, or says why
+   * it was lost; never throws or rejects. A lost response record never withholds the answer (the
+   * upstream has acted, and the decision record, written before the call went out, proves it;
+   * withholding would only invite a retry that repeats the action): it is counted in
+   * toolgate_authorizer_audit_response_records_lost_total and logged with its decision id.
+   */
+  recordResponse(e: ResponseEvent): Promise<WriteResult> {
+    return new Promise((settle) => this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId, (written) => {
+      if (!written.ok) {
+        this.metrics.responseRecordsLost.inc();
+        this.#o.log.warn({ decisionId: e.decisionId, server: e.server, reason: written.reason }, 'response record lost; the answer was relayed (its decision record holds the call)');
+      }
+      settle(written);
+    }));
   }
 
   /** A sink's overflow, declared in the chain (sinks/overflow.ts); never throws. */
@@ -232,6 +282,8 @@ export class AuditTrail {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#timer) clearInterval(this.#timer);
+      if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+      await this.#sweeping?.catch(() => undefined);
       await this.flush();
       // The closing seal: a trail that ends on a checkpoint was not cut after it.
       await this.#sealNow();
@@ -291,6 +343,7 @@ export class AuditTrail {
       this.#lost(batch, new Error(this.#broken));
       return;
     }
+    if (this.#o.rotation && rotationDue({ size: this.#size, firstLineDay: this.#activeDay, now: this.#now(), settings: this.#o.rotation })) await this.#rotate();
     let { seq, prev } = this.#head;
     let text = '';
     const written: Pending[] = [];
@@ -350,6 +403,7 @@ export class AuditTrail {
       }
       return;
     }
+    if (this.#size === 0) this.#activeDay = utcDay(this.#now());
     this.#size += bytes.length;
     this.#head = { seq, prev };
     this.#checkpoints = checkpoints;
@@ -359,6 +413,83 @@ export class AuditTrail {
     // In the file, but a required sink does not hold it: the decision is not written as configured.
     const result: WriteResult = refused.length ? { ok: false, reason: refused.join('; ') } : { ok: true };
     for (const p of written) p.settle?.(result);
+  }
+
+  /**
+   * Moves the active file aside as <file>.<its first seq> and starts an empty one; the next line
+   * continues the chain. A rename that fails leaves the file where it is (logged; tried again
+   * before the next batch): writing on is better than refusing calls over a rotation.
+   */
+  async #rotate(): Promise<void> {
+    const target = segmentPath(this.file, this.#activeFirstSeq);
+    try {
+      if (this.#o.fsync !== false) await this.#fh.datasync();
+      await rename(this.file, target);
+    } catch (err) {
+      this.#o.log.error({ file: this.file, target, err: errorText(err) }, 'audit file not rotated');
+      return;
+    }
+    const old = this.#fh;
+    // O_APPEND on a fresh file: the rename already moved every written byte.
+    this.#fh = await open(this.file, 'a', 0o600);
+    await old.close().catch(() => undefined);
+    this.#size = 0;
+    this.#activeFirstSeq = this.#head.seq + 1;
+    this.#activeDay = undefined;
+    this.metrics.rotations.inc();
+    this.#o.log.info({ file: this.file, rotated: target, seq: this.#head.seq }, 'audit file rotated');
+  }
+
+  /**
+   * Deletes the rotated files past their retention, oldest first, each only once an expiry
+   * record naming it is written (rotation.ts). Returns the files deleted. Never throws: a
+   * failure is logged and counted, and the file is tried again on the next sweep.
+   */
+  sweepRetention(): Promise<string[]> {
+    this.#sweeping ??= this.#sweep().finally(() => { this.#sweeping = undefined; });
+    return this.#sweeping;
+  }
+
+  async #sweep(): Promise<string[]> {
+    const deleted: string[] = [];
+    try {
+      const policy = this.#o.retention ?? defaultRetention;
+      const files = await rotatedFiles(this.file);
+      const infos: Array<SegmentInfo | undefined> = [];
+      for (const f of files) {
+        if (!this.#segments.has(f)) this.#segments.set(f, await segmentInfo(f, policy));
+        infos.push(this.#segments.get(f));
+      }
+      for (const s of expiredSegments(infos, this.#now())) {
+        const body: AuditExpiryBody = {
+          type: 'expiry', version: 2, time: this.#now().toISOString(), instance: this.#instance, file: basename(s.path),
+          seqs: [s.first, s.last], lastHash: s.lastHash, lines: s.lines, keptUntil: s.keptUntil.toISOString(),
+        };
+        const written = await new Promise<WriteResult>((settle) => this.#queue(() => ({ body }), undefined, settle));
+        if (!written.ok) {
+          this.#o.log.error({ file: s.path, reason: written.reason }, 'expired audit file kept: its expiry record was not written');
+          break;
+        }
+        await unlink(s.path);
+        this.#segments.delete(s.path);
+        deleted.push(s.path);
+        this.metrics.expired.inc();
+        this.#o.log.info({ file: s.path, seqs: [s.first, s.last], keptUntil: s.keptUntil.toISOString() }, 'expired audit file deleted');
+      }
+    } catch (err) {
+      this.metrics.expiryErrors.inc();
+      this.#o.log.error({ file: this.file, err: errorText(err) }, 'audit retention sweep failed');
+    }
+    return deleted;
+  }
+
+  #startSweeping(): void {
+    const every = this.#o.retentionSweepMs ?? 3_600_000;
+    if (!this.#o.rotation || every === 0) return;
+    this.#sweepTimer = setInterval(() => {
+      if (!this.#closing) void this.sweepRetention();
+    }, every);
+    this.#sweepTimer.unref();
   }
 
   /** Checkpoints on a timer while records come in (the timer never keeps the process alive). */
@@ -393,19 +524,38 @@ export class AuditTrail {
 }
 
 /** The chain's name (its open line's instance) and its last checkpoint's index (0 when none), so a restart seals on under them. */
-async function chainState(path: string): Promise<{ instance?: string; checkpoints: number }> {
+async function chainState(paths: readonly string[]): Promise<{ instance?: string; checkpoints: number }> {
   let checkpoints = 0;
   let instance: string | undefined;
   let first = true;
-  for await (const { text } of fileLines(path)) {
-    if (first || text.includes('"type":"checkpoint"')) {
-      const checked = checkLine(text);
-      if (checked.ok && checked.line.type === 'open' && 'instance' in checked.line) instance = checked.line.instance;
-      if (checked.ok && checked.line.type === 'checkpoint') checkpoints = checked.line.index;
+  for (const path of paths) {
+    for await (const { text } of fileLines(path)) {
+      if (first || text.includes('"type":"checkpoint"')) {
+        const checked = checkLine(text);
+        if (checked.ok && checked.line.type === 'open' && 'instance' in checked.line) instance = checked.line.instance;
+        if (checked.ok && checked.line.type === 'checkpoint') {
+          checkpoints = checked.line.index;
+          // The open line may have expired with its file: the checkpoints name the chain too.
+          instance ??= checked.line.instance;
+        }
+      }
+      first = false;
     }
-    first = false;
   }
   return { ...(instance !== undefined ? { instance } : {}), checkpoints };
+}
+
+/** The seq and UTC day of a file's first line (rotation needs both). */
+async function firstLineOf(path: string): Promise<{ seq: number; day?: string }> {
+  for await (const { text } of fileLines(path)) {
+    try {
+      const l = JSON.parse(text) as { seq?: unknown; time?: unknown };
+      return { seq: typeof l.seq === 'number' ? l.seq : 0, ...(typeof l.time === 'string' ? { day: l.time.slice(0, 10) } : {}) };
+    } catch {
+      return { seq: 0 };
+    }
+  }
+  return { seq: 0 };
 }
 
 /** The file's last line, read backwards from the end in chunks (the trail can be large). */

@@ -42,6 +42,10 @@ export type VerifyResult =
     /** Whether checkpoint signatures were checked (trusted keys given). */
     signaturesChecked: boolean;
     erasures: number;
+    /** Files deleted at the end of their retention, as the expiry records name them (rotation.ts). */
+    expired: Array<{ file: string; seqs: [number, number] }>;
+    /** Where the trail's remaining lines start: seq 0 (its open line), or after expired files. */
+    from: number;
     summary: string;
   }
   | { ok: false; line: number; seq?: number; kind: BreakKind; reason: string; summary: string };
@@ -119,6 +123,9 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
   /** Openings erased to a pseudonym, to be matched by an erasure line (which comes after them). */
   const erased = new Map<string, { pseudonym: string; line: number; seq: number }>();
   const erasedBy = new Map<string, string>();
+  /** The first line, when the open line and what followed expired: it must be accounted for by an expiry record. */
+  let startedAfter: { seq: number; prev: string; line: number } | undefined;
+  const expired: Array<{ file: string; seqs: [number, number]; lastHash: string }> = [];
 
   const fail = (kind: BreakKind, reason: string, seq?: number, expected?: number) => {
     broke = { line: n, ...(seq !== undefined ? { seq } : {}), kind, reason, ...(expected !== undefined ? { expected } : {}) };
@@ -139,7 +146,21 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
       if (!checked.ok) { fail(/hash mismatch|canonical|expected|must|JSON/.test(checked.reason) ? 'edited' : 'unreadable', checked.reason, seqHere); continue; }
       const line = checked.line;
       if (!last) {
-        if (line.type !== 'open') { fail('deleted', 'the trail does not start with its open line: lines were removed from its head', line.seq); continue; }
+        if (line.type !== 'open') {
+          // A version 2 trail whose oldest files expired starts mid-chain; an expiry record later
+          // in the chain must name the last hash before this line (checked at the end).
+          if ((line as { version?: unknown }).version !== 2 || line.seq < 1) { fail('deleted', 'the trail does not start with its open line: lines were removed from its head', line.seq); continue; }
+          const problem = await checkBody(line, undefined, undefined, o.keys, erased, erasedBy, n, true);
+          if (problem) { fail(problem.kind, problem.reason, line.seq); continue; }
+          startedAfter = { seq: line.seq, prev: line.prev, line: n };
+          seqLines.set(line.seq, n);
+          if (line.type === 'checkpoint') checkpoint = { index: line.index, seq: line.seq };
+          else if (line.type === 'expiry') expired.push({ file: line.file, seqs: line.seqs, lastHash: line.lastHash });
+          else if (line.type === 'erasure') erasures++;
+          else records++;
+          last = line;
+          continue;
+        }
         open = line;
         last = line;
         seqLines.set(0, n);
@@ -155,10 +176,11 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
         fail('inserted', `"prev" does not match the hash of line ${n - 1}: line ${n - 1} was replaced or rehashed, or a line was inserted before this one`, line.seq);
         continue;
       }
-      const problem = await checkBody(line, open, checkpoint, o.keys, erased, erasedBy, n);
+      const problem = await checkBody(line, open, checkpoint, o.keys, erased, erasedBy, n, startedAfter !== undefined && checkpoint === undefined);
       if (problem) { fail(problem.kind, problem.reason, line.seq); continue; }
       seqLines.set(line.seq, n);
       if (line.type === 'checkpoint') checkpoint = { index: line.index, seq: line.seq };
+      else if (line.type === 'expiry') expired.push({ file: line.file, seqs: line.seqs, lastHash: line.lastHash });
       else if (line.type === 'erasure') erasures++;
       else records++;
       last = line;
@@ -181,7 +203,14 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
     }
     return failure(b);
   }
-  if (!last || !open) return failure({ line: 1, kind: 'truncated', reason: 'the trail is empty: no open line' });
+  if (!last || (!open && !startedAfter)) return failure({ line: 1, kind: 'truncated', reason: 'the trail is empty: no open line' });
+  if (startedAfter) {
+    const s = startedAfter;
+    const accounted = expired.find((e) => e.seqs[1] + 1 === s.seq && e.lastHash === s.prev);
+    if (!accounted) {
+      return failure({ line: s.line, seq: s.seq, kind: 'deleted', reason: `the trail does not start with its open line and no expiry record names the file that ended at seq ${s.seq - 1}: lines were removed from its head` });
+    }
+  }
   for (const [c, e] of erased) {
     if (erasedBy.get(c) !== e.pseudonym) return failure({ line: e.line, seq: e.seq, kind: 'forged', reason: `personal value ${c.slice(0, 19)}… shows pseudonym ${e.pseudonym} but no erasure line records that erasure` });
   }
@@ -193,14 +222,16 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
   if (o.expectSeq !== undefined && head.seq > o.expectSeq) {
     return failure({ line: n, seq: head.seq, kind: 'inserted', reason: `the trail reaches seq ${head.seq}, beyond the expected head seq ${o.expectSeq}` });
   }
-  const unsealed = checkpoint ? head.seq - checkpoint.seq : head.seq;
-  const version = (open as { version: number }).version;
-  const base = checkpoint ? `intact to checkpoint ${checkpoint.index} (seq ${checkpoint.seq})` : 'intact, no checkpoint';
+  const from = startedAfter?.seq ?? 0;
+  const unsealed = checkpoint ? head.seq - checkpoint.seq : head.seq - from + (startedAfter ? 1 : 0);
+  const version = open ? (open as { version: number }).version : 2;
+  const expiredText = startedAfter ? `from seq ${from} (seqs 0–${from - 1} expired: ${expired.length} file${expired.length === 1 ? '' : 's'} deleted at the end of retention, each recorded); ` : '';
+  const base = `${expiredText}${checkpoint ? `intact to checkpoint ${checkpoint.index} (seq ${checkpoint.seq})` : 'intact, no checkpoint'}`;
   const tail = unsealed > 0 ? `; seq ${head.seq - unsealed + 1}–${head.seq} after it not sealed (still being written, or cut after it)` : '';
   const sig = checkpoint && !o.keys ? '; checkpoint signatures NOT checked (no key given)' : '';
   return {
     ok: true, records, head: { seq: head.seq, hash: head.prev }, version, ...(checkpoint ? { checkpoint } : {}), unsealed,
-    signaturesChecked: o.keys !== undefined, erasures, summary: `${base}${tail}${sig}`,
+    signaturesChecked: o.keys !== undefined, erasures, expired: expired.map(({ file, seqs }) => ({ file, seqs })), from, summary: `${base}${tail}${sig}`,
   };
 }
 
@@ -213,12 +244,14 @@ function failure(b: { line: number; seq?: number; kind: BreakKind; reason: strin
 async function checkBody(
   line: AuditLine, open: AuditLine | undefined, checkpoint: { index: number } | undefined, keys: TrustedKeys | undefined,
   erased: Map<string, { pseudonym: string; line: number; seq: number }>, erasedBy: Map<string, string>, n: number,
+  midChain = false,
 ): Promise<{ kind: BreakKind; reason: string } | undefined> {
   if (line.type === 'open') return undefined;
   const instance = open && 'instance' in open ? open.instance : undefined;
   if (line.type === 'checkpoint') {
     const index = (checkpoint?.index ?? 0) + 1;
-    if (line.index !== index) return { kind: line.index > index ? 'deleted' : 'inserted', reason: `checkpoint ${line.index} where checkpoint ${index} was due` };
+    // The first checkpoint after expired files: its predecessors went with them.
+    if (!midChain && line.index !== index) return { kind: line.index > index ? 'deleted' : 'inserted', reason: `checkpoint ${line.index} where checkpoint ${index} was due` };
     // A version 1 trail continued by a version 2 writer has no instance in its open line.
     if (instance !== undefined && line.instance !== instance) return { kind: 'forged', reason: `checkpoint of instance ${JSON.stringify(line.instance)} in the trail of ${JSON.stringify(instance)}` };
     const problem = await checkCheckpoint(line.jws, { instance: line.instance, index: line.index, seq: line.seq, prev: line.prev, keyId: line.keyId }, keys);

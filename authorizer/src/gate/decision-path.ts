@@ -176,6 +176,7 @@ export function policyInput(call: ToolCall): PolicyInput {
     ...(call.annotations ? { annotations: call.annotations } : {}),
     ...(call.toolLabels?.length ? { toolLabels: call.toolLabels } : {}),
     ...(call.toolChange ? { toolChange: call.toolChange } : {}),
+    ...(call.purpose !== undefined ? { purposeStated: true } : {}),
     caller: {
       ...(call.caller.agent !== undefined ? { agent: call.caller.agent } : {}),
       ...(call.caller.operator !== undefined ? { operator: call.caller.operator } : {}),

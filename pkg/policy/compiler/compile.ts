@@ -12,6 +12,7 @@ import { compileGlobs } from './syntax.ts';
 import { checkReferences } from './validate.ts';
 import { compileToolPinning, toolPinningProblems } from './tool-pinning.ts';
 import { compileSession } from './session.ts';
+import { compileAudit, compilePersonalFields } from './audit.ts';
 import {
   hintNames, schemaVersion,
   type CompileCounts, type CompiledDocument, type CompiledPattern, type CompiledRule, type CompiledServer,
@@ -70,7 +71,11 @@ export function compilePolicy(policy: McpSecurityPolicy, profiles: ReadonlyMap<s
   };
   const toolPinning = compileToolPinning(spec);
   if (toolPinning) document.toolPinning = toolPinning;
+  const audit = compileAudit(spec);
+  if (audit) document.audit = audit;
   const gateway = gatewayConfig(document.policy, spec);
+  const personalFields = compilePersonalFields(spec, profiles);
+  if (personalFields) gateway.personalFields = personalFields;
   return { data: { toolgate: { compiled: document, gateway } }, problems, counts };
 }
 

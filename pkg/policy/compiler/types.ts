@@ -4,6 +4,7 @@
 import type { Action, OperationKind, Problem } from '../../../api/v1alpha1/index.ts';
 import type { GatewayConfig } from '../../contracts/gateway.ts';
 import type { CompiledToolPinning } from './tool-pinning.ts';
+import type { CompiledAudit } from './audit.ts';
 
 export const schemaVersion = 1;
 
@@ -134,6 +135,8 @@ export interface CompiledDocument {
   toolPinning?: CompiledToolPinning;
   /** spec.session (velocity limits, flow rules); absent when the policy has none. */
   session?: CompiledSession;
+  /** spec.audit.requirePurposeFor (audit.ts); absent when no call must state a purpose. */
+  audit?: CompiledAudit;
 }
 
 /** A velocity limit: a compiled rule (its `when` is matched like a rule's) plus what to count. */

@@ -39,6 +39,8 @@ export interface PolicyInput {
   /** params.arguments of the tools/call; absent means none. */
   arguments?: Record<string, unknown>;
   annotations?: ToolAnnotations;
+  /** The caller stated a purpose (params._meta["toolgate.io/purpose"]); the text stays out of the policy. */
+  purposeStated?: boolean;
   caller?: Caller;
   [other: string]: unknown;
 }
@@ -74,6 +76,7 @@ export const RULES = {
   unknownServer: 'toolgate:unknown-server',
   roleGrant: 'toolgate:role-grant',
   missingScope: 'toolgate:missing-scope',
+  purposeRequired: 'toolgate:purpose-required',
   default: 'toolgate:default',
   internalError: 'toolgate:internal-error',
 } as const;

@@ -4,6 +4,7 @@ package toolgate
 
 import data.toolgate.classify
 import data.toolgate.pinning
+import data.toolgate.purpose
 import data.toolgate.rules
 import data.toolgate.session
 import data.toolgate.validate
@@ -59,24 +60,31 @@ _soft := _classified("deny", "toolgate:role-grant", [concat("", ["no role of the
 	_ = rules.first
 } else := _classified(cfg.defaultAction, "toolgate:default", [concat("", ["no rule matched; defaultAction is ", cfg.defaultAction])], {})
 
+# A call the rules would let through or hold is denied when it must state a purpose and does
+# not (purpose.rego); a call the rules deny keeps its own rule, so the record says why.
+_gated := _classified("deny", "toolgate:purpose-required", [purpose.reason], {}) if {
+	_soft.action != "deny"
+	purpose.missing
+} else := _soft
+
 # Session state (session.rego) only tightens: a denied call stays denied whatever it says; a
 # session deny overrides an allow or a hold; a session hold turns an allow into a hold.
-_with_session := _soft if {
+_with_session := _gated if {
 	not cfg.session
-} else := object.union(_soft, {"session": session.summary}) if {
-	_soft.action == "deny"
+} else := object.union(_gated, {"session": session.summary}) if {
+	_gated.action == "deny"
 } else := object.union(_constrained(session.constraint), {"session": session.summary}) if {
 	_tightens(session.constraint)
-} else := object.union(_soft, {"session": session.summary})
+} else := object.union(_gated, {"session": session.summary})
 
 _tightens(c) if c.action == "deny"
 
 _tightens(c) if {
 	c.action == "require_approval"
-	_soft.action == "allow"
+	_gated.action == "allow"
 }
 
-_constrained(c) := object.union(_soft, {
+_constrained(c) := object.union(_gated, {
 	"action": c.action,
 	"rule": c.name,
 	"reasons": array.concat([c.reason], classify.classifier_reasons),

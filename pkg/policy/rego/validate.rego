@@ -58,6 +58,11 @@ errors contains "input.annotations must be an object when present" if {
 	not is_object(input.annotations)
 }
 
+errors contains "input.purposeStated must be a boolean when present" if {
+	_present("purposeStated")
+	not is_boolean(input.purposeStated)
+}
+
 errors contains "input.caller must be an object when present" if {
 	_present("caller")
 	not is_object(input.caller)

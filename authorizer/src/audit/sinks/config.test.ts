@@ -24,6 +24,15 @@ describe('auditSinksFromEnv', () => {
     expect([...c.retention.longLabels]).toEqual(['health', 'health-data', 'phi']);
   });
 
+  it('rotates the file at 64 MiB and daily by default, and reads the rotation settings, refusing a size under 4096', () => {
+    withEnv({});
+    expect(auditSinksFromEnv(file).fileRotation).toEqual({ maxBytes: 64 * 1024 * 1024, daily: true, sweepMs: 3_600_000 });
+    withEnv({ AUDIT_FILE_ROTATE_BYTES: '1048576', AUDIT_FILE_ROTATE_DAILY: 'false', AUDIT_FILE_RETENTION_SWEEP_MS: '60000' });
+    expect(auditSinksFromEnv(file).fileRotation).toEqual({ maxBytes: 1048576, daily: false, sweepMs: 60_000 });
+    withEnv({ AUDIT_FILE_ROTATE_BYTES: '100' });
+    expect(() => auditSinksFromEnv(file)).toThrow(/AUDIT_FILE_ROTATE_BYTES must be at least 4096, got 100/);
+  });
+
   it('reads each sink with its channel settings, in the order AUDIT_SINKS names them', () => {
     withEnv({
       AUDIT_SINKS: 's3, stdout,http',

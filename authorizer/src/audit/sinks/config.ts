@@ -4,6 +4,7 @@
 // the variable at fault.
 import { bool, ConfigError, int, list, optional, required } from '../../../../pkg/env/env.ts';
 import { defaultRetention, type RetentionPolicy } from './retention.ts';
+import { defaultRotation } from '../rotation.ts';
 import type { ObjectLockMode } from './s3.ts';
 import type { SinkMode } from './sink.ts';
 import { defaultStdoutPrefix } from './stdout.ts';
@@ -32,7 +33,7 @@ const kindKeys: Record<SinkKind, string[]> = {
 };
 /** Every AUDIT_* variable the authorizer reads (AUDIT_FILE and AUDIT_FSYNC are the file trail's). */
 export const knownAuditVariables: ReadonlySet<string> = new Set([
-  'AUDIT_FILE', 'AUDIT_FSYNC', 'AUDIT_SINKS', 'AUDIT_SINK_CLOSE_TIMEOUT_MS', 'AUDIT_RETENTION_MONTHS', 'AUDIT_RETENTION_LONG_MONTHS', 'AUDIT_RETENTION_LONG_LABELS',
+  'AUDIT_FILE', 'AUDIT_FSYNC', 'AUDIT_FILE_ROTATE_BYTES', 'AUDIT_FILE_ROTATE_DAILY', 'AUDIT_FILE_RETENTION_SWEEP_MS', 'AUDIT_SINKS', 'AUDIT_SINK_CLOSE_TIMEOUT_MS', 'AUDIT_RETENTION_MONTHS', 'AUDIT_RETENTION_LONG_MONTHS', 'AUDIT_RETENTION_LONG_LABELS',
   // Sealing, digest and redaction (audit/checkpoint-config.ts).
   'AUDIT_SIGNING_KEY_FILE', 'AUDIT_SIGNING_KEY_ID', 'AUDIT_CHECKPOINT_EVERY', 'AUDIT_CHECKPOINT_INTERVAL', 'AUDIT_DIGEST_KEY_FILE', 'AUDIT_REDACT_DETECTORS', 'AUDIT_PERSONAL_FIELDS',
   ...kinds.flatMap((k) => [...channelKeys, ...kindKeys[k]].map((key) => `AUDIT_${k.toUpperCase()}_${key}`)),
@@ -117,6 +118,8 @@ function sink(kind: SinkKind): AuditSinkConfig {
 export interface AuditSinksConfig {
   sinks: AuditSinkConfig[];
   retention: RetentionPolicy;
+  /** The file's rotation (audit/rotation.ts): rotated files expire by `retention`, each recorded. */
+  fileRotation: { maxBytes: number; daily: boolean; sweepMs: number };
   closeTimeoutMs: number;
 }
 
@@ -137,6 +140,11 @@ export function auditSinksFromEnv(auditFile: string | undefined): AuditSinksConf
   return {
     sinks: (names as SinkKind[]).map(sink),
     retention: { months, longMonths, longLabels: new Set(labels) },
+    fileRotation: {
+      maxBytes: atLeast('AUDIT_FILE_ROTATE_BYTES', defaultRotation.maxBytes, 4096),
+      daily: bool('AUDIT_FILE_ROTATE_DAILY', defaultRotation.daily),
+      sweepMs: atLeast('AUDIT_FILE_RETENTION_SWEEP_MS', 3_600_000, 1000),
+    },
     closeTimeoutMs: atLeast('AUDIT_SINK_CLOSE_TIMEOUT_MS', 5000, 0),
   };
 }
