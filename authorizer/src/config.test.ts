@@ -69,6 +69,22 @@ describe('configFromEnv', () => {
     }
   });
 
+  it('reads the verified-token cache bounds (default: the verifier\'s own), refusing bad ones by name', () => {
+    withEnv(base);
+    expect(configFromEnv()).not.toHaveProperty('identity');
+    withEnv({ ...base, TOKEN_CACHE_SIZE: '0' });
+    expect(configFromEnv().identity).toEqual({ tokenCache: { maxEntries: 0 } });
+    withEnv({ ...base, TOKEN_CACHE_SIZE: '500', TOKEN_CACHE_MAX_SECONDS: '60' });
+    expect(configFromEnv().identity).toEqual({ tokenCache: { maxEntries: 500, maxAgeMs: 60_000 } });
+    for (const [name, value, says] of [
+      ['TOKEN_CACHE_SIZE', '-5', 'TOKEN_CACHE_SIZE must be a non-negative integer'],
+      ['TOKEN_CACHE_MAX_SECONDS', '0', 'TOKEN_CACHE_MAX_SECONDS must be at least 1'],
+    ] as const) {
+      withEnv({ ...base, [name]: value });
+      expect(() => configFromEnv(), `${name}=${value}`).toThrow(says);
+    }
+  });
+
   it('disables a front end with "off"', () => {
     withEnv({ ...base, EXT_AUTHZ_PORT: 'off', ALLOWED_ORIGINS: 'http://localhost:6274' });
     const cfg = configFromEnv();
