@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -83,6 +83,15 @@ describe('configFromEnv', () => {
       withEnv({ ...base, [name]: value });
       expect(() => configFromEnv(), `${name}=${value}`).toThrow(says);
     }
+  });
+
+  it('spreads decisions over the machine\'s cores unless AUTHORIZER_WORKERS says otherwise', () => {
+    withEnv(base);
+    expect(configFromEnv().workers).toBe(availableParallelism());
+    withEnv({ ...base, AUTHORIZER_WORKERS: '0' });
+    expect(configFromEnv().workers).toBe(0);
+    withEnv({ ...base, AUTHORIZER_WORKERS: 'all' });
+    expect(() => configFromEnv()).toThrow('AUTHORIZER_WORKERS must be a non-negative integer');
   });
 
   it('disables a front end with "off"', () => {

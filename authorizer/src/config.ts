@@ -8,6 +8,7 @@ import type { Logger } from '../../pkg/observability/log.ts';
 import type { AuthorizerConfig } from './authorizer.ts';
 import { validSeparator } from './gate/tool-names.ts';
 import { auditSinksFromEnv } from './audit/sinks/config.ts';
+import { defaultWorkerCount } from '../../pkg/policy/pool/index.ts';
 
 /**
  * The bundle service URL. The authorizer presents its service-account token there, so only
@@ -66,6 +67,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
   const audit = auditConfig();
   const maxRequestBytes = positiveInt('MAX_REQUEST_BYTES');
   const tokenCache = tokenCacheConfig();
+  const workers = int('AUTHORIZER_WORKERS', defaultWorkerCount());
   return {
     namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
     podName: required('POD_NAME', 'the pod\'s name (downward API metadata.name)'),
@@ -100,6 +102,7 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
     toolPinning: { enabled: bool('TOOL_PINNING', true) },
     ...(audit ? { audit } : {}),
     ...(tokenCache ? { identity: { tokenCache } } : {}),
+    workers,
     probePort: port('PROBE_PORT', 8081)!,
     reportRevisions: bool('REPORT_REVISIONS', true),
     ...(vaultAddr ? {
