@@ -1,6 +1,8 @@
 // The worker pool against the real policy.wasm and the decision table's corpus: the same
 // decisions as in-process, revisions never mixed under a swap, a lost worker refusing its calls.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompiledData } from '../compiler/index.ts';
 import { PolicyEngine } from '../engine/engine.ts';
@@ -132,6 +134,12 @@ describe('policy worker pool', () => {
     const after = await Promise.all(inputs.map((input) => engine.evaluateDecision(input)));
     after.forEach((r, i) => expect(r).toEqual({ decision: local.evaluate(inputs[i]!), revision: 'rev-1' }));
   }, 120_000);
+
+  it('keeps the process alive while workers owe an answer, and not once they are idle', () => {
+    const script = fileURLToPath(new URL('./testdata/start-and-exit.ts', import.meta.url));
+    const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out)).toEqual({ action: 'allow', revision: 'rev-start' });
+  }, 90_000);
 
   it('refuses a bad pool size by name', () => {
     expect(() => new PolicyWorkerPool({ size: 0 })).toThrow(/pool size must be a positive integer/);

@@ -43,6 +43,8 @@ interface Thread {
   /** Load acknowledgements awaited, by key. */
   loading: Map<string, { resolve(): void; reject(err: Error): void }>;
   exited: boolean;
+  /** ref()'d: it owes an answer. */
+  held: boolean;
   lastError?: Error;
 }
 
@@ -110,6 +112,7 @@ export class PolicyWorkerPool {
     const id = this.#nextId++;
     return new Promise<unknown>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
+      this.#hold(thread);
       this.#send(thread, { t: 'eval', id, key, entrypoint, input });
     });
   }
@@ -131,11 +134,11 @@ export class PolicyWorkerPool {
 
   #spawn(): Thread {
     const worker = new Worker(new URL('./worker.ts', import.meta.url));
-    const t: Thread = { worker, id: worker.threadId, pending: new Map(), loaded: new Set(), loading: new Map(), exited: false };
+    const t: Thread = { worker, id: worker.threadId, pending: new Map(), loaded: new Set(), loading: new Map(), exited: false, held: false };
     worker.on('message', (m: FromWorker) => this.#onMessage(t, m));
     worker.on('error', (err) => { t.lastError = err; });
     worker.on('exit', (code) => this.#onExit(t, code));
-    // A worker never keeps the process alive on its own: shutdown closes the front ends, then exits.
+    // An idle worker never keeps the process alive on its own; one with work in hand does (#hold).
     worker.unref();
     this.#threads.push(t);
     for (const key of this.#registry.keys()) void this.#loadInto(t, key).catch((err: unknown) => {
@@ -149,6 +152,7 @@ export class PolicyWorkerPool {
     if (!entry || t.exited) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       t.loading.set(key, { resolve, reject });
+      this.#hold(t);
       this.#send(t, { t: 'load', key, module: entry.module, data: entry.data });
     });
   }
@@ -157,7 +161,21 @@ export class PolicyWorkerPool {
     t.worker.postMessage(m);
   }
 
+  /** Keeps the process alive while the worker owes an answer (a load awaited at start, an evaluation). */
+  #hold(t: Thread): void {
+    const busy = t.pending.size + t.loading.size > 0;
+    if (busy === t.held) return;
+    t.held = busy;
+    if (busy) t.worker.ref();
+    else t.worker.unref();
+  }
+
   #onMessage(t: Thread, m: FromWorker): void {
+    this.#onAnswer(t, m);
+    this.#hold(t);
+  }
+
+  #onAnswer(t: Thread, m: FromWorker): void {
     if (m.t === 'result') {
       const p = t.pending.get(m.id);
       if (!p) return;
