@@ -59,9 +59,10 @@ describe('verified-token cache in the verifier', () => {
     expect(await count('hit')).toBe(0);
     expect(await v.verify(`Bearer ${token}`)).toMatchObject({ subject: 'alice', agent: 'agent-1' });
     expect(await count('hit')).toBe(1);
-    // Same header and payload, another signature (last character changed): another key.
-    const last = token.at(-1) === 'A' ? 'B' : 'A';
-    const tampered = token.slice(0, -1) + last;
+    // Same header and payload, another signature (a character inside it changed; the last one
+    // carries unused bits, so changing it may leave the signature bytes as they were): another key.
+    const at = token.length - 10;
+    const tampered = token.slice(0, at) + (token[at] === 'A' ? 'Q' : 'A') + token.slice(at + 1);
     expect(await refusal(v.verify(`Bearer ${tampered}`))).toBe('bad_signature');
     // Same header and signature, another payload: also another key, and a bad signature.
     const [h, , s] = token.split('.');

@@ -141,6 +141,15 @@ describe('policy worker pool', () => {
     expect(JSON.parse(out)).toEqual({ action: 'allow', revision: 'rev-start' });
   }, 90_000);
 
+  it('refuses an input it cannot hand to a worker, leaving nothing waiting', async () => {
+    const pool = poolOf(1);
+    const engine = new PolicyEngine({ pool });
+    await engine.load(wasm, data.get('base'), 'rev-1');
+    const r = await engine.evaluateDecision({ server: 'gmail', tool: 'read_email', arguments: { f: () => 1 } } as unknown as PolicyInput);
+    expect(r.decision).toMatchObject({ action: 'deny', rule: RULES.evaluationError });
+    expect(r.decision.reasons[0]).toMatch(/policy evaluation failed: .*could not be cloned/);
+  }, 60_000);
+
   it('refuses a bad pool size by name', () => {
     expect(() => new PolicyWorkerPool({ size: 0 })).toThrow(/pool size must be a positive integer/);
   });

@@ -113,7 +113,14 @@ export class PolicyWorkerPool {
     return new Promise<unknown>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
       this.#hold(thread);
-      this.#send(thread, { t: 'eval', id, key, entrypoint, input });
+      try {
+        this.#send(thread, { t: 'eval', id, key, entrypoint, input });
+      } catch (err) {
+        // An input that cannot be cloned (never one the gate builds): refused, nothing left waiting.
+        thread.pending.delete(id);
+        this.#hold(thread);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 
