@@ -190,10 +190,16 @@ function evaluateEntrypoint(policy: LoadedPolicy, input: unknown, entrypoint: st
   return resultSet?.[0]?.result;
 }
 
+/** The WebAssembly global: this project's type libraries declare its types, not the value. */
+const wasmGlobal = (globalThis as unknown as {
+  WebAssembly: { Module: abstract new (...args: never[]) => WebAssembly.Module; compile(bytes: ArrayBufferView | ArrayBuffer): Promise<WebAssembly.Module> };
+}).WebAssembly;
+
+/** Compiled once per load, then handed to every worker (a Module is cloned to a thread, not recompiled from bytes there). */
 async function compileWasm(wasm: PolicyWasm): Promise<WebAssembly.Module> {
-  if (wasm instanceof WebAssembly.Module) return wasm;
+  if (wasm instanceof wasmGlobal.Module) return wasm;
   try {
-    return await WebAssembly.compile(wasm as BufferSource);
+    return await wasmGlobal.compile(wasm as ArrayBufferView | ArrayBuffer);
   } catch (err) {
     throw new PolicyLoadError(`cannot load policy wasm: ${message(err)}`, { cause: err });
   }
