@@ -32,6 +32,7 @@ export const valuesSchema: TSchema = Type.Object({
     replicas: Type.Integer({ minimum: 1, description: 'Authorizer pods (StatefulSet).' }),
     maxReplicas: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'When an autoscaler may run more pods than replicas: Leases are granted for this many.' }),
     resources,
+    workers: Type.Integer({ minimum: 0, maximum: 256, description: 'Policy worker threads per pod (AUTHORIZER_WORKERS): decisions on that many cores; each holds the loaded bundles. 0 or 1: on the main thread.' }),
     shutdown: closed({
       delaySeconds: Type.Integer({ minimum: 0, maximum: 600, description: 'After SIGTERM: unready but still serving for this long (readiness propagation).' }),
       drainSeconds: Type.Integer({ minimum: 0, maximum: 3000, description: 'Then: no new connections; calls in flight (held ones included) get this long.' }),

@@ -32,6 +32,7 @@ const placeholders: Record<string, string> = {
   __BUNDLE_TLS_SECRET__: '{{ $.Values.bundleTls.secretName }}',
   __SHUTDOWN_DELAY__: '{{ $.Values.authorizer.shutdown.delaySeconds | quote }}',
   __DRAIN_TIMEOUT__: '{{ $.Values.authorizer.shutdown.drainSeconds | quote }}',
+  __AUTHORIZER_WORKERS__: '{{ $.Values.authorizer.workers | quote }}',
   // The process waits delay + drain itself; 5 s more for the rest of its stop.
   __AUTHORIZER_GRACE__: '{{ add $.Values.authorizer.shutdown.delaySeconds $.Values.authorizer.shutdown.drainSeconds 5 }}',
   __SM_INTERVAL__: '{{ $.Values.serviceMonitor.interval }}',
@@ -141,6 +142,7 @@ function templated(obj: Record<string, unknown>): string {
         if (e.name === 'APPROVAL_NAMESPACES') e.value = '__GOVERNED_NAMESPACES__';
         if (e.name === 'SHUTDOWN_DELAY_SECONDS') e.value = '__SHUTDOWN_DELAY__';
         if (e.name === 'DRAIN_TIMEOUT_SECONDS') e.value = '__DRAIN_TIMEOUT__';
+        if (e.name === 'AUTHORIZER_WORKERS') e.value = '__AUTHORIZER_WORKERS__';
       }
       // The operator posts approval notifications only when the install has a webhook Secret.
       if (prefix === '__') (c.env as unknown[]).push({ name: '__WEBHOOK_ENV__' });

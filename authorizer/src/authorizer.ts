@@ -16,6 +16,7 @@ import { startProbeServer, type ProbeServer } from '../../pkg/observability/serv
 import { ApprovalCoordinator, approvalPolicy } from './approvals/index.ts';
 import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admission-guard.ts';
 import { AuditTrail } from './audit/index.ts';
+import { PolicyWorkerPool } from '../../pkg/policy/pool/index.ts';
 import { auditSealingFromEnv } from './audit/checkpoint-config.ts';
 import { buildSinks, type BuildContext } from './audit/sinks/build.ts';
 import type { AuditSinksConfig } from './audit/sinks/config.ts';
@@ -90,6 +91,11 @@ export interface AuthorizerConfig {
    * config/authorizer). Off: calls to tools of such policies are refused (nothing can be pinned).
    */
   toolPinning?: { enabled: boolean };
+  /**
+   * Policy worker threads deciding the calls (pkg/policy/pool): 0 or 1 evaluate on the main
+   * thread. Default 0 here; AUTHORIZER_WORKERS (config.ts) defaults to the machine's cores.
+   */
+  workers?: number;
   log?: Logger;
   registry?: Registry;
 }
@@ -123,7 +129,9 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   if (!cfg.extAuthz && !cfg.proxy) throw new Error('neither the ext_authz nor the proxy front end is enabled: nothing would be served');
   const registry = cfg.registry ?? defaultRegistry();
 
-  const router = new PolicyRouter();
+  // Decisions on every core: the bundles load into each worker before they are reported active.
+  const pool = (cfg.workers ?? 0) > 1 ? new PolicyWorkerPool({ size: cfg.workers!, log }) : undefined;
+  const router = new PolicyRouter(pool ? { pool } : {});
   const engines = new Map<string, PolicyEngine>(cfg.policies.map((key) => [key, router.entry(key).engine]));
   const gatewayMetrics = createGatewayMetrics(registry);
   const audit = cfg.audit ? await openAuditTrail(cfg, log, registry, router) : undefined;
@@ -300,6 +308,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
           await bundles.stop();
           await reporter?.stop();
           await probe.close();
+          await pool?.close();
           log.info({ pod: cfg.podName }, 'authorizer stopped');
         })();
         return stopping;
@@ -309,6 +318,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
     await Promise.all(started.map((s) => s.close().catch(() => undefined)));
     await catalog.close();
     await audit?.close().catch(() => undefined);
+    await pool?.close();
     log.error({ err: errorMessage(err) }, 'authorizer failed to start');
     throw err;
   }

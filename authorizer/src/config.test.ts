@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -67,6 +67,31 @@ describe('configFromEnv', () => {
       withEnv({ ...base, [name]: value });
       expect(() => configFromEnv(), `${name}=${value}`).toThrow(says);
     }
+  });
+
+  it('reads the verified-token cache bounds (default: the verifier\'s own), refusing bad ones by name', () => {
+    withEnv(base);
+    expect(configFromEnv()).not.toHaveProperty('identity');
+    withEnv({ ...base, TOKEN_CACHE_SIZE: '0' });
+    expect(configFromEnv().identity).toEqual({ tokenCache: { maxEntries: 0 } });
+    withEnv({ ...base, TOKEN_CACHE_SIZE: '500', TOKEN_CACHE_MAX_SECONDS: '60' });
+    expect(configFromEnv().identity).toEqual({ tokenCache: { maxEntries: 500, maxAgeMs: 60_000 } });
+    for (const [name, value, says] of [
+      ['TOKEN_CACHE_SIZE', '-5', 'TOKEN_CACHE_SIZE must be a non-negative integer'],
+      ['TOKEN_CACHE_MAX_SECONDS', '0', 'TOKEN_CACHE_MAX_SECONDS must be at least 1'],
+    ] as const) {
+      withEnv({ ...base, [name]: value });
+      expect(() => configFromEnv(), `${name}=${value}`).toThrow(says);
+    }
+  });
+
+  it('spreads decisions over the machine\'s cores unless AUTHORIZER_WORKERS says otherwise', () => {
+    withEnv(base);
+    expect(configFromEnv().workers).toBe(availableParallelism());
+    withEnv({ ...base, AUTHORIZER_WORKERS: '0' });
+    expect(configFromEnv().workers).toBe(0);
+    withEnv({ ...base, AUTHORIZER_WORKERS: 'all' });
+    expect(() => configFromEnv()).toThrow('AUTHORIZER_WORKERS must be a non-negative integer');
   });
 
   it('disables a front end with "off"', () => {

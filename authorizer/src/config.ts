@@ -8,6 +8,7 @@ import type { Logger } from '../../pkg/observability/log.ts';
 import type { AuthorizerConfig } from './authorizer.ts';
 import { validSeparator } from './gate/tool-names.ts';
 import { auditSinksFromEnv } from './audit/sinks/config.ts';
+import { defaultWorkerCount } from '../../pkg/policy/pool/index.ts';
 
 /**
  * The bundle service URL. The authorizer presents its service-account token there, so only
@@ -65,6 +66,8 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
   const podUid = optional('POD_UID');
   const audit = auditConfig();
   const maxRequestBytes = positiveInt('MAX_REQUEST_BYTES');
+  const tokenCache = tokenCacheConfig();
+  const workers = int('AUTHORIZER_WORKERS', defaultWorkerCount());
   return {
     namespace: required('POD_NAMESPACE', 'the pod\'s namespace (downward API metadata.namespace)'),
     podName: required('POD_NAME', 'the pod\'s name (downward API metadata.name)'),
@@ -98,6 +101,8 @@ export function configFromEnv(log: Logger): AuthorizerConfig {
     approvals: { enabled: approvals, ...(approvals ? { admission: admissionGuard() } : {}) },
     toolPinning: { enabled: bool('TOOL_PINNING', true) },
     ...(audit ? { audit } : {}),
+    ...(tokenCache ? { identity: { tokenCache } } : {}),
+    workers,
     probePort: port('PROBE_PORT', 8081)!,
     reportRevisions: bool('REPORT_REVISIONS', true),
     ...(vaultAddr ? {
@@ -117,6 +122,14 @@ function auditConfig(): AuthorizerConfig['audit'] {
   const file = optional('AUDIT_FILE');
   const sinks = auditSinksFromEnv(file);
   return file ? { file, fsync: bool('AUDIT_FSYNC', true), ...sinks } : undefined;
+}
+
+/** The verified-token cache (authorizer/src/identity/token-cache.ts): TOKEN_CACHE_SIZE entries (0: off), each used at most TOKEN_CACHE_MAX_SECONDS. */
+function tokenCacheConfig(): { maxEntries?: number; maxAgeMs?: number } | undefined {
+  const size = optional('TOKEN_CACHE_SIZE') !== undefined ? int('TOKEN_CACHE_SIZE', 0) : undefined;
+  const seconds = positiveInt('TOKEN_CACHE_MAX_SECONDS');
+  if (size === undefined && seconds === undefined) return undefined;
+  return { ...(size !== undefined ? { maxEntries: size } : {}), ...(seconds !== undefined ? { maxAgeMs: seconds * 1000 } : {}) };
 }
 
 /** A limit that must be at least 1 when set; undefined (the built-in default) when unset. */

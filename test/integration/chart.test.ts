@@ -123,6 +123,12 @@ describe('chart completeness', () => {
     expect(envOf(custom)).toMatchObject({ SHUTDOWN_DELAY_SECONDS: '10', DRAIN_TIMEOUT_SECONDS: '120' });
   });
 
+  it('the authorizer\'s policy worker threads come from values', () => {
+    const pod = (set: string[]) => get(objects(template('toolgate-system', ...set)).find((o) => o.kind === 'StatefulSet'), 'spec.template.spec');
+    expect(envOf(pod([]))).toMatchObject({ AUTHORIZER_WORKERS: '2' });
+    expect(envOf(pod(['--set', 'authorizer.workers=0']))).toMatchObject({ AUTHORIZER_WORKERS: '0' });
+  });
+
   it('NetworkPolicies: the authorizer from the client namespaces only, the bundles port from authorizers only', () => {
     const authorizer = find('NetworkPolicy', 'toolgate-authorizer');
     expect(get(authorizer, 'spec.ingress.0')).toEqual({ from: [{ namespaceSelector: { matchLabels: { 'toolgate.io/mcp-clients': 'true' } } }], ports: [{ port: 'http' }, { port: 'grpc' }] });

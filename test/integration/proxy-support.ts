@@ -18,6 +18,7 @@ import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec } from '../..
 import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
 import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
 import { Gate, PolicyRouter, type GateOptions, type GatewayConfig } from '../../authorizer/src/gate/index.ts';
+import { PolicyWorkerPool } from '../../pkg/policy/pool/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from '../../authorizer/src/proxy/index.ts';
 import { compilePolicy } from '../../pkg/policy/compiler/index.ts';
@@ -162,7 +163,10 @@ export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}, gate
   const issuer = await startJwtIssuer({ audience });
   const [everything, mirror] = await Promise.all([startEverything(), startEverything()]);
   const tap = await startUpstreamTap(mirror.url);
-  const router = new PolicyRouter();
+  // TOOLGATE_TEST_WORKERS=N: the same rig deciding on N policy worker threads (pkg/policy/pool).
+  const workers = Number(process.env.TOOLGATE_TEST_WORKERS ?? 0);
+  const pool = workers > 1 ? new PolicyWorkerPool({ size: workers }) : undefined;
+  const router = new PolicyRouter(pool ? { pool } : {});
   const gateway = await loadPolicy(router, testPolicy({ everything: everything.url, mirror: tap.url }, issuer), 'rev-1');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const verifier = createTokenVerifier(gateway.identity!, {});
@@ -188,6 +192,7 @@ export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}, gate
       await proxy.close();
       await catalog.close();
       await Promise.all([everything.close(), mirror.close(), tap.close(), issuer.close()]);
+      await pool?.close();
     },
   };
 }

@@ -4,7 +4,7 @@
 import { toPlainJson, type JsonValue } from '../../../pkg/json/strict.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { RULES, denyDecision, type Decision, type PolicyInput, type ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
+import { RULES, denyDecision, type Evaluated, type PolicyInput, type ToolAnnotations } from '../../../pkg/policy/engine/index.ts';
 import { ErrorCodes, type JsonRpcError } from './jsonrpc.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { refusedMessageStatus } from './outcome.ts';
@@ -55,19 +55,39 @@ export class DecisionPath {
    */
   decideRecorded(call: ToolCall, session?: SessionInput): { record: DecisionRecord; audited?: Promise<AuditWrite> } {
     const started = performance.now();
-    let decision: Decision;
-    let revision = '';
     const route = this.#o.router.route(call.server);
+    let evaluated: Evaluated;
     if (!route.ok) {
-      decision = denyDecision(route.reason === 'not-loaded' ? RULES.noPolicy : RULES.unknownServer, route.message);
+      evaluated = { decision: denyDecision(route.reason === 'not-loaded' ? RULES.noPolicy : RULES.unknownServer, route.message), revision: '' };
     } else {
-      revision = route.entry.engine.current?.revision ?? '';
+      const revision = route.entry.engine.current?.revision ?? '';
       try {
-        decision = route.entry.engine.evaluate(withSession(policyInput(call), session));
+        evaluated = { decision: route.entry.engine.evaluate(withSession(policyInput(call), session)), revision };
       } catch (err) {
-        decision = denyDecision(RULES.internalError, `evaluation failed: ${(err as Error).message}`);
+        evaluated = { decision: denyDecision(RULES.internalError, `evaluation failed: ${(err as Error).message}`), revision };
       }
     }
+    return this.#recorded(call, evaluated, started);
+  }
+
+  /**
+   * decideRecorded(), with the policy evaluated on a worker thread when the engine has a pool
+   * (the gate's path for every call it decides), the verdict naming the revision that decided.
+   */
+  async decideRecordedAsync(call: ToolCall, session?: SessionInput): Promise<{ record: DecisionRecord; audited?: Promise<AuditWrite> }> {
+    const started = performance.now();
+    const route = this.#o.router.route(call.server);
+    if (!route.ok) return this.decideRecorded(call, session);
+    let evaluated: Evaluated;
+    try {
+      evaluated = await route.entry.engine.evaluateDecision(withSession(policyInput(call), session));
+    } catch (err) {
+      evaluated = { decision: denyDecision(RULES.internalError, `evaluation failed: ${(err as Error).message}`), revision: route.entry.engine.current?.revision ?? '' };
+    }
+    return this.#recorded(call, evaluated, started);
+  }
+
+  #recorded(call: ToolCall, { decision, revision }: Evaluated, started: number): { record: DecisionRecord; audited?: Promise<AuditWrite> } {
     const effect = decision.action === 'allow' ? 'proceed' : decision.action === 'deny' ? 'deny' : 'hold';
     const verdict: Verdict = { decisionId: randomUUID(), decision, revision, effect };
     const durationMs = performance.now() - started;

@@ -414,7 +414,7 @@ export class Gate {
     const prepared = await this.#prepareSession(msg, id, call, ctx);
     if (prepared.kind === 'refuse') return prepared;
     const session = prepared.session;
-    const { record, audited } = this.decisionPath.decideRecorded(call, session?.input);
+    const { record, audited } = await this.decisionPath.decideRecordedAsync(call, session?.input);
     const verdict = record.verdict;
     if (audited && verdict.effect !== 'deny') {
       // Fail closed: a call whose decision is not on disk does not proceed (nor wait for a human).

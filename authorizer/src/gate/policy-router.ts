@@ -1,7 +1,8 @@
 // Which policy governs a server. An authorizer enforces one or more McpSecurityPolicies (one
 // bundle each); every governed server name must belong to exactly one of them. A server that
 // two loaded policies both claim is refused rather than decided by whichever loaded last.
-import { PolicyEngine } from '../../../pkg/policy/engine/index.ts';
+import { PolicyEngine, type PolicyEngineOptions } from '../../../pkg/policy/engine/index.ts';
+import type { PolicyWorkerPool } from '../../../pkg/policy/pool/index.ts';
 import type { CompiledSession } from '../../../pkg/policy/compiler/types.ts';
 import type { GatewayConfig, GatewayServer } from './types.ts';
 
@@ -35,11 +36,17 @@ export type Route =
 
 export class PolicyRouter {
   readonly #entries = new Map<string, PolicyEntry>();
+  readonly #engine: PolicyEngineOptions;
+
+  /** `pool`: every policy's decisions are evaluated on these worker threads (pkg/policy/pool). */
+  constructor(o: { pool?: PolicyWorkerPool } = {}) {
+    this.#engine = o.pool ? { pool: o.pool } : {};
+  }
 
   /** The entry for a policy, created (with an empty, deny-all engine) on first use. */
   entry(key: string): PolicyEntry {
     let e = this.#entries.get(key);
-    if (!e) this.#entries.set(key, (e = { key, engine: new PolicyEngine() }));
+    if (!e) this.#entries.set(key, (e = { key, engine: new PolicyEngine(this.#engine) }));
     return e;
   }
 

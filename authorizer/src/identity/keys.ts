@@ -2,7 +2,9 @@
 // discovery, then RFC 8414 authorization-server metadata). Caching, refetch on an unknown kid
 // (key rotation) and the refetch cooldown are jose's createRemoteJWKSet; this module only finds
 // the URL, once, and retries discovery after a failure instead of caching the failure forever.
+// It also tells the verified-token cache which key set is in force (generation()).
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import type { KeyGeneration } from './token-cache.ts';
 
 export type FetchLike = (url: string, init: { headers: Headers; method: 'GET'; redirect: 'manual'; signal: AbortSignal }) => Promise<Response>;
 
@@ -47,10 +49,19 @@ export interface KeySource {
   getKey: JWTVerifyGetKey;
   /** The JWKS URL in use, once known. */
   jwksUri(): string | undefined;
+  /** The key set in force: a new id once any fetch of discovery or keys starts (token-cache.ts). */
+  generation(): KeyGeneration;
 }
 
 export function createKeySource(issuer: string, jwksUri: string | undefined, opts: KeySourceOptions = {}): KeySource {
-  const fetchImpl: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init));
+  const baseFetch: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init));
+  // Every fetch starts a new generation: whatever it brings (a rotated set, a removed kid) may
+  // differ from what verified the tokens cached so far, so those stop counting at once.
+  let generation = 0;
+  const fetchImpl: FetchLike = (url, init) => {
+    generation++;
+    return baseFetch(url, init);
+  };
   const timeoutMs = opts.timeoutMs ?? 5000;
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   let resolvedUri: string | undefined;
@@ -120,5 +131,6 @@ export function createKeySource(issuer: string, jwksUri: string | undefined, opt
       }
     },
     jwksUri: () => resolvedUri,
+    generation: () => ({ id: generation, usable: remote !== undefined && pending === undefined && remote.fresh && !remote.reloading }),
   };
 }

@@ -9,6 +9,12 @@ export function createAuthnMetrics(registry: Registry) {
       labelNames: ['result', 'reason'] as const,
       registers: [registry],
     }),
+    tokenCacheTotal: new Counter({
+      name: 'toolgate_authorizer_token_cache_total',
+      help: 'Verified-token cache lookups and evictions: hit (signature check skipped), miss (verified afresh), eviction (least recently used entry dropped at the size bound).',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
   };
 }
 

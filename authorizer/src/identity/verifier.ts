@@ -12,6 +12,7 @@ import { forbiddenScopesIn, scopesOf, toCallerIdentity } from './claims.ts';
 import { AuthenticationError, invalidToken } from './errors.ts';
 import { KeySourceError, createKeySource, type KeySourceOptions } from './keys.ts';
 import type { AuthnMetrics } from './metrics.ts';
+import { VerifiedTokenCache, type TokenCacheOptions } from './token-cache.ts';
 
 /** Asymmetric JWS algorithms only: HS* would let anyone holding the public key forge tokens. */
 export const safeAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -22,6 +23,8 @@ export interface TokenVerifierOptions extends KeySourceOptions {
   now?: () => Date;
   metrics?: AuthnMetrics;
   log?: Logger;
+  /** Verified tokens remembered until exp (token-cache.ts); `{ maxEntries: 0 }` verifies every request. */
+  tokenCache?: Omit<TokenCacheOptions, 'onEvent'>;
 }
 
 export interface VerifyContext {
@@ -46,6 +49,7 @@ export function createTokenVerifier(identity: Identity, opts: TokenVerifierOptio
   const now = opts.now ?? (() => new Date());
   const keys = createKeySource(identity.issuer, identity.jwksUri, opts);
   const requiredClaims = maxLifetimeMs === undefined ? ['exp'] : ['exp', 'iat'];
+  const cache = new VerifiedTokenCache({ ...opts.tokenCache, ...(opts.metrics ? { onEvent: (event) => opts.metrics!.tokenCacheTotal.inc({ event }) } : {}) });
 
   const iso = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : 'an invalid time');
 
@@ -85,7 +89,26 @@ export function createTokenVerifier(identity: Identity, opts: TokenVerifierOptio
     }
   }
 
-  async function verifyToken(token: string): Promise<CallerIdentity> {
+  /** A token verified before, while its entry holds (token-cache.ts), else verified now and remembered. */
+  async function cachedVerify(token: string): Promise<CallerIdentity> {
+    if (!cache.enabled) return (await verifyToken(token)).caller;
+    const key = VerifiedTokenCache.keyOf(token);
+    const atMs = now().getTime();
+    const hit = cache.get(key, keys.generation(), atMs, skewMs);
+    if (hit) return hit;
+    const before = keys.generation();
+    const { caller, payload } = await verifyToken(token);
+    const times = {
+      exp: payload.exp as number,
+      ...(typeof payload.nbf === 'number' ? { nbf: payload.nbf } : {}),
+      ...(typeof payload.iat === 'number' ? { iat: payload.iat } : {}),
+    };
+    // A fetch that began during the verification (before.usable false, or a new id) stores nothing.
+    if (before.usable) cache.set(key, frozen(caller), times, before.id, keys.generation(), now().getTime());
+    return caller;
+  }
+
+  async function verifyToken(token: string): Promise<{ caller: CallerIdentity; payload: JWTPayload }> {
     const segments = token.split('.').length;
     if (segments === 5) throw invalidToken('encrypted_token', 'token is encrypted (JWE); only signed JWTs (JWS) are accepted');
     if (segments !== 3) throw invalidToken('malformed_token', 'token is not a compact JWS (header.payload.signature)');
@@ -118,14 +141,14 @@ export function createTokenVerifier(identity: Identity, opts: TokenVerifierOptio
     }
     const forbidden = forbiddenScopesIn(scopesOf(payload), identity.forbiddenScopes);
     if (forbidden.length) throw invalidToken('forbidden_scope', `token carries forbidden scope ${forbidden.join(' ')}; request a token without it`);
-    return toCallerIdentity(identity, payload);
+    return { caller: toCallerIdentity(identity, payload), payload };
   }
 
   return {
     async verify(authorization, context) {
       try {
         assertNoTokenInQuery(context?.url);
-        const caller = await verifyToken(bearerToken(authorization));
+        const caller = await cachedVerify(bearerToken(authorization));
         opts.metrics?.authnTotal.inc({ result: 'accepted', reason: 'ok' });
         return caller;
       } catch (err) {
@@ -138,4 +161,11 @@ export function createTokenVerifier(identity: Identity, opts: TokenVerifierOptio
     },
     jwksUri: () => keys.jwksUri(),
   };
+}
+
+/** A cached caller is shared by every request presenting the token: nothing may change it. */
+function frozen(caller: CallerIdentity): CallerIdentity {
+  Object.freeze(caller.roles);
+  Object.freeze(caller.scopes);
+  return Object.freeze(caller);
 }

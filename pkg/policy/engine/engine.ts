@@ -2,7 +2,14 @@
 // data document. Fail-closed throughout: no policy, an evaluation error or a result that is not
 // a well-formed decision all answer deny. A new policy replaces the old one only once it is
 // fully loaded and has answered a probe, so a bad bundle never takes the engine down.
+//
+// With a worker pool (pkg/policy/pool), evaluateDecision() runs on a worker thread: a bundle is
+// reported active only once every worker holds it, an evaluation runs under the policy that was
+// active when it started, and one that finds another policy active when it comes back is
+// decided again under that one, so no answer is older than the revision reported when it is
+// given. A lost worker refuses its calls (evaluation error naming the worker), never allows.
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { PolicyWorkerExit, type PolicyWorkerPool } from '../pool/pool.ts';
 import { checkDecision } from './check.ts';
 import { ENTRYPOINTS, RULES, type Classification, type Decision, type PolicyInput } from './types.ts';
 
@@ -18,6 +25,19 @@ interface Active extends LoadedBundleInfo {
   policy: LoadedPolicy;
   seq: number;
 }
+
+/** A decision and the revision of the policy that took it. */
+export interface Evaluated {
+  decision: Decision;
+  revision: string;
+}
+
+export interface PolicyEngineOptions {
+  /** Evaluate decisions on these worker threads (evaluateDecision); without it, in-process. */
+  pool?: PolicyWorkerPool;
+}
+
+let engineIds = 0;
 
 export class PolicyLoadError extends Error {
   override name = 'PolicyLoadError';
@@ -42,6 +62,14 @@ export function denyDecision(rule: string, reason: string): Decision {
 export class PolicyEngine {
   #active: Active | undefined;
   #seq = 0;
+  readonly #pool: PolicyWorkerPool | undefined;
+  readonly #id = ++engineIds;
+  /** Per load sequence held by the pool: evaluations in flight under it. */
+  readonly #inflight = new Map<number, number>();
+
+  constructor(o: PolicyEngineOptions = {}) {
+    this.#pool = o.pool;
+  }
 
   /** The bundle in force, or undefined before the first successful load. */
   get current(): LoadedBundleInfo | undefined {
@@ -56,16 +84,77 @@ export class PolicyEngine {
    */
   async load(wasm: PolicyWasm, data: unknown, revision = ''): Promise<LoadedBundleInfo> {
     const seq = ++this.#seq;
-    const policy = await prepare(wasm, data);
+    const pool = this.#pool;
+    const module = pool ? await compileWasm(wasm) : wasm;
+    const policy = await prepare(module, data);
+    if (pool) {
+      // The probe passed here; every worker holds the pair before anyone is told it is active.
+      this.#inflight.set(seq, 0);
+      try {
+        await pool.load(this.#key(seq), module as WebAssembly.Module, data);
+      } catch (err) {
+        this.#inflight.delete(seq);
+        throw new PolicyLoadError(`policy workers cannot load the bundle: ${message(err)}`, { cause: err });
+      }
+    }
     const next: Active = { policy, revision, loadedAt: new Date(), seq };
-    if (!this.#active || this.#active.seq < seq) this.#active = next;
+    const previous = this.#active;
+    if (!previous || previous.seq < seq) {
+      this.#active = next;
+      if (previous) this.#retire(previous.seq);
+    } else {
+      this.#retire(seq);
+    }
     return { revision: next.revision, loadedAt: next.loadedAt };
   }
 
   /** Forgets the policy; every call is denied until the next load. */
   unload(): void {
     this.#seq++;
+    const previous = this.#active;
     this.#active = undefined;
+    if (previous) this.#retire(previous.seq);
+  }
+
+  /**
+   * The decision for a tools/call and the revision that took it: on a worker when the engine
+   * has a pool, else in-process. Never rejects; any failure is a deny.
+   */
+  async evaluateDecision(input: PolicyInput): Promise<Evaluated> {
+    const started = this.#active;
+    const pool = this.#pool;
+    if (!started || !pool) return { decision: this.evaluate(input), revision: started?.revision ?? '' };
+    const pending = pool.evaluate(this.#key(started.seq), ENTRYPOINTS.decision, input === undefined ? null : input);
+    if (!pending) return { decision: this.evaluate(input), revision: started.revision };
+    this.#inflight.set(started.seq, (this.#inflight.get(started.seq) ?? 0) + 1);
+    let result: unknown;
+    try {
+      result = await pending;
+    } catch (err) {
+      if (err instanceof PolicyWorkerExit) return { decision: denyDecision(RULES.evaluationError, `policy evaluation lost: ${err.message}; the call is refused`), revision: started.revision };
+      return { decision: denyDecision(RULES.evaluationError, `policy evaluation failed: ${message(err)}`), revision: started.revision };
+    } finally {
+      const left = (this.#inflight.get(started.seq) ?? 1) - 1;
+      this.#inflight.set(started.seq, left);
+      if (left === 0 && this.#active?.seq !== started.seq) this.#retire(started.seq);
+    }
+    // Another bundle became active meanwhile: answer under it, atomically, in-process.
+    const now = this.#active;
+    if (now !== started) return { decision: this.evaluate(input), revision: now?.revision ?? '' };
+    const problem = checkDecision(result);
+    if (problem) return { decision: denyDecision(RULES.evaluationError, `policy returned no usable decision: ${problem}`), revision: started.revision };
+    return { decision: result as Decision, revision: started.revision };
+  }
+
+  #key(seq: number): string {
+    return `${this.#id}#${seq}`;
+  }
+
+  /** Drops a no-longer-active load from the workers once nothing is evaluated under it. */
+  #retire(seq: number): void {
+    if (!this.#pool || !this.#inflight.has(seq) || (this.#inflight.get(seq) ?? 0) > 0) return;
+    this.#inflight.delete(seq);
+    this.#pool.drop(this.#key(seq));
   }
 
   evaluate(input: PolicyInput): Decision {
@@ -99,6 +188,21 @@ function evaluateEntrypoint(policy: LoadedPolicy, input: unknown, entrypoint: st
   // opa-wasm cannot serialise `undefined`; null reaches the policy, which denies it as not an object.
   const resultSet = policy.evaluate(input === undefined ? null : input, entrypoint) as Array<{ result?: unknown }> | undefined;
   return resultSet?.[0]?.result;
+}
+
+/** The WebAssembly global: this project's type libraries declare its types, not the value. */
+const wasmGlobal = (globalThis as unknown as {
+  WebAssembly: { Module: abstract new (...args: never[]) => WebAssembly.Module; compile(bytes: ArrayBufferView | ArrayBuffer): Promise<WebAssembly.Module> };
+}).WebAssembly;
+
+/** Compiled once per load, then handed to every worker (a Module is cloned to a thread, not recompiled from bytes there). */
+async function compileWasm(wasm: PolicyWasm): Promise<WebAssembly.Module> {
+  if (wasm instanceof wasmGlobal.Module) return wasm;
+  try {
+    return await wasmGlobal.compile(wasm as ArrayBufferView | ArrayBuffer);
+  } catch (err) {
+    throw new PolicyLoadError(`cannot load policy wasm: ${message(err)}`, { cause: err });
+  }
 }
 
 async function prepare(wasm: PolicyWasm, data: unknown): Promise<LoadedPolicy> {

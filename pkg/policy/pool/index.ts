@@ -1,0 +1,1 @@
+export { PolicyWorkerPool, PolicyWorkerExit, defaultWorkerCount, type PolicyWorkerPoolOptions } from './pool.ts';

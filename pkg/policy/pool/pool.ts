@@ -1,0 +1,230 @@
+// Policy evaluations on worker threads, so decisions use every core: the main thread keeps the
+// transport, the gate and the audit trail (per-process state: held approvals, sessions, the
+// audit chain stay in one place, unchanged), and hands the CPU-bound part, the wasm evaluation,
+// to the least busy worker holding the policy.
+//
+// Every worker holds every loaded policy under the key the engine gave it (engine id and load
+// sequence). load() resolves only once every worker has it, so the engine reports a revision
+// active only when any worker may be asked under it; an engine drops a key once no evaluation
+// under it is in flight. A worker that exits unexpectedly fails its in-flight evaluations with
+// PolicyWorkerExit (the engine refuses those calls, saying why) and is replaced by a worker that
+// loads every current policy before it is given work.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+/** An evaluation lost with its worker: the caller refuses the call (fail closed). */
+export class PolicyWorkerExit extends Error {
+  override name = 'PolicyWorkerExit';
+}
+
+export interface PolicyWorkerPoolOptions {
+  /** Worker threads; default os.availableParallelism(). */
+  size?: number;
+  log?: Logger;
+}
+
+/** AUTHORIZER_WORKERS semantics: 0 and 1 evaluate in-process (no pool). */
+export const defaultWorkerCount = (): number => availableParallelism();
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(err: Error): void;
+}
+
+interface Thread {
+  worker: Worker;
+  /** worker.threadId, kept: it reads -1 once the thread has exited. */
+  id: number;
+  pending: Map<number, Pending>;
+  /** Keys this worker has finished loading. */
+  loaded: Set<string>;
+  /** Load acknowledgements awaited, by key. */
+  loading: Map<string, { resolve(): void; reject(err: Error): void }>;
+  exited: boolean;
+  /** ref()'d: it owes an answer. */
+  held: boolean;
+  lastError?: Error;
+}
+
+export class PolicyWorkerPool {
+  readonly size: number;
+  readonly #log: Logger | undefined;
+  readonly #threads: Thread[] = [];
+  /** Every policy workers must hold, for replacements. */
+  readonly #registry = new Map<string, { module: WebAssembly.Module; data: unknown }>();
+  #nextId = 1;
+  #closed = false;
+  #replaced = 0;
+  #lastReplacedAt = -Infinity;
+
+  constructor(o: PolicyWorkerPoolOptions = {}) {
+    this.size = o.size ?? defaultWorkerCount();
+    if (!Number.isInteger(this.size) || this.size < 1) throw new TypeError(`policy worker pool size must be a positive integer, got ${this.size}`);
+    this.#log = o.log;
+    for (let i = 0; i < this.size; i++) this.#spawn();
+  }
+
+  /** Workers replaced after an unexpected exit, since start. */
+  get replaced(): number {
+    return this.#replaced;
+  }
+
+  /** Thread ids of the live workers (tests, diagnostics). */
+  get threadIds(): number[] {
+    return this.#threads.map((t) => t.id);
+  }
+
+  /** Loads a policy into every worker; resolves once each has it (a worker lost meanwhile is replaced with it). */
+  async load(key: string, module: WebAssembly.Module, data: unknown): Promise<void> {
+    if (this.#closed) throw new Error('policy worker pool is closed');
+    this.#registry.set(key, { module, data });
+    try {
+      await Promise.all(this.#threads.map((t) => this.#loadInto(t, key)));
+    } catch (err) {
+      this.drop(key);
+      throw err;
+    }
+  }
+
+  /** Forgets a policy in every worker. */
+  drop(key: string): void {
+    this.#registry.delete(key);
+    for (const t of this.#threads) {
+      t.loaded.delete(key);
+      if (!t.exited) this.#send(t, { t: 'drop', key });
+    }
+  }
+
+  /**
+   * Evaluates an entrypoint on the least busy worker holding `key`; undefined when none holds it
+   * (the caller evaluates in-process). Rejects with PolicyWorkerExit if the worker is lost.
+   */
+  evaluate(key: string, entrypoint: string, input: unknown): Promise<unknown> | undefined {
+    let best: Thread | undefined;
+    for (const t of this.#threads) {
+      if (t.exited || !t.loaded.has(key)) continue;
+      if (!best || t.pending.size < best.pending.size) best = t;
+    }
+    if (!best) return undefined;
+    const thread = best;
+    const id = this.#nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      thread.pending.set(id, { resolve, reject });
+      this.#hold(thread);
+      try {
+        this.#send(thread, { t: 'eval', id, key, entrypoint, input });
+      } catch (err) {
+        // An input that cannot be cloned (never one the gate builds): refused, nothing left waiting.
+        thread.pending.delete(id);
+        this.#hold(thread);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  /** Ends one worker as a crash would (diagnostics, tests): its calls in flight are refused and it is replaced. */
+  async terminateWorker(threadId: number): Promise<void> {
+    const t = this.#threads.find((x) => x.id === threadId);
+    if (t) await t.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#threads.splice(0).map((t) => {
+      t.exited = true;
+      this.#fail(t, new PolicyWorkerExit('policy worker pool closed'));
+      return t.worker.terminate();
+    }));
+  }
+
+  #spawn(): Thread {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url));
+    const t: Thread = { worker, id: worker.threadId, pending: new Map(), loaded: new Set(), loading: new Map(), exited: false, held: false };
+    worker.on('message', (m: FromWorker) => this.#onMessage(t, m));
+    worker.on('error', (err) => { t.lastError = err; });
+    worker.on('exit', (code) => this.#onExit(t, code));
+    // An idle worker never keeps the process alive on its own; one with work in hand does (#hold).
+    worker.unref();
+    this.#threads.push(t);
+    for (const key of this.#registry.keys()) void this.#loadInto(t, key).catch((err: unknown) => {
+      this.#log?.error({ err, key, threadId: t.id }, 'replacement policy worker could not load a policy; it takes no evaluations under it');
+    });
+    return t;
+  }
+
+  #loadInto(t: Thread, key: string): Promise<void> {
+    const entry = this.#registry.get(key);
+    if (!entry || t.exited) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      t.loading.set(key, { resolve, reject });
+      this.#hold(t);
+      this.#send(t, { t: 'load', key, module: entry.module, data: entry.data });
+    });
+  }
+
+  #send(t: Thread, m: ToWorker): void {
+    t.worker.postMessage(m);
+  }
+
+  /** Keeps the process alive while the worker owes an answer (a load awaited at start, an evaluation). */
+  #hold(t: Thread): void {
+    const busy = t.pending.size + t.loading.size > 0;
+    if (busy === t.held) return;
+    t.held = busy;
+    if (busy) t.worker.ref();
+    else t.worker.unref();
+  }
+
+  #onMessage(t: Thread, m: FromWorker): void {
+    this.#onAnswer(t, m);
+    this.#hold(t);
+  }
+
+  #onAnswer(t: Thread, m: FromWorker): void {
+    if (m.t === 'result') {
+      const p = t.pending.get(m.id);
+      if (!p) return;
+      t.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.result);
+      return;
+    }
+    const waiting = t.loading.get(m.key);
+    t.loading.delete(m.key);
+    if (m.t === 'loaded') {
+      // Dropped while loading: the worker must not keep serving it.
+      if (this.#registry.has(m.key)) t.loaded.add(m.key);
+      else this.#send(t, { t: 'drop', key: m.key });
+      waiting?.resolve();
+    } else {
+      waiting?.reject(new Error(`policy worker ${t.id} cannot load the policy: ${m.message}`));
+    }
+  }
+
+  #onExit(t: Thread, code: number): void {
+    if (t.exited) return;
+    t.exited = true;
+    const i = this.#threads.indexOf(t);
+    if (i >= 0) this.#threads.splice(i, 1);
+    const why = `policy worker ${t.id} exited (code ${code}${t.lastError ? `: ${t.lastError.message}` : ''})`;
+    this.#fail(t, new PolicyWorkerExit(why));
+    // A load in progress completes on the replacement, which loads the registry from scratch.
+    for (const w of t.loading.values()) w.resolve();
+    t.loading.clear();
+    if (this.#closed) return;
+    this.#log?.error({ threadId: t.id, code, err: t.lastError }, 'policy worker exited; its in-flight decisions are refused and it is replaced');
+    this.#replaced++;
+    // Workers dying one after another (a broken environment) are replaced once a second, not in a loop.
+    const delay = performance.now() - this.#lastReplacedAt < 1000 ? 1000 : 0;
+    this.#lastReplacedAt = performance.now();
+    if (delay === 0) this.#spawn();
+    else setTimeout(() => { if (!this.#closed) this.#spawn(); }, delay).unref();
+  }
+
+  #fail(t: Thread, err: Error): void {
+    for (const p of t.pending.values()) p.reject(err);
+    t.pending.clear();
+  }
+}

@@ -1,0 +1,39 @@
+// One policy worker thread (pool.ts): holds loaded policies by key (engine id and load sequence)
+// and evaluates entrypoints on them. It decides nothing on its own: a missing policy or an
+// evaluation error is answered as an error, which the engine turns into a deny.
+import { parentPort } from 'node:worker_threads';
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+const port = parentPort;
+if (!port) throw new Error('pkg/policy/pool/worker.ts runs only as a worker thread');
+const policies = new Map<string, LoadedPolicy>();
+const send = (m: FromWorker) => port.postMessage(m);
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'load':
+      void loadPolicy(m.module).then((policy) => {
+        policy.setData(m.data as object);
+        policies.set(m.key, policy);
+        send({ t: 'loaded', key: m.key });
+      }, (err: unknown) => send({ t: 'loadFailed', key: m.key, message: err instanceof Error ? err.message : String(err) }));
+      return;
+    case 'drop':
+      policies.delete(m.key);
+      return;
+    case 'eval': {
+      const policy = policies.get(m.key);
+      if (!policy) {
+        send({ t: 'result', id: m.id, error: `policy ${m.key} is not loaded in this worker` });
+        return;
+      }
+      try {
+        const resultSet = policy.evaluate(m.input, m.entrypoint) as Array<{ result?: unknown }> | undefined;
+        send({ t: 'result', id: m.id, result: resultSet?.[0]?.result });
+      } catch (err) {
+        send({ t: 'result', id: m.id, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+});
