@@ -7,15 +7,20 @@
 import { pino } from 'pino';
 import { okResponse, startExtAuthzServer } from '../../authorizer/src/extauthz/index.ts';
 import { compileFixture, loadFixtureRouter } from '../../test/support/extauthz.ts';
-import { Gate } from '../../authorizer/src/gate/index.ts';
+import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { anyNameCatalog } from '../../test/support/any-name-catalog.ts';
+import { defaultWorkerCount, PolicyWorkerPool } from '../../pkg/policy/pool/index.ts';
 import { benchCaller } from './workload.ts';
 
 const mode = process.argv[2];
 if (mode !== 'empty' && mode !== 'decide' && mode !== 'jwt') throw new Error(`usage: server.ts empty|decide|jwt (got ${mode})`);
 const log = pino({ level: 'warn' });
 const identity = mode === 'jwt' ? (JSON.parse(process.env.TOOLGATE_BENCH_ISSUER ?? '{}') as Record<string, string>) : undefined;
-const router = await loadFixtureRouter(compileFixture(identity));
+// Decisions spread over worker threads as the shipped binary does (AUTHORIZER_WORKERS, default the
+// cores this process may use — 1 under `taskset -c 0`, so the 1-core row stays in-process).
+const workers = Number(process.env.AUTHORIZER_WORKERS ?? defaultWorkerCount());
+const pool = workers > 1 ? new PolicyWorkerPool({ size: workers, log }) : undefined;
+const router = await loadFixtureRouter(compileFixture(identity), 'rev-1', new PolicyRouter(pool ? { pool } : {}));
 // jwt: the gate's own authentication (the policy's identity); otherwise a fixed caller. The gate
 // decides only tools a catalog lists: without one every call is refused as "catalog unavailable"
 // (which is what this bench measured before the catalog was passed). No upstream runs here, so
@@ -25,5 +30,5 @@ const server = await startExtAuthzServer({
   port: 0, host: '127.0.0.1', log, gate,
   ...(mode === 'empty' ? { handler: async () => okResponse(undefined, undefined) } : {}),
 });
-process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
-process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+process.stdout.write(`${JSON.stringify({ port: server.port, workers: pool ? workers : 0 })}\n`);
+process.once('SIGTERM', () => void server.close().then(() => pool?.close()).then(() => process.exit(0)));
