@@ -214,7 +214,7 @@ function templated(obj: Record<string, unknown>): string {
       }
     }
     if (prefix === '__AUTHORIZER_') {
-      const volumes = (spec.template.spec as { volumes: Array<{ name: string; emptyDir?: Record<string, unknown> }> }).volumes;
+      const volumes = (spec.template.spec as unknown as { volumes: Array<{ name: string; emptyDir?: Record<string, unknown> }> }).volumes;
       const i = volumes.findIndex((v) => v.name === 'audit');
       if (i < 0 || !volumes[i]!.emptyDir) throw new Error('config/authorizer/authorizer.yaml: the chart expects an emptyDir volume named audit (the trail\'s default)');
       auditEmptyDir = volumes[i]!.emptyDir!;
