@@ -274,7 +274,8 @@ describe.skipIf(why !== undefined)('toolgate on a real node: image → helm inst
       const v = await verifyWithPlugin(auditVol, f);
       expect(v.code, `${f}: ${v.result.summary} ${v.stderr}`).toBe(0);
       expect(v.result).toMatchObject({ ok: true, signaturesChecked: true });
-      expect(v.result.summary).toMatch(/^intact to checkpoint \d+/);
+      // The other pod's chain is intact but may not be sealed yet (checkpoints every minute).
+      if (f === file) expect(v.result.summary).toMatch(/^intact to checkpoint \d+/);
       records += v.result.records!;
     }
     const sealed = await verifyWithPlugin(auditVol, file);
