@@ -13,7 +13,6 @@ import type { ApprovalRequest } from '../api/v1alpha1/index.ts';
 import { auditVolume, trails, verifyWithPlugin } from '../test/cluster/cluster-audit.ts';
 import { clusterApprover, type ClusterApprover } from '../test/cluster/cluster-approvals.ts';
 import { Cluster, clusterEnv, must, readyPods, root, run, waitFor, type PodList } from '../test/cluster/cluster-support.ts';
-import { auditRows, formatAuditTable } from './demo/audit-table.ts';
 import { agentScopes, approverGroups, businessPolicy, runBusinessStory } from './demo/business-story.ts';
 
 const begun = performance.now();
@@ -166,19 +165,20 @@ try {
   console.log(`what reached the server (its log): ${reached.join(', ')}`);
   await as(people.marketing, ['mcp', 'approvals', '-n', ns, '--all']);
 
-  step(`what happened, from the authorizers' hash-chained trails on claim ${audit.claim} (verified with kubectl mcp audit verify --key)`);
-  for (const [file, text] of await trails(audit)) {
-    const rows = auditRows(text);
+  step(`what happened, from the authorizers' hash-chained trails on claim ${audit.claim}, as an auditor reads them (kubectl mcp audit verify|show --key)`);
+  for (const file of (await trails(audit)).keys()) {
     const v = await verifyWithPlugin(audit, file);
     console.log(`\n${file}: ${v.result.ok ? 'ok' : 'BROKEN'}: ${v.result.summary}${v.result.records !== undefined ? `; ${v.result.records} records` : ''}`);
-    if (rows.length > 0) console.log(formatAuditTable(rows));
+    // The Service kept the agent on one pod (ClientIP affinity): the other trail holds only its opening.
+    if (v.result.records) await as(people.marketing, ['mcp', 'audit', 'show', join(audit.dir, file), '--key', audit.publicKey]);
   }
 
-  step(`done in ${elapsed()}. Keep exploring (DEMO_KEEP=1 make demo-cluster keeps the node running):`);
+  const keep = process.env.DEMO_KEEP === '1';
+  step(`done in ${elapsed()}. Keep exploring${keep ? '' : ' (DEMO_KEEP=1 make demo-cluster keeps the node, the people and the trails)'}:`);
   console.log([
     `  sudo ip netns exec ${env.netns} kubectl --kubeconfig ${env.kubeconfig} get pods -A`,
-    `  ... kubectl mcp approvals -n ${ns} --all                 # every request and who decided it`,
-    `  ... kubectl mcp audit show ${audit.dir}/toolgate-authorizer-0.jsonl --key ${audit.publicKey}`,
+    `  sudo ip netns exec ${env.netns} env KUBECONFIG=${keep ? join(dir, 'mia.kubeconfig') : '<mia.kubeconfig>'} kubectl mcp approvals -n ${ns} --all`,
+    `  kubectl mcp audit show ${keep ? audit.dir : '<the claim\'s directory>'}/toolgate-authorizer-0.jsonl --key ${keep ? audit.publicKey : '<public key>'}`,
     '  make cluster-down                                        # when done',
   ].join('\n'));
 } catch (err) {
