@@ -4,6 +4,9 @@
 // authorizer's Service: one call allowed, one refused by policy, one held until `kubectl mcp
 // approve` — also across a kill of the authorizer pod holding it and of the operator leader —,
 // a `helm upgrade` that rolls every pod under steady load, and what `helm uninstall` leaves.
+// The audit trails go to a ReadWriteMany claim on a directory of this machine, sealed with a
+// signing key from a Secret: records written before a pod kill are still there afterwards, and
+// every chain verifies with `kubectl mcp audit verify --key` (docs/compliance.md A14).
 // Prints the figures the issue asks for (time to a Ready node, helm install → Ready pods, image
 // size, approval and pod-kill outcomes, failed decisions during the upgrade).
 import { randomUUID } from 'node:crypto';
