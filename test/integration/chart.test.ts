@@ -239,3 +239,27 @@ describe('one release per cluster', () => {
     expect(r.stderr).toContain('toolgate is already installed in this cluster without Helm');
   });
 });
+
+describe('the leader Lease on upgrade from a chart that did not render it', () => {
+  const lease = () => ({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace: ns, name: 'toolgate-operator' });
+  const leases = (release: string) => {
+    const r = helm('template', release, 'charts/toolgate', '--namespace', ns, '--kube-version', kubeVersion, '--dry-run=server', '--kubeconfig', env.adminKubeconfig);
+    if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+    return objects(r.stdout).filter((o) => o.kind === 'Lease').map((o) => o.metadata.name);
+  };
+  const make = (annotations: Record<string, string>) => admin.apply(lease(), {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'toolgate-operator', namespace: ns, annotations }, spec: { holderIdentity: 'toolgate-operator-abc' },
+  }, 'chart-test');
+
+  afterAll(async () => {
+    await admin.delete(lease()).catch(() => undefined);
+  });
+
+  it('renders it when none exists or the release owns it, and leaves an operator-made one to the operator (Helm could not adopt it)', async () => {
+    expect(leases('first')).toEqual(['toolgate-operator']);
+    await make({});
+    expect(leases('first')).toEqual([]);
+    await make({ 'meta.helm.sh/release-name': 'first', 'meta.helm.sh/release-namespace': ns });
+    expect(leases('first')).toEqual(['toolgate-operator']);
+  });
+});
