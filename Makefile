@@ -242,6 +242,10 @@ demo: ## The governance guide's business-automation story on a local control pla
 	@$(MAKE) -s $(DEMO_TOOLS) $(POLICY_WASM)
 	@node hack/demo.ts
 
+.PHONY: demo-cluster
+demo-cluster: cluster-tools image build/bin/kubectl-mcp ## The same story on a real node through helm install, then the node stopped (root only; hack/demo-cluster.sh).
+	@CLUSTER_IMAGES=$(CURDIR)/$(IMAGE_ARCHIVE) hack/demo-cluster.sh
+
 .PHONY: clean
 clean: ## Remove build output (the tool cache is kept).
 	@rm -rf build coverage

@@ -12,6 +12,8 @@ const resources = closed({
   claims: Type.Optional(Type.Array(Type.Object({ name: Type.String() }))),
 }, 'Container resources (requests, limits), as in a Pod spec.');
 const dnsLabel = Type.String({ pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', description: 'A namespace name (DNS label).' });
+/** A Secret or claim name, or empty for none. */
+const optionalName = '^([a-z0-9]([-.a-z0-9]*[a-z0-9])?)?$';
 const k8sObject = (description: string) => Type.Object({}, { additionalProperties: true, description });
 
 export const valuesSchema: TSchema = Type.Object({
@@ -37,6 +39,20 @@ export const valuesSchema: TSchema = Type.Object({
       delaySeconds: Type.Integer({ minimum: 0, maximum: 600, description: 'After SIGTERM: unready but still serving for this long (readiness propagation).' }),
       drainSeconds: Type.Integer({ minimum: 0, maximum: 3000, description: 'Then: no new connections; calls in flight (held ones included) get this long.' }),
     }, 'Graceful shutdown; terminationGracePeriodSeconds is the sum plus 5 s.'),
+    audit: closed({
+      signingKey: closed({
+        secretName: Type.String({ pattern: optionalName, description: 'Existing Secret holding the checkpoint signing key (PKCS#8 PEM, EC P-256 or Ed25519): AUDIT_SIGNING_KEY_FILE. Empty: the chain is not sealed.' }),
+        key: Type.String({ minLength: 1, description: 'The Secret key holding the PEM.' }),
+      }, 'Signed checkpoints of each pod\'s chain.'),
+      digestKey: closed({
+        secretName: Type.String({ pattern: optionalName, description: 'Existing Secret holding the arguments-HMAC key (at least 16 bytes, the same for every pod): AUDIT_DIGEST_KEY_FILE. Empty: digests correlate within one process only.' }),
+        key: Type.String({ minLength: 1, description: 'The Secret key holding the key bytes.' }),
+      }, 'Argument digests that correlate identical calls across pods and restarts.'),
+      persistence: closed({
+        enabled: Type.Boolean({ description: 'Write the trails to existingClaim instead of an emptyDir (gone with the pod).' }),
+        existingClaim: Type.String({ pattern: optionalName, description: 'A PersistentVolumeClaim (ReadWriteMany) in the release namespace, made and retained outside the release; each pod writes <pod name>.jsonl in it.' }),
+      }, 'Where the trails are kept.'),
+    }, 'The audit trail (one hash-chained file per pod, AUDIT_FILE).'),
   }, 'The authorizer StatefulSet.'),
   governedNamespaces: Type.Array(dnsLabel, { uniqueItems: true, description: 'More namespaces whose ApprovalRequests toolgate handles, beyond those of authorizer.policies.' }),
   bundleTls: closed({

@@ -55,7 +55,66 @@ const webhookEnv = (indent: string) => [
   '{{- end }}',
 ].join('\n');
 
-function expandBlocks(text: string): string {
+// The authorizer's audit evidence (values authorizer.audit): the checkpoint signing key and the
+// argument-digest key from existing Secrets, and the trail's volume — an emptyDir by default, an
+// existing (ReadWriteMany) claim with persistence on. Secrets are mounted by name, never rendered.
+const auditEnv = (indent: string) => [
+  '{{- with $.Values.authorizer.audit }}',
+  '{{- if .signingKey.secretName }}',
+  `${indent}- name: AUDIT_SIGNING_KEY_FILE`,
+  `${indent}  value: /etc/toolgate/audit-signing/key.pem`,
+  '{{- end }}',
+  '{{- if .digestKey.secretName }}',
+  `${indent}- name: AUDIT_DIGEST_KEY_FILE`,
+  `${indent}  value: /etc/toolgate/audit-digest/key`,
+  '{{- end }}',
+  '{{- end }}',
+].join('\n');
+const auditMounts = (indent: string) => [
+  `${indent}- name: audit`,
+  `${indent}  mountPath: /var/lib/toolgate/audit`,
+  '{{- if $.Values.authorizer.audit.signingKey.secretName }}',
+  `${indent}- name: audit-signing`,
+  `${indent}  mountPath: /etc/toolgate/audit-signing`,
+  `${indent}  readOnly: true`,
+  '{{- end }}',
+  '{{- if $.Values.authorizer.audit.digestKey.secretName }}',
+  `${indent}- name: audit-digest`,
+  `${indent}  mountPath: /etc/toolgate/audit-digest`,
+  `${indent}  readOnly: true`,
+  '{{- end }}',
+].join('\n');
+const secretVolume = (indent: string, name: string, value: string, path: string) => [
+  `{{- with $.Values.authorizer.audit.${value} }}`,
+  '{{- if .secretName }}',
+  `${indent}- name: ${name}`,
+  `${indent}  secret:`,
+  `${indent}    secretName: {{ .secretName | quote }}`,
+  // 0440, readable by the pod's group (fsGroup) only. Decimal: YAML 1.1 (Helm) and 1.2 read 0440 differently.
+  `${indent}    defaultMode: 288`,
+  `${indent}    items:`,
+  `${indent}      - key: {{ .key | quote }}`,
+  `${indent}        path: ${path}`,
+  '{{- end }}',
+  '{{- end }}',
+];
+const auditVolumes = (indent: string, emptyDir: Record<string, unknown>) => [
+  '{{- with $.Values.authorizer.audit.persistence }}',
+  '{{- if .enabled }}',
+  `${indent}- name: audit`,
+  `${indent}  persistentVolumeClaim:`,
+  `${indent}    claimName: {{ required "authorizer.audit.persistence.existingClaim: name the PersistentVolumeClaim (ReadWriteMany) the audit trails go to" .existingClaim | quote }}`,
+  '{{- else }}',
+  `${indent}- name: audit`,
+  `${indent}  emptyDir:`,
+  ...Object.entries(emptyDir).map(([k, v]) => `${indent}    ${k}: ${String(v)}`),
+  '{{- end }}',
+  '{{- end }}',
+  ...secretVolume(indent, 'audit-signing', 'signingKey', 'key.pem'),
+  ...secretVolume(indent, 'audit-digest', 'digestKey', 'key'),
+].join('\n');
+
+function expandBlocks(text: string, auditEmptyDir: Record<string, unknown> = {}): string {
   for (const [marker, b] of Object.entries(blocks)) {
     text = text.replace(new RegExp(`^(\\s*)(- )?([A-Za-z]+: )?${marker}$`, 'gm'), (_m, indent: string, dash = '', key = '') => {
       if (b.item) return `{{- toYaml ${b.expr} | nindent ${indent.length} }}`;
@@ -66,6 +125,9 @@ function expandBlocks(text: string): string {
   }
   // Extra ServiceMonitor labels join config/'s.
   text = text.replace(/^(\s*)__SM_LABELS__: extra$/m, (_m, indent: string) => `${indent}{{- with $.Values.serviceMonitor.labels }}\n${indent}{{- toYaml . | nindent ${indent.length} }}\n${indent}{{- end }}`);
+  text = text.replace(/^(\s*)- name: __AUDIT_ENV__$/m, (_m, indent: string) => auditEnv(indent));
+  text = text.replace(/^(\s*)- name: __AUDIT_MOUNTS__$/m, (_m, indent: string) => auditMounts(indent));
+  text = text.replace(/^(\s*)- name: __AUDIT_VOLUMES__$/m, (_m, indent: string) => auditVolumes(indent, auditEmptyDir));
   return text.replace(/^(\s*)- name: __WEBHOOK_ENV__$/m, (_m, indent: string) => webhookEnv(indent));
 }
 
@@ -83,6 +145,16 @@ const helpers = `${header.replace('#', '{{/*').trimEnd()} */}}
 {{- range .Values.authorizer.policies }}{{ $namespaces = append $namespaces (first (splitList "/" .)) }}{{ end -}}
 {{- range .Values.governedNamespaces }}{{ $namespaces = append $namespaces . }}{{ end -}}
 {{- toJson (uniq $namespaces) -}}
+{{- end -}}
+
+{{- /* The leader Lease is the release's unless an operator made it before the chart rendered it
+(an installation of an older chart): Helm cannot adopt an object it does not own, so that one is
+left to the operator as before rather than failing the upgrade. */ -}}
+{{- define "toolgate.ownsLeaderLease" -}}
+{{- $lease := lookup "coordination.k8s.io/v1" "Lease" .Release.Namespace "toolgate-operator" -}}
+{{- if not $lease -}}true
+{{- else if eq (index ($lease.metadata.annotations | default dict) "meta.helm.sh/release-name" | default "") .Release.Name -}}true
+{{- end -}}
 {{- end -}}
 
 {{- define "toolgate.authorizerLeases" -}}
@@ -115,6 +187,7 @@ function templated(obj: Record<string, unknown>): string {
     return v;
   };
   const o = walk(obj) as Record<string, unknown>;
+  let auditEmptyDir: Record<string, unknown> | undefined;
   if (o.kind === 'NetworkPolicy' && (o.metadata as { name: string }).name === 'toolgate-authorizer') {
     // config/ allows the labelled client namespaces and any upstream; the install chooses both.
     const spec = o.spec as { ingress: Array<{ from?: unknown }>; egress: unknown[] };
@@ -146,9 +219,21 @@ function templated(obj: Record<string, unknown>): string {
       }
       // The operator posts approval notifications only when the install has a webhook Secret.
       if (prefix === '__') (c.env as unknown[]).push({ name: '__WEBHOOK_ENV__' });
+      if (prefix === '__AUTHORIZER_') {
+        (c.env as unknown[]).push({ name: '__AUDIT_ENV__' });
+        const mounts = c.volumeMounts as Array<{ name: string }>;
+        mounts.splice(mounts.findIndex((m) => m.name === 'audit'), 1, { name: '__AUDIT_MOUNTS__' });
+      }
+    }
+    if (prefix === '__AUTHORIZER_') {
+      const volumes = (spec.template.spec as unknown as { volumes: Array<{ name: string; emptyDir?: Record<string, unknown> }> }).volumes;
+      const i = volumes.findIndex((v) => v.name === 'audit');
+      if (i < 0 || !volumes[i]!.emptyDir) throw new Error('config/authorizer/authorizer.yaml: the chart expects an emptyDir volume named audit (the trail\'s default)');
+      auditEmptyDir = volumes[i]!.emptyDir!;
+      volumes.splice(i, 1, { name: '__AUDIT_VOLUMES__' });
     }
   }
-  let text = expandBlocks(stringify(o, { lineWidth: 0 }));
+  let text = expandBlocks(stringify(o, { lineWidth: 0 }), auditEmptyDir);
   text = text.replace(/resources: (__(?:AUTHORIZER_)?RESOURCES__)/, 'resources:\n            $1');
   // Longest first: __GOVERNED_NAMESPACES__ before __GOVERNED_NAMESPACE__.
   for (const [k, v] of Object.entries(placeholders).sort(([a], [b]) => b.length - a.length)) text = text.split(k).join(v);
@@ -163,6 +248,7 @@ const conditional: Record<string, string> = {
   'config/networkpolicy/operator.yaml': '$.Values.networkPolicy.enabled',
   'config/networkpolicy/authorizer.yaml': '$.Values.networkPolicy.enabled',
   'config/prometheus/monitor.yaml': '$.Values.serviceMonitor.enabled',
+  'config/manager/leader_lease.yaml': 'include "toolgate.ownsLeaderLease" $',
 };
 
 /** Output file names for sources whose base name is taken. */
@@ -223,7 +309,7 @@ export function renderChart(): Map<string, string> {
     'config/authorizer/authorizer_service_account.yaml', 'config/authorizer/authorizer_role.yaml', 'config/authorizer/authorizer_cluster_role.yaml',
     'config/authorizer/authorizer_governed_namespace_role.yaml', 'config/authorizer/authorizer.yaml',
     'config/admission/admission_policy.yaml', 'config/admission/admission_binding.yaml', 'config/admission/tool_pin_admission.yaml', 'config/certmanager/certificate.yaml',
-    'config/manager/pdb.yaml', 'config/authorizer/pdb.yaml', 'config/networkpolicy/operator.yaml', 'config/networkpolicy/authorizer.yaml',
+    'config/manager/pdb.yaml', 'config/manager/leader_lease.yaml', 'config/authorizer/pdb.yaml', 'config/networkpolicy/operator.yaml', 'config/networkpolicy/authorizer.yaml',
     'config/prometheus/monitor.yaml'];
   for (const src of sources) {
     // The namespace belongs to the release (helm install --create-namespace), not the chart.

@@ -4,6 +4,9 @@
 // authorizer's Service: one call allowed, one refused by policy, one held until `kubectl mcp
 // approve` — also across a kill of the authorizer pod holding it and of the operator leader —,
 // a `helm upgrade` that rolls every pod under steady load, and what `helm uninstall` leaves.
+// The audit trails go to a ReadWriteMany claim on a directory of this machine, sealed with a
+// signing key from a Secret: records written before a pod kill are still there afterwards, and
+// every chain verifies with `kubectl mcp audit verify --key` (docs/compliance.md A14).
 // Prints the figures the issue asks for (time to a Ready node, helm install → Ready pods, image
 // size, approval and pod-kill outcomes, failed decisions during the upgrade).
 import { randomUUID } from 'node:crypto';
@@ -14,6 +17,7 @@ import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../authorizer/src/gate/jsonrpc.ts';
 import { approvalFor, approve, clusterApprover, holderOf, phaseIs, publishedCount, type ClusterApprover } from './cluster-approvals.ts';
+import { auditVolume, linesOf, trails, verifyWithPlugin, type AuditVolume } from './cluster-audit.ts';
 import { Cluster, cannotRun, clusterEnv, must, readyPods, root, run, waitFor, type PodList } from './cluster-support.ts';
 
 const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -34,6 +38,7 @@ let cluster: Cluster;
 let dir: string;
 let signingKey: CryptoKey;
 let ann: ClusterApprover;
+let auditVol: AuditVolume;
 
 /** The bundle service's TLS Secret made by hand with a new CA, as config/manager/README.md tells users. */
 async function bundleTlsSecret(): Promise<void> {
@@ -165,10 +170,11 @@ describe.skipIf(why !== undefined)('toolgate on a real node: image → helm inst
 
     await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } }]);
     await bundleTlsSecret();
+    auditVol = await auditVolume(cluster, dir, ns);
     await notesServer(jwks);
 
     const helmStarted = performance.now();
-    await cluster.helm(['install', 'toolgate', join(root, 'charts/toolgate'), '-n', ns, '--set', `authorizer.policies={${policyKey}}`, '--set', `image.tag=${version}`], { timeoutMs: 180_000 });
+    await cluster.helm(['install', 'toolgate', join(root, 'charts/toolgate'), '-n', ns, '--set', `authorizer.policies={${policyKey}}`, '--set', `image.tag=${version}`, ...auditVol.helmSet], { timeoutMs: 180_000 });
     // The CRDs come with the chart: the profile and policy go in once they are served.
     await waitFor('the toolgate CRDs established', async () => (await cluster.kubectl(['wait', '--for=condition=Established', 'crd/mcpsecuritypolicies.toolgate.io', 'crd/mcpprofiles.toolgate.io', '--timeout=5s'])) || undefined, 60_000);
     await cluster.apply([notesProfile, policy]);
@@ -226,6 +232,58 @@ describe.skipIf(why !== undefined)('toolgate on a real node: image → helm inst
     expect(logs).not.toContain('"msg":"deleted"');
     const again = await agent([{ name: 'read_note', arguments: { name: 'welcome' } }]);
     expect(again.outcomes[0]!.result!.content[0]!.text).toBe('toolgate runs on a real node');
+  });
+
+  it('audit records survive an authorizer pod kill: on the claim, every record written before kubectl delete pod is still there and every chain verifies to its signed checkpoints', async () => {
+    const decisionsFor = (text: string, marker: string) => linesOf(text).filter((l) => l.type === 'decision' && l.arguments?.name === marker);
+    const before = await agent([{ name: 'read_note', arguments: { name: 'audit-before-kill' } }, { name: 'delete_note', arguments: { name: 'audit-before-kill' } }]);
+    expect(before.outcomes.map((o) => o.ok)).toEqual([true, false]);
+    // The gate lets a call through only once its decision is on disk: no waiting needed here.
+    const snapshot = await trails(auditVol);
+    const writers = [...snapshot].filter(([, text]) => decisionsFor(text, 'audit-before-kill').length > 0);
+    expect(writers.map(([f]) => f), `files holding the calls before the kill: ${[...snapshot.keys()].join(', ')}`).toHaveLength(1);
+    const [file, written] = writers[0]!;
+    expect(decisionsFor(written, 'audit-before-kill').map((l) => [l.tool, l.action, l.rule])).toEqual([['read_note', 'allow', 'read-only'], ['delete_note', 'deny', 'no-deleting-notes']]);
+    const pod = file.replace(/\.jsonl$/, '');
+    const old = await cluster.getJson<{ metadata: { uid: string } }>(['get', 'pod', pod, '-n', ns]);
+
+    await cluster.kubectl(['delete', 'pod', pod, '-n', ns, '--wait=false']);
+    await waitFor(`a new ${pod} Ready`, async () => {
+      const p = (await podsOf('authorizer')).items.find((x) => x.metadata.name === pod) as { metadata: { uid?: string } } | undefined;
+      return p && p.metadata.uid !== old.metadata.uid && readyPods(await podsOf('authorizer')).length === 2 ? true : undefined;
+    }, 240_000);
+    const after = await waitFor('decisions after the kill', async () => {
+      const r = await agent([{ name: 'read_note', arguments: { name: 'audit-after-kill' } }, { name: 'delete_note', arguments: { name: 'audit-after-kill' } }]);
+      return r.outcomes[0]?.ok ? r : undefined;
+    }, 60_000);
+    expect(after.outcomes.map((o) => o.ok)).toEqual([true, false]);
+
+    const now = await trails(auditVol);
+    // Nothing written before the kill was lost or rewritten: the old text is a prefix of the file.
+    expect(now.get(file)!.startsWith(written), `${file} no longer starts with what it held before the kill`).toBe(true);
+    // The killed pod sealed its records on the way out (SIGTERM: drain, then a signed checkpoint
+    // on close), before its replacement (same name, same file) chained on.
+    const tail = linesOf(now.get(file)!.slice(written.length));
+    const lastBefore = linesOf(written).at(-1)!;
+    const firstAfter = tail.findIndex((l) => l.type === 'decision' && l.arguments?.name === 'audit-after-kill');
+    const seal = tail.findIndex((l) => l.type === 'checkpoint');
+    expect(seal, `no checkpoint after seq ${lastBefore.seq} in ${file}: ${JSON.stringify(tail.map((l) => [l.seq, l.type]))}`).toBeGreaterThanOrEqual(0);
+    if (firstAfter >= 0) expect(seal).toBeLessThan(firstAfter);
+    // The calls after the kill are recorded too, in whichever pod's file the Service chose.
+    const afterFiles = [...now].filter(([, text]) => decisionsFor(text, 'audit-after-kill').length >= 2).map(([f]) => f);
+    expect(afterFiles).toHaveLength(1);
+    let records = 0;
+    for (const f of now.keys()) {
+      const v = await verifyWithPlugin(auditVol, f);
+      expect(v.code, `${f}: ${v.result.summary} ${v.stderr}`).toBe(0);
+      expect(v.result).toMatchObject({ ok: true, signaturesChecked: true });
+      // The other pod's chain is intact but may not be sealed yet (checkpoints every minute).
+      if (f === file) expect(v.result.summary).toMatch(/^intact to checkpoint \d+/);
+      records += v.result.records!;
+    }
+    const sealed = await verifyWithPlugin(auditVol, file);
+    expect(sealed.result.checkpoint!.seq).toBeGreaterThanOrEqual(lastBefore.seq);
+    figures['audit trails across the authorizer pod kill'] = `${pod} deleted; ${[...now.keys()].join(', ')} on the claim, ${records} records, every chain intact (${sealed.result.summary})`;
   });
 
   it('kubectl delete pod of an authorizer: the other replica decides meanwhile, and the StatefulSet brings it back Ready', async () => {
@@ -370,12 +428,37 @@ describe.skipIf(why !== undefined)('toolgate on a real node: image → helm inst
       ...['approvalarguments', 'approvalrequests', 'mcpprofiles', 'mcpsecuritypolicies', 'mcpsessiontaints', 'mcptoolpins']
         .map((k) => `customresourcedefinition.apiextensions.k8s.io/${k}.toolgate.io`),
       `${ns}: configmap/toolgate-bundle-signing-public`,
-      `${ns}: lease.coordination.k8s.io/toolgate-operator`,
+      `${ns}: secret/toolgate-audit-digest`,
+      `${ns}: secret/toolgate-audit-signing`,
       `${ns}: secret/toolgate-bundle-signing`,
       `${ns}: secret/toolgate-bundles-tls`,
     ]);
+    // The leader Lease is the release's (charts/toolgate/templates/leader_lease.yaml): gone, not
+    // left naming the last leader, whose own release loses the race against its RBAC's deletion.
+    expect(namespaced.filter((n) => n.startsWith('lease.'))).toEqual([]);
+    // The audit claim is the installer's, and so is what is on it.
+    expect(await cluster.kubectl(['get', 'pvc', auditVol.claim, '-n', ns, '-o', 'name'])).toContain(`persistentvolumeclaim/${auditVol.claim}`);
     // The three held calls of the tests above: their approval history outlives the release.
     expect(requests).toHaveLength(3);
     expect(await cluster.kubectl(['get', 'namespace', ns, '-o', 'name'])).toContain(`namespace/${ns}`);
+  });
+
+  it('after every pod kill, roll and the uninstall of this run, each authorizer pod\'s trail on the claim verifies, sealed by its last stop', async () => {
+    const now = await trails(auditVol);
+    expect([...now.keys()]).toEqual(['toolgate-authorizer-0.jsonl', 'toolgate-authorizer-1.jsonl']);
+    const summaries: string[] = [];
+    for (const f of now.keys()) {
+      const v = await verifyWithPlugin(auditVol, f);
+      summaries.push(`${f}: ${v.result.summary}`);
+      // A hard kill (the 1 s grace period above) may leave records unsealed or, cut mid-write, a
+      // broken last line: verify reports either, and the test shows which.
+      expect(v.code, `${f}: ${v.result.summary}`).toBe(0);
+      expect(v.result.signaturesChecked).toBe(true);
+      // helm uninstall stopped every pod with SIGTERM: each sealed its chain on close.
+      expect(v.result.unsealed, `${f}: ${v.result.summary}`).toBe(0);
+      // Each file is one chain, however many pods of that name wrote it.
+      expect(linesOf(now.get(f)!).filter((l) => l.type === 'open')).toHaveLength(1);
+    }
+    figures['audit trails after the run'] = summaries.join('; ');
   });
 });

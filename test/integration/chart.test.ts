@@ -34,7 +34,9 @@ const get = (o: unknown, path: string): unknown => path.split('.').reduce<unknow
 }, o);
 const envOf = (pod: unknown) => Object.fromEntries((get(pod, 'containers.0.env') as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
 const objects = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
-const everythingOn = ['--set', 'namespace.create=true', '--set', 'approvals.webhook.enabled=true', '--set', 'bundleTls.certManager.enabled=true'];
+const auditOn = ['--set', 'authorizer.audit.persistence.enabled=true', '--set', 'authorizer.audit.persistence.existingClaim=toolgate-audit',
+  '--set', 'authorizer.audit.signingKey.secretName=toolgate-audit-signing', '--set', 'authorizer.audit.digestKey.secretName=toolgate-audit-digest'];
+const everythingOn = ['--set', 'namespace.create=true', '--set', 'approvals.webhook.enabled=true', '--set', 'bundleTls.certManager.enabled=true', ...auditOn];
 
 let ns: string;
 let schemaDir: string;
@@ -68,6 +70,8 @@ describe('chart checks', () => {
     [['--set', 'authorizer.policies[0]=no-namespace'], "at '/authorizer/policies/0': 'no-namespace' does not match pattern"],
     [['--set-json', 'networkPolicy.clients=[]'], "at '/networkPolicy/clients': minItems: got 0, want 1"],
     [['--set', 'authorizer.shutdown.drainSeconds=-1'], "at '/authorizer/shutdown/drainSeconds': minimum: got -1, want 0"],
+    [['--set', 'authorizer.audit.signingKey.secretName=Audit_Key'], "at '/authorizer/audit/signingKey/secretName': 'Audit_Key' does not match pattern"],
+    [['--set', 'authorizer.audit.persistence.claim=x'], "at '/authorizer/audit/persistence': additional properties 'claim' not allowed"],
   ])('values %j are refused: %s', (set, message) => {
     const r = helm('template', 'toolgate', 'charts/toolgate', '--kube-version', kubeVersion, ...set);
     expect(r.status).not.toBe(0);
@@ -77,7 +81,7 @@ describe('chart checks', () => {
 
   it('kubeconform -strict accepts the rendering (schemas from the live API server)', () => {
     // cert-manager's and the Prometheus Operator's kinds have no schema here.
-    const rendered = template(ns, '--set', 'namespace.create=true', '--set', 'approvals.webhook.enabled=true');
+    const rendered = template(ns, '--set', 'namespace.create=true', '--set', 'approvals.webhook.enabled=true', ...auditOn);
     const r = run('kubeconform', ['-strict', '-summary', '-schema-location', join(schemaDir, '{{.ResourceKind}}{{.KindSuffix}}.json'), '-'], rendered);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Summary: (\d+) resources found parsing stdin - Valid: \1, Invalid: 0, Errors: 0, Skipped: 0/);
@@ -89,7 +93,7 @@ describe('chart checks', () => {
   });
 
   it('the API server accepts every object in a server-side dry run (optional parts on; ServiceMonitor and Certificate aside: no CRDs for them here)', () => {
-    const rendered = template(ns, '--set', 'namespace.create=true', '--set', 'approvals.webhook.enabled=true');
+    const rendered = template(ns, '--set', 'namespace.create=true', '--set', 'approvals.webhook.enabled=true', ...auditOn);
     const out = execFileSync(join(binDir(), 'kubectl'), ['--kubeconfig', env.adminKubeconfig, 'apply', '--server-side', '--dry-run=server', '--force-conflicts', '--field-manager=chart-test', '-f', '-'], { cwd: root, encoding: 'utf8', input: rendered, stdio: ['pipe', 'pipe', 'pipe'] });
     const applied = out.split('\n').filter((l) => l.endsWith('serverside-applied (server dry run)'));
     expect(applied).toHaveLength(objects(rendered).length);
@@ -151,6 +155,47 @@ describe('chart completeness', () => {
     ]));
   });
 
+  it('audit evidence: off by default an emptyDir and no keys; on, the existing claim and both key Secrets mounted read-only, each file named once', () => {
+    const pod = (set: string[]) => get(objects(template('toolgate-system', ...set)).find((o) => o.kind === 'StatefulSet'), 'spec.template.spec') as Record<string, unknown>;
+    type Volume = { name: string; emptyDir?: unknown; persistentVolumeClaim?: { claimName: string }; secret?: { secretName: string; defaultMode: number; items: Array<{ key: string; path: string }> } };
+    const volumes = (p: unknown) => Object.fromEntries((get(p, 'volumes') as Volume[]).map((v) => [v.name, v]));
+    const mounts = (p: unknown) => Object.fromEntries((get(p, 'containers.0.volumeMounts') as Array<{ name: string; mountPath: string; readOnly?: boolean }>).map((m) => [m.name, m]));
+    const off = pod([]);
+    expect(volumes(off).audit).toEqual({ name: 'audit', emptyDir: { sizeLimit: '1Gi' } });
+    expect(Object.keys(volumes(off))).not.toEqual(expect.arrayContaining(['audit-signing']));
+    expect(Object.keys(envOf(off)).filter((k) => k.startsWith('AUDIT_'))).toEqual(['AUDIT_FILE']);
+    expect(envOf(off).AUDIT_FILE).toBe('/var/lib/toolgate/audit/$(POD_NAME).jsonl');
+
+    const on = pod([...auditOn, '--set', 'authorizer.audit.signingKey.key=ed25519.pem']);
+    const v = volumes(on);
+    expect(v.audit).toEqual({ name: 'audit', persistentVolumeClaim: { claimName: 'toolgate-audit' } });
+    expect(v['audit-signing']!.secret).toEqual({ secretName: 'toolgate-audit-signing', defaultMode: 0o440, items: [{ key: 'ed25519.pem', path: 'key.pem' }] });
+    expect(v['audit-digest']!.secret).toEqual({ secretName: 'toolgate-audit-digest', defaultMode: 0o440, items: [{ key: 'key', path: 'key' }] });
+    const m = mounts(on);
+    expect(m.audit).toEqual({ name: 'audit', mountPath: '/var/lib/toolgate/audit' });
+    expect(m['audit-signing']).toEqual({ name: 'audit-signing', mountPath: '/etc/toolgate/audit-signing', readOnly: true });
+    expect(m['audit-digest']).toEqual({ name: 'audit-digest', mountPath: '/etc/toolgate/audit-digest', readOnly: true });
+    expect(envOf(on)).toMatchObject({ AUDIT_SIGNING_KEY_FILE: '/etc/toolgate/audit-signing/key.pem', AUDIT_DIGEST_KEY_FILE: '/etc/toolgate/audit-digest/key' });
+    // The pod's group owns what the kubelet can chown (a block-backed claim) and reads the keys.
+    expect(get(on, 'securityContext.fsGroup')).toBe(65532);
+    // One key per file, whichever are set: the digest key alone leaves the chain unsealed.
+    const digestOnly = pod(['--set', 'authorizer.audit.digestKey.secretName=d']);
+    expect(envOf(digestOnly).AUDIT_SIGNING_KEY_FILE).toBeUndefined();
+    expect(envOf(digestOnly).AUDIT_DIGEST_KEY_FILE).toBe('/etc/toolgate/audit-digest/key');
+    expect(volumes(digestOnly).audit!.emptyDir).toBeDefined();
+  });
+
+  it('persistence on without a claim is refused naming the value', () => {
+    const r = helm('template', 'toolgate', 'charts/toolgate', '--kube-version', kubeVersion, '--set', 'authorizer.audit.persistence.enabled=true');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('authorizer.audit.persistence.existingClaim: name the PersistentVolumeClaim (ReadWriteMany) the audit trails go to');
+  });
+
+  it('the operator\'s leader Lease is part of the release (so uninstall deletes it), free until an operator takes it', () => {
+    expect(find('Lease', 'toolgate-operator')).toMatchObject({ metadata: { namespace: 'toolgate-system', labels: { 'app.kubernetes.io/component': 'operator' } }, spec: {} });
+    expect(Object.keys(find('Lease', 'toolgate-operator').spec as object)).toEqual([]);
+  });
+
   it('the optional ServiceMonitor and Namespace (with the restricted Pod Security label), off by default', () => {
     expect(find('ServiceMonitor', 'toolgate')).toMatchObject({ metadata: { labels: { 'app.kubernetes.io/name': 'toolgate', release: 'prom' } }, spec: { endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }] } });
     expect(find('Namespace', 'toolgate-system')).toMatchObject({ metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
@@ -198,5 +243,29 @@ describe('one release per cluster', () => {
     const r = install('any', ns);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('toolgate is already installed in this cluster without Helm');
+  });
+});
+
+describe('the leader Lease on upgrade from a chart that did not render it', () => {
+  const lease = () => ({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace: ns, name: 'toolgate-operator' });
+  const leases = (release: string) => {
+    const r = helm('template', release, 'charts/toolgate', '--namespace', ns, '--kube-version', kubeVersion, '--dry-run=server', '--kubeconfig', env.adminKubeconfig);
+    if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+    return objects(r.stdout).filter((o) => o.kind === 'Lease').map((o) => o.metadata.name);
+  };
+  const make = (annotations: Record<string, string>) => admin.apply(lease(), {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'toolgate-operator', namespace: ns, annotations }, spec: { holderIdentity: 'toolgate-operator-abc' },
+  }, 'chart-test');
+
+  afterAll(async () => {
+    await admin.delete(lease()).catch(() => undefined);
+  });
+
+  it('renders it when none exists or the release owns it, and leaves an operator-made one to the operator (Helm could not adopt it)', async () => {
+    expect(leases('first')).toEqual(['toolgate-operator']);
+    await make({});
+    expect(leases('first')).toEqual([]);
+    await make({ 'meta.helm.sh/release-name': 'first', 'meta.helm.sh/release-namespace': ns });
+    expect(leases('first')).toEqual(['toolgate-operator']);
   });
 });

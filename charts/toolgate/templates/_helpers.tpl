@@ -6,6 +6,16 @@
 {{- toJson (uniq $namespaces) -}}
 {{- end -}}
 
+{{- /* The leader Lease is the release's unless an operator made it before the chart rendered it
+(an installation of an older chart): Helm cannot adopt an object it does not own, so that one is
+left to the operator as before rather than failing the upgrade. */ -}}
+{{- define "toolgate.ownsLeaderLease" -}}
+{{- $lease := lookup "coordination.k8s.io/v1" "Lease" .Release.Namespace "toolgate-operator" -}}
+{{- if not $lease -}}true
+{{- else if eq (index ($lease.metadata.annotations | default dict) "meta.helm.sh/release-name" | default "") .Release.Name -}}true
+{{- end -}}
+{{- end -}}
+
 {{- define "toolgate.authorizerLeases" -}}
 {{- $names := list -}}
 {{- range $i := until (int (max 1 .Values.authorizer.replicas (.Values.authorizer.maxReplicas | default 0))) }}{{ $names = append $names (printf "toolgate-authorizer-toolgate-authorizer-%d" $i) }}{{ end -}}
