@@ -400,7 +400,7 @@ export function markedPersonalFields(router: PolicyRouter): (call: ToolCall) => 
 async function openAuditTrail(cfg: AuthorizerConfig, log: Logger, registry: Registry, router: PolicyRouter): Promise<AuditTrail> {
   const a = cfg.audit!;
   const retention = a.retention ?? defaultRetention;
-  const sinks = buildSinks(a.sinks ?? [], { instance: cfg.podName, retention, ...(cfg.auditS3Client ? { s3Client: cfg.auditS3Client } : {}) });
+  const sinks = await buildSinks(a.sinks ?? [], { instance: cfg.podName, retention, ...(cfg.auditS3Client ? { s3Client: cfg.auditS3Client } : {}) });
   return AuditTrail.open({
     file: a.file, log, registry, sinks,
     // The chain's name, and its sealing, digest and redaction settings (AUDIT_SIGNING_KEY_FILE, …).
