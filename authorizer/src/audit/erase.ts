@@ -6,9 +6,9 @@
 // commitments it erased and the pseudonym (the verifier refuses a pseudonym no erasure names,
 // so an erasure cannot be faked to hide who did something).
 //
-// The file is rewritten beside itself and renamed over it. Erase a trail no authorizer is
-// writing (a rotated file, or with the authorizer stopped): a writer holding the old file open
-// would go on writing to the replaced copy.
+// The file and its rotated files are rewritten beside themselves and renamed over them. Erase a
+// trail no authorizer is writing (with the authorizer stopped, or a copy): a writer holding the
+// old file open would go on writing to the replaced copy.
 //
 // What erasure cannot reach, it reports: a version 1 trail holds identities in clear inside the
 // chained hash, and free text (a reason, a redacted argument) may quote a value; those lines
@@ -19,7 +19,8 @@ import { basename, dirname, join } from 'node:path';
 import type { Openings } from '../../../pkg/contracts/audit.ts';
 import { newPseudonym } from './pseudonym.ts';
 import { chain, checkLine, headAfter, serialize, type AuditLine } from './record.ts';
-import { fileLines, verifyTrail, fileSource, type VerifyOptions } from './verify.ts';
+import { rotatedFileSource, trailFiles } from './rotation.ts';
+import { fileLines, verifyTrail, type VerifyOptions } from './verify.ts';
 
 export interface EraseResult {
   pseudonym: string;
@@ -39,7 +40,13 @@ export class EraseError extends Error {
 export async function eraseSubjects(file: string, subjects: readonly string[], o: { reason?: string; now?: Date; verify?: VerifyOptions } = {}): Promise<EraseResult> {
   const ids = [...new Set(subjects)].filter((s) => s !== '');
   if (ids.length === 0) throw new EraseError('no subject to erase: give --subject ID');
-  const before = await verifyTrail(fileSource(file), o.verify);
+  // The trail is the file and the files it rotated into (FILE.<seq>): a subject's identifiers
+  // are erased from all of them, or from none. Every file is rewritten beside itself, the erasure
+  // line is chained once after the trail's last line (the active file), and only when the
+  // rewritten set verifies as one chain are the copies renamed over the originals.
+  const files = await trailFiles(file);
+  if (files.length === 0) throw new EraseError(`${file} does not exist`);
+  const before = await verifyTrail(rotatedFileSource(file), o.verify);
   if (!before.ok) throw new EraseError(`${file} does not verify, so it is not rewritten: ${before.summary}`);
 
   const pseudonym = newPseudonym();
@@ -47,50 +54,58 @@ export async function eraseSubjects(file: string, subjects: readonly string[], o
   const residual: number[] = [];
   let lines = 0;
   let last: AuditLine | undefined;
-  const tmp = join(dirname(file), `.${basename(file)}.erase-${randomBytes(6).toString('hex')}`);
-  const out = await open(tmp, 'wx', 0o600);
+  const copies = files.map((f) => join(dirname(f), `.${basename(f)}.erase-${randomBytes(6).toString('hex')}`));
   try {
     let n = 0;
-    for await (const { text } of fileLines(file)) {
-      n++;
-      const checked = checkLine(text);
-      if (!checked.ok) throw new EraseError(`line ${n} changed while erasing: ${checked.reason}`);
-      let line = checked.line;
-      const personal = (line as { personal?: Openings }).personal;
-      if (personal) {
-        let changed = false;
-        const next: Openings = {};
-        for (const [c, opening] of Object.entries(personal)) {
-          if ('value' in opening && ids.includes(opening.value)) {
-            next[c] = { pseudonym };
-            erased.push(c);
-            changed = true;
-          } else next[c] = opening;
+    for (const [i, f] of files.entries()) {
+      const out = await open(copies[i]!, 'wx', 0o600);
+      try {
+        for await (const { text } of fileLines(f)) {
+          n++;
+          const checked = checkLine(text);
+          if (!checked.ok) throw new EraseError(`line ${n} changed while erasing: ${checked.reason}`);
+          let line = checked.line;
+          const personal = (line as { personal?: Openings }).personal;
+          if (personal) {
+            let changed = false;
+            const next: Openings = {};
+            for (const [c, opening] of Object.entries(personal)) {
+              if ('value' in opening && ids.includes(opening.value)) {
+                next[c] = { pseudonym };
+                erased.push(c);
+                changed = true;
+              } else next[c] = opening;
+            }
+            if (changed) {
+              line = { ...line, personal: next } as AuditLine;
+              lines++;
+            }
+          }
+          const written = serialize(line);
+          // Anything of the subject left in the line (in clear), the caller must hear about.
+          if (ids.some((id) => written.includes(JSON.stringify(id).slice(1, -1)))) residual.push(n);
+          await out.write(written);
+          last = line;
         }
-        if (changed) {
-          line = { ...line, personal: next } as AuditLine;
-          lines++;
+        if (i === files.length - 1) {
+          if (!last) throw new EraseError(`${file} is empty`);
+          const head = headAfter(last);
+          const erasure = chain({ body: { type: 'erasure', version: 2, time: (o.now ?? new Date()).toISOString(), pseudonym, commitments: erased, reason: (o.reason ?? 'GDPR Art. 17 erasure request').slice(0, 1024) } }, head.seq + 1, head.prev);
+          await out.write(serialize(erasure));
+          last = erasure;
         }
+        await out.datasync();
+      } finally {
+        await out.close();
       }
-      const written = serialize(line);
-      // Anything of the subject left in the line (in clear), the caller must hear about.
-      if (ids.some((id) => written.includes(JSON.stringify(id).slice(1, -1)))) residual.push(n);
-      await out.write(written);
-      last = line;
     }
-    if (!last) throw new EraseError(`${file} is empty`);
-    const head = headAfter(last);
-    const erasure = chain({ body: { type: 'erasure', version: 2, time: (o.now ?? new Date()).toISOString(), pseudonym, commitments: erased, reason: (o.reason ?? 'GDPR Art. 17 erasure request').slice(0, 1024) } }, head.seq + 1, head.prev);
-    await out.write(serialize(erasure));
-    await out.datasync();
-    await out.close();
-    const after = await verifyTrail(fileSource(tmp), o.verify);
+    const rewritten = { name: file, async *lines() { for (const c of copies) yield* fileLines(c); } };
+    const after = await verifyTrail(rewritten, o.verify);
     if (!after.ok) throw new EraseError(`the erased copy does not verify (nothing was replaced): ${after.summary}`);
-    await rename(tmp, file);
-    return { pseudonym, replaced: erased.length, lines, residual, seq: erasure.seq };
+    for (const [i, f] of files.entries()) await rename(copies[i]!, f);
+    return { pseudonym, replaced: erased.length, lines, residual, seq: last!.seq };
   } catch (err) {
-    await out.close().catch(() => undefined);
-    await rm(tmp, { force: true });
+    await Promise.all(copies.map((c) => rm(c, { force: true })));
     throw err;
   }
 }

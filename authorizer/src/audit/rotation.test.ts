@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord } from '../gate/decision-path.ts';
 import { signerFromPem, trustedKeysFromPem, type CheckpointSigner, type TrustedKeys } from './checkpoint.ts';
 import { expiredSegments, rotatedFileSource, rotatedFiles, rotationDue, segmentInfo, segmentPath, type SegmentInfo } from './rotation.ts';
+import { eraseSubjects } from './erase.ts';
 import { AuditTrail } from './trail.ts';
 import { verifyTrail } from './verify.ts';
 
@@ -185,5 +186,32 @@ describe('the rotated trail on disk', () => {
     await trail.record(decision(3));
     await trail.close();
     expect(await verifyTrail(rotatedFileSource(file))).toMatchObject({ ok: true, records: 3 });
+  });
+});
+
+describe('erasure across rotated files', () => {
+  it('erases a subject from every file of the trail, chains one erasure after the last line, and the files still verify as one chain', async () => {
+    const c = clock('2027-01-10T10:00:00Z');
+    const file = fresh();
+    const trail = await AuditTrail.open({ file, log, fsync: false, now: c.now, rotation: { daily: true }, retentionSweepMs: 0 });
+    await trail.record(decision(1));
+    c.set('2027-01-11T10:00:00Z');
+    await trail.record(decision(2));
+    c.set('2027-01-12T10:00:00Z');
+    await trail.record(decision(3));
+    await trail.close();
+    const files = [...(await rotatedFiles(file)), file];
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    expect(files.every((f) => readFileSync(f, 'utf8').includes('alice@example.com'))).toBe(true);
+
+    const r = await eraseSubjects(file, ['alice@example.com']);
+    expect(r.replaced).toBeGreaterThanOrEqual(3);
+    for (const f of files) expect(readFileSync(f, 'utf8')).not.toContain('alice@example.com');
+    const v = await verifyTrail(rotatedFileSource(file));
+    expect(v).toMatchObject({ ok: true });
+    const erasures = readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"type":"erasure"'));
+    expect(erasures).toHaveLength(1);
+    expect(files.slice(0, -1).every((f) => !readFileSync(f, 'utf8').includes('"type":"erasure"'))).toBe(true);
+    expect(readdirSync(join(file, '..')).filter((n) => n.includes('.erase-'))).toEqual([]);
   });
 });
