@@ -91,12 +91,13 @@ describe('kubectl mcp audit', () => {
     expect(shown.out).toContain('bob@example.com');
   });
 
-  it('usage errors exit 2 and name what is wrong; an S3 source says it is not wired', async () => {
+  it('usage errors exit 2 and name what is wrong; a malformed S3 source is named', async () => {
     expect(await run('audit', 'verify')).toMatchObject({ code: 1, err: expect.stringContaining('which trail? give a FILE') });
     expect(await run('audit', 'erase', 'x.jsonl')).toMatchObject({ code: 2, err: expect.stringContaining('give --subject ID') });
     expect(await run('audit', 'frob')).toMatchObject({ code: 2, err: expect.stringContaining('unknown audit command "frob"') });
     expect(await run('audit', 'verify', 'f', '--expect-seq', 'ten')).toMatchObject({ code: 2, err: expect.stringContaining('--expect-seq must be a whole number') });
-    expect(await run('audit', 'verify', '--s3', 's3://bucket/trail')).toMatchObject({ code: 1, err: expect.stringContaining('not wired into this build yet') });
+    expect(await run('audit', 'verify', '--s3', 'https://bucket/trail')).toMatchObject({ code: 1, err: expect.stringContaining('give s3://BUCKET/PREFIX/INSTANCE') });
+    expect(await run('audit', 'verify', 'f', '--s3', 's3://bucket/trail')).toMatchObject({ code: 1, err: expect.stringContaining('give a FILE or --s3, not both') });
     expect(await run('audit', 'verify', join(dir, 'nope.jsonl'))).toMatchObject({ code: 1, err: expect.stringContaining('cannot read') });
   });
 });

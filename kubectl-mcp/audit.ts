@@ -1,4 +1,4 @@
-// `kubectl mcp audit verify|show|erase`: an audit trail read from a file (or, once wired, the
+// `kubectl mcp audit verify|show|erase`: an audit trail read from a file (its rotated files with it) or the
 // S3 sink: audit-source.ts). verify checks the chain, the signed checkpoints and the openings
 // and says where it broke; show prints the records as a table or JSON; erase replaces a data
 // subject's identifiers by a pseudonym (GDPR Art. 17) and records the erasure.
@@ -38,7 +38,7 @@ Flags:
       --subject=ID        an identifier of the data subject (erase)
       --reason=TEXT       why (recorded in the erasure line; no personal data)
       --type=KIND         show only these line kinds
-      --s3=URI            read from the S3 sink instead of a FILE (when wired)
+      --s3=URI            read s3://BUCKET/PREFIX/INSTANCE (the S3 sink) instead of a FILE
   -o, --output=FORMAT     json (default: text)
   -h, --help              show this help
 `;

@@ -17,6 +17,7 @@ import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, GetObjectRetentionCommand, ListObjectVersionsCommand, PutObjectCommand, PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../authorizer/src/audit/trail.ts';
 import { addMonths } from '../../authorizer/src/audit/sinks/retention.ts';
@@ -24,6 +25,7 @@ import { listTrailObjects, readTrailFromS3 } from '../../authorizer/src/audit/si
 import { S3Sink } from '../../authorizer/src/audit/sinks/s3.ts';
 import { chainBreak, sampleDecision } from '../support/audit-sink.ts';
 import { startVersitygw, type S3Server } from '../support/versitygw.ts';
+import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-audit-s3-'));
@@ -40,6 +42,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await s3?.stop();
 });
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let o = '';
+  let e = '';
+  out.on('data', (c: Buffer) => { o += c.toString(); });
+  err.on('data', (c: Buffer) => { e += c.toString(); });
+  const code = await kubectlMcp(argv, out, err);
+  return { code, out: o, err: e };
+}
 
 async function collect(it: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];
@@ -74,6 +87,34 @@ describe('S3 audit sink with Object Lock', () => {
     expect(chainBreak(lines)).toBeUndefined();
     expect(JSON.parse(lines[0]!)).toMatchObject({ type: 'open', seq: 0 });
   });
+
+  it('kubectl mcp audit verify and show read the chain from the bucket (--s3 s3://BUCKET/PREFIX/INSTANCE) with the reader\'s own credentials', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    const uri = `s3://${bucket}/${prefix}${instance}`;
+    try {
+      process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
+      const verify = await cli('audit', 'verify', '--s3', uri, '--s3-endpoint', s3.endpoint, '-o', 'json');
+      expect(verify.code).toBe(0);
+      expect(JSON.parse(verify.out)).toMatchObject({ ok: true });
+      const show = await cli('audit', 'show', '--s3', uri, '--s3-endpoint', s3.endpoint, '-o', 'json');
+      expect(show.code).toBe(0);
+      expect((JSON.parse(show.out) as Array<{ seq: number }>).map((r) => r.seq)).toContain(5);
+      // An instance with no objects is no trail; a malformed URI is named.
+      expect((await cli('audit', 'verify', '--s3', `s3://${bucket}/${prefix}nobody`, '--s3-endpoint', s3.endpoint)).code).not.toBe(0);
+      const malformed = await cli('audit', 'verify', '--s3', 's3://x');
+      expect(malformed.code).not.toBe(0);
+      expect(malformed.err).toContain('s3://BUCKET/PREFIX/INSTANCE');
+      // Wrong credentials read nothing.
+      process.env.AWS_SECRET_ACCESS_KEY = 'wrong';
+      expect((await cli('audit', 'verify', '--s3', uri, '--s3-endpoint', s3.endpoint)).code).not.toBe(0);
+    } finally {
+      for (const [k, v] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }, 60_000);
 
   it('locks every object in COMPLIANCE mode, 12 months out, 36 for the object holding a health-data record', async () => {
     const keys = await listTrailObjects({ client: s3.client, bucket, prefix, instance });
