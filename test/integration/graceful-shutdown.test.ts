@@ -125,7 +125,9 @@ describe('graceful shutdown', () => {
     // Still accepting during the readiness delay (endpoints are being updated), refusing after it.
     await waitFor(async () => !(await accepts(proxyPort)), { description: 'the proxy to stop accepting connections', timeoutMs: 10_000, intervalMs: 100 });
     expect(Date.now() - terminated).toBeGreaterThanOrEqual(2_000);
-    expect(authorizer.output()).toMatch(/"msg":"no longer accepting connections; draining the calls in flight"/);
+    // A connect that times out on a loaded machine also reads as "not accepting": the log line
+    // says the listener really closed (it is written just before; its pipe may lag the socket).
+    await waitFor(() => /"msg":"no longer accepting connections; draining the calls in flight"/.test(authorizer.output()), { description: 'the authorizer to log that it stopped accepting', timeoutMs: 10_000, intervalMs: 100 });
 
     // The held call survives the listener closing; the approval released after it still answers it.
     const decided = await ann.decide('approve', pending, 'during the drain');
