@@ -4,28 +4,18 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { signerFromPem } from '../authorizer/src/audit/checkpoint.ts';
 import { AuditTrail } from '../authorizer/src/audit/trail.ts';
 import type { DecisionRecord } from '../authorizer/src/gate/decision-path.ts';
 import type { AuditRow } from './audit-table.ts';
-import { main } from './commands.ts';
+import { runKubectlMcp } from '../test/support/kubectl-mcp.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-kubectl-audit-'));
 let n = 0;
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (c: Buffer) => { o += c.toString(); });
-  err.on('data', (c: Buffer) => { e += c.toString(); });
-  const code = await main(argv, out, err);
-  return { code, out: o, err: e };
-}
+const run = runKubectlMcp;
 
 function decision(i: number, operator: string, action: 'allow' | 'require_approval' = 'allow'): DecisionRecord {
   return {

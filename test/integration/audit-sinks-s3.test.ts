@@ -17,7 +17,6 @@ import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, GetObjectRetentionCommand, ListObjectVersionsCommand, PutObjectCommand, PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../authorizer/src/audit/trail.ts';
 import { addMonths } from '../../authorizer/src/audit/sinks/retention.ts';
@@ -25,7 +24,7 @@ import { listTrailObjects, readTrailFromS3 } from '../../authorizer/src/audit/si
 import { S3Sink } from '../../authorizer/src/audit/sinks/s3.ts';
 import { chainBreak, sampleDecision } from '../support/audit-sink.ts';
 import { startVersitygw, type S3Server } from '../support/versitygw.ts';
-import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
+import { runKubectlMcp } from '../support/kubectl-mcp.ts';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'toolgate-audit-s3-'));
@@ -43,16 +42,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (c: Buffer) => { o += c.toString(); });
-  err.on('data', (c: Buffer) => { e += c.toString(); });
-  const code = await kubectlMcp(argv, out, err);
-  return { code, out: o, err: e };
-}
+const cli = runKubectlMcp;
 
 async function collect(it: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];

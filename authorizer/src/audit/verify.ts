@@ -126,6 +126,15 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
   /** The first line, when the open line and what followed expired: it must be accounted for by an expiry record. */
   let startedAfter: { seq: number; prev: string; line: number } | undefined;
   const expired: Array<{ file: string; seqs: [number, number]; lastHash: string }> = [];
+  /** A line that checked out: counted by kind, and the chain's new head. */
+  const accept = (line: AuditLine) => {
+    seqLines.set(line.seq, n);
+    if (line.type === 'checkpoint') checkpoint = { index: line.index, seq: line.seq };
+    else if (line.type === 'expiry') expired.push({ file: line.file, seqs: line.seqs, lastHash: line.lastHash });
+    else if (line.type === 'erasure') erasures++;
+    else records++;
+    last = line;
+  };
 
   const fail = (kind: BreakKind, reason: string, seq?: number, expected?: number) => {
     broke = { line: n, ...(seq !== undefined ? { seq } : {}), kind, reason, ...(expected !== undefined ? { expected } : {}) };
@@ -153,12 +162,7 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
           const problem = await checkBody(line, undefined, undefined, o.keys, erased, erasedBy, n, true);
           if (problem) { fail(problem.kind, problem.reason, line.seq); continue; }
           startedAfter = { seq: line.seq, prev: line.prev, line: n };
-          seqLines.set(line.seq, n);
-          if (line.type === 'checkpoint') checkpoint = { index: line.index, seq: line.seq };
-          else if (line.type === 'expiry') expired.push({ file: line.file, seqs: line.seqs, lastHash: line.lastHash });
-          else if (line.type === 'erasure') erasures++;
-          else records++;
-          last = line;
+          accept(line);
           continue;
         }
         open = line;
@@ -178,12 +182,7 @@ export async function verifyTrail(source: TrailSource, o: VerifyOptions = {}): P
       }
       const problem = await checkBody(line, open, checkpoint, o.keys, erased, erasedBy, n, startedAfter !== undefined && checkpoint === undefined);
       if (problem) { fail(problem.kind, problem.reason, line.seq); continue; }
-      seqLines.set(line.seq, n);
-      if (line.type === 'checkpoint') checkpoint = { index: line.index, seq: line.seq };
-      else if (line.type === 'expiry') expired.push({ file: line.file, seqs: line.seqs, lastHash: line.lastHash });
-      else if (line.type === 'erasure') erasures++;
-      else records++;
-      last = line;
+      accept(line);
     }
   } catch (err) {
     return failure({ line: n, kind: 'unreadable', reason: `cannot read ${source.name}: ${(err as Error).message}` });
