@@ -98,8 +98,11 @@ describe('Streamable HTTP transport rules', () => {
   it('answers a call that lacks a tool scope with 403 insufficient_scope, and allows it once the token has it', async () => {
     const s = await rawSession();
     const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'mirror__get-sum', arguments: { a: 1, b: 2 } } };
+    const sumsBefore = rig.tap.calls.filter((c) => c.name === 'get-sum').length;
     const res = await rawPost(rig.proxy.url, call, s.headers);
     expect(res.status).toBe(403);
+    // No silent retry: the refused call never reached the upstream, under any credential.
+    expect(rig.tap.calls.filter((c) => c.name === 'get-sum')).toHaveLength(sumsBefore);
     const challenge = res.headers.get('www-authenticate')!;
     expect(challenge).toContain('error="insufficient_scope"');
     expect(challenge).toContain('scope="math:sum"');
@@ -113,6 +116,8 @@ describe('Streamable HTTP transport rules', () => {
       expect((await client.listTools()).tools.map((t) => t.name)).toContain('mirror__get-sum');
       const r = await client.callTool({ name: 'mirror__get-sum', arguments: { a: 1, b: 2 } });
       expect(JSON.stringify(r.content)).toContain('3');
+      // Only the call the scoped token made arrived: once.
+      expect(rig.tap.calls.filter((c) => c.name === 'get-sum')).toHaveLength(sumsBefore + 1);
     } finally {
       await client.close();
     }
