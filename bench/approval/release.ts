@@ -14,6 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { ApprovalCoordinator, approvalPolicy } from '../../authorizer/src/approvals/index.ts';
+import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
 import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy } from '../../authorizer/src/proxy/index.ts';
@@ -65,9 +66,12 @@ try {
   const coordinator = new ApprovalCoordinator({ client: admin, pod: 'bench-authorizer', log, policy: approvalPolicy(router, (call) => gate.decisionPath.decide(call)) });
   await coordinator.start();
   const verifier = createTokenVerifier(gateway.identity!, {});
-  const gate: Gate = new Gate({ router, log, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
+  // The gate decides only tools the upstream lists: without a catalog every call is refused
+  // "tool catalog unavailable" (this bench failed so once the catalog became required).
+  const catalog = new UpstreamToolCatalog({ router, lister: mcpToolLister({ headers: async () => ({}), log }), log });
+  const gate: Gate = new Gate({ router, log, catalog, approvals: coordinator, authenticate: (r) => verifier.verify(r.authorization, { url: r.url }) });
   const proxy = await startMcpProxy({ gate, approvalKeepAliveMs: 100, log });
-  stops.unshift(() => coordinator.stop(), () => proxy.close());
+  stops.unshift(() => coordinator.stop(), () => proxy.close(), async () => catalog.close());
   const { client } = await connectClient(proxy.url, await issuer.mint({ sub: 'alice', azp: 'agent-1' }));
   stops.unshift(() => client.close());
   // system:masters spares the RBAC set-up; the operator still counts only the recorded 'sre' membership.
