@@ -11,6 +11,8 @@
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { PolicyWorkerExit, type PolicyWorkerPool } from '../pool/pool.ts';
 import { checkDecision } from './check.ts';
+import { PolicyInstance } from './instance.ts';
+import { encodePolicyInput } from './policy-input.ts';
 import { ENTRYPOINTS, RULES, type Classification, type Decision, type PolicyInput } from './types.ts';
 
 /** Compiled policy.wasm bytes or module, as opa-wasm's loadPolicy takes them. */
@@ -22,7 +24,7 @@ export interface LoadedBundleInfo {
 }
 
 interface Active extends LoadedBundleInfo {
-  policy: LoadedPolicy;
+  policy: PolicyInstance;
   seq: number;
 }
 
@@ -85,19 +87,20 @@ export class PolicyEngine {
   async load(wasm: PolicyWasm, data: unknown, revision = ''): Promise<LoadedBundleInfo> {
     const seq = ++this.#seq;
     const pool = this.#pool;
-    const module = pool ? await compileWasm(wasm) : wasm;
+    // Compiled once: the workers and any replacement instance (instance.ts) are made from it.
+    const module = await compileWasm(wasm);
     const policy = await prepare(module, data);
     if (pool) {
       // The probe passed here; every worker holds the pair before anyone is told it is active.
       this.#inflight.set(seq, 0);
       try {
-        await pool.load(this.#key(seq), module as WebAssembly.Module, data);
+        await pool.load(this.#key(seq), module, data);
       } catch (err) {
         this.#inflight.delete(seq);
         throw new PolicyLoadError(`policy workers cannot load the bundle: ${message(err)}`, { cause: err });
       }
     }
-    const next: Active = { policy, revision, loadedAt: new Date(), seq };
+    const next: Active = { policy: new PolicyInstance(policy, module, data), revision, loadedAt: new Date(), seq };
     const previous = this.#active;
     if (!previous || previous.seq < seq) {
       this.#active = next;
@@ -124,7 +127,13 @@ export class PolicyEngine {
     const started = this.#active;
     const pool = this.#pool;
     if (!started || !pool) return { decision: this.evaluate(input), revision: started?.revision ?? '' };
-    const pending = pool.evaluate(this.#key(started.seq), ENTRYPOINTS.decision, input === undefined ? null : input);
+    let bytes: ArrayBuffer | null;
+    try {
+      bytes = encodePolicyInput(input);
+    } catch (err) {
+      return { decision: denyDecision(RULES.evaluationError, `policy evaluation failed: the input has no JSON form the policy can read: ${message(err)}`), revision: started.revision };
+    }
+    const pending = pool.evaluate(this.#key(started.seq), ENTRYPOINTS.decision, bytes);
     if (!pending) return { decision: this.evaluate(input), revision: started.revision };
     this.#inflight.set(started.seq, (this.#inflight.get(started.seq) ?? 0) + 1);
     let result: unknown;
@@ -184,9 +193,14 @@ export class PolicyEngine {
   }
 }
 
-function evaluateEntrypoint(policy: LoadedPolicy, input: unknown, entrypoint: string): unknown {
-  // opa-wasm cannot serialise `undefined`; null reaches the policy, which denies it as not an object.
-  const resultSet = policy.evaluate(input === undefined ? null : input, entrypoint) as Array<{ result?: unknown }> | undefined;
+function evaluateEntrypoint(policy: { evaluate(input: ArrayBuffer | null, entrypoint: string): unknown }, input: unknown, entrypoint: string): unknown {
+  let bytes: ArrayBuffer | null;
+  try {
+    bytes = encodePolicyInput(input);
+  } catch (err) {
+    throw new Error(`the input has no JSON form the policy can read: ${message(err)}`, { cause: err });
+  }
+  const resultSet = policy.evaluate(bytes, entrypoint) as Array<{ result?: unknown }> | undefined;
   return resultSet?.[0]?.result;
 }
 

@@ -9,6 +9,7 @@ import { PolicyEngine } from '../engine/engine.ts';
 import { ensurePolicyWasm } from '../engine/policy-wasm.ts';
 import { cases, compileVariant, variants } from '../engine/testdata/cases.ts';
 import { RULES, type Decision, type PolicyInput } from '../engine/types.ts';
+import { buildEchoWasm, holdsLoneSurrogate, hostileInput, prng } from '../engine/testdata/input-corpus.ts';
 import { PolicyWorkerPool } from './pool.ts';
 
 let wasm: Buffer;
@@ -141,13 +142,52 @@ describe('policy worker pool', () => {
     expect(JSON.parse(out)).toEqual({ action: 'allow', revision: 'rev-start' });
   }, 90_000);
 
-  it('refuses an input it cannot hand to a worker, leaving nothing waiting', async () => {
+  it('hands a worker exactly the input the in-process path reads: 3 000 generated hostile inputs, compared as the policy\'s own json.marshal of it', async () => {
+    // The echo policy answers with json.marshal(input), so any difference in what the two paths
+    // give the policy (prototypes lost in a clone: toJSON methods, Buffers; own "__proto__" keys;
+    // numbers at the edge of precision; lone surrogates) is a difference in text.
+    const echo = buildEchoWasm();
+    const pool = poolOf(2);
+    const local = new PolicyEngine();
+    const pooled = new PolicyEngine({ pool });
+    await local.load(echo, {}, 'echo');
+    await pooled.load(echo, {}, 'echo');
+    const rand = prng(15);
+    const inputs = Array.from({ length: 3000 }, () => hostileInput(rand));
+    const results = await Promise.all(inputs.map((input) => pooled.evaluateDecision(input as unknown as PolicyInput)));
+    let echoed = 0;
+    inputs.forEach((input, i) => {
+      const here = local.evaluate(input as unknown as PolicyInput);
+      expect(results[i]!.decision, `case ${i}: ${JSON.stringify(input)}`).toEqual(here);
+      if (holdsLoneSurrogate(input)) {
+        // Not Unicode text: refused before the wasm, by name, on both paths.
+        expect(here.reasons[0], `case ${i}`).toMatch(/^policy evaluation failed: the input has no JSON form the policy can read: it holds a lone UTF-16 surrogate/);
+        return;
+      }
+      expect(here.rule, `case ${i}: ${here.reasons[0]}`).toBe('echo');
+      echoed++;
+      // And what both read is what JSON says the input is.
+      expect(JSON.parse(here.reasons[0]!), `case ${i}`).toEqual(JSON.parse(JSON.stringify(input)));
+    });
+    // Both kinds are well represented in the corpus.
+    expect(echoed).toBeGreaterThan(1000);
+    expect(inputs.length - echoed).toBeGreaterThan(500);
+  }, 120_000);
+
+  it('refuses an input JSON cannot represent (a BigInt), naming why, in-process and on a worker alike, leaving nothing waiting', async () => {
     const pool = poolOf(1);
     const engine = new PolicyEngine({ pool });
     await engine.load(wasm, data.get('base'), 'rev-1');
-    const r = await engine.evaluateDecision({ server: 'gmail', tool: 'read_email', arguments: { f: () => 1 } } as unknown as PolicyInput);
+    const local = new PolicyEngine();
+    await local.load(wasm, data.get('base'), 'rev-1');
+    const input = { server: 'gmail', tool: 'read_email', arguments: { n: 10n } } as unknown as PolicyInput;
+    const r = await engine.evaluateDecision(input);
     expect(r.decision).toMatchObject({ action: 'deny', rule: RULES.evaluationError });
-    expect(r.decision.reasons[0]).toMatch(/policy evaluation failed: .*could not be cloned/);
+    expect(r.decision.reasons[0]).toMatch(/policy evaluation failed: the input has no JSON form the policy can read: .*BigInt/);
+    expect(r.decision).toEqual(local.evaluate(input));
+    // The engine still answers afterwards (nothing was left pending on the worker).
+    const after = await engine.evaluateDecision({ server: 'gmail', tool: 'read_email' } as unknown as PolicyInput);
+    expect(after.decision.rule).not.toBe(RULES.evaluationError);
   }, 60_000);
 
   it('refuses a bad pool size by name', () => {

@@ -1,9 +1,10 @@
-// Messages between the pool (pool.ts) and its worker threads (worker.ts).
+// Messages between the pool (pool.ts) and its worker threads (worker.ts). An evaluation's input
+// travels as the JSON bytes the engine serialised (engine/policy-input.ts), transferred, not cloned.
 
 export type ToWorker =
   | { t: 'load'; key: string; module: WebAssembly.Module; data: unknown }
   | { t: 'drop'; key: string }
-  | { t: 'eval'; id: number; key: string; entrypoint: string; input: unknown };
+  | { t: 'eval'; id: number; key: string; entrypoint: string; input: ArrayBuffer | null };
 
 export type FromWorker =
   | { t: 'loaded'; key: string }

@@ -2,20 +2,20 @@
 // and evaluates entrypoints on them. It decides nothing on its own: a missing policy or an
 // evaluation error is answered as an error, which the engine turns into a deny.
 import { parentPort } from 'node:worker_threads';
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { instantiatePolicy, PolicyInstance } from '../engine/instance.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('pkg/policy/pool/worker.ts runs only as a worker thread');
-const policies = new Map<string, LoadedPolicy>();
+// An instance that saw an evaluation fail is replaced from the same module and data (instance.ts).
+const policies = new Map<string, PolicyInstance>();
 const send = (m: FromWorker) => port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'load':
-      void loadPolicy(m.module).then((policy) => {
-        policy.setData(m.data as object);
-        policies.set(m.key, policy);
+      void instantiatePolicy(m.module, m.data).then((policy) => {
+        policies.set(m.key, new PolicyInstance(policy, m.module, m.data));
         send({ t: 'loaded', key: m.key });
       }, (err: unknown) => send({ t: 'loadFailed', key: m.key, message: err instanceof Error ? err.message : String(err) }));
       return;
