@@ -322,7 +322,9 @@ export class Gate {
       ...(refusal.verdict ? { decisionId: refusal.verdict.decisionId } : {}),
     };
     this.#o.metrics?.refused(ctx.frontEnd, refusal.stage, what.method, refusal.httpStatus, refusal.error.code);
-    this.#o.log[quietStages.has(refusal.stage) ? 'debug' : 'info']({
+    // A refusal the policy decided already has its "decided" line (rule, action, decisionId) at
+    // info: this one, with the reason, is at debug, so a denied call logs one line, not two.
+    this.#o.log[quietStages.has(refusal.stage) || refusal.verdict ? 'debug' : 'info']({
       frontEnd: ctx.frontEnd, stage: refusal.stage, httpStatus: refusal.httpStatus, code: refusal.error.code, reason: refusal.error.message,
       method: what.method, server: what.server, tool: what.tool, target: what.target, agent: ctx.caller?.agent, operator: ctx.caller?.operator, decisionId: record.decisionId,
     }, 'refused');

@@ -20,7 +20,8 @@ let echo: Buffer;
 let module: WebAssembly.Module;
 beforeAll(async () => {
   echo = buildEchoWasm();
-  module = await WebAssembly.compile(echo);
+  // The WebAssembly global: this project's type libraries declare its types, not the value.
+  module = await (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly.compile(echo);
 }, 120_000);
 
 describe('a policy instance after aborting evaluations', () => {
