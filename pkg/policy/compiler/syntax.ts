@@ -1,7 +1,8 @@
-// Checks on the small languages embedded in a policy: RE2 regular expressions (evaluated by
-// OPA's regex.match, Go regexp or the RE2 build inside the wasm), tool globs (glob.match with
-// no delimiters) and argument field paths.
+// Checks on the small languages embedded in a policy: RE2 regular expressions (matched in the
+// authorizer by re2js, the host builtin of policy.wasm, and by Go's regexp where OPA runs the
+// Rego itself), tool globs (glob.match with no delimiters) and argument field paths.
 import { fieldPathPattern } from '../../../api/v1alpha1/index.ts';
+import { re2 } from '../engine/regex.ts';
 import type { NameMatcher, PathSegment } from './types.ts';
 
 /** Constructs JavaScript accepts and RE2 rejects; OPA would fail the whole evaluation on them. */
@@ -19,16 +20,10 @@ export function re2Problem(pattern: string): string | undefined {
   for (const [re, why] of unsupported) {
     if (re.test(stripped)) return `not a valid RE2 regular expression: ${why}`;
   }
-  // JavaScript's parser stands in for RE2's once RE2-only spellings are rewritten to their
-  // JavaScript equivalents; what is left is a syntax both share.
-  const js = pattern
-    .replace(/\(\?P</g, '(?<')
-    .replace(/^\(\?[imsU]+\)/, '')
-    .replace(/\\[Az]/g, '')
-    .replace(/\[\[:\^?[a-z]+:\]\]/g, '[a]')
-    .replace(/\\Q(.*?)(\\E|$)/g, (_m, lit: string) => lit.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  // Then the engine the policy matches with (pkg/policy/engine/regex.ts): a pattern it
+  // compiles is one the wasm's host builtin reads, the same way.
   try {
-    new RegExp(js);
+    re2(pattern);
   } catch (err) {
     return `not a valid regular expression: ${(err as Error).message}`;
   }

@@ -12,6 +12,7 @@ import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { PolicyWorkerExit, type PolicyWorkerPool } from '../pool/pool.ts';
 import { checkDecision } from './check.ts';
 import { PolicyInstance } from './instance.ts';
+import { hostBuiltinImpls } from './regex.ts';
 import { encodePolicyInput } from './policy-input.ts';
 import { ENTRYPOINTS, RULES, type Classification, type Decision, type PolicyInput } from './types.ts';
 
@@ -222,7 +223,7 @@ async function compileWasm(wasm: PolicyWasm): Promise<WebAssembly.Module> {
 async function prepare(wasm: PolicyWasm, data: unknown): Promise<LoadedPolicy> {
   let policy: LoadedPolicy;
   try {
-    policy = await loadPolicy(wasm);
+    policy = await loadPolicy(wasm, undefined, hostBuiltinImpls);
   } catch (err) {
     throw new PolicyLoadError(`cannot load policy wasm: ${message(err)}`, { cause: err });
   }
@@ -230,10 +231,10 @@ async function prepare(wasm: PolicyWasm, data: unknown): Promise<LoadedPolicy> {
   for (const e of Object.values(ENTRYPOINTS)) {
     if (!entrypoints.includes(e)) throw new PolicyLoadError(`policy wasm has no entrypoint ${e} (has: ${entrypoints.join(', ') || 'none'})`);
   }
-  const missing = hostBuiltins(policy);
+  const missing = hostBuiltins(policy).filter((name) => !Object.hasOwn(hostBuiltinImpls, name));
   if (missing.length > 0) {
-    // The JS SDK would supply these, with semantics that may differ from OPA's; the program is
-    // meant to need none, so a wasm that does was built from the wrong Rego.
+    // The JS SDK would supply these, with semantics that may differ from OPA's; the program
+    // needs only toolgate's own (regex.ts), so a wasm that needs more was built from the wrong Rego.
     throw new PolicyLoadError(`policy wasm needs builtins implemented outside the wasm: ${missing.join(', ')}`);
   }
   try {

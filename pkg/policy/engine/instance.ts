@@ -12,13 +12,14 @@
 // running out traps, which the caller turns into a deny); after RESTORE_LIMIT failures without
 // a fresh instance it is not used at all.
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { hostBuiltinImpls } from './regex.ts';
 
 /** Failed evaluations an instance may see before it stops answering until its replacement is ready (a quarter of the measured 1 023). */
 export const RESTORE_LIMIT = 256;
 
 /** A fresh opa-wasm instance of a compiled module, with its data set. */
 export async function instantiatePolicy(module: WebAssembly.Module, data: unknown): Promise<LoadedPolicy> {
-  const policy = await loadPolicy(module);
+  const policy = await loadPolicy(module, undefined, hostBuiltinImpls);
   policy.setData(data as object);
   return policy;
 }

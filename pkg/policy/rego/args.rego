@@ -3,6 +3,8 @@
 # array indexes and "*" is every element of an array.
 package toolgate.args
 
+import data.toolgate.re
+
 # holds is true when classifier c's condition holds for these arguments.
 holds(c, arguments) if _cond(c.op, c.value, values(arguments, c.path))
 
@@ -90,7 +92,7 @@ _cond("notContains", x, vals) if {
 
 _cond("matches", x, vals) if {
 	some s in _strings(vals)
-	regex.match(x, s)
+	re.match(x, s)
 }
 
 _cond("notMatches", x, vals) if {
@@ -138,5 +140,5 @@ _any_contains(vals, x) if {
 
 _any_matches(vals, x) if {
 	some s in _strings(vals)
-	regex.match(x, s)
+	re.match(x, s)
 }
