@@ -33,6 +33,7 @@ const placeholders: Record<string, string> = {
   __SHUTDOWN_DELAY__: '{{ $.Values.authorizer.shutdown.delaySeconds | quote }}',
   __DRAIN_TIMEOUT__: '{{ $.Values.authorizer.shutdown.drainSeconds | quote }}',
   __AUTHORIZER_WORKERS__: '{{ $.Values.authorizer.workers | quote }}',
+  __AUTHORIZER_NODE_OPTIONS__: '{{ $.Values.authorizer.nodeOptions | quote }}',
   // The process waits delay + drain itself; 5 s more for the rest of its stop.
   __AUTHORIZER_GRACE__: '{{ add $.Values.authorizer.shutdown.delaySeconds $.Values.authorizer.shutdown.drainSeconds 5 }}',
   __SM_INTERVAL__: '{{ $.Values.serviceMonitor.interval }}',
@@ -216,6 +217,7 @@ function templated(obj: Record<string, unknown>): string {
         if (e.name === 'SHUTDOWN_DELAY_SECONDS') e.value = '__SHUTDOWN_DELAY__';
         if (e.name === 'DRAIN_TIMEOUT_SECONDS') e.value = '__DRAIN_TIMEOUT__';
         if (e.name === 'AUTHORIZER_WORKERS') e.value = '__AUTHORIZER_WORKERS__';
+        if (e.name === 'NODE_OPTIONS' && prefix === '__AUTHORIZER_') e.value = '__AUTHORIZER_NODE_OPTIONS__';
       }
       // The operator posts approval notifications only when the install has a webhook Secret.
       if (prefix === '__') (c.env as unknown[]).push({ name: '__WEBHOOK_ENV__' });

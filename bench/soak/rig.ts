@@ -200,8 +200,9 @@ export async function startRig(): Promise<Rig> {
           APPROVALS: 'true', APPROVAL_ADMISSION_POLICY: names.policy, APPROVAL_ADMISSION_BINDING: names.binding,
           // The shipped StatefulSet writes an audit trail (config/authorizer/authorizer.yaml).
           AUDIT_FILE: join(dir, 'audit.jsonl'), LOG_LEVEL: 'warn',
-          // For finding where memory goes, e.g. --heapsnapshot-signal=SIGUSR2 (bench/README.md).
-          ...(process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS } : {}),
+          // The shipped StatefulSet's NODE_OPTIONS unless told otherwise, e.g.
+          // --heapsnapshot-signal=SIGUSR2 to find where memory goes (bench/README.md).
+          NODE_OPTIONS: process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS ?? shippedAuthorizerEnv('NODE_OPTIONS') ?? '',
         }, dir);
         closers.unshift(() => authorizer.stop());
         await until(`the authorizer to be ready (output: ${authorizer.tail().slice(-2000)})`, ready(ports.probe));
@@ -218,3 +219,16 @@ export async function startRig(): Promise<Rig> {
 }
 
 const nullSink = () => new Writable({ write(_c, _e, cb) { cb(); } });
+
+/** An env value of the authorizer container in config/authorizer/authorizer.yaml, as the pods get it. */
+export function shippedAuthorizerEnv(name: string): string | undefined {
+  const docs = readFileSync(new URL('../../config/authorizer/authorizer.yaml', import.meta.url), 'utf8').split(/^---$/m).map((d) => parse(d) as Manifest | null);
+  for (const d of docs) {
+    const containers = (d as { spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | null)?.spec?.template?.spec?.containers ?? [];
+    for (const c of containers) {
+      const e = c.env?.find((x) => x.name === name);
+      if (e) return e.value;
+    }
+  }
+  return undefined;
+}

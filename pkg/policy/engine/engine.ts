@@ -13,7 +13,7 @@ import { PolicyWorkerExit, type PolicyWorkerPool } from '../pool/pool.ts';
 import { checkDecision } from './check.ts';
 import { PolicyInstance } from './instance.ts';
 import { hostBuiltinImpls } from './regex.ts';
-import { encodePolicyInput } from './policy-input.ts';
+import { encodePolicyData, encodePolicyInput } from './policy-input.ts';
 import { ENTRYPOINTS, RULES, type Classification, type Decision, type PolicyInput } from './types.ts';
 
 /** Compiled policy.wasm bytes or module, as opa-wasm's loadPolicy takes them. */
@@ -90,18 +90,24 @@ export class PolicyEngine {
     const pool = this.#pool;
     // Compiled once: the workers and any replacement instance (instance.ts) are made from it.
     const module = await compileWasm(wasm);
-    const policy = await prepare(module, data);
+    let bytes: ArrayBuffer | undefined;
+    try {
+      bytes = encodePolicyData(data);
+    } catch (err) {
+      throw new PolicyLoadError(`cannot load policy data: ${message(err)}`, { cause: err });
+    }
+    const policy = await prepare(module, bytes);
     if (pool) {
       // The probe passed here; every worker holds the pair before anyone is told it is active.
       this.#inflight.set(seq, 0);
       try {
-        await pool.load(this.#key(seq), module, data);
+        await pool.load(this.#key(seq), module, bytes);
       } catch (err) {
         this.#inflight.delete(seq);
         throw new PolicyLoadError(`policy workers cannot load the bundle: ${message(err)}`, { cause: err });
       }
     }
-    const next: Active = { policy: new PolicyInstance(policy, module, data), revision, loadedAt: new Date(), seq };
+    const next: Active = { policy: new PolicyInstance(policy, module, bytes), revision, loadedAt: new Date(), seq };
     const previous = this.#active;
     if (!previous || previous.seq < seq) {
       this.#active = next;

@@ -44,7 +44,7 @@ describe('a policy instance after aborting evaluations', () => {
   it('PolicyInstance: 3 000 aborting evaluations spread over time, and a well-formed call still answers after every one', async () => {
     const policy = await loadPolicy(module);
     policy.setData({});
-    const instance = new PolicyInstance(policy, module, {});
+    const instance = new PolicyInstance(policy, module, bytes('{}'));
     for (let n = 1; n <= 3000; n++) {
       expect(() => instance.evaluate(aborting(), 'toolgate/decision')).toThrow(/illegal string escape/);
       expect(reasonOf(instance.evaluate(fine(), 'toolgate/decision'))).toBe('{"x":"ok"}');
@@ -56,7 +56,7 @@ describe('a policy instance after aborting evaluations', () => {
   it(`PolicyInstance: a burst faster than a replacement is refused after ${RESTORE_LIMIT} failures, by name, and answers again once replaced`, async () => {
     const policy = await loadPolicy(module);
     policy.setData({});
-    const instance = new PolicyInstance(policy, module, {});
+    const instance = new PolicyInstance(policy, module, bytes('{}'));
     // Synchronously: no replacement can be swapped in during the loop.
     for (let n = 1; n <= RESTORE_LIMIT; n++) expect(() => instance.evaluate(aborting(), 'toolgate/decision')).toThrow(/illegal string escape/);
     expect(() => instance.evaluate(fine(), 'toolgate/decision')).toThrow(`the policy instance failed ${RESTORE_LIMIT} evaluations and is being replaced; refused until it is`);

@@ -18,7 +18,7 @@ import { hostBuiltinImpls } from './regex.ts';
 export const RESTORE_LIMIT = 256;
 
 /** A fresh opa-wasm instance of a compiled module, with its data set. */
-export async function instantiatePolicy(module: WebAssembly.Module, data: unknown): Promise<LoadedPolicy> {
+export async function instantiatePolicy(module: WebAssembly.Module, data: ArrayBuffer | undefined): Promise<LoadedPolicy> {
   const policy = await loadPolicy(module, undefined, hostBuiltinImpls);
   policy.setData(data as object);
   return policy;
@@ -27,14 +27,15 @@ export async function instantiatePolicy(module: WebAssembly.Module, data: unknow
 export class PolicyInstance {
   #policy: LoadedPolicy;
   readonly #module: WebAssembly.Module;
-  readonly #data: unknown;
+  /** The data as JSON bytes (policy-input.ts encodePolicyData). */
+  readonly #data: ArrayBuffer | undefined;
   /** Failed evaluations since the instance in use was made. */
   #failures = 0;
   #restoring: Promise<void> | undefined;
   /** Fresh instances swapped in after failures (tests, diagnostics). */
   restores = 0;
 
-  constructor(policy: LoadedPolicy, module: WebAssembly.Module, data: unknown) {
+  constructor(policy: LoadedPolicy, module: WebAssembly.Module, data: ArrayBuffer | undefined) {
     this.#policy = policy;
     this.#module = module;
     this.#data = data;

@@ -28,3 +28,18 @@ export function encodePolicyInput(input: unknown): ArrayBuffer | null {
   const bytes = encoder.encode(text);
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
 }
+
+/**
+ * A data document as the JSON bytes opa-wasm's setData reads (it would serialise an object the
+ * same way). Kept as bytes, not as the object: the workers receive a copy of a buffer instead of
+ * a structured clone of the whole object graph, and an instance kept for replacement after a
+ * failed evaluation (instance.ts) holds the compact text, not a second live copy of the data.
+ * undefined stays undefined (no data: the probe reports toolgate:no-data).
+ */
+export function encodePolicyData(data: unknown): ArrayBuffer | undefined {
+  if (data === undefined) return undefined;
+  const text = JSON.stringify(data) as string | undefined;
+  if (text === undefined) throw new TypeError('the data document has no JSON form');
+  const bytes = encoder.encode(text);
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+}

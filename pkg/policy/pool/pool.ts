@@ -53,7 +53,7 @@ export class PolicyWorkerPool {
   readonly #log: Logger | undefined;
   readonly #threads: Thread[] = [];
   /** Every policy workers must hold, for replacements. */
-  readonly #registry = new Map<string, { module: WebAssembly.Module; data: unknown }>();
+  readonly #registry = new Map<string, { module: WebAssembly.Module; data: ArrayBuffer | undefined }>();
   #nextId = 1;
   #closed = false;
   #replaced = 0;
@@ -77,7 +77,7 @@ export class PolicyWorkerPool {
   }
 
   /** Loads a policy into every worker; resolves once each has it (a worker lost meanwhile is replaced with it). */
-  async load(key: string, module: WebAssembly.Module, data: unknown): Promise<void> {
+  async load(key: string, module: WebAssembly.Module, data: ArrayBuffer | undefined): Promise<void> {
     if (this.#closed) throw new Error('policy worker pool is closed');
     this.#registry.set(key, { module, data });
     try {
@@ -141,7 +141,7 @@ export class PolicyWorkerPool {
   }
 
   #spawn(): Thread {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url));
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     const t: Thread = { worker, id: worker.threadId, pending: new Map(), loaded: new Set(), loading: new Map(), exited: false, held: false };
     worker.on('message', (m: FromWorker) => this.#onMessage(t, m));
     worker.on('error', (err) => { t.lastError = err; });

@@ -2,7 +2,7 @@
 // travels as the JSON bytes the engine serialised (engine/policy-input.ts), transferred, not cloned.
 
 export type ToWorker =
-  | { t: 'load'; key: string; module: WebAssembly.Module; data: unknown }
+  | { t: 'load'; key: string; module: WebAssembly.Module; data: ArrayBuffer | undefined }
   | { t: 'drop'; key: string }
   | { t: 'eval'; id: number; key: string; entrypoint: string; input: ArrayBuffer | null };
 
