@@ -13,7 +13,7 @@ import { PolicyWorkerExit, type PolicyWorkerPool } from '../pool/pool.ts';
 import { checkDecision } from './check.ts';
 import { PolicyInstance } from './instance.ts';
 import { hostBuiltinImpls } from './regex.ts';
-import { encodePolicyData, encodePolicyInput } from './policy-input.ts';
+import { encodePolicyData, policyInputBytes, policyInputText } from './policy-input.ts';
 import { ENTRYPOINTS, RULES, type Classification, type Decision, type PolicyInput } from './types.ts';
 
 /** Compiled policy.wasm bytes or module, as opa-wasm's loadPolicy takes them. */
@@ -134,13 +134,13 @@ export class PolicyEngine {
     const started = this.#active;
     const pool = this.#pool;
     if (!started || !pool) return { decision: this.evaluate(input), revision: started?.revision ?? '' };
-    let bytes: ArrayBuffer | null;
+    let text: string | null;
     try {
-      bytes = encodePolicyInput(input);
+      text = policyInputText(input);
     } catch (err) {
       return { decision: denyDecision(RULES.evaluationError, `policy evaluation failed: the input has no JSON form the policy can read: ${message(err)}`), revision: started.revision };
     }
-    const pending = pool.evaluate(this.#key(started.seq), ENTRYPOINTS.decision, bytes);
+    const pending = pool.evaluate(this.#key(started.seq), ENTRYPOINTS.decision, text);
     if (!pending) return { decision: this.evaluate(input), revision: started.revision };
     this.#inflight.set(started.seq, (this.#inflight.get(started.seq) ?? 0) + 1);
     let result: unknown;
@@ -203,7 +203,7 @@ export class PolicyEngine {
 function evaluateEntrypoint(policy: { evaluate(input: ArrayBuffer | null, entrypoint: string): unknown }, input: unknown, entrypoint: string): unknown {
   let bytes: ArrayBuffer | null;
   try {
-    bytes = encodePolicyInput(input);
+    bytes = policyInputBytes(policyInputText(input));
   } catch (err) {
     throw new Error(`the input has no JSON form the policy can read: ${message(err)}`, { cause: err });
   }

@@ -1,9 +1,10 @@
-// The bytes the policy reads: one JSON serialisation of the gate's input, made on the thread
-// that holds it, for in-process and worker evaluation alike (opa-wasm takes an ArrayBuffer as
-// already-serialised JSON). Handing the object itself to a worker thread would let the two paths
-// read different inputs: a structured clone drops prototypes, so a toJSON method, a Buffer or a
-// class instance serialises one way here and another way there. With one serialisation, what a
-// worker decides on is by construction what an in-process evaluation decides on.
+// What the policy reads: one JSON serialisation of the gate's input, made on the thread that
+// holds it, for in-process and worker evaluation alike; opa-wasm is handed its UTF-8 bytes (an
+// ArrayBuffer it takes as serialised JSON). Handing the object itself to a worker thread would
+// let the two paths read different inputs: a structured clone drops prototypes, so a toJSON
+// method, a Buffer or a class instance serialises one way here and another way there. With one
+// serialisation, what a worker decides on is by construction what an in-process evaluation
+// decides on.
 const encoder = new TextEncoder();
 /**
  * A lone surrogate as JSON.stringify writes it (\ud800..\udfff, lowercase; a well-formed pair is
@@ -13,11 +14,12 @@ const encoder = new TextEncoder();
 const loneSurrogate = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/;
 
 /**
- * The input as opa-wasm should read it; null for "no input" (opa-wasm treats any falsy input so,
- * and the policy denies it as not an object). Throws when JSON cannot represent the input (a
- * BigInt) or holds a lone surrogate: the caller refuses the call, naming why.
+ * The input as the policy will read it, as JSON text; null for "no input" (opa-wasm treats any
+ * falsy input so, and the policy denies it as not an object). Throws when JSON cannot represent
+ * the input (a BigInt) or it holds a lone surrogate: the caller refuses the call, naming why.
+ * A worker receives this text (a string is the cheapest thing to post) and encodes it there.
  */
-export function encodePolicyInput(input: unknown): ArrayBuffer | null {
+export function policyInputText(input: unknown): string | null {
   if (!input) return null;
   const text = JSON.stringify(input) as string | undefined;
   // A function or symbol as the whole input serialises to nothing: no input, as above.
@@ -25,6 +27,12 @@ export function encodePolicyInput(input: unknown): ArrayBuffer | null {
   if (text.includes('\\ud') && loneSurrogate.test(text)) {
     throw new TypeError('it holds a lone UTF-16 surrogate (an unpaired \\ud800..\\udfff), which is not Unicode text');
   }
+  return text;
+}
+
+/** The bytes opa-wasm reads for an input text (an ArrayBuffer is taken as serialised JSON). */
+export function policyInputBytes(text: string | null): ArrayBuffer | null {
+  if (text === null) return null;
   const bytes = encoder.encode(text);
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
 }

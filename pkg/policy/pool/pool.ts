@@ -101,7 +101,7 @@ export class PolicyWorkerPool {
    * Evaluates an entrypoint on the least busy worker holding `key`; undefined when none holds it
    * (the caller evaluates in-process). Rejects with PolicyWorkerExit if the worker is lost.
    */
-  evaluate(key: string, entrypoint: string, input: ArrayBuffer | null): Promise<unknown> | undefined {
+  evaluate(key: string, entrypoint: string, input: string | null): Promise<unknown> | undefined {
     let best: Thread | undefined;
     for (const t of this.#threads) {
       if (t.exited || !t.loaded.has(key)) continue;
@@ -114,10 +114,9 @@ export class PolicyWorkerPool {
       thread.pending.set(id, { resolve, reject });
       this.#hold(thread);
       try {
-        // The bytes move to the worker (transfer, no copy); the caller keeps its input object.
-        this.#send(thread, { t: 'eval', id, key, entrypoint, input }, input ? [input] : undefined);
+        this.#send(thread, { t: 'eval', id, key, entrypoint, input });
       } catch (err) {
-        // A buffer that cannot be transferred (already detached): refused, nothing left waiting.
+        // A worker that cannot be posted to: refused, nothing left waiting.
         thread.pending.delete(id);
         this.#hold(thread);
         reject(err instanceof Error ? err : new Error(String(err)));
@@ -165,8 +164,8 @@ export class PolicyWorkerPool {
     });
   }
 
-  #send(t: Thread, m: ToWorker, transfer?: ArrayBuffer[]): void {
-    t.worker.postMessage(m, transfer);
+  #send(t: Thread, m: ToWorker): void {
+    t.worker.postMessage(m);
   }
 
   /** Keeps the process alive while the worker owes an answer (a load awaited at start, an evaluation). */

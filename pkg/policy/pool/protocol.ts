@@ -1,10 +1,11 @@
 // Messages between the pool (pool.ts) and its worker threads (worker.ts). An evaluation's input
-// travels as the JSON bytes the engine serialised (engine/policy-input.ts), transferred, not cloned.
+// travels as the JSON text the engine serialised (engine/policy-input.ts), never as an object:
+// a structured clone would drop prototypes the in-process serialisation sees.
 
 export type ToWorker =
   | { t: 'load'; key: string; module: WebAssembly.Module; data: ArrayBuffer | undefined }
   | { t: 'drop'; key: string }
-  | { t: 'eval'; id: number; key: string; entrypoint: string; input: ArrayBuffer | null };
+  | { t: 'eval'; id: number; key: string; entrypoint: string; input: string | null };
 
 export type FromWorker =
   | { t: 'loaded'; key: string }

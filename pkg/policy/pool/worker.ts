@@ -3,6 +3,7 @@
 // evaluation error is answered as an error, which the engine turns into a deny.
 import { parentPort } from 'node:worker_threads';
 import { instantiatePolicy, PolicyInstance } from '../engine/instance.ts';
+import { policyInputBytes } from '../engine/policy-input.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 const port = parentPort;
@@ -29,7 +30,7 @@ port.on('message', (m: ToWorker) => {
         return;
       }
       try {
-        const resultSet = policy.evaluate(m.input, m.entrypoint) as Array<{ result?: unknown }> | undefined;
+        const resultSet = policy.evaluate(policyInputBytes(m.input), m.entrypoint) as Array<{ result?: unknown }> | undefined;
         send({ t: 'result', id: m.id, result: resultSet?.[0]?.result });
       } catch (err) {
         send({ t: 'result', id: m.id, error: err instanceof Error ? err.message : String(err) });
