@@ -228,10 +228,11 @@ deploy: install ## Apply RBAC, admission policies and samples to the cluster of 
 .PHONY: demo
 # Only what the demo uses (never Vault, a test peer that costs most of a cold tool build).
 DEMO_TOOLS := $(addprefix build/bin/,opa etcd kube-apiserver kubectl kubectl-mcp) node_modules/.installed
-# Cold build times measured on a 2-core machine (cache logs), so a first run says what it waits for.
-demo_cold_opa := 3 min
-demo_cold_etcd := 2 min
-demo_cold_kube-apiserver := 12 min
+# Cold build times measured on a fresh 2-core machine (empty Go, npm and tool caches; 2026-12-02:
+# the whole cold `make demo` took 5 min 39 s), so a first run says what it waits for.
+demo_cold_opa := 1 min
+demo_cold_etcd := 1 min
+demo_cold_kube-apiserver := 3 min
 demo_cold_kubectl := 1 min
 demo: ## The governance guide's business-automation story on a local control plane (builds only opa, etcd, kube-apiserver, kubectl).
 	@for t in opa etcd kube-apiserver kubectl; do \
