@@ -190,6 +190,23 @@ describe('policy worker pool', () => {
     expect(after.decision.rule).not.toBe(RULES.evaluationError);
   }, 60_000);
 
+  it('posts the evaluations asked in one tick to a worker as one message, and answers each its own', async () => {
+    const pool = poolOf(1);
+    const engine = new PolicyEngine({ pool });
+    await engine.load(wasm, data.get('base'), 'rev-1');
+    const local = new PolicyEngine();
+    await local.load(wasm, data.get('base'), 'rev-1');
+    const inputs = cases.filter((c) => (c.variant ?? 'base') === 'base').map((c) => c.input as PolicyInput);
+    const before = pool.batches;
+    const answers = await Promise.all(inputs.map((input) => engine.evaluateDecision(input)));
+    expect(pool.batches - before).toBe(1);
+    answers.forEach((r, i) => expect(r).toEqual({ decision: local.evaluate(inputs[i]!), revision: 'rev-1' }));
+    // Asked in separate ticks: one message each.
+    await engine.evaluateDecision(inputs[0]!);
+    await engine.evaluateDecision(inputs[1]!);
+    expect(pool.batches - before).toBe(3);
+  }, 60_000);
+
   it('refuses a bad pool size by name', () => {
     expect(() => new PolicyWorkerPool({ size: 0 })).toThrow(/pool size must be a positive integer/);
   });

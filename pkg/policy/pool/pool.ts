@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { FromWorker, ToWorker } from './protocol.ts';
+import type { EvalRequest, FromWorker, ToWorker } from './protocol.ts';
 
 /** An evaluation lost with its worker: the caller refuses the call (fail closed). */
 export class PolicyWorkerExit extends Error {
@@ -46,6 +46,8 @@ interface Thread {
   /** ref()'d: it owes an answer. */
   held: boolean;
   lastError?: Error;
+  /** Evaluations asked this tick, posted together by #flush (one postMessage, one wake-up). */
+  outbox: EvalRequest[];
 }
 
 export class PolicyWorkerPool {
@@ -57,6 +59,7 @@ export class PolicyWorkerPool {
   #nextId = 1;
   #closed = false;
   #replaced = 0;
+  #batches = 0;
   #lastReplacedAt = -Infinity;
 
   constructor(o: PolicyWorkerPoolOptions = {}) {
@@ -69,6 +72,11 @@ export class PolicyWorkerPool {
   /** Workers replaced after an unexpected exit, since start. */
   get replaced(): number {
     return this.#replaced;
+  }
+
+  /** Evaluation messages posted to workers since start, each carrying one tick's evaluations (tests, diagnostics). */
+  get batches(): number {
+    return this.#batches;
   }
 
   /** Thread ids of the live workers (tests, diagnostics). */
@@ -92,6 +100,8 @@ export class PolicyWorkerPool {
   drop(key: string): void {
     this.#registry.delete(key);
     for (const t of this.#threads) {
+      // Evaluations already asked go before the drop, as they were asked.
+      this.#flush(t);
       t.loaded.delete(key);
       if (!t.exited) this.#send(t, { t: 'drop', key });
     }
@@ -113,15 +123,29 @@ export class PolicyWorkerPool {
     return new Promise<unknown>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
       this.#hold(thread);
-      try {
-        this.#send(thread, { t: 'eval', id, key, entrypoint, input });
-      } catch (err) {
-        // A worker that cannot be posted to: refused, nothing left waiting.
-        thread.pending.delete(id);
-        this.#hold(thread);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
+      // Posted with the others asked before this tick's promise jobs have run: at concurrency,
+      // one message and one wake-up per batch instead of per call (a postMessage and the
+      // worker's wake-up were ~14 % of an ext_authz Check's main-thread time).
+      if (thread.outbox.push({ id, key, entrypoint, input }) === 1) queueMicrotask(() => this.#flush(thread));
     });
+  }
+
+  #flush(t: Thread): void {
+    const items = t.outbox.splice(0);
+    if (items.length === 0 || t.exited) return;
+    try {
+      this.#send(t, { t: 'evals', items });
+      this.#batches++;
+    } catch (err) {
+      // A worker that cannot be posted to: its calls are refused, nothing left waiting.
+      const e = err instanceof Error ? err : new Error(String(err));
+      for (const item of items) {
+        const p = t.pending.get(item.id);
+        t.pending.delete(item.id);
+        p?.reject(e);
+      }
+      this.#hold(t);
+    }
   }
 
   /** Ends one worker as a crash would (diagnostics, tests): its calls in flight are refused and it is replaced. */
@@ -141,7 +165,7 @@ export class PolicyWorkerPool {
 
   #spawn(): Thread {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-    const t: Thread = { worker, id: worker.threadId, pending: new Map(), loaded: new Set(), loading: new Map(), exited: false, held: false };
+    const t: Thread = { worker, id: worker.threadId, pending: new Map(), loaded: new Set(), loading: new Map(), exited: false, held: false, outbox: [] };
     worker.on('message', (m: FromWorker) => this.#onMessage(t, m));
     worker.on('error', (err) => { t.lastError = err; });
     worker.on('exit', (code) => this.#onExit(t, code));
@@ -183,12 +207,14 @@ export class PolicyWorkerPool {
   }
 
   #onAnswer(t: Thread, m: FromWorker): void {
-    if (m.t === 'result') {
-      const p = t.pending.get(m.id);
-      if (!p) return;
-      t.pending.delete(m.id);
-      if (m.error !== undefined) p.reject(new Error(m.error));
-      else p.resolve(m.result);
+    if (m.t === 'results') {
+      for (const a of m.items) {
+        const p = t.pending.get(a.id);
+        if (!p) continue;
+        t.pending.delete(a.id);
+        if (a.error !== undefined) p.reject(new Error(a.error));
+        else p.resolve(a.result);
+      }
       return;
     }
     const waiting = t.loading.get(m.key);

@@ -5,9 +5,24 @@
 export type ToWorker =
   | { t: 'load'; key: string; module: WebAssembly.Module; data: ArrayBuffer | undefined }
   | { t: 'drop'; key: string }
-  | { t: 'eval'; id: number; key: string; entrypoint: string; input: string | null };
+  /** Evaluations asked in one tick, posted together (one message, one wake-up of the worker). */
+  | { t: 'evals'; items: EvalRequest[] };
+
+export interface EvalRequest {
+  id: number;
+  key: string;
+  entrypoint: string;
+  input: string | null;
+}
+
+export interface EvalAnswer {
+  id: number;
+  result?: unknown;
+  error?: string;
+}
 
 export type FromWorker =
   | { t: 'loaded'; key: string }
   | { t: 'loadFailed'; key: string; message: string }
-  | { t: 'result'; id: number; result?: unknown; error?: string };
+  /** The answers to one 'evals' message, in one message. */
+  | { t: 'results'; items: EvalAnswer[] };

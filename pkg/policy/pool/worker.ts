@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { instantiatePolicy, PolicyInstance } from '../engine/instance.ts';
 import { policyInputBytes } from '../engine/policy-input.ts';
-import type { FromWorker, ToWorker } from './protocol.ts';
+import type { EvalAnswer, EvalRequest, FromWorker, ToWorker } from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('pkg/policy/pool/worker.ts runs only as a worker thread');
@@ -23,18 +23,18 @@ port.on('message', (m: ToWorker) => {
     case 'drop':
       policies.delete(m.key);
       return;
-    case 'eval': {
-      const policy = policies.get(m.key);
-      if (!policy) {
-        send({ t: 'result', id: m.id, error: `policy ${m.key} is not loaded in this worker` });
-        return;
-      }
-      try {
-        const resultSet = policy.evaluate(policyInputBytes(m.input), m.entrypoint) as Array<{ result?: unknown }> | undefined;
-        send({ t: 'result', id: m.id, result: resultSet?.[0]?.result });
-      } catch (err) {
-        send({ t: 'result', id: m.id, error: err instanceof Error ? err.message : String(err) });
-      }
-    }
+    case 'evals':
+      send({ t: 'results', items: m.items.map(evaluate) });
   }
 });
+
+function evaluate(m: EvalRequest): EvalAnswer {
+  const policy = policies.get(m.key);
+  if (!policy) return { id: m.id, error: `policy ${m.key} is not loaded in this worker` };
+  try {
+    const resultSet = policy.evaluate(policyInputBytes(m.input), m.entrypoint) as Array<{ result?: unknown }> | undefined;
+    return { id: m.id, result: resultSet?.[0]?.result };
+  } catch (err) {
+    return { id: m.id, error: err instanceof Error ? err.message : String(err) };
+  }
+}
