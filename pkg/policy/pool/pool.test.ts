@@ -29,6 +29,16 @@ afterAll(async () => {
   await Promise.all(pools.map((p) => p.close()));
 });
 
+/** A pooled engine and an in-process one, both on the base policy as rev-1. */
+async function pooledBeside(size: number) {
+  const pool = poolOf(size);
+  const engine = new PolicyEngine({ pool });
+  await engine.load(wasm, data.get('base'), 'rev-1');
+  const local = new PolicyEngine();
+  await local.load(wasm, data.get('base'), 'rev-1');
+  return { pool, engine, local };
+}
+
 /** Inputs no well-behaved front end sends, beside the corpus: what the gate might still pass on. */
 const hostile: unknown[] = [
   undefined, null, {}, [], 'tools/call', 0, { server: 'gmail' }, { server: 'gmail', tool: 'send_email', arguments: null },
@@ -105,11 +115,7 @@ describe('policy worker pool', () => {
   }, 120_000);
 
   it('refuses the decisions in flight on a worker that dies, naming it, and replaces the worker', async () => {
-    const pool = poolOf(1);
-    const engine = new PolicyEngine({ pool });
-    await engine.load(wasm, data.get('base'), 'rev-1');
-    const local = new PolicyEngine();
-    await local.load(wasm, data.get('base'), 'rev-1');
+    const { pool, engine, local } = await pooledBeside(1);
     const inputs = cases.filter((c) => (c.variant ?? 'base') === 'base').map((c) => c.input as PolicyInput);
     const batch = Array.from({ length: 400 }, (_, i) => inputs[i % inputs.length]!);
     const [victim] = pool.threadIds;
@@ -175,11 +181,7 @@ describe('policy worker pool', () => {
   }, 120_000);
 
   it('refuses an input JSON cannot represent (a BigInt), naming why, in-process and on a worker alike, leaving nothing waiting', async () => {
-    const pool = poolOf(1);
-    const engine = new PolicyEngine({ pool });
-    await engine.load(wasm, data.get('base'), 'rev-1');
-    const local = new PolicyEngine();
-    await local.load(wasm, data.get('base'), 'rev-1');
+    const { engine, local } = await pooledBeside(1);
     const input = { server: 'gmail', tool: 'read_email', arguments: { n: 10n } } as unknown as PolicyInput;
     const r = await engine.evaluateDecision(input);
     expect(r.decision).toMatchObject({ action: 'deny', rule: RULES.evaluationError });
@@ -191,11 +193,7 @@ describe('policy worker pool', () => {
   }, 60_000);
 
   it('posts the evaluations asked in one tick to a worker as one message, and answers each its own', async () => {
-    const pool = poolOf(1);
-    const engine = new PolicyEngine({ pool });
-    await engine.load(wasm, data.get('base'), 'rev-1');
-    const local = new PolicyEngine();
-    await local.load(wasm, data.get('base'), 'rev-1');
+    const { pool, engine, local } = await pooledBeside(1);
     const inputs = cases.filter((c) => (c.variant ?? 'base') === 'base').map((c) => c.input as PolicyInput);
     const before = pool.batches;
     const answers = await Promise.all(inputs.map((input) => engine.evaluateDecision(input)));
