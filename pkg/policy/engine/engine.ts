@@ -140,7 +140,9 @@ export class PolicyEngine {
     } catch (err) {
       return { decision: denyDecision(RULES.evaluationError, `policy evaluation failed: the input has no JSON form the policy can read: ${message(err)}`), revision: started.revision };
     }
-    const pending = pool.evaluate(this.#key(started.seq), ENTRYPOINTS.decision, text);
+    // The same text on this thread's instance of the same load, if the pool answers it here.
+    const local = () => (started.policy.evaluate(policyInputBytes(text), ENTRYPOINTS.decision) as Array<{ result?: unknown }> | undefined)?.[0]?.result;
+    const pending = pool.evaluate(this.#key(started.seq), ENTRYPOINTS.decision, text, local);
     if (!pending) return { decision: this.evaluate(input), revision: started.revision };
     this.#inflight.set(started.seq, (this.#inflight.get(started.seq) ?? 0) + 1);
     let result: unknown;

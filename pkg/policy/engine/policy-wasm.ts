@@ -2,18 +2,14 @@
 // CLI (`make policy` does the same). Tests, benchmarks and local runs use it; production
 // authorizers receive the wasm inside the operator's bundle.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HOST_BUILTINS } from './regex.ts';
 import { ENTRYPOINTS } from './types.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const policyDir = path.join(repoRoot, 'pkg', 'policy', 'rego');
-/** What the wasm build puts in place of rego/regex.rego: regex matching by the host (regex.ts). */
-export const hostRegoDir = path.join(repoRoot, 'pkg', 'policy', 'rego-wasm');
-/** The file of policyDir that hostRegoDir replaces in the wasm build (opa build --ignore takes a base name). */
-const replacedByHost = 'regex.rego';
+
 export const defaultWasmPath = path.join(repoRoot, 'build', 'policy', 'policy.wasm');
 
 export function opaBinary(): string {
@@ -29,15 +25,10 @@ function regoSources(dir: string): string[] {
 export function wasmIsStale(wasmPath = defaultWasmPath): boolean {
   if (!existsSync(wasmPath)) return true;
   const built = statSync(wasmPath).mtimeMs;
-  return [...regoSources(policyDir), ...regoSources(hostRegoDir)].some((f) => statSync(f).mtimeMs > built);
+  return regoSources(policyDir).some((f) => statSync(f).mtimeMs > built);
 }
 
-/**
- * Compiles the Rego to wasm; the file is replaced atomically so concurrent readers never see
- * half of it. The toolgate program is built with rego-wasm/ in place of rego/regex.rego and
- * with capabilities that declare the host builtins (regex.ts); any other source directory
- * (test policies) is built as it is.
- */
+/** Compiles the Rego to wasm; the file is replaced atomically so concurrent readers never see half of it. */
 export function buildPolicyWasm(
   wasmPath = defaultWasmPath,
   sourceDir = policyDir,
@@ -57,18 +48,7 @@ export function buildPolicyWasm(
   };
   try {
     const bundle = path.join(tmp, 'bundle.tar.gz');
-    const args = ['build', '-t', 'wasm', ...entrypoints.flatMap((e) => ['-e', e]), '-o', bundle, '--ignore', '*_test.rego'];
-    if (path.resolve(sourceDir) === path.resolve(policyDir)) {
-      // This opa's own capabilities plus the host builtins, so the build knows their signatures.
-      const caps = JSON.parse(run(['capabilities', '--current'], 'opa capabilities')) as { builtins: unknown[] };
-      caps.builtins.push(...HOST_BUILTINS.map((b) => b.capability));
-      const capsPath = path.join(tmp, 'capabilities.json');
-      writeFileSync(capsPath, JSON.stringify(caps));
-      args.push('--capabilities', capsPath, '--ignore', replacedByHost, sourceDir, hostRegoDir);
-    } else {
-      args.push(sourceDir);
-    }
-    run(args, `opa build of ${sourceDir}`);
+    run(['build', '-t', 'wasm', ...entrypoints.flatMap((e) => ['-e', e]), '-o', bundle, '--ignore', '*_test.rego', sourceDir], `opa build of ${sourceDir}`);
     // -m: the bundle's members carry mtime 0, which would make the wasm look stale forever.
     execFileSync('tar', ['-xzmf', bundle, '-C', tmp, '/policy.wasm'], { stdio: ['ignore', 'pipe', 'pipe'] });
     chmodSync(path.join(tmp, 'policy.wasm'), 0o644);

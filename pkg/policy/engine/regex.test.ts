@@ -1,6 +1,7 @@
-// toolgate.regex_match (re2js) against the two RE2 engines OPA itself uses, on one generated
-// corpus: the RE2 build inside opa-wasm (what policy.wasm used before the host builtin) and
-// Go's regexp (opa eval: what opa test and the OPA-Envoy plugin run). Patterns: every `matches`
+// toolgate's regex.find_n (re2js, the host builtin of policy.wasm) against the two RE2 engines
+// OPA itself uses, on one generated corpus: the RE2 build inside opa-wasm (regex.match, what
+// policy.wasm used before) and Go's regexp (opa eval: what opa test, an OPA running the bundle
+// and the OPA-Envoy plugin run). Patterns: every `matches`
 // the shipped profiles and samples carry, and generated ones over the constructs whose meaning
 // differs between regex dialects (case folding, \b, \s, ., $, Unicode classes, repetition).
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { buildPolicyWasm, opaBinary, repoRoot } from './policy-wasm.ts';
-import { regexMatch } from './regex.ts';
+import { regexFindN, regexMatches } from './regex.ts';
 import { prng } from './testdata/input-corpus.ts';
 
 /** Every `matches` value under profiles/ and config/samples/. */
@@ -95,12 +96,12 @@ function goAnswers(pairs: Pair[], dir: string): boolean[] {
   return (JSON.parse(out) as { result: Array<{ expressions: Array<{ value: boolean[] }> }> }).result[0]!.expressions[0]!.value;
 }
 
-describe('toolgate.regex_match (re2js) reads patterns as the RE2 engines OPA uses', () => {
+describe('regex.find_n on re2js reads patterns as the RE2 engines OPA uses', () => {
   it('answers a generated corpus of shipped and generated patterns exactly as the wasm\'s RE2 and Go\'s regexp do', async () => {
     const pairs = corpus();
     const valid = pairs.filter((p) => {
       try {
-        regexMatch(p.pattern, '');
+        regexMatches(p.pattern, '');
         return true;
       } catch {
         return false;
@@ -126,7 +127,7 @@ describe('toolgate.regex_match (re2js) reads patterns as the RE2 engines OPA use
         }
       }
       const go = goAnswers(valid, dir);
-      const ours = valid.map((p) => regexMatch(p.pattern, p.value));
+      const ours = valid.map((p) => regexMatches(p.pattern, p.value));
       const differ = (theirs: Array<boolean | 'abort'>) => valid.flatMap((p, i) => (theirs[i] === ours[i] ? [] : [`${JSON.stringify(p.pattern)} on ${JSON.stringify(p.value)}: re2js ${ours[i]}, other ${theirs[i]}`]));
       // One pair per evaluation it never aborts (asked the whole corpus in one evaluation, its
       // 100-entry pattern cache fails RE2's "size_ <= max_size()" check and aborts).
@@ -141,11 +142,13 @@ describe('toolgate.regex_match (re2js) reads patterns as the RE2 engines OPA use
     }
   }, 120_000);
 
-  it('refuses, by throwing (the evaluation fails and the call is denied), what is not two strings or not RE2', () => {
-    expect(() => regexMatch('(?=x)', 'x')).toThrow();
-    expect(() => regexMatch('a(', 'x')).toThrow();
-    expect(() => regexMatch(1 as unknown as string, 'x')).toThrow(/takes two strings, got number and string/);
-    expect(regexMatch('^a.c$', 'abc')).toBe(true);
-    expect(regexMatch('^a.c$', 'a\nc')).toBe(false);
+  it('refuses, by throwing (the evaluation fails and the call is denied), what is not two strings and n = 1, or not RE2', () => {
+    expect(() => regexFindN('(?=x)', 'x', 1)).toThrow();
+    expect(() => regexFindN('a(', 'x', 1)).toThrow();
+    expect(() => regexFindN(1, 'x', 1)).toThrow(/takes a pattern and a value string, got number and string/);
+    expect(() => regexFindN('a', 'aaa', 2)).toThrow(/n = 1 only/);
+    expect(regexFindN('a+', 'baab', 1)).toEqual(['aa']);
+    expect(regexFindN('a*', 'b', 1)).toEqual(['']);
+    expect(regexFindN('^a.c$', 'a\nc', 1)).toEqual([]);
   });
 });

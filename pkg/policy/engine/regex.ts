@@ -1,10 +1,10 @@
-// The host builtins of policy.wasm: regular-expression matching, done here instead of inside
-// the wasm (rego-wasm/regex_host.rego says why). Each pattern is compiled once with re2js, a
-// port of RE2 (RE2's syntax, linear-time matching, no backtracking), and kept in a bounded
-// cache; the compiler validates every pattern with the same engine (compiler/syntax.ts), so a
-// pattern the policy serves is one this matcher reads. What OPA's Go regexp (opa test, opa
-// eval, the OPA-Envoy plugin) and this engine answer is compared on a generated corpus in
-// regex.test.ts and, for whole decisions, in the decision table.
+// The one builtin policy.wasm asks its host for: regex.find_n, through which the Rego matches
+// classifier regexes (rego/regex.rego says why not regex.match). Each pattern is compiled once
+// with re2js, a port of RE2 (RE2's syntax, linear-time matching, no backtracking), and kept in
+// a bounded cache; the compiler validates every pattern with the same engine
+// (compiler/syntax.ts), so a pattern the policy serves is one this matcher reads. OPA, running
+// the same Rego or the bundle's wasm, answers regex.find_n with Go's regexp: regex.test.ts
+// compares the two, and the wasm's own RE2, on a generated corpus.
 import { RE2JS } from 're2js';
 
 /** Compiled patterns kept; the policy's patterns are few (profile and rule classifiers). */
@@ -22,28 +22,22 @@ export function re2(pattern: string): RE2JS {
 }
 
 /**
- * toolgate.regex_match(pattern, value): regex.match's meaning (an unanchored search, as Go's
- * regexp.MatchString). Anything but two strings, or a pattern RE2 rejects, throws: the
- * evaluation fails and the call is denied, never "no match".
+ * regex.find_n(pattern, value, 1): the leftmost match, [] when there is none (Go's
+ * FindAllString with n = 1, which OPA implements it as). The program asks only for n = 1;
+ * anything else, arguments of the wrong type or a pattern RE2 rejects throw, so the evaluation
+ * fails and the call is denied, never "no match".
  */
-export function regexMatch(pattern: unknown, value: unknown): boolean {
+export function regexFindN(pattern: unknown, value: unknown, n: unknown): string[] {
   if (typeof pattern !== 'string' || typeof value !== 'string') {
-    throw new TypeError(`toolgate.regex_match takes two strings, got ${typeof pattern} and ${typeof value}`);
+    throw new TypeError(`regex.find_n takes a pattern and a value string, got ${typeof pattern} and ${typeof value}`);
   }
-  return re2(pattern).matcher(value).find();
+  if (n !== 1) throw new RangeError(`regex.find_n: toolgate's host implements n = 1 only (the policy's use), got ${JSON.stringify(n)}`);
+  const m = re2(pattern).matcher(value);
+  return m.find() ? [m.group() ?? ''] : [];
 }
 
-/** Every host builtin: its name, the capability entry opa build needs, and its implementation. */
-export const HOST_BUILTINS = [
-  {
-    name: 'toolgate.regex_match',
-    capability: {
-      name: 'toolgate.regex_match',
-      decl: { type: 'function', args: [{ type: 'string' }, { type: 'string' }], result: { type: 'boolean' } },
-    },
-    impl: regexMatch,
-  },
-] as const;
+/** Whether the pattern matches anywhere in the value, as the policy decides it (regex.find_n with n = 1). */
+export const regexMatches = (pattern: string, value: string): boolean => regexFindN(pattern, value, 1).length > 0;
 
-/** The custom builtins opa-wasm's loadPolicy takes. */
-export const hostBuiltinImpls: Record<string, (...args: never[]) => unknown> = Object.fromEntries(HOST_BUILTINS.map((b) => [b.name, b.impl]));
+/** The builtins opa-wasm's loadPolicy is given: the only ones a policy.wasm may import from its host. */
+export const hostBuiltinImpls: Record<string, (...args: never[]) => unknown> = { 'regex.find_n': regexFindN };

@@ -192,17 +192,29 @@ describe('policy worker pool', () => {
     expect(after.decision.rule).not.toBe(RULES.evaluationError);
   }, 60_000);
 
-  it('posts the evaluations asked in one tick to a worker as one message, and answers each its own', async () => {
+  it('posts the evaluations asked in one tick to a worker as one message, answers a lone one on the calling thread, and each its own', async () => {
     const { pool, engine, local } = await pooledBeside(1);
     const inputs = cases.filter((c) => (c.variant ?? 'base') === 'base').map((c) => c.input as PolicyInput);
     const before = pool.batches;
     const answers = await Promise.all(inputs.map((input) => engine.evaluateDecision(input)));
     expect(pool.batches - before).toBe(1);
     answers.forEach((r, i) => expect(r).toEqual({ decision: local.evaluate(inputs[i]!), revision: 'rev-1' }));
-    // Asked in separate ticks: one message each.
-    await engine.evaluateDecision(inputs[0]!);
-    await engine.evaluateDecision(inputs[1]!);
-    expect(pool.batches - before).toBe(3);
+    // Asked alone, with no worker busy and this thread idle of late (the pause): answered on the
+    // calling thread, no message at all.
+    const locally = pool.localRuns;
+    for (const input of inputs.slice(0, 2)) {
+      await new Promise((r) => setTimeout(r, 120));
+      expect(await engine.evaluateDecision(input)).toEqual({ decision: local.evaluate(input), revision: 'rev-1' });
+    }
+    expect(pool.batches - before).toBe(1);
+    expect(pool.localRuns - locally).toBe(2);
+    // This thread busy of late (a spin longer than the 50 ms window): a lone one still goes to a worker.
+    await new Promise((r) => setTimeout(r, 60));
+    const spinUntil = performance.now() + 120;
+    while (performance.now() < spinUntil) { /* busy */ }
+    expect(await engine.evaluateDecision(inputs[2]!)).toEqual({ decision: local.evaluate(inputs[2]!), revision: 'rev-1' });
+    expect(pool.batches - before).toBe(2);
+    expect(pool.localRuns - locally).toBe(2);
   }, 60_000);
 
   it('refuses a bad pool size by name', () => {
