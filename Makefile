@@ -103,6 +103,15 @@ policy: $(POLICY_WASM) ## Compile the Rego policy to wasm with the real opa.
 $(POLICY_WASM): $(wildcard pkg/policy/rego/*.rego) pkg/policy/engine/policy-wasm.ts build/bin/opa node_modules/.installed
 	@node hack/build-policy-wasm.ts $@
 
+# The operator and the authorizer as the image runs them (hack/dist.ts → build/dist/).
+DIST := build/dist/.built
+DIST_SOURCES := $(shell find api pkg operator authorizer cmd -name '*.ts' -not -name '*.test.ts' -not -path '*/testdata/*' 2>/dev/null)
+.PHONY: dist
+dist: $(DIST) ## Bundle the operator, the authorizer and the policy worker with esbuild, as the image runs them (→ build/dist/).
+
+$(DIST): $(DIST_SOURCES) authorizer/src/extauthz/proto/health.proto hack/dist.ts node_modules/.installed
+	@node hack/dist.ts && touch $@
+
 .PHONY: test-policy
 test-policy: build/bin/opa ## Run the Rego unit tests with coverage (opa test).
 	@node hack/opa-test.ts
@@ -112,7 +121,7 @@ test-unit: node_modules/.installed policy ## Unit tests (pure logic, beside the 
 	@vitest run --project unit --reporter=default --reporter=json --outputFile.json=build/test-results/unit.json
 
 .PHONY: test-integration
-test-integration: tools ## Integration tests against a real kube-apiserver + etcd.
+test-integration: tools $(DIST) ## Integration tests against a real kube-apiserver + etcd.
 	@vitest run --project integration --reporter=default --reporter=json --outputFile.json=build/test-results/integration.json
 
 # --- conformance (issue 11) ---
@@ -132,7 +141,7 @@ CLUSTER_PACKAGES := containerd=containerd runc=runc /usr/lib/cni/bridge=containe
   iptables=iptables ip=iproute2 conntrack=conntrack nsenter=util-linux openssl=openssl
 
 .PHONY: image
-image: node_modules/.installed $(POLICY_WASM) ## Build the image ghcr.io/toolgate/toolgate:<version> offline with podman (→ build/image/*.oci.tar).
+image: node_modules/.installed $(POLICY_WASM) $(DIST) ## Build the image ghcr.io/toolgate/toolgate:<version> offline with podman (→ build/image/*.oci.tar).
 	@hack/image/build.sh
 
 .PHONY: cluster-tools
@@ -204,7 +213,7 @@ bench-session: node_modules/.installed policy ## Session state: decision latency
 	@node bench/session/run.ts
 
 .PHONY: bench-soak
-bench-soak: node_modules/.installed policy build/bin/etcd build/bin/kube-apiserver build/bin/kubectl ## Memory soak: the authorizer at half its maximum load through both front ends, the operator serving 200 long pollers; BENCH_SOAK_SECONDS (default 600) each (→ build/bench/soak.json, operator-soak.json).
+bench-soak: node_modules/.installed policy $(DIST) build/bin/etcd build/bin/kube-apiserver build/bin/kubectl ## Memory soak: the authorizer at half its maximum load through both front ends, the operator serving 200 long pollers; BENCH_SOAK_SECONDS (default 600) each (→ build/bench/soak.json, operator-soak.json).
 	@node bench/soak/run.ts
 
 ##@ Run locally

@@ -24,6 +24,7 @@ import { admissionNames, applyAll, shippedAdmission, shippedRbac, type InstallOp
 import { startJwtIssuer, type TestIssuer } from '../../test/harness/jwt-issuer.ts';
 import { mintCa, mintServingCertificate } from '../../test/support/tls.ts';
 import { audience, startEverything, type EverythingServer } from '../../test/integration/proxy-support.ts';
+import { shippedEnv, shippedScript } from '../../test/support/shipped-container.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const fieldManager = 'bench-soak';
@@ -40,9 +41,9 @@ export interface EntryPoint {
   stop(): Promise<void>;
 }
 
-/** Runs cmd/<name>/main.ts as the container does, with only the environment given. */
+/** Runs the script the container runs (the bundle of cmd/<name>/main.ts), with only the environment given. */
 function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>, cwd?: string): EntryPoint {
-  const child = spawn(process.execPath, [join(repoRoot, 'cmd', name, 'main.ts')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+  const child = spawn(process.execPath, [shippedScript(name)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   // Only a bounded tail is kept: the soak must not grow its own memory with the child's log.
   let out = '';
   const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
@@ -202,7 +203,7 @@ export async function startRig(): Promise<Rig> {
           AUDIT_FILE: join(dir, 'audit.jsonl'), LOG_LEVEL: 'warn',
           // The shipped StatefulSet's NODE_OPTIONS unless told otherwise, e.g.
           // --heapsnapshot-signal=SIGUSR2 to find where memory goes (bench/README.md).
-          NODE_OPTIONS: process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS ?? shippedAuthorizerEnv('NODE_OPTIONS') ?? '',
+          NODE_OPTIONS: process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS ?? shippedEnv('authorizer', 'NODE_OPTIONS') ?? '',
         }, dir);
         closers.unshift(() => authorizer.stop());
         await until(`the authorizer to be ready (output: ${authorizer.tail().slice(-2000)})`, ready(ports.probe));
@@ -220,15 +221,3 @@ export async function startRig(): Promise<Rig> {
 
 const nullSink = () => new Writable({ write(_c, _e, cb) { cb(); } });
 
-/** An env value of the authorizer container in config/authorizer/authorizer.yaml, as the pods get it. */
-export function shippedAuthorizerEnv(name: string): string | undefined {
-  const docs = readFileSync(new URL('../../config/authorizer/authorizer.yaml', import.meta.url), 'utf8').split(/^---$/m).map((d) => parse(d) as Manifest | null);
-  for (const d of docs) {
-    const containers = (d as { spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | null)?.spec?.template?.spec?.containers ?? [];
-    for (const c of containers) {
-      const e = c.env?.find((x) => x.name === name);
-      if (e) return e.value;
-    }
-  }
-  return undefined;
-}

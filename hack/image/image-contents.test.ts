@@ -7,6 +7,8 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { bundles, external } from '../dist.ts';
+import { shippedContainer } from '../../test/support/shipped-container.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const entryPoints = ['cmd/operator/main.ts', 'cmd/authorizer/main.ts', 'cmd/kubectl-mcp/main.ts'];
@@ -82,5 +84,22 @@ describe('the image holds what the entry points load', () => {
     const user = /^USER (\d+)(?::(\d+))?$/m.exec(dockerfile);
     expect(user, 'a numeric USER line').not.toBeNull();
     expect(Number(user![1])).toBeGreaterThan(0);
+  });
+
+  it('the pods run the bundles make dist writes, which the build context lets through (source maps left out)', () => {
+    const ignore = readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    expect(ignore).toEqual(expect.arrayContaining(['!build/dist/', 'build/dist/*.map']));
+    for (const component of ['operator', 'authorizer'] as const) {
+      const command = shippedContainer(component).command;
+      expect(command, `${component}'s command in config/`).toEqual(['node', `build/dist/${component}.mjs`]);
+      expect(bundles[`${component}.mjs`], `hack/dist.ts bundles ${component}.mjs`).toBe(`cmd/${component}/main.ts`);
+    }
+    expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toMatch(/^CMD \["node", "build\/dist\/authorizer\.mjs"\]$/m);
+    // What the bundles leave to node_modules must be installed there by npm ci --omit=dev.
+    for (const pattern of external) {
+      const scope = pattern.replace(/\/\*$/, '/');
+      const matching = Object.keys(pkg.dependencies).filter((d) => d.startsWith(scope));
+      expect(matching.length, `${pattern} is a production dependency`).toBeGreaterThan(0);
+    }
   });
 });

@@ -20,6 +20,7 @@ import { controlPlane, uniqueName, waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';
 import { mintCa, mintServingCertificate, type ServingCertificate, type TestCa } from '../support/tls.ts';
 import { adminClient } from './approvals-e2e-support.ts';
+import { shippedScript } from '../support/shipped-container.ts';
 
 export const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 export const fieldManager = 'toolgate-install-test';
@@ -134,9 +135,9 @@ export interface EntryPoint {
   stop(): Promise<void>;
 }
 
-/** Runs cmd/<name>/main.ts as the container does, with only the environment given. */
+/** Runs the script the container runs (the bundle of cmd/<name>/main.ts), with only the environment given. */
 export function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>): EntryPoint {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../../cmd', name, 'main.ts')], {
+  const child = spawn(process.execPath, [shippedScript(name)], {
     env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -14,6 +14,11 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { EvalRequest, FromWorker, ToWorker } from './protocol.ts';
 
+// In a bundle (hack/dist.ts) the worker is its own file beside the bundle, and esbuild defines
+// TOOLGATE_POLICY_WORKER as its name; from the sources it is worker.ts beside this file.
+declare const TOOLGATE_POLICY_WORKER: string | undefined;
+const workerUrl = new URL(typeof TOOLGATE_POLICY_WORKER === 'string' ? TOOLGATE_POLICY_WORKER : './worker.ts', import.meta.url);
+
 /** An evaluation lost with its worker: the caller refuses the call (fail closed). */
 export class PolicyWorkerExit extends Error {
   override name = 'PolicyWorkerExit';
@@ -206,7 +211,7 @@ export class PolicyWorkerPool {
   }
 
   #spawn(): Thread {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     const t: Thread = { worker, id: worker.threadId, pending: new Map(), loaded: new Set(), loading: new Map(), exited: false, held: false, outbox: [] };
     worker.on('message', (m: FromWorker) => this.#onMessage(t, m));
     worker.on('error', (err) => { t.lastError = err; });

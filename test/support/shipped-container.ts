@@ -1,0 +1,37 @@
+// What the shipped manifests run: the container's command and environment, read from config/
+// (the chart is generated from it), so tests and benchmarks start the entry points exactly as the
+// pods do — the bundle in build/dist (hack/dist.ts), not the sources.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const manifests = { operator: 'config/manager/manager.yaml', authorizer: 'config/authorizer/authorizer.yaml' } as const;
+export type Component = keyof typeof manifests;
+
+interface Container { name: string; command?: string[]; env?: Array<{ name: string; value?: string }> }
+
+export function shippedContainer(component: Component): Container {
+  const docs = readFileSync(path.join(root, manifests[component]), 'utf8').split(/^---$/m).map((d) => parse(d) as unknown);
+  for (const d of docs) {
+    const containers = (d as { spec?: { template?: { spec?: { containers?: Container[] } } } } | null)?.spec?.template?.spec?.containers ?? [];
+    const c = containers.find((x) => x.name === component);
+    if (c) return c;
+  }
+  throw new Error(`${manifests[component]} has no container named ${component}`);
+}
+
+/** The script the container runs (`node <script>` from /app), as an absolute path in this checkout. */
+export function shippedScript(component: Component): string {
+  const command = shippedContainer(component).command ?? [];
+  if (command[0] !== 'node' || command.length !== 2) throw new Error(`${manifests[component]}: expected command [node, <script>], got ${JSON.stringify(command)}`);
+  const script = path.join(root, command[1]!);
+  if (!existsSync(script)) throw new Error(`${command[1]} does not exist: run make dist (the ${component} container runs it)`);
+  return script;
+}
+
+/** An env value of the container, as the pods get it. */
+export function shippedEnv(component: Component, name: string): string | undefined {
+  return shippedContainer(component).env?.find((e) => e.name === name)?.value;
+}
