@@ -24,7 +24,7 @@ import { admissionNames, applyAll, shippedAdmission, shippedRbac, type InstallOp
 import { startJwtIssuer, type TestIssuer } from '../../test/harness/jwt-issuer.ts';
 import { mintCa, mintServingCertificate } from '../../test/support/tls.ts';
 import { audience, startEverything, type EverythingServer } from '../../test/integration/proxy-support.ts';
-import { shippedEnv, shippedScript } from '../../test/support/shipped-container.ts';
+import { shippedEnv, shippedEnvLiterals, shippedScript } from '../../test/support/shipped-container.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const fieldManager = 'bench-soak';
@@ -43,7 +43,9 @@ export interface EntryPoint {
 
 /** Runs the script the container runs (the bundle of cmd/<name>/main.ts), with only the environment given. */
 function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>, cwd?: string): EntryPoint {
-  const child = spawn(process.execPath, [shippedScript(name)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+  // BENCH_SOAK_AUTHORIZER_SCRIPT=cmd/authorizer/main.ts runs the sources instead, for comparison.
+  const override = name === 'authorizer' ? process.env.BENCH_SOAK_AUTHORIZER_SCRIPT : undefined;
+  const child = spawn(process.execPath, [override ? join(repoRoot, override) : shippedScript(name)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   // Only a bounded tail is kept: the soak must not grow its own memory with the child's log.
   let out = '';
   const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };
@@ -195,12 +197,16 @@ export async function startRig(): Promise<Rig> {
       async startAuthorizer(ports) {
         const { path, tokenPath } = await kubeconfigFile('toolgate-authorizer');
         const authorizer = runEntryPoint('authorizer', {
+          // The StatefulSet's own settings (workers, NODE_OPTIONS, log level, drain times), then
+          // what differs outside a pod: addresses, files, the account.
+          ...shippedEnvLiterals('authorizer'),
+          ...(process.env.BENCH_SOAK_AUTHORIZER_WORKERS ? { AUTHORIZER_WORKERS: process.env.BENCH_SOAK_AUTHORIZER_WORKERS } : {}),
           KUBECONFIG: path, POD_NAME: 'toolgate-authorizer-0', POD_NAMESPACE: install.namespace, POLICIES: `${governed}/${policyName}`,
           BUNDLE_SERVICE_URL: `https://127.0.0.1:${bundlePort}`, BUNDLE_TOKEN_FILE: tokenPath, BUNDLE_CA_FILE: ca.certFile, BUNDLE_PUBLIC_KEY_FILE: join(keyDir, 'public.pem'),
           EXT_AUTHZ_PORT: String(ports.extAuthz), PROXY_PORT: String(ports.proxy), PROBE_PORT: String(ports.probe),
           APPROVALS: 'true', APPROVAL_ADMISSION_POLICY: names.policy, APPROVAL_ADMISSION_BINDING: names.binding,
           // The shipped StatefulSet writes an audit trail (config/authorizer/authorizer.yaml).
-          AUDIT_FILE: join(dir, 'audit.jsonl'), LOG_LEVEL: 'warn',
+          AUDIT_FILE: join(dir, 'audit.jsonl'),
           // The shipped StatefulSet's NODE_OPTIONS unless told otherwise, e.g.
           // --heapsnapshot-signal=SIGUSR2 to find where memory goes (bench/README.md).
           NODE_OPTIONS: process.env.BENCH_SOAK_AUTHORIZER_NODE_OPTIONS ?? shippedEnv('authorizer', 'NODE_OPTIONS') ?? '',

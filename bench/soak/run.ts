@@ -1,4 +1,5 @@
-// Memory soak (issue 15): one authorizer process (node cmd/authorizer/main.ts, the bundle pulled
+// Memory soak (issue 15): one authorizer process (what config/authorizer runs: node
+// build/dist/authorizer.mjs, the bundle of cmd/authorizer/main.ts; the policy bundle pulled
 // from a real operator over TLS) under half of its maximum load through both front ends for
 // BENCH_SOAK_SECONDS (default 600), then the operator process serving 200 simulated long-polling
 // authorizers through policy changes applied with kubectl. RSS and CPU of each process sampled

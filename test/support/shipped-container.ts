@@ -35,3 +35,13 @@ export function shippedScript(component: Component): string {
 export function shippedEnv(component: Component, name: string): string | undefined {
   return shippedContainer(component).env?.find((e) => e.name === name)?.value;
 }
+
+/**
+ * The container's environment as literal values: entries filled by the kubelet (valueFrom) or
+ * naming other variables ($(POD_NAME)) are left out, for the caller to give as the pod would.
+ */
+export function shippedEnvLiterals(component: Component): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of shippedContainer(component).env ?? []) if (e.value !== undefined && !e.value.includes('$(')) out[e.name] = e.value;
+  return out;
+}
