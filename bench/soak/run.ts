@@ -44,6 +44,13 @@ async function gauges(port: number, names: readonly string[]): Promise<Record<st
   const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
   const out: Record<string, number> = {};
   for (const name of names) {
+    if (name.endsWith('{*}')) {
+      // 'name{*}': the sum over all its series (e.g. one per policy worker).
+      const base = name.slice(0, -3);
+      const all = [...text.matchAll(new RegExp(`^${base}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].map((m) => Number(m[1]));
+      if (all.length > 0) out[name] = all.reduce((a, b) => a + b, 0);
+      continue;
+    }
     // "name" matches the series with any labels (the first one), 'name{label="v"}' exactly that one.
     const series = name.includes('{') ? name.replace(/[{}"=]/g, (c) => `\\${c}`) : `${name}(?:\\{[^}]*\\})?`;
     const m = new RegExp(`^${series} ([0-9.e+-]+)$`, 'm').exec(text);
@@ -68,7 +75,8 @@ try {
   // ── 1. The authorizer under load through both front ends ──────────────────────────────
   const ports = { extAuthz: await freePort(), proxy: await freePort(), probe: await freePort() };
   const authorizer = await rig.startAuthorizer(ports);
-  const v8Gauges = ['nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes'];
+  // The main thread's heap, and the policy workers' own (their isolates are not in nodejs_heap_*).
+  const v8Gauges = ['nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes', 'toolgate_policy_worker_heap_used_bytes{*}', 'toolgate_policy_worker_heap_total_bytes{*}'];
   // What the process holds before any call: the baseline the soak's figures grow from.
   const atReady = { rssMiB: parseRssMiB(readFileSync(`/proc/${authorizer.pid}/status`, 'utf8')), mappings: processMappings(authorizer.pid), v8: await gauges(ports.probe, v8Gauges) };
   const mint = () => rig.issuer.mint({ sub: 'alice', azp: 'agent-1' });
@@ -117,7 +125,8 @@ try {
   const memory = summarizeMemory(samples, warmupSeconds);
   const atEnd = { rssMiB: parseRssMiB(readFileSync(`/proc/${authorizer.pid}/status`, 'utf8')), mappings: processMappings(authorizer.pid), v8: await gauges(ports.probe, v8Gauges) };
   const composition = (c: typeof atReady) => `${mib(c.rssMiB)} = anonymous ${mib(c.mappings.anonymous)} + malloc brk ${mib(c.mappings.brkHeap)} + node binary ${mib(c.mappings.nodeBinary)} + other files ${mib(c.mappings.otherFiles)}; `
-    + `V8 heap ${mib((c.v8.nodejs_heap_size_used_bytes ?? NaN) / 2 ** 20)} used of ${mib((c.v8.nodejs_heap_size_total_bytes ?? NaN) / 2 ** 20)}, external ${mib((c.v8.nodejs_external_memory_bytes ?? NaN) / 2 ** 20)}`;
+    + `V8 heap ${mib((c.v8.nodejs_heap_size_used_bytes ?? NaN) / 2 ** 20)} used of ${mib((c.v8.nodejs_heap_size_total_bytes ?? NaN) / 2 ** 20)}, external ${mib((c.v8.nodejs_external_memory_bytes ?? NaN) / 2 ** 20)}`
+    + (c.v8['toolgate_policy_worker_heap_total_bytes{*}'] === undefined ? '' : `; policy workers' heaps ${mib((c.v8['toolgate_policy_worker_heap_used_bytes{*}'] ?? NaN) / 2 ** 20)} used of ${mib(c.v8['toolgate_policy_worker_heap_total_bytes{*}'] / 2 ** 20)}`);
   console.log(table(`Soak: authorizer process (pid ${authorizer.pid}), ${wallSeconds.toFixed(0)} s, ${samples.length} samples, ${availableParallelism()} CPUs`, ['figure', 'value'], [
     ['authorizer ready, before any call', composition(atReady)],
     ['authorizer at the end of the soak', composition(atEnd)],

@@ -1,1 +1,2 @@
 export { PolicyWorkerPool, PolicyWorkerExit, defaultWorkerCount, type PolicyWorkerPoolOptions } from './pool.ts';
+export { registerPoolMetrics } from './metrics.ts';

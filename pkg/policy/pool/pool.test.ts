@@ -10,6 +10,8 @@ import { ensurePolicyWasm } from '../engine/policy-wasm.ts';
 import { cases, compileVariant, variants } from '../engine/testdata/cases.ts';
 import { RULES, type Decision, type PolicyInput } from '../engine/types.ts';
 import { buildEchoWasm, holdsLoneSurrogate, hostileInput, prng } from '../engine/testdata/input-corpus.ts';
+import { Registry } from 'prom-client';
+import { registerPoolMetrics } from './metrics.ts';
 import { PolicyWorkerPool } from './pool.ts';
 
 let wasm: Buffer;
@@ -215,6 +217,24 @@ describe('policy worker pool', () => {
     expect(await engine.evaluateDecision(inputs[2]!)).toEqual({ decision: local.evaluate(inputs[2]!), revision: 'rev-1' });
     expect(pool.batches - before).toBe(2);
     expect(pool.localRuns - locally).toBe(2);
+  }, 60_000);
+
+  it("reports each worker's own heap on /metrics, which the process's heap figures leave out", async () => {
+    const { pool } = await pooledBeside(2);
+    const registry = new Registry();
+    registerPoolMetrics(registry, pool);
+    const text = await registry.metrics();
+    for (const name of ['toolgate_policy_worker_heap_used_bytes', 'toolgate_policy_worker_heap_total_bytes', 'toolgate_policy_worker_external_bytes']) {
+      const values = [...text.matchAll(new RegExp(`^${name}\\{worker="(\\d)"\\} (\\d+)$`, 'gm'))].map((m) => [m[1], Number(m[2])]);
+      expect(values.map(([w]) => w), name).toEqual(['0', '1']);
+      // A worker holding the policy has a heap of its own, and the wasm data outside it.
+      for (const [, v] of values) expect(v as number).toBeGreaterThan(name.includes('heap') ? 1_000_000 : 0);
+    }
+    // A worker that is gone is not reported as one that holds memory.
+    const gone = pool.threadIds[0]!;
+    await pool.terminateWorker(gone);
+    expect((await pool.heapStatistics()).map((h) => h.threadId)).not.toContain(gone);
+    await pool.close();
   }, 60_000);
 
   it('refuses a bad pool size by name', () => {

@@ -196,6 +196,19 @@ export class PolicyWorkerPool {
   }
 
   /** Ends one worker as a crash would (diagnostics, tests): its calls in flight are refused and it is replaced. */
+  /**
+   * Each worker's V8 heap (its own isolate: not in the process's nodejs_heap_* figures), by its
+   * place in the pool. A worker that exits while asked is left out.
+   */
+  async heapStatistics(): Promise<Array<{ index: number; threadId: number; usedBytes: number; totalBytes: number; externalBytes: number }>> {
+    const answers = await Promise.all(this.#threads.map(async (t, index) => {
+      if (t.exited) return undefined;
+      const h = await t.worker.getHeapStatistics().catch(() => undefined);
+      return h && { index, threadId: t.id, usedBytes: h.used_heap_size, totalBytes: h.total_heap_size, externalBytes: h.external_memory };
+    }));
+    return answers.filter((a) => a !== undefined);
+  }
+
   async terminateWorker(threadId: number): Promise<void> {
     const t = this.#threads.find((x) => x.id === threadId);
     if (t) await t.worker.terminate();
