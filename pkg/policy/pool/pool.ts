@@ -203,7 +203,9 @@ export class PolicyWorkerPool {
   async heapStatistics(): Promise<Array<{ index: number; threadId: number; usedBytes: number; totalBytes: number; externalBytes: number }>> {
     const answers = await Promise.all(this.#threads.map(async (t, index) => {
       if (t.exited) return undefined;
-      const h = await t.worker.getHeapStatistics().catch(() => undefined);
+      // The answer comes from the worker: keep it referenced until then (an idle one is unref'd).
+      t.worker.ref();
+      const h = await t.worker.getHeapStatistics().catch(() => undefined).finally(() => { if (!t.held) t.worker.unref(); });
       return h && { index, threadId: t.id, usedBytes: h.used_heap_size, totalBytes: h.total_heap_size, externalBytes: h.external_memory };
     }));
     return answers.filter((a) => a !== undefined);
