@@ -43,6 +43,7 @@ describe('configFromEnv', () => {
       ...base, MAX_REQUEST_BYTES: '8388608', PROXY_SERVER: 'github', PROXY_TOOL_SEPARATOR: '.', PROXY_MAX_UPSTREAM_EVENT_CHARS: '134217728',
       PROXY_REPLAY_EVENTS: '50', PROXY_REPLAY_BYTES: '65536', PROXY_REPLAY_STREAMS: '4', PROXY_RESUME_GRACE_SECONDS: '5',
       PROXY_TASK_TTL_SECONDS: '600', PROXY_TASK_MAX_TTL_SECONDS: '7200', PROXY_TASKS_PER_SESSION: '3',
+      PROXY_REPLAY_BUDGET_BYTES: '8388608', PROXY_MAX_SESSIONS: '500', PROXY_MAX_SESSIONS_PER_CALLER: '20', PROXY_SESSION_IDLE_SECONDS: '300',
     });
     const cfg = configFromEnv();
     expect(cfg.extAuthz?.maxBodyBytes).toBe(8388608);
@@ -50,8 +51,10 @@ describe('configFromEnv', () => {
       maxBodyBytes: 8388608, server: 'github', separator: '.', maxSseEventChars: 134217728,
       replay: { maxEvents: 50, maxBytes: 65536, maxStreams: 4 }, resumeGraceMs: 5000,
       tasks: { defaultTtlMs: 600_000, maxTtlMs: 7_200_000, maxPerSession: 3 },
+      replayBudgetBytes: 8388608, maxSessions: 500, maxSessionsPerCaller: 20, sessionIdleMs: 300_000,
     });
     expect(unset.proxy).not.toHaveProperty('tasks');
+    for (const k of ['replayBudgetBytes', 'maxSessions', 'maxSessionsPerCaller', 'sessionIdleMs']) expect(unset.proxy).not.toHaveProperty(k);
   });
 
   it('names the variable of a bad proxy limit', () => {
@@ -63,6 +66,8 @@ describe('configFromEnv', () => {
       ['PROXY_TOOL_SEPARATOR', '-', 'PROXY_TOOL_SEPARATOR must be 1-8 non-space characters'],
       ['PROXY_TASK_TTL_SECONDS', '90000', 'PROXY_TASK_TTL_SECONDS (90000) must not exceed PROXY_TASK_MAX_TTL_SECONDS (86400)'],
       ['PROXY_TASKS_PER_SESSION', '0', 'PROXY_TASKS_PER_SESSION must be at least 1'],
+      ['PROXY_MAX_SESSIONS_PER_CALLER', '20000', 'PROXY_MAX_SESSIONS_PER_CALLER (20000) must not exceed PROXY_MAX_SESSIONS (10000)'],
+      ['PROXY_REPLAY_BUDGET_BYTES', '0', 'PROXY_REPLAY_BUDGET_BYTES must be at least 1'],
     ] as const) {
       withEnv({ ...base, [name]: value });
       expect(() => configFromEnv(), `${name}=${value}`).toThrow(says);

@@ -141,7 +141,11 @@ function positiveInt(name: string): number | undefined {
 }
 
 /** The proxy's transport settings: what its endpoint fronts, upstream event size, the replay window of its own streams. */
-function proxyTransport(): { server?: string; separator?: string; maxSseEventChars?: number; replay?: { maxEvents?: number; maxBytes?: number; maxStreams?: number }; resumeGraceMs?: number; tasks?: { defaultTtlMs?: number; maxTtlMs?: number; maxPerSession?: number } } {
+function proxyTransport(): {
+  server?: string; separator?: string; maxSseEventChars?: number; replay?: { maxEvents?: number; maxBytes?: number; maxStreams?: number }; replayBudgetBytes?: number;
+  resumeGraceMs?: number; tasks?: { defaultTtlMs?: number; maxTtlMs?: number; maxPerSession?: number };
+  maxSessions?: number; maxSessionsPerCaller?: number; sessionIdleMs?: number;
+} {
   const server = optional('PROXY_SERVER');
   if (server !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(server)) throw new ConfigError(`PROXY_SERVER must be the name of a governed server (a DNS label), got "${server}"`);
   const separator = optional('PROXY_TOOL_SEPARATOR');
@@ -161,7 +165,18 @@ function proxyTransport(): { server?: string; separator?: string; maxSseEventCha
     throw new ConfigError(`PROXY_TASK_TTL_SECONDS (${taskTtl}) must not exceed PROXY_TASK_MAX_TTL_SECONDS (${taskMaxTtl ?? 86_400})`);
   }
   const tasks = { ...(taskTtl ? { defaultTtlMs: taskTtl * 1000 } : {}), ...(taskMaxTtl ? { maxTtlMs: taskMaxTtl * 1000 } : {}), ...(tasksPerSession ? { maxPerSession: tasksPerSession } : {}) };
+  const replayBudgetBytes = positiveInt('PROXY_REPLAY_BUDGET_BYTES');
+  const maxSessions = positiveInt('PROXY_MAX_SESSIONS');
+  const maxSessionsPerCaller = positiveInt('PROXY_MAX_SESSIONS_PER_CALLER');
+  if (maxSessionsPerCaller !== undefined && maxSessionsPerCaller > (maxSessions ?? 10_000)) {
+    throw new ConfigError(`PROXY_MAX_SESSIONS_PER_CALLER (${maxSessionsPerCaller}) must not exceed PROXY_MAX_SESSIONS (${maxSessions ?? 10_000}): one caller could take every session`);
+  }
+  const idleSeconds = positiveInt('PROXY_SESSION_IDLE_SECONDS');
   return {
+    ...(replayBudgetBytes ? { replayBudgetBytes } : {}),
+    ...(maxSessions ? { maxSessions } : {}),
+    ...(maxSessionsPerCaller ? { maxSessionsPerCaller } : {}),
+    ...(idleSeconds ? { sessionIdleMs: idleSeconds * 1000 } : {}),
     ...(Object.keys(tasks).length ? { tasks } : {}),
     ...(server ? { server } : {}),
     ...(separator ? { separator } : {}),

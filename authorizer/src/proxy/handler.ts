@@ -16,7 +16,7 @@ import type { TaskStore } from './tasks/store.ts';
 import { accepts, header, sendAnswer, sendJson, sendRefusal } from './http.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { relayRequest, type ResumeOptions } from './relay.ts';
-import type { ReplayLimits } from './replay.ts';
+import type { ReplayBudget, ReplayLimits } from './replay.ts';
 import { aggregateInitializeResult } from './identity.ts';
 import { ProxySession, type Fronting, type SessionStore } from './session.ts';
 import { offerTasks, withTaskCapability } from './tasks/advertise.ts';
@@ -37,6 +37,8 @@ export interface ProxyContext {
   /** What each caller is shown of resource, template and prompt listings. */
   listingFilters: ListingFilters;
   replayLimits: ReplayLimits;
+  /** Replay text kept across every session (replay.ts). */
+  replayBudget: ReplayBudget;
   /** How long a resumable stream whose client went away waits for it (then its request stops). */
   resumeGraceMs: number;
   supportedVersions: readonly string[];
@@ -96,10 +98,18 @@ export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: J
   const admitted = await ctx.gate.admit({ kind: 'request', message: msg }, { ...p.rc, caller: p.caller, naming });
   if (admitted.kind === 'refuse') return sendRefusal(p.res, admitted.refusal);
   if ('error' in fronting) return refuseRequest(ctx, p, msg.id, ErrorCodes.invalidParams, fronting.error, { method: msg.method, ...(p.routeServer ? { server: p.routeServer } : {}) });
-  const params = msg.params ?? {};
-  if (ctx.sessions.full) {
-    return sendRefusal(p.res, ctx.gate.transportRefusal(p.rc, 503, 'too many open sessions; retry later', { id: msg.id, headers: { 'retry-after': '5' } }));
+  // Reserved before the upstreams initialize, so concurrent initializes cannot overshoot the limits.
+  const room = ctx.sessions.reserve(p.caller);
+  if (!room.ok) return sendRefusal(p.res, ctx.gate.transportRefusal(p.rc, room.status, room.message, { id: msg.id, headers: { 'retry-after': '5' } }));
+  try {
+    await initializeSession(ctx, p, msg, fronting, room);
+  } finally {
+    room.release();
   }
+}
+
+async function initializeSession(ctx: ProxyContext, p: PostContext, msg: JsonRpcRequest, fronting: Fronting, room: { release(): void }): Promise<void> {
+  const params = msg.params ?? {};
   const requested = typeof params.protocolVersion === 'string' ? params.protocolVersion : '';
   // Lifecycle: the client's version goes upstream when the proxy speaks it, else the newest it
   // speaks; a fronted server's own choice is what the client is answered.
@@ -111,7 +121,7 @@ export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: J
   }, {
     router: ctx.router, upstreamHeaders: ctx.upstreamHeaders, supportedVersions: ctx.supportedVersions, upstreamTimeoutMs: ctx.upstreamTimeoutMs, log: ctx.log,
     ...(ctx.metrics ? { metrics: ctx.metrics } : {}), ...(ctx.maxSseEventChars ? { maxSseEventChars: ctx.maxSseEventChars } : {}),
-    replayLimits: ctx.replayLimits,
+    replayLimits: ctx.replayLimits, replayBudget: ctx.replayBudget,
   }, fronting, p.path);
   const ups = session.upstreams();
   const results = await Promise.allSettled(ups.map((u) => u.session.ensure(p.signal)));
@@ -136,7 +146,7 @@ export async function handleInitialize(ctx: ProxyContext, p: PostContext, msg: J
     result = aggregateInitializeResult(offered, ctx.serverInfo, ups.map((u) => ({ server: u.session.name, result: u.session.initializeResult })));
   }
   result = withTaskCapability(result, session);
-  ctx.sessions.add(session);
+  ctx.sessions.add(session, room);
   ctx.log.info({ session: session.id.slice(0, 8), agent: p.caller.agent, operator: p.caller.operator, protocolVersion: session.protocolVersion, fronts: session.fronted ?? '(all)', upstreams: ups.length }, 'session initialized');
   sendJson(p.res, 200, { jsonrpc: '2.0', id: msg.id, result }, { 'mcp-session-id': session.id });
 }

@@ -7,6 +7,8 @@ export interface ProxyMetrics {
   request(method: string, status: number): void;
   upstream(server: string, method: string, status: string, seconds: number): void;
   sessions(delta: number): void;
+  /** A session was ended to make room (its caller at the per-caller limit). */
+  sessionEvicted?(reason: 'caller-limit'): void;
   /** A proxy task was created or ended (tasks/serve.ts). */
   task?(event: TaskEvent): void;
 }
@@ -32,6 +34,12 @@ export function createProxyMetrics(registry: Registry): ProxyMetrics {
     help: 'Open downstream MCP sessions.',
     registers: [registry],
   });
+  const evicted = new Counter({
+    name: 'toolgate_proxy_sessions_evicted_total',
+    help: 'Downstream MCP sessions ended to make room, by reason (caller-limit: its caller opened one more at the per-caller limit).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const tasks = new Counter({
     name: 'toolgate_proxy_tasks_total',
     help: 'Proxy MCP tasks (tools/call run as a task, held for approval or not) created, and how they ended.',
@@ -49,8 +57,40 @@ export function createProxyMetrics(registry: Registry): ProxyMetrics {
     sessions(delta) {
       sessions.inc(delta);
     },
+    sessionEvicted(reason) {
+      evicted.inc({ reason });
+    },
     task(event) {
       tasks.inc({ event });
     },
   };
+}
+
+/** What the replay windows hold across every session, and how often the budget emptied one. */
+export function registerReplayGauges(registry: Registry, budget: { readonly bytes: number; readonly maxBytes: number; readonly streamsShed: number }): void {
+  new Gauge({
+    name: 'toolgate_proxy_replay_bytes',
+    help: 'SSE event text kept for resuming clients across every session (bounded by the replay budget).',
+    registers: [registry],
+    collect() {
+      this.set(budget.bytes);
+    },
+  });
+  new Gauge({
+    name: 'toolgate_proxy_replay_budget_bytes',
+    help: 'The replay budget: SSE event text kept across every session at most.',
+    registers: [registry],
+    collect() {
+      this.set(budget.maxBytes);
+    },
+  });
+  new Counter({
+    name: 'toolgate_proxy_replay_streams_shed_total',
+    help: 'Streams whose replay window was emptied to stay within the replay budget (a client resuming one is told its events are gone).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(budget.streamsShed);
+    },
+  });
 }

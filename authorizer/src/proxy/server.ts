@@ -15,10 +15,10 @@ import { hasStreamCandidate, noStreamMessage, openMergedStream } from './get-str
 import { handleInitialize, handleMessage, type PostContext, type ProxyContext } from './handler.ts';
 import { accepts, header, HttpError, isJsonContentType, normalizeOrigin, readBody, sendJson, sendRefusal } from './http.ts';
 import { showEverything, type ListingFilters } from './listings.ts';
-import { createProxyMetrics } from './metrics.ts';
-import { defaultReplayLimits, type ReplayLimits } from './replay.ts';
+import { createProxyMetrics, registerReplayGauges } from './metrics.ts';
+import { defaultReplayLimits, ReplayBudget, type ReplayLimits } from './replay.ts';
 import { handleStateless, isStatelessRequest, statelessProtocolVersions } from './stateless/index.ts';
-import { SessionStore, type ProxySession } from './session.ts';
+import { defaultMaxSessionsPerCaller, SessionStore, type ProxySession } from './session.ts';
 import { sseHeaders } from './sse.ts';
 import type { UpstreamHeaders } from './upstream.ts';
 import { TaskStore, type TaskStoreOptions } from './tasks/store.ts';
@@ -58,9 +58,15 @@ export interface McpProxyOptions {
   listingFilters?: Partial<ListingFilters>;
   /** The replay window of the proxy's own SSE streams (per stream: events, bytes; per session: streams). */
   replay?: Partial<ReplayLimits>;
+  /** Replay text kept across every session, in bytes; past it the least recently recording streams are emptied. Default 16 MiB. */
+  replayBudgetBytes?: number;
   /** How long a resumable stream whose client went away waits for it to resume (then its request stops). Default 30 s. */
   resumeGraceMs?: number;
+  /** Open sessions in all. Default 10 000. */
   maxSessions?: number;
+  /** Open sessions per caller (issuer, subject, agent); at the limit its least recently used idle one ends. Default 100. */
+  maxSessionsPerCaller?: number;
+  /** A session unused this long (and without a GET stream) ends. Default 30 min. */
   sessionIdleMs?: number;
   upstreamTimeoutMs?: number;
   keepAliveMs?: number;
@@ -111,7 +117,14 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
   const metrics = o.registry ? createProxyMetrics(o.registry) : undefined;
   const allowedOrigins = new Set((o.allowedOrigins ?? []).map(normalizeOrigin));
   const allowedHosts = o.allowedHosts ? new Set(o.allowedHosts.map((h) => h.toLowerCase())) : undefined;
-  const sessions = new SessionStore({ maxSessions: o.maxSessions ?? 10_000, idleTimeoutMs: o.sessionIdleMs ?? 30 * 60_000, log, ...(metrics ? { metrics } : {}) });
+  const tasks = new TaskStore(o.tasks);
+  const replayBudget = new ReplayBudget(o.replayBudgetBytes);
+  if (o.registry) registerReplayGauges(o.registry, replayBudget);
+  const sessions = new SessionStore({
+    maxSessions: o.maxSessions ?? 10_000, maxSessionsPerCaller: o.maxSessionsPerCaller ?? defaultMaxSessionsPerCaller,
+    idleTimeoutMs: o.sessionIdleMs ?? 30 * 60_000, log, ...(metrics ? { metrics } : {}),
+    holdsWork: (s) => tasks.holds(s.id),
+  });
   const ctx: ProxyContext = {
     router: gate.router, gate, sessions, separator,
     upstreamHeaders: o.upstreamHeaders ?? (async () => ({})),
@@ -119,6 +132,7 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     ...(o.server !== undefined ? { server: o.server } : {}),
     ...(o.maxSseEventChars !== undefined ? { maxSseEventChars: o.maxSseEventChars } : {}),
     replayLimits: { ...defaultReplayLimits, ...o.replay },
+    replayBudget,
     resumeGraceMs: o.resumeGraceMs ?? 30_000,
     listingFilters: {
       resources: o.listingFilters?.resources ?? showEverything,
@@ -131,7 +145,7 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     log, ...(metrics ? { metrics } : {}),
     approvalMode: o.approvalMode ?? 'hold',
     approvalKeepAliveMs: o.approvalKeepAliveMs ?? o.keepAliveMs ?? 15_000,
-    tasks: new TaskStore(o.tasks),
+    tasks,
   };
 
   /** The session named by MCP-Session-Id, checked against the caller, the path and the protocol version. */
@@ -171,7 +185,12 @@ export async function startMcpProxy(o: McpProxyOptions): Promise<McpProxy> {
     }
     const session = sessionFor(req, caller, route.path);
     rc.sessionId = session.id;
-    return handleMessage(ctx, p, session, msg);
+    const leave = session.enter();
+    try {
+      return await handleMessage(ctx, p, session, msg);
+    } finally {
+      leave();
+    }
   }
 
   async function mcp(req: IncomingMessage, res: ServerResponse, rc: RefusalContext, route: Route): Promise<void> {

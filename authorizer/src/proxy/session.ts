@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CallerIdentity, GatewayConfig, GatewayServer, JsonRpcId, PolicyRouter } from '../gate/index.ts';
 import { ToolCatalog } from './catalog.ts';
-import { ReplayLog, type ReplayLimits } from './replay.ts';
+import { ReplayLog, type ReplayBudget, type ReplayLimits } from './replay.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { UpstreamSession, type ClientInit, type UpstreamHeaders } from './upstream.ts';
 
@@ -26,6 +26,8 @@ export interface SessionDeps {
   maxSseEventChars?: number;
   /** The replay window of the session's own SSE streams. Default defaultReplayLimits. */
   replayLimits?: ReplayLimits;
+  /** What the replay windows of every session keep in all. */
+  replayBudget?: ReplayBudget;
 }
 
 /**
@@ -76,7 +78,7 @@ export class ProxySession {
     this.init = init;
     this.fronting = fronting;
     this.path = path;
-    this.replay = new ReplayLog(deps.replayLimits);
+    this.replay = new ReplayLog(deps.replayLimits, deps.replayBudget);
     this.protocolVersion = init.protocolVersion;
     this.#deps = deps;
   }
@@ -88,6 +90,28 @@ export class ProxySession {
 
   belongsTo(caller: CallerIdentity): boolean {
     return this.#caller === callerKey(caller);
+  }
+
+  /** The caller the session is bound to, as the store counts sessions per caller. */
+  get owner(): string {
+    return this.#caller;
+  }
+
+  /** A request is running in it or its GET stream is attached: evicting it would cut off a client at work. */
+  get busy(): boolean {
+    return this.#active > 0 || this.#inflight.size > 0 || this.deliver !== undefined;
+  }
+
+  #active = 0;
+
+  /** Marks the session busy while one request of its client runs; call the returned function when it ends. */
+  enter(): () => void {
+    this.#active++;
+    let left = false;
+    return () => {
+      if (!left) this.#active--;
+      left = true;
+    };
   }
 
   /** The one server this session fronts; undefined when it aggregates every governed server. */
@@ -241,22 +265,42 @@ export class ProxySession {
   async close(): Promise<void> {
     for (const fn of this.#closers) fn();
     this.#closers.clear();
+    this.replay.close();
     const ups = [...this.#upstreams.values()];
     this.#upstreams.clear();
     await Promise.allSettled(ups.map((u) => u.session.close()));
   }
 }
 
+/** Sessions one caller may hold by default: far above one agent's needs, far below the store's 10 000. */
+export const defaultMaxSessionsPerCaller = 100;
+
 export interface SessionStoreOptions {
   maxSessions: number;
+  /**
+   * Sessions one caller (issuer, subject, agent) may hold. At the limit its least recently used
+   * idle session makes room (MCP clients commonly go away without DELETE); when none is idle
+   * the new one is refused. Without it one caller could take every slot of maxSessions.
+   */
+  maxSessionsPerCaller: number;
   idleTimeoutMs: number;
   log: Logger;
   metrics?: ProxyMetrics;
   onEvict?: (s: ProxySession) => void;
+  /** Work outside the session's requests that ending it would lose (its tasks): such a session is never evicted for room. */
+  holdsWork?: (s: ProxySession) => boolean;
 }
+
+/** Room for one more session, held from the initialize check until add() (or release()). */
+export type SessionReservation = { ok: true; release(): void } | { ok: false; status: 429 | 503; message: string };
 
 export class SessionStore {
   readonly #sessions = new Map<string, ProxySession>();
+  /** Per caller, its sessions in the order they were last seen (oldest first). */
+  readonly #byCaller = new Map<string, Set<ProxySession>>();
+  /** Initializes admitted and not yet added: they count against both limits while upstreams initialize. */
+  readonly #pending = new Map<string, number>();
+  #pendingTotal = 0;
   readonly #o: SessionStoreOptions;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -269,27 +313,81 @@ export class SessionStore {
     return this.#sessions.size;
   }
 
-  get full(): boolean {
-    return this.#sessions.size >= this.#o.maxSessions;
+  /** How many sessions `caller` holds now. */
+  countOf(caller: CallerIdentity): number {
+    return this.#byCaller.get(callerKey(caller))?.size ?? 0;
   }
 
   all(): IterableIterator<ProxySession> {
     return this.#sessions.values();
   }
 
-  add(s: ProxySession): void {
+  /**
+   * Whether `caller` may open one more session. At its own limit its least recently used idle
+   * session is ended to make room; a caller whose every session is busy, or a full store, is refused.
+   */
+  reserve(caller: CallerIdentity): SessionReservation {
+    const key = callerKey(caller);
+    const limit = this.#o.maxSessionsPerCaller;
+    const mine = this.#byCaller.get(key);
+    const pending = this.#pending.get(key) ?? 0;
+    if ((mine?.size ?? 0) + pending >= limit) {
+      const idle = mine ? [...mine].find((s) => !s.busy && !this.#o.holdsWork?.(s)) : undefined;
+      if (!idle || pending >= limit) {
+        return { ok: false, status: 429, message: `this caller has ${limit} open sessions, the per-caller limit, and none is idle; end unused ones with DELETE or retry later` };
+      }
+      this.#o.log.info({ session: idle.id.slice(0, 8), limit }, 'least recently used idle session ended: its caller reached the per-caller session limit');
+      this.#o.metrics?.sessionEvicted?.('caller-limit');
+      void this.delete(idle);
+    }
+    if (this.#sessions.size + this.#pendingTotal >= this.#o.maxSessions) {
+      return { ok: false, status: 503, message: 'too many open sessions; retry later' };
+    }
+    this.#pending.set(key, pending + 1);
+    this.#pendingTotal++;
+    let released = false;
+    return {
+      ok: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#pendingTotal--;
+        const n = (this.#pending.get(key) ?? 1) - 1;
+        if (n > 0) this.#pending.set(key, n);
+        else this.#pending.delete(key);
+      },
+    };
+  }
+
+  /** Adds a session; `reservation` (from reserve()) is consumed. */
+  add(s: ProxySession, reservation?: { release(): void }): void {
+    reservation?.release();
     this.#sessions.set(s.id, s);
+    let mine = this.#byCaller.get(s.owner);
+    if (!mine) this.#byCaller.set(s.owner, (mine = new Set()));
+    mine.add(s);
     this.#o.metrics?.sessions(1);
   }
 
   get(id: string): ProxySession | undefined {
     const s = this.#sessions.get(id);
-    if (s) s.lastSeen = Date.now();
+    if (s) {
+      s.lastSeen = Date.now();
+      // Most recently used last: the caller's eviction candidate is the first idle one.
+      const mine = this.#byCaller.get(s.owner);
+      if (mine) {
+        mine.delete(s);
+        mine.add(s);
+      }
+    }
     return s;
   }
 
   async delete(s: ProxySession): Promise<void> {
     if (!this.#sessions.delete(s.id)) return;
+    const mine = this.#byCaller.get(s.owner);
+    mine?.delete(s);
+    if (mine && mine.size === 0) this.#byCaller.delete(s.owner);
     this.#o.metrics?.sessions(-1);
     this.#o.onEvict?.(s);
     await s.close();

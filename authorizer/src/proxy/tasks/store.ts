@@ -151,6 +151,12 @@ export class TaskStore {
     return { task: { ...e.view }, outcome: e.outcome! };
   }
 
+  /** Whether the session has tasks (running, or ended with a result still to fetch). */
+  holds(session: string): boolean {
+    for (const e of this.#tasks.values()) if (e.owner.session === session) return true;
+    return false;
+  }
+
   /** The session ended: its tasks' work stops and they are forgotten. */
   dropSession(session: string): void {
     for (const [id, e] of this.#tasks) {
