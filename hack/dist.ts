@@ -5,13 +5,20 @@
 // model, which tree-shaking drops; measured in bench/README.md "Loading less"). The sources stay
 // what tests and `make run` execute; the bundle is the same code, not minified, names kept.
 //
+// One-byte source: V8 keeps each script's source text in its heap (lazy compilation,
+// Function.prototype.toString), as Latin-1 when every character fits and as UTF-16 otherwise.
+// esbuild escapes non-ASCII characters in code but copies comments verbatim, so a few curly
+// quotes in dependencies' comments made the authorizer's 7.7 MB source a 15 MiB string. They are
+// replaced in comments (ascii-source.ts), which keeps every line and column of the source map.
+//
 // Left outside the bundle (loaded from node_modules at run time, so they ship as production
 // dependencies): @aws-sdk/* (imported only when an S3 audit sink is configured) and the Envoy
 // protos @grpc/grpc-js-xds carries (read as files by protos.ts).
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
+import { asciiComments } from './ascii-source.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -57,6 +64,10 @@ export async function bundleEntryPoints(outDir = defaultOutDir): Promise<{ file:
     logLevel: 'warning',
   };
   const result = await build(options);
+  for (const file of Object.keys(result.metafile!.outputs).filter((f) => f.endsWith('.mjs'))) {
+    const at = path.resolve(root, file);
+    writeFileSync(at, await asciiComments(readFileSync(at, 'utf8'), file));
+  }
   for (const [to, from] of Object.entries(besideBundle)) {
     mkdirSync(path.dirname(path.join(outDir, to)), { recursive: true });
     copyFileSync(path.join(root, from), path.join(outDir, to));

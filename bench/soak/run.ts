@@ -107,7 +107,10 @@ try {
   const sampler = sampleProcess(authorizer.pid, sampleMs, load);
   const extras: Array<Record<string, number>> = [];
   const scrape = setInterval(() => {
-    void gauges(ports.probe, ['toolgate_proxy_sessions', ...v8Gauges, 'nodejs_heap_space_size_total_bytes{space="new"}', 'nodejs_heap_space_size_total_bytes{space="old"}']).then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, ...g }));
+    // Where the RSS sits (anonymous, malloc's brk heap) beside what the process says it holds.
+    const m = processMappings(authorizer.pid);
+    void gauges(ports.probe, ['toolgate_proxy_sessions', 'toolgate_proxy_replay_bytes', ...v8Gauges, 'nodejs_heap_space_size_total_bytes{space="new"}', 'nodejs_heap_space_size_total_bytes{space="old"}'])
+      .then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, anonymousMiB: m.anonymous, brkHeapMiB: m.brkHeap, ...g }));
   }, sampleMs);
   const durationMs = soakSeconds * 1000;
   const started = performance.now();
