@@ -7,8 +7,8 @@ import { transform } from 'esbuild';
 
 /** `text` with non-ASCII characters replaced; throws when that changed anything but comments. */
 export async function asciiComments(text: string, file = 'bundle'): Promise<string> {
-  if (!/[^\x00-\x7f]/.test(text)) return text;
-  const ascii = text.replace(/[^\x00-\x7f]/g, '?');
+  if (!/[^\p{ASCII}]/u.test(text)) return text;
+  const ascii = text.replace(/[^\p{ASCII}]/gu, (c) => '?'.repeat(c.length));
   const program = async (src: string) => (await transform(src, { format: 'esm', minifyWhitespace: true, legalComments: 'none', charset: 'utf8', logLevel: 'silent' })).code;
   if ((await program(text)) !== (await program(ascii))) {
     throw new Error(`${file}: a non-ASCII character outside a comment (replacing it would change the program); bundle with esbuild's default charset`);

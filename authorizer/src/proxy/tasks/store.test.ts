@@ -115,5 +115,21 @@ describe('TaskStore', () => {
     expect(a.signal.aborted).toBe(true);
     expect(store.list(alice)).toEqual([]);
     expect(store.get(other.taskId, aliceElsewhere)).toBeDefined();
+    // What the session store asks before ending a session for room: s1 holds nothing now, s2 a task.
+    expect(store.holds('s1')).toBe(false);
+    expect(store.holds('s2')).toBe(true);
+  });
+
+  it('says a session holds work while it has a task, running or ended, until the task is forgotten', async () => {
+    const c = clock();
+    const store = new TaskStore({ now: c.now });
+    expect(store.holds('s1')).toBe(false);
+    const { taskId } = store.create(alice, 1_000);
+    expect(store.holds('s1')).toBe(true);
+    store.finish(taskId, 'completed', 'done', { result: {} });
+    expect(store.holds('s1')).toBe(true);
+    c.advance(1_001);
+    expect(store.get(taskId, alice)).toBeUndefined();
+    expect(store.holds('s1')).toBe(false);
   });
 });

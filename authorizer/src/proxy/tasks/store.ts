@@ -80,7 +80,7 @@ export class TaskStore {
     if (open >= this.#o.maxPerSession) throw new TaskLimitError(`this session already runs ${open} tasks (at most ${this.#o.maxPerSession}); wait for some to end`);
     // Map order is creation order: the oldest ended tasks go first.
     const finished = mine.filter(([, e]) => isTerminal(e.view.status));
-    for (const [id] of finished.slice(0, Math.max(0, finished.length - this.#o.maxFinishedPerSession))) this.#tasks.delete(id);
+    for (const [id] of finished.slice(0, Math.max(0, finished.length - this.#o.maxFinishedPerSession))) this.#remove(id);
     const ttl = typeof requestedTtl === 'number' && Number.isFinite(requestedTtl) && requestedTtl > 0 ? Math.min(Math.floor(requestedTtl), this.#o.maxTtlMs) : this.#o.defaultTtlMs;
     const taskId = proxyTaskIdPrefix + randomBytes(24).toString('base64url');
     const at = new Date(this.#now()).toISOString();
@@ -91,6 +91,7 @@ export class TaskStore {
       view: { taskId, status: 'working', createdAt: at, lastUpdatedAt: at, ttl, pollInterval: this.#o.pollIntervalMs },
       owner, expiresAt: this.#now() + ttl, abort, settled, settle,
     });
+    this.#perSession.set(owner.session, (this.#perSession.get(owner.session) ?? 0) + 1);
     return { taskId, signal: abort.signal };
   }
 
@@ -153,8 +154,19 @@ export class TaskStore {
 
   /** Whether the session has tasks (running, or ended with a result still to fetch). */
   holds(session: string): boolean {
-    for (const e of this.#tasks.values()) if (e.owner.session === session) return true;
-    return false;
+    return this.#perSession.has(session);
+  }
+
+  /** Tasks kept per session, so holds() costs the same however many tasks there are. */
+  readonly #perSession = new Map<string, number>();
+
+  #remove(id: string): void {
+    const e = this.#tasks.get(id);
+    if (!e) return;
+    this.#tasks.delete(id);
+    const n = (this.#perSession.get(e.owner.session) ?? 1) - 1;
+    if (n > 0) this.#perSession.set(e.owner.session, n);
+    else this.#perSession.delete(e.owner.session);
   }
 
   /** The session ended: its tasks' work stops and they are forgotten. */
@@ -162,7 +174,7 @@ export class TaskStore {
     for (const [id, e] of this.#tasks) {
       if (e.owner.session !== session) continue;
       e.abort.abort(Object.assign(new Error('the session ended'), { name: 'AbortError' }));
-      this.#tasks.delete(id);
+      this.#remove(id);
     }
   }
 
@@ -192,7 +204,7 @@ export class TaskStore {
     // A tasks/result still waiting on it is answered rather than left hanging.
     e.outcome ??= { error: { code: -32603, message: `task ${id} expired (ttl ${e.view.ttl} ms)` } };
     e.settle();
-    this.#tasks.delete(id);
+    this.#remove(id);
   }
 
   #sweep(): void {
