@@ -214,6 +214,7 @@ bench-session: node_modules/.installed policy ## Session state: decision latency
 
 .PHONY: bench-soak
 bench-soak: node_modules/.installed policy $(DIST) build/bin/etcd build/bin/kube-apiserver build/bin/kubectl ## Memory soak: the authorizer at half its maximum load through both front ends, the operator serving 200 long pollers; BENCH_SOAK_SECONDS (default 600) each (→ build/bench/soak.json, operator-soak.json).
+	@hack/image/ensure-packages.sh /usr/lib/x86_64-linux-gnu/libjemalloc.so.2=libjemalloc2
 	@node bench/soak/run.ts
 
 ##@ Run locally

@@ -110,7 +110,7 @@ try {
     // Where the RSS sits (anonymous, malloc's brk heap) beside what the process says it holds.
     const m = processMappings(authorizer.pid);
     void gauges(ports.probe, ['toolgate_proxy_sessions', 'toolgate_proxy_replay_bytes', ...v8Gauges, 'nodejs_heap_space_size_total_bytes{space="new"}', 'nodejs_heap_space_size_total_bytes{space="old"}'])
-      .then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, anonymousMiB: m.anonymous, brkHeapMiB: m.brkHeap, ...g }));
+      .then((g) => extras.push({ t: sampler.samples.at(-1)?.t ?? 0, anonymousMiB: m.anonymous, wasmMemoryMiB: m.wasmMemory, brkHeapMiB: m.brkHeap, ...g }));
   }, sampleMs);
   const durationMs = soakSeconds * 1000;
   const started = performance.now();
@@ -127,7 +127,7 @@ try {
   const soakLoadEnd = load();
   const memory = summarizeMemory(samples, warmupSeconds);
   const atEnd = { rssMiB: parseRssMiB(readFileSync(`/proc/${authorizer.pid}/status`, 'utf8')), mappings: processMappings(authorizer.pid), v8: await gauges(ports.probe, v8Gauges) };
-  const composition = (c: typeof atReady) => `${mib(c.rssMiB)} = anonymous ${mib(c.mappings.anonymous)} + malloc brk ${mib(c.mappings.brkHeap)} + node binary ${mib(c.mappings.nodeBinary)} + other files ${mib(c.mappings.otherFiles)}; `
+  const composition = (c: typeof atReady) => `${mib(c.rssMiB)} = anonymous ${mib(c.mappings.anonymous)} (of which WebAssembly memory ${mib(c.mappings.wasmMemory)}) + malloc brk ${mib(c.mappings.brkHeap)} + node binary ${mib(c.mappings.nodeBinary)} + other files ${mib(c.mappings.otherFiles)}; `
     + `V8 heap ${mib((c.v8.nodejs_heap_size_used_bytes ?? NaN) / 2 ** 20)} used of ${mib((c.v8.nodejs_heap_size_total_bytes ?? NaN) / 2 ** 20)}, external ${mib((c.v8.nodejs_external_memory_bytes ?? NaN) / 2 ** 20)}`
     + (c.v8['toolgate_policy_worker_heap_total_bytes{*}'] === undefined ? '' : `; policy workers' heaps ${mib((c.v8['toolgate_policy_worker_heap_used_bytes{*}'] ?? NaN) / 2 ** 20)} used of ${mib(c.v8['toolgate_policy_worker_heap_total_bytes{*}'] / 2 ** 20)}`);
   console.log(table(`Soak: authorizer process (pid ${authorizer.pid}), ${wallSeconds.toFixed(0)} s, ${samples.length} samples, ${availableParallelism()} CPUs`, ['figure', 'value'], [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCpuSeconds, parseRssMiB, rssByMapping, sampleProcess, summarizeMemory, type Sample } from './sampler.ts';
+import { parseCpuSeconds, parseRssMiB, processMappings, rssByMapping, sampleProcess, summarizeMemory, type Sample } from './sampler.ts';
 
 const sample = (t: number, rssMiB: number, cpuCores = 0.5): Sample => ({ t, rssMiB, cpuCores, load1: 1 });
 
@@ -24,7 +24,24 @@ describe('/proc parsing', () => {
       '7f0020000000-7f0020001000 r--p 00000000 08:01 9 /usr/lib/libc.so.6', 'Rss:   1024 kB',
       '7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]', 'Rss:   1024 kB',
     ].join('\n');
-    expect(rssByMapping(smaps)).toEqual({ anonymous: 101, brkHeap: 10, nodeBinary: 50, otherFiles: 1 });
+    expect(rssByMapping(smaps)).toEqual({ anonymous: 101, brkHeap: 10, nodeBinary: 50, otherFiles: 1, wasmMemory: 0 });
+  });
+
+  it('counts the accessible pages before a guard reservation of GiBs as WebAssembly memory', () => {
+    const smaps = [
+      '7f0b30000000-7f0b312c0000 rw-p 00000000 00:00 0 ', 'Rss: 19200 kB',
+      '7f0b312c0000-7f0d2f000000 ---p 00000000 00:00 0 ', 'Rss: 0 kB',
+      '7f0e00000000-7f0e01000000 rw-p 00000000 00:00 0 ', 'Rss: 4096 kB',
+    ].join('\n');
+    expect(rssByMapping(smaps)).toMatchObject({ anonymous: 22.75, wasmMemory: 18.75 });
+  });
+
+  it('finds this process\'s own WebAssembly memory', () => {
+    // The project's TypeScript libs carry no WebAssembly types; Node has it all the same.
+    const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+    const memory = new wasm.Memory({ initial: 160 });
+    new Uint8Array(memory.buffer).fill(1);
+    expect(processMappings(process.pid).wasmMemory).toBeGreaterThanOrEqual(10);
   });
 
   it('samples this process: RSS positive, CPU from the second sample on', async () => {

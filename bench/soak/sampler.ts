@@ -124,20 +124,33 @@ export function summarizeMemory(samples: readonly Sample[], warmupSeconds: numbe
   };
 }
 
-/** Resident MiB by kind of mapping: anonymous (V8's heap, wasm, malloc arenas), [heap] (brk malloc), the node binary, other files. */
-export function rssByMapping(smaps: string): Record<'anonymous' | 'brkHeap' | 'nodeBinary' | 'otherFiles', number> {
-  const out = { anonymous: 0, brkHeap: 0, nodeBinary: 0, otherFiles: 0 };
-  let kind: keyof typeof out = 'anonymous';
+/**
+ * Resident MiB by kind of mapping: anonymous (V8's heap, wasm, malloc arenas), [heap] (brk
+ * malloc), the node binary, other files; and wasmMemory, the part of anonymous that is
+ * WebAssembly memory (the policy instances'): V8 maps a memory's accessible pages right before
+ * a PROT_NONE guard reservation of several GiB, and nothing else in a Node process does that.
+ */
+export function rssByMapping(smaps: string): Record<'anonymous' | 'brkHeap' | 'nodeBinary' | 'otherFiles' | 'wasmMemory', number> {
+  type Kind = 'anonymous' | 'brkHeap' | 'nodeBinary' | 'otherFiles';
+  const maps: Array<{ start: number; end: number; perms: string; kind: Kind; rssMiB: number }> = [];
   for (const line of smaps.split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
-      const name = head[1]!;
-      kind = name === '' || name.startsWith('[anon') || name === '[stack]' ? 'anonymous' : name === '[heap]' ? 'brkHeap' : /\/node$/.test(name) ? 'nodeBinary' : 'otherFiles';
+      const name = head[4]!;
+      const kind: Kind = name === '' || name.startsWith('[anon') || name === '[stack]' ? 'anonymous' : name === '[heap]' ? 'brkHeap' : /\/node$/.test(name) ? 'nodeBinary' : 'otherFiles';
+      maps.push({ start: Number.parseInt(head[1]!, 16), end: Number.parseInt(head[2]!, 16), perms: head[3]!, kind, rssMiB: 0 });
       continue;
     }
     const rss = /^Rss:\s+(\d+) kB$/.exec(line);
-    if (rss) out[kind] += Number(rss[1]) / 1024;
+    if (rss && maps.length) maps.at(-1)!.rssMiB += Number(rss[1]) / 1024;
   }
+  const out = { anonymous: 0, brkHeap: 0, nodeBinary: 0, otherFiles: 0, wasmMemory: 0 };
+  maps.forEach((m, i) => {
+    out[m.kind] += m.rssMiB;
+    const next = maps[i + 1];
+    const guarded = next !== undefined && next.kind === 'anonymous' && next.perms.startsWith('---') && next.start === m.end && next.end - next.start >= 2 ** 32;
+    if (m.kind === 'anonymous' && m.perms.startsWith('rw') && guarded) out.wasmMemory += m.rssMiB;
+  });
   return out;
 }
 
