@@ -47,7 +47,10 @@ export function sampleProcess(pid: number, intervalMs: number, load: () => numbe
     const now = performance.now();
     const cpu = parseCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     const rssMiB = parseRssMiB(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    samples.push({ t: (now - started) / 1000, rssMiB, cpuCores: now > lastAt ? (cpu - lastCpu) / ((now - lastAt) / 1000) : 0, load1: load() });
+    // The first sample has no interval: a clock tick (10 ms) landing between the two reads
+    // above would otherwise read as dozens of cores over their few microseconds.
+    const cpuCores = samples.length > 0 && now > lastAt ? (cpu - lastCpu) / ((now - lastAt) / 1000) : 0;
+    samples.push({ t: (now - started) / 1000, rssMiB, cpuCores, load1: load() });
     lastCpu = cpu;
     lastAt = now;
   };
