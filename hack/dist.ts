@@ -14,7 +14,7 @@
 // Left outside the bundle (loaded from node_modules at run time, so they ship as production
 // dependencies): @aws-sdk/* (imported only when an S3 audit sink is configured) and the Envoy
 // protos @grpc/grpc-js-xds carries (read as files by protos.ts).
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
@@ -63,10 +63,11 @@ export async function bundleEntryPoints(outDir = defaultOutDir): Promise<{ file:
     metafile: true,
     logLevel: 'warning',
   };
-  const result = await build(options);
-  for (const file of Object.keys(result.metafile!.outputs).filter((f) => f.endsWith('.mjs'))) {
-    const at = path.resolve(root, file);
-    writeFileSync(at, await asciiComments(readFileSync(at, 'utf8'), file));
+  // Written here, once each, so the bundles get their one-byte source on the way out.
+  const result = await build({ ...options, write: false });
+  mkdirSync(outDir, { recursive: true });
+  for (const out of result.outputFiles) {
+    writeFileSync(out.path, out.path.endsWith('.mjs') ? await asciiComments(out.text, path.relative(root, out.path)) : out.contents);
   }
   for (const [to, from] of Object.entries(besideBundle)) {
     mkdirSync(path.dirname(path.join(outDir, to)), { recursive: true });

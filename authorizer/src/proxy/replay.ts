@@ -127,13 +127,28 @@ export class ReplayStream {
   /** Drops the oldest events until at most `maxBytes` are kept. */
   trim(maxBytes: number): void {
     const before = this.#bytes;
-    while (this.#bytes > Math.max(0, maxBytes) && this.#events.length > 0) {
+    this.#dropOldest(Number.POSITIVE_INFINITY, Math.max(0, maxBytes));
+    this.#account(before, false);
+  }
+
+  /** Drops the oldest events while more than `maxEvents` or `maxBytes` are kept. */
+  #dropOldest(maxEvents: number, maxBytes: number): void {
+    while (this.#events.length > maxEvents || (this.#bytes > maxBytes && this.#events.length > 0)) {
       const gone = this.#events.shift()!;
       this.#bytes -= gone.text.length;
       this.#dropped = gone.seq;
     }
-    this.#budget?.adjust(this.#bytes - before);
-    if (this.#events.length === 0) this.#budget?.forget(this);
+  }
+
+  /** Tells the budget what changed since `before` bytes were kept; after a record, others may have to make room. */
+  #account(before: number, recorded: boolean): void {
+    const budget = this.#budget;
+    if (!budget) return;
+    budget.adjust(this.#bytes - before);
+    if (this.#events.length === 0) return budget.forget(this);
+    if (!recorded) return;
+    budget.touch(this);
+    if (budget.bytes > budget.maxBytes) budget.makeRoom(this);
   }
 
   /** The id of the stream's priming event (seq 0): resuming from it replays everything kept. */
@@ -149,23 +164,11 @@ export class ReplayStream {
       this.#dropped = seq;
       return text;
     }
-    this.#events.push({ seq, text });
     const before = this.#bytes;
+    this.#events.push({ seq, text });
     this.#bytes += text.length;
-    while (this.#events.length > this.#limits.maxEvents || (this.#bytes > this.#limits.maxBytes && this.#events.length > 0)) {
-      const gone = this.#events.shift()!;
-      this.#bytes -= gone.text.length;
-      this.#dropped = gone.seq;
-    }
-    const budget = this.#budget;
-    if (budget) {
-      budget.adjust(this.#bytes - before);
-      if (this.#events.length === 0) budget.forget(this);
-      else {
-        budget.touch(this);
-        if (budget.bytes > budget.maxBytes) budget.makeRoom(this);
-      }
-    }
+    this.#dropOldest(this.#limits.maxEvents, this.#limits.maxBytes);
+    this.#account(before, true);
     return text;
   }
 

@@ -332,7 +332,13 @@ export class SessionStore {
     const mine = this.#byCaller.get(key);
     const pending = this.#pending.get(key) ?? 0;
     if ((mine?.size ?? 0) + pending >= limit) {
-      const idle = mine ? [...mine].find((s) => !s.busy && !this.#o.holdsWork?.(s)) : undefined;
+      let idle: ProxySession | undefined;
+      for (const s of mine ?? []) {
+        if (!s.busy && !this.#o.holdsWork?.(s)) {
+          idle = s;
+          break;
+        }
+      }
       if (!idle || pending >= limit) {
         return { ok: false, status: 429, message: `this caller has ${limit} open sessions, the per-caller limit, and none is idle; end unused ones with DELETE or retry later` };
       }
@@ -359,7 +365,7 @@ export class SessionStore {
     };
   }
 
-  /** Adds a session; `reservation` (from reserve()) is consumed. */
+  /** Adds a session; `reservation` (from reserve()) is consumed in the same step, so the place is never counted twice. */
   add(s: ProxySession, reservation?: { release(): void }): void {
     reservation?.release();
     this.#sessions.set(s.id, s);
