@@ -11,8 +11,11 @@
 // (which settles when the batch holding the record was written, or was lost) and refuses the
 // call when the record could not be written, unless the governing policy says
 // spec.audit.onFailure: Allow. The disk is on the latency path of allowed calls; the queue still
-// batches concurrent records into one write and one fdatasync. Every lost record is logged and
-// counted in toolgate_authorizer_audit_write_errors_total.
+// batches concurrent records into one write and one fdatasync. Records no call waits on
+// (denials, refusals, responses, approvals, checkpoints) are written at once but synced with the
+// next batch that holds an awaited one, or within syncWithinMs: a sequential caller then waits
+// for one fdatasync per call, not two (its response record's and its next decision's). Every
+// lost record is logged and counted in toolgate_authorizer_audit_write_errors_total.
 //
 // With a signing key, the queue also seals the chain with signed checkpoint lines
 // (checkpoint.ts): after every checkpointEvery records, every checkpointIntervalMs when records
@@ -45,8 +48,17 @@ export interface AuditTrailOptions {
   file: string;
   log: Logger;
   registry?: Registry;
-  /** fdatasync after each batch (default true): a record the pod wrote survives a node crash. */
+  /**
+   * fdatasync (default true): a record the pod wrote survives a node crash. A batch holding a
+   * record someone waits on before a call goes out (a decision that lets it proceed or holds it)
+   * is synced before they are told it is written; the others (denials, refusals, responses,
+   * approvals, checkpoints) are written at once and synced by the next such batch or within
+   * syncWithinMs, whichever comes first. fdatasync covers every byte written before it, so the
+   * durable part of the file is always a prefix of the chain.
+   */
   fsync?: boolean;
+  /** The longest a written record waits for its fdatasync when no durable batch comes first (default 100 ms). */
+  syncWithinMs?: number;
   now?: () => Date;
   /** This authorizer instance (pod name): its chain's name in the open line and checkpoints. */
   instance?: string;
@@ -80,9 +92,11 @@ export type AuditSinkSettings = Omit<SinkChannelOptions, 'metrics' | 'log' | 'de
 
 /** A queued record and, when someone waits for it, how to tell them whether it was written. */
 interface Pending {
-  /** A record, or 'seal': a checkpoint, signed when its place in the chain is known. */
-  body: Recordable | 'seal';
+  /** A record, 'seal' (a checkpoint, signed when its place in the chain is known) or 'sync' (the deferred fdatasync is due). */
+  body: Recordable | 'seal' | 'sync';
   settle?: (written: WriteResult) => void;
+  /** Synced before settling: a call waits on this record before it goes out. */
+  durable?: boolean;
   /** An overflow record: the sink whose gap it declares. */
   declares?: string;
 }
@@ -122,6 +136,9 @@ export class AuditTrail {
   #closing: Promise<void> | undefined;
   /** Set when a failed write could not be undone: the file's tail is unknown, nothing more is appended. */
   #broken: string | undefined;
+  /** Bytes written since the last fdatasync, and the timer that syncs them within syncWithinMs. */
+  #unsynced = 0;
+  #syncTimer: NodeJS.Timeout | undefined;
   readonly #sinks: SinkChannel[];
   #sinksClosed = false;
 
@@ -224,7 +241,9 @@ export class AuditTrail {
    * lost record means for the call).
    */
   record(r: DecisionRecord): Promise<WriteResult> {
-    return new Promise((settle) => this.#queue(() => decisionBody(r, this.#ctx, this.#now()), r.verdict.decisionId, settle));
+    // A call that proceeds or is held waits for this record (gate.ts), so it is synced first;
+    // a denial is answered without waiting, and its record rides the next sync.
+    return new Promise((settle) => this.#queue(() => decisionBody(r, this.#ctx, this.#now()), r.verdict.decisionId, settle, undefined, r.verdict.effect !== 'deny'));
   }
 
   /** Queues what became of a held call (released, denied, expired, ...); never throws. */
@@ -260,7 +279,7 @@ export class AuditTrail {
     this.#queue(body, undefined, undefined, d.sink);
   }
 
-  #queue(build: () => Recordable, decisionId: string | undefined, settle?: (r: WriteResult) => void, declares?: string): void {
+  #queue(build: () => Recordable, decisionId: string | undefined, settle?: (r: WriteResult) => void, declares?: string, durable?: boolean): void {
     let body: Recordable;
     try {
       // While closing, only the sinks' last declarations still go in.
@@ -270,8 +289,37 @@ export class AuditTrail {
       this.#lost([{ settle }], err, decisionId);
       return;
     }
-    this.#pending.push({ body, ...(settle ? { settle } : {}), ...(declares ? { declares } : {}) });
+    this.#pending.push({ body, ...(settle ? { settle } : {}), ...(declares ? { declares } : {}), ...(durable ? { durable } : {}) });
     this.#draining ??= this.#drain();
+  }
+
+  /** Queues the deferred fdatasync syncWithinMs after the first unsynced write. */
+  #scheduleSync(): void {
+    if (this.#syncTimer) return;
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = undefined;
+      this.#pending.push({ body: 'sync' });
+      this.#draining ??= this.#drain();
+    }, this.#o.syncWithinMs ?? 100);
+    this.#syncTimer.unref();
+  }
+
+  /**
+   * fdatasync. A failure while earlier batches were written unsynced stops the trail: after a
+   * failed fdatasync Linux may drop the dirty pages and report success next time, so whether
+   * those records are on disk cannot be known any more (and they were already reported written).
+   */
+  async #sync(): Promise<void> {
+    try {
+      await this.#fh.datasync();
+    } catch (err) {
+      if (this.#unsynced > 0) {
+        this.#broken = `fdatasync failed (${errorText(err)}) with records written since the last sync; whether they are on disk is unknown`;
+        this.#o.log.error({ file: this.file, err: errorText(err) }, 'audit trail stopped: restart the authorizer to re-check the tail');
+      }
+      throw err;
+    }
+    this.#unsynced = 0;
   }
 
   /** Resolves once everything queued so far is written (or counted as lost). */
@@ -283,6 +331,7 @@ export class AuditTrail {
     this.#closing ??= (async () => {
       if (this.#timer) clearInterval(this.#timer);
       if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+      if (this.#syncTimer) clearTimeout(this.#syncTimer);
       await this.#sweeping?.catch(() => undefined);
       await this.flush();
       // The closing seal: a trail that ends on a checkpoint was not cut after it.
@@ -340,7 +389,7 @@ export class AuditTrail {
 
   async #write(batch: Pending[]): Promise<void> {
     if (this.#broken) {
-      this.#lost(batch, new Error(this.#broken));
+      this.#lost(batch.filter((p) => typeof p.body !== 'string'), new Error(this.#broken));
       return;
     }
     if (this.#o.rotation && rotationDue({ size: this.#size, firstLineDay: this.#activeDay, now: this.#now(), settings: this.#o.rotation })) await this.#rotate();
@@ -365,11 +414,18 @@ export class AuditTrail {
       unsealed = 0;
     };
     const entries: SinkEntry[] = [];
+    const fsync = this.#o.fsync !== false;
+    let syncDue = false;
     for (const p of batch) {
+      if (p.body === 'sync') {
+        syncDue = true;
+        continue;
+      }
       if (p.body === 'seal') {
         await seal();
         continue;
       }
+      if (p.durable) syncDue = true;
       // One record that has no JSON form is lost alone, not with the whole batch.
       try {
         // An overflow record is chained like the others (its contract: sinks/overflow.ts).
@@ -386,12 +442,16 @@ export class AuditTrail {
       }
       if (this.#o.signer && ++unsealed >= every) await seal();
     }
-    if (text === '') return;
+    if (text === '') {
+      // Only the deferred sync was due (a failure has stopped the trail, see #sync).
+      if (syncDue && fsync && this.#unsynced > 0) await this.#sync().catch(() => undefined);
+      return;
+    }
     const bytes = Buffer.from(text, 'utf8');
     try {
       const { bytesWritten } = await this.#fh.write(bytes);
       if (bytesWritten !== bytes.length) throw new Error(`short write: ${bytesWritten} of ${bytes.length} bytes`);
-      if (this.#o.fsync !== false) await this.#fh.datasync();
+      if (fsync && syncDue) await this.#sync();
     } catch (err) {
       this.#lost(written, err);
       // Cut back to the last good line so the next batch chains onto a tail that verifies.
@@ -402,6 +462,10 @@ export class AuditTrail {
         this.#o.log.error({ file: this.file, err: errorText(truncErr) }, 'audit trail stopped: restart the authorizer to re-check the tail');
       }
       return;
+    }
+    if (fsync && !syncDue) {
+      this.#unsynced += bytes.length;
+      this.#scheduleSync();
     }
     if (this.#size === 0) this.#activeDay = utcDay(this.#now());
     this.#size += bytes.length;
@@ -423,7 +487,7 @@ export class AuditTrail {
   async #rotate(): Promise<void> {
     const target = segmentPath(this.file, this.#activeFirstSeq);
     try {
-      if (this.#o.fsync !== false) await this.#fh.datasync();
+      if (this.#o.fsync !== false) await this.#sync();
       await rename(this.file, target);
     } catch (err) {
       this.#o.log.error({ file: this.file, target, err: errorText(err) }, 'audit file not rotated');
