@@ -24,7 +24,7 @@ import { admissionNames, applyAll, shippedAdmission, shippedRbac, type InstallOp
 import { startJwtIssuer, type TestIssuer } from '../../test/harness/jwt-issuer.ts';
 import { mintCa, mintServingCertificate } from '../../test/support/tls.ts';
 import { audience, startEverything, type EverythingServer } from '../../test/integration/proxy-support.ts';
-import { shippedEnv, shippedEnvLiterals, shippedScript } from '../../test/support/shipped-container.ts';
+import { shippedEnv, shippedEnvLiterals, shippedNodeArgs } from '../../test/support/shipped-container.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const fieldManager = 'bench-soak';
@@ -44,8 +44,12 @@ export interface EntryPoint {
 /** Runs the script the container runs (the bundle of cmd/<name>/main.ts), with only the environment given. */
 function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>, cwd?: string): EntryPoint {
   // BENCH_SOAK_AUTHORIZER_SCRIPT=cmd/authorizer/main.ts runs the sources instead, for comparison.
+  // BENCH_SOAK_AUTHORIZER_NODE_FLAGS (space-separated) replaces the container's node flags, for A/B runs.
   const override = name === 'authorizer' ? process.env.BENCH_SOAK_AUTHORIZER_SCRIPT : undefined;
-  const child = spawn(process.execPath, [override ? join(repoRoot, override) : shippedScript(name)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+  const flagsOverride = name === 'authorizer' ? process.env.BENCH_SOAK_AUTHORIZER_NODE_FLAGS?.split(/\s+/).filter(Boolean) : undefined;
+  const args = shippedNodeArgs(name, flagsOverride);
+  if (override) args[args.length - 1] = join(repoRoot, override);
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   // Only a bounded tail is kept: the soak must not grow its own memory with the child's log.
   let out = '';
   const keep = (d: Buffer) => { out = (out + d.toString()).slice(-20_000); };

@@ -28,6 +28,15 @@ const sampleMs = env('BENCH_SOAK_SAMPLE_SECONDS', 10) * 1000;
 const rampStepMs = env('BENCH_SOAK_RAMP_STEP_SECONDS', 6) * 1000;
 const rampConcurrency = (process.env.BENCH_SOAK_RAMP_CONCURRENCY ?? '1,4,16').split(',').map(Number);
 const loadFraction = env('BENCH_SOAK_LOAD_FRACTION', 0.5);
+// BENCH_SOAK_RATE="<ext_authz>,<proxy>" calls/s fixes the soak's rate instead of taking a fraction
+// of the ramp's best step, so A/B runs (flags, allocators) compare at the same load.
+const fixedRate = (() => {
+  const v = process.env.BENCH_SOAK_RATE;
+  if (v === undefined) return undefined;
+  const [e, p, ...rest] = v.split(',').map(Number);
+  if (rest.length || !(e! > 0) || !(p! > 0)) throw new Error(`BENCH_SOAK_RATE must be "<ext_authz calls/s>,<proxy calls/s>", both positive, got "${v}"`);
+  return { extAuthzPerSecond: e!, proxyPerSecond: p! };
+})();
 const callsPerConnection = env('BENCH_SOAK_CALLS_PER_CONNECTION', 50);
 const abandonEvery = env('BENCH_SOAK_ABANDON_EVERY', 10);
 const holdEveryMs = env('BENCH_SOAK_HOLD_EVERY_SECONDS', 2) * 1000;
@@ -95,10 +104,10 @@ try {
     await callers.close();
   }
   const best = ramp.reduce((a, b) => (b.extAuthzPerSecond + b.proxyPerSecond > a.extAuthzPerSecond + a.proxyPerSecond ? b : a));
-  const target = { extAuthzPerSecond: best.extAuthzPerSecond * loadFraction, proxyPerSecond: best.proxyPerSecond * loadFraction };
+  const target = fixedRate ?? { extAuthzPerSecond: best.extAuthzPerSecond * loadFraction, proxyPerSecond: best.proxyPerSecond * loadFraction };
   console.log(table('Soak: maximum load (closed loop, both front ends at once, allowed/denied mix)', ['concurrency each', 'ext_authz', 'proxy', 'errors'],
     ramp.map((r) => [String(r.concurrency), rate(r.extAuthzPerSecond), rate(r.proxyPerSecond), String(r.errors)])));
-  console.log(`\nsoak for ${soakSeconds} s at ${loadFraction} of the best step (concurrency ${best.concurrency}): ext_authz ${rate(target.extAuthzPerSecond)}, proxy ${rate(target.proxyPerSecond)}, `
+  console.log(`\nsoak for ${soakSeconds} s at ${fixedRate ? 'the rate BENCH_SOAK_RATE fixes' : `${loadFraction} of the best step (concurrency ${best.concurrency})`}: ext_authz ${rate(target.extAuthzPerSecond)}, proxy ${rate(target.proxyPerSecond)}, `
     + `one held call per front end every ${holdEveryMs / 1000} s; sampling RSS every ${sampleMs / 1000} s`);
 
   const tally = new Tally();
@@ -146,7 +155,7 @@ try {
   writeFileSync(join(outDir, 'soak.json'), `${JSON.stringify({
     benchmark: 'authorizer-soak', date: new Date().toISOString(), node: process.version, cpus: availableParallelism(), kubeApiserver: rig.cp.version,
     loadAverage: { start: soakLoadStart, end: soakLoadEnd },
-    settings: { soakSeconds, warmupSeconds, sampleSeconds: sampleMs / 1000, loadFraction, callsPerConnection, abandonEvery, holdEverySeconds: holdEveryMs / 1000 },
+    settings: { soakSeconds, warmupSeconds, sampleSeconds: sampleMs / 1000, loadFraction, fixedRate: fixedRate ?? null, callsPerConnection, abandonEvery, holdEverySeconds: holdEveryMs / 1000 },
     held: 'proxy: approved with kubectl mcp approve and answered; ext_authz: refused with the approval reference (retry mode), left to expire after 1 m',
     ramp, maxStep: best, target,
     achieved: { extAuthzPerSecond: ext.started / wallSeconds, proxyPerSecond: prox.started / wallSeconds, heldPerSecond: (extHeld.started + proxHeld.started) / wallSeconds, wallSeconds },

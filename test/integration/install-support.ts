@@ -20,7 +20,7 @@ import { controlPlane, uniqueName, waitFor } from '../harness/kube.ts';
 import { operatorBundles } from '../harness/operator.ts';
 import { mintCa, mintServingCertificate, type ServingCertificate, type TestCa } from '../support/tls.ts';
 import { adminClient } from './approvals-e2e-support.ts';
-import { shippedScript } from '../support/shipped-container.ts';
+import { shippedNodeArgs } from '../support/shipped-container.ts';
 
 export const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 export const fieldManager = 'toolgate-install-test';
@@ -137,7 +137,7 @@ export interface EntryPoint {
 
 /** Runs the script the container runs (the bundle of cmd/<name>/main.ts), with only the environment given. */
 export function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>): EntryPoint {
-  const child = spawn(process.execPath, [shippedScript(name)], {
+  const child = spawn(process.execPath, shippedNodeArgs(name), {
     env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

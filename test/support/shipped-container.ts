@@ -22,13 +22,25 @@ export function shippedContainer(component: Component): Container {
   throw new Error(`${manifests[component]} has no container named ${component}`);
 }
 
-/** The script the container runs (`node <script>` from /app), as an absolute path in this checkout. */
-export function shippedScript(component: Component): string {
+/**
+ * What the container runs after `node` — its node/V8 flags, then the script (absolute, in this
+ * checkout) — so a flag V8 takes only on the command line (NODE_OPTIONS refuses most) reaches
+ * the tests and benchmarks as it reaches the pods. `flags` replaces the shipped flags (A/B runs).
+ */
+export function shippedNodeArgs(component: Component, flags?: string[]): string[] {
   const command = shippedContainer(component).command ?? [];
-  if (command[0] !== 'node' || command.length !== 2) throw new Error(`${manifests[component]}: expected command [node, <script>], got ${JSON.stringify(command)}`);
-  const script = path.join(root, command[1]!);
-  if (!existsSync(script)) throw new Error(`${command[1]} does not exist: run make dist (the ${component} container runs it)`);
-  return script;
+  const shippedFlags = command.slice(1, -1);
+  if (command[0] !== 'node' || command.length < 2 || !shippedFlags.every((f) => f.startsWith('--'))) {
+    throw new Error(`${manifests[component]}: expected command [node, --flag..., <script>], got ${JSON.stringify(command)}`);
+  }
+  const script = path.join(root, command.at(-1)!);
+  if (!existsSync(script)) throw new Error(`${command.at(-1)} does not exist: run make dist (the ${component} container runs it)`);
+  return [...(flags ?? shippedFlags), script];
+}
+
+/** The script the container runs (`node [--flag...] <script>` from /app), as an absolute path in this checkout. */
+export function shippedScript(component: Component): string {
+  return shippedNodeArgs(component).at(-1)!;
 }
 
 /** An env value of the container, as the pods get it. */
