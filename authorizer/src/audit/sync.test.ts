@@ -121,6 +121,18 @@ describe('AuditTrail fdatasync', () => {
     await trail.close();
   });
 
+  it('a failed sync before a rotation, with records unsynced, stops the trail before the batch that was due', async () => {
+    const trail = await AuditTrail.open({ file: fresh(), log, syncWithinMs: 60_000, rotation: { maxBytes: 1, daily: false }, retentionSweepMs: 0 });
+    await trail.record(decision(1, 'deny'));
+    failNext = 1;
+    // This batch rotates first; the rotation's sync fails with the denial unsynced.
+    const next = await trail.record(decision(2, 'proceed'));
+    expect(events).toContain('sync-failed');
+    expect(next.ok).toBe(false);
+    expect(trail.broken).toMatch(/fdatasync failed/);
+    await trail.close();
+  });
+
   it('with fsync off nothing is synced, however the records are awaited', async () => {
     const trail = await AuditTrail.open({ file: fresh(), log, fsync: false, syncWithinMs: 10 });
     events = [];

@@ -388,11 +388,12 @@ export class AuditTrail {
   }
 
   async #write(batch: Pending[]): Promise<void> {
+    if (this.#o.rotation && !this.#broken && rotationDue({ size: this.#size, firstLineDay: this.#activeDay, now: this.#now(), settings: this.#o.rotation })) await this.#rotate();
+    // Checked after the rotation too: its fdatasync may be the one that failed.
     if (this.#broken) {
       this.#lost(batch.filter((p) => typeof p.body !== 'string'), new Error(this.#broken));
       return;
     }
-    if (this.#o.rotation && rotationDue({ size: this.#size, firstLineDay: this.#activeDay, now: this.#now(), settings: this.#o.rotation })) await this.#rotate();
     let { seq, prev } = this.#head;
     let text = '';
     const written: Pending[] = [];
