@@ -162,7 +162,7 @@ export async function startRig(): Promise<Rig> {
     const operatorProbe = await freePort();
     const authorizerUser = `system:serviceaccount:${install.namespace}:toolgate-authorizer`;
     const operator = runEntryPoint('operator', {
-      // The Deployment's own settings (the allocator), then what differs outside a pod.
+      // The Deployment's own settings, then what differs outside a pod.
       ...shippedEnvLiterals('operator'),
       KUBECONFIG: (await kubeconfigFile('toolgate-operator')).path, POD_NAME: 'toolgate-operator-0', POD_NAMESPACE: install.namespace,
       APPROVAL_NAMESPACES: governed, WATCH_NAMESPACE: governed, AUTHORIZER_NAMESPACE: install.namespace, POLICY_WASM_FILE: ensurePolicyWasm(),

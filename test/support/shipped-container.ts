@@ -38,11 +38,6 @@ export function shippedNodeArgs(component: Component, flags?: string[]): string[
   return [...(flags ?? shippedFlags), script];
 }
 
-/** The script the container runs (`node [--flag...] <script>` from /app), as an absolute path in this checkout. */
-export function shippedScript(component: Component): string {
-  return shippedNodeArgs(component).at(-1)!;
-}
-
 /** An env value of the container, as the pods get it. */
 export function shippedEnv(component: Component, name: string): string | undefined {
   return shippedContainer(component).env?.find((e) => e.name === name)?.value;

@@ -136,8 +136,8 @@ export class AuditTrail {
   #closing: Promise<void> | undefined;
   /** Set when a failed write could not be undone: the file's tail is unknown, nothing more is appended. */
   #broken: string | undefined;
-  /** Bytes written since the last fdatasync, and the timer that syncs them within syncWithinMs. */
-  #unsynced = 0;
+  /** Whether lines were written since the last fdatasync, and the timer that syncs them within syncWithinMs. */
+  #unsynced = false;
   #syncTimer: NodeJS.Timeout | undefined;
   readonly #sinks: SinkChannel[];
   #sinksClosed = false;
@@ -243,7 +243,7 @@ export class AuditTrail {
   record(r: DecisionRecord): Promise<WriteResult> {
     // A call that proceeds or is held waits for this record (gate.ts), so it is synced first;
     // a denial is answered without waiting, and its record rides the next sync.
-    return new Promise((settle) => this.#queue(() => decisionBody(r, this.#ctx, this.#now()), r.verdict.decisionId, settle, undefined, r.verdict.effect !== 'deny'));
+    return new Promise((settle) => this.#queue(() => decisionBody(r, this.#ctx, this.#now()), r.verdict.decisionId, { settle, durable: r.verdict.effect !== 'deny' }));
   }
 
   /** Queues what became of a held call (released, denied, expired, ...); never throws. */
@@ -264,32 +264,32 @@ export class AuditTrail {
    * toolgate_authorizer_audit_response_records_lost_total and logged with its decision id.
    */
   recordResponse(e: ResponseEvent): Promise<WriteResult> {
-    return new Promise((settle) => this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId, (written) => {
+    return new Promise((settle) => this.#queue(() => responseBody(e, this.#ctx, this.#now()), e.decisionId, { settle: (written) => {
       if (!written.ok) {
         this.metrics.responseRecordsLost.inc();
         this.#o.log.warn({ decisionId: e.decisionId, server: e.server, reason: written.reason }, 'response record lost; the answer was relayed (its decision record holds the call)');
       }
       settle(written);
-    }));
+    } }));
   }
 
   /** A sink's overflow, declared in the chain (sinks/overflow.ts); never throws. */
   #declare(d: Declaration): void {
     const body = (): Recordable => ({ body: { type: 'overflow', version: 2, time: this.#now().toISOString(), sink: d.sink, dropped: d.count, seqs: d.ranges, reason: d.reason } satisfies AuditOverflowBody });
-    this.#queue(body, undefined, undefined, d.sink);
+    this.#queue(body, undefined, { declares: d.sink });
   }
 
-  #queue(build: () => Recordable, decisionId: string | undefined, settle?: (r: WriteResult) => void, declares?: string, durable?: boolean): void {
+  #queue(build: () => Recordable, decisionId: string | undefined, extra: Omit<Pending, 'body'> = {}): void {
     let body: Recordable;
     try {
       // While closing, only the sinks' last declarations still go in.
-      if (this.#closing && !declares) throw new Error('the audit trail is closed');
+      if (this.#closing && !extra.declares) throw new Error('the audit trail is closed');
       body = build();
     } catch (err) {
-      this.#lost([{ settle }], err, decisionId);
+      this.#lost([extra], err, decisionId);
       return;
     }
-    this.#pending.push({ body, ...(settle ? { settle } : {}), ...(declares ? { declares } : {}), ...(durable ? { durable } : {}) });
+    this.#pending.push({ ...extra, body });
     this.#draining ??= this.#drain();
   }
 
@@ -313,13 +313,13 @@ export class AuditTrail {
     try {
       await this.#fh.datasync();
     } catch (err) {
-      if (this.#unsynced > 0) {
+      if (this.#unsynced) {
         this.#broken = `fdatasync failed (${errorText(err)}) with records written since the last sync; whether they are on disk is unknown`;
         this.#o.log.error({ file: this.file, err: errorText(err) }, 'audit trail stopped: restart the authorizer to re-check the tail');
       }
       throw err;
     }
-    this.#unsynced = 0;
+    this.#unsynced = false;
   }
 
   /** Resolves once everything queued so far is written (or counted as lost). */
@@ -445,7 +445,7 @@ export class AuditTrail {
     }
     if (text === '') {
       // Only the deferred sync was due (a failure has stopped the trail, see #sync).
-      if (syncDue && fsync && this.#unsynced > 0) await this.#sync().catch(() => undefined);
+      if (syncDue && fsync && this.#unsynced) await this.#sync().catch(() => undefined);
       return;
     }
     const bytes = Buffer.from(text, 'utf8');
@@ -465,7 +465,7 @@ export class AuditTrail {
       return;
     }
     if (fsync && !syncDue) {
-      this.#unsynced += bytes.length;
+      this.#unsynced = true;
       this.#scheduleSync();
     }
     if (this.#size === 0) this.#activeDay = utcDay(this.#now());
@@ -530,7 +530,7 @@ export class AuditTrail {
           type: 'expiry', version: 2, time: this.#now().toISOString(), instance: this.#instance, file: basename(s.path),
           seqs: [s.first, s.last], lastHash: s.lastHash, lines: s.lines, keptUntil: s.keptUntil.toISOString(),
         };
-        const written = await new Promise<WriteResult>((settle) => this.#queue(() => ({ body }), undefined, settle));
+        const written = await new Promise<WriteResult>((settle) => this.#queue(() => ({ body }), undefined, { settle }));
         if (!written.ok) {
           this.#o.log.error({ file: s.path, reason: written.reason }, 'expired audit file kept: its expiry record was not written');
           break;
