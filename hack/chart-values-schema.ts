@@ -34,7 +34,7 @@ export const valuesSchema: TSchema = Type.Object({
     replicas: Type.Integer({ minimum: 1, description: 'Authorizer pods (StatefulSet).' }),
     maxReplicas: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'When an autoscaler may run more pods than replicas: Leases are granted for this many.' }),
     resources,
-    workers: Type.Integer({ minimum: 0, maximum: 256, description: 'Policy worker threads per pod (AUTHORIZER_WORKERS): decisions on that many cores; each holds the loaded bundles. 0 or 1: on the main thread.' }),
+    workers: Type.Integer({ minimum: 0, maximum: 256, description: 'Policy worker threads per pod (AUTHORIZER_WORKERS) beside the main thread: one fewer than the pod\'s CPUs; each holds the loaded bundles. 0: on the main thread.' }),
     nodeOptions: Type.String({ maxLength: 1024, description: 'NODE_OPTIONS of the authorizer container (V8 flags; the default caps the young generation so the RSS stays flat).' }),
     shutdown: closed({
       delaySeconds: Type.Integer({ minimum: 0, maximum: 600, description: 'After SIGTERM: unready but still serving for this long (readiness propagation).' }),

@@ -92,8 +92,8 @@ export interface AuthorizerConfig {
    */
   toolPinning?: { enabled: boolean };
   /**
-   * Policy worker threads deciding the calls (pkg/policy/pool): 0 or 1 evaluate on the main
-   * thread. Default 0 here; AUTHORIZER_WORKERS (config.ts) defaults to the machine's cores.
+   * Policy worker threads deciding the calls (pkg/policy/pool): 0 evaluates on the main thread.
+   * Default 0 here; AUTHORIZER_WORKERS (config.ts) defaults to one fewer than the machine's cores.
    */
   workers?: number;
   log?: Logger;
@@ -130,7 +130,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   const registry = cfg.registry ?? defaultRegistry();
 
   // Decisions on every core: the bundles load into each worker before they are reported active.
-  const pool = (cfg.workers ?? 0) > 1 ? new PolicyWorkerPool({ size: cfg.workers!, log }) : undefined;
+  const pool = (cfg.workers ?? 0) > 0 ? new PolicyWorkerPool({ size: cfg.workers!, log }) : undefined;
   if (pool) registerPoolMetrics(registry, pool);
   const router = new PolicyRouter(pool ? { pool } : {});
   const engines = new Map<string, PolicyEngine>(cfg.policies.map((key) => [key, router.entry(key).engine]));

@@ -90,9 +90,11 @@ describe('configFromEnv', () => {
     }
   });
 
-  it('spreads decisions over the machine\'s cores unless AUTHORIZER_WORKERS says otherwise', () => {
+  it('spreads decisions over the machine\'s cores beside the main thread unless AUTHORIZER_WORKERS says otherwise', () => {
     withEnv(base);
-    expect(configFromEnv().workers).toBe(availableParallelism());
+    expect(configFromEnv().workers).toBe(availableParallelism() - 1);
+    withEnv({ ...base, AUTHORIZER_WORKERS: '1' });
+    expect(configFromEnv().workers).toBe(1);
     withEnv({ ...base, AUTHORIZER_WORKERS: '0' });
     expect(configFromEnv().workers).toBe(0);
     withEnv({ ...base, AUTHORIZER_WORKERS: 'all' });

@@ -16,10 +16,11 @@ const mode = process.argv[2];
 if (mode !== 'empty' && mode !== 'decide' && mode !== 'jwt') throw new Error(`usage: server.ts empty|decide|jwt (got ${mode})`);
 const log = pino({ level: 'warn' });
 const identity = mode === 'jwt' ? (JSON.parse(process.env.TOOLGATE_BENCH_ISSUER ?? '{}') as Record<string, string>) : undefined;
-// Decisions spread over worker threads as the shipped binary does (AUTHORIZER_WORKERS, default the
-// cores this process may use — 1 under `taskset -c 0`, so the 1-core row stays in-process).
+// Decisions spread over worker threads as the shipped binary does (AUTHORIZER_WORKERS, default one
+// fewer than the cores this process may use — 0 under `taskset -c 0`, so the 1-core row stays
+// in-process, and 1 on 2 cores).
 const workers = Number(process.env.AUTHORIZER_WORKERS ?? defaultWorkerCount());
-const pool = workers > 1 ? new PolicyWorkerPool({ size: workers, log }) : undefined;
+const pool = workers > 0 ? new PolicyWorkerPool({ size: workers, log }) : undefined;
 const router = await loadFixtureRouter(compileFixture(identity), 'rev-1', new PolicyRouter(pool ? { pool } : {}));
 // jwt: the gate's own authentication (the policy's identity); otherwise a fixed caller. The gate
 // decides only tools a catalog lists: without one every call is refused as "catalog unavailable"

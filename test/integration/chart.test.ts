@@ -129,7 +129,7 @@ describe('chart completeness', () => {
 
   it('the authorizer\'s policy worker threads come from values', () => {
     const pod = (set: string[]) => get(objects(template('toolgate-system', ...set)).find((o) => o.kind === 'StatefulSet'), 'spec.template.spec');
-    expect(envOf(pod([]))).toMatchObject({ AUTHORIZER_WORKERS: '2' });
+    expect(envOf(pod([]))).toMatchObject({ AUTHORIZER_WORKERS: '1' });
     expect(envOf(pod(['--set', 'authorizer.workers=0']))).toMatchObject({ AUTHORIZER_WORKERS: '0' });
   });
 

@@ -25,13 +25,18 @@ export class PolicyWorkerExit extends Error {
 }
 
 export interface PolicyWorkerPoolOptions {
-  /** Worker threads; default os.availableParallelism(). */
+  /** Worker threads; default defaultWorkerCount(), at least 1. */
   size?: number;
   log?: Logger;
 }
 
-/** AUTHORIZER_WORKERS semantics: 0 and 1 evaluate in-process (no pool). */
-export const defaultWorkerCount = (): number => availableParallelism();
+/**
+ * AUTHORIZER_WORKERS' default: one worker fewer than the cores this process may use (0, in-process,
+ * on one core). The main thread is a core's worth of work of its own (gRPC, HTTP/2, the gate,
+ * the audit trail), so a worker per core oversubscribes them: on 2 cores one worker answered
+ * 20–35 % more Checks a second than two, and 0.5–17 % more than none (bench/README.md, session 12).
+ */
+export const defaultWorkerCount = (): number => Math.max(availableParallelism() - 1, 0);
 
 interface Pending {
   resolve(result: unknown): void;
@@ -74,7 +79,7 @@ export class PolicyWorkerPool {
   #lastReplacedAt = -Infinity;
 
   constructor(o: PolicyWorkerPoolOptions = {}) {
-    this.size = o.size ?? defaultWorkerCount();
+    this.size = o.size ?? Math.max(defaultWorkerCount(), 1);
     if (!Number.isInteger(this.size) || this.size < 1) throw new TypeError(`policy worker pool size must be a positive integer, got ${this.size}`);
     this.#log = o.log;
     for (let i = 0; i < this.size; i++) this.#spawn();
