@@ -50,4 +50,4 @@ ENV NODE_ENV=production
 # /app: the pods run with readOnlyRootFilesystem and write only to their mounted volumes.
 USER 65532:65532
 # The chart and config/ set the command per component; this default is the authorizer.
-CMD ["node", "--heap-growing-percent=50", "build/dist/authorizer.mjs"]
+CMD ["node", "--heap-growing-percent=25", "build/dist/authorizer.mjs"]

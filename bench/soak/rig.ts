@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { McpProfile, McpSecurityPolicy } from '../../api/v1alpha1/index.ts';
 import { main as kubectlMcp } from '../../kubectl-mcp/commands.ts';
 import { KubeClient, isNotFound } from '../../pkg/kube/client.ts';
@@ -202,6 +202,10 @@ export async function startRig(): Promise<Rig> {
       approve: (name) => kubectlMcp(['approve', name, '-n', governed, `--kubeconfig=${approver}`, '--wait=0'], nullSink(), nullSink()),
       async startAuthorizer(ports) {
         const { path, tokenPath } = await kubeconfigFile('toolgate-authorizer');
+        // The dynamic loader ignores an LD_PRELOAD it cannot find (a warning on stderr), so a
+        // host without the image's allocator would measure glibc's malloc under jemalloc's name.
+        const preload = shippedEnvLiterals('authorizer').LD_PRELOAD;
+        if (preload && !existsSync(preload)) throw new Error(`the StatefulSet preloads ${preload}, which this host lacks: run the soak with make bench-soak (it installs libjemalloc2)`);
         const authorizer = runEntryPoint('authorizer', {
           // The StatefulSet's own settings (workers, NODE_OPTIONS, log level, drain times), then
           // what differs outside a pod: addresses, files, the account.

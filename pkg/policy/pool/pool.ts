@@ -34,7 +34,8 @@ export interface PolicyWorkerPoolOptions {
  * AUTHORIZER_WORKERS' default: one worker fewer than the cores this process may use (0, in-process,
  * on one core). The main thread is a core's worth of work of its own (gRPC, HTTP/2, the gate,
  * the audit trail), so a worker per core oversubscribes them: on 2 cores one worker answered
- * 20–35 % more Checks a second than two, and 0.5–17 % more than none (bench/README.md, session 12).
+ * 22–50 % more Checks a second than two at c=16/64, and 8–19 % more than none (bench/README.md,
+ * session 12).
  */
 export const defaultWorkerCount = (): number => Math.max(availableParallelism() - 1, 0);
 
