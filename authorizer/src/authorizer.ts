@@ -16,7 +16,7 @@ import { startProbeServer, type ProbeServer } from '../../pkg/observability/serv
 import { ApprovalCoordinator, approvalPolicy } from './approvals/index.ts';
 import { AdmissionGuard, type AdmissionGuardSettings } from './approvals/admission-guard.ts';
 import { AuditTrail } from './audit/index.ts';
-import { PolicyWorkerPool, registerPoolMetrics } from '../../pkg/policy/pool/index.ts';
+import { policyWorkerPoolFor, registerPoolMetrics } from '../../pkg/policy/pool/index.ts';
 import { auditSealingFromEnv } from './audit/checkpoint-config.ts';
 import { buildSinks, type BuildContext } from './audit/sinks/build.ts';
 import type { AuditSinksConfig } from './audit/sinks/config.ts';
@@ -130,7 +130,7 @@ export async function startAuthorizer(cfg: AuthorizerConfig): Promise<RunningAut
   const registry = cfg.registry ?? defaultRegistry();
 
   // Decisions on every core: the bundles load into each worker before they are reported active.
-  const pool = (cfg.workers ?? 0) > 0 ? new PolicyWorkerPool({ size: cfg.workers!, log }) : undefined;
+  const pool = policyWorkerPoolFor(cfg.workers ?? 0, log);
   if (pool) registerPoolMetrics(registry, pool);
   const router = new PolicyRouter(pool ? { pool } : {});
   const engines = new Map<string, PolicyEngine>(cfg.policies.map((key) => [key, router.entry(key).engine]));

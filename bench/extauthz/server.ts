@@ -9,7 +9,7 @@ import { okResponse, startExtAuthzServer } from '../../authorizer/src/extauthz/i
 import { compileFixture, loadFixtureRouter } from '../../test/support/extauthz.ts';
 import { Gate, PolicyRouter } from '../../authorizer/src/gate/index.ts';
 import { anyNameCatalog } from '../../test/support/any-name-catalog.ts';
-import { defaultWorkerCount, PolicyWorkerPool } from '../../pkg/policy/pool/index.ts';
+import { defaultWorkerCount, policyWorkerPoolFor } from '../../pkg/policy/pool/index.ts';
 import { benchCaller } from './workload.ts';
 
 const mode = process.argv[2];
@@ -20,7 +20,7 @@ const identity = mode === 'jwt' ? (JSON.parse(process.env.TOOLGATE_BENCH_ISSUER 
 // fewer than the cores this process may use — 0 under `taskset -c 0`, so the 1-core row stays
 // in-process, and 1 on 2 cores).
 const workers = Number(process.env.AUTHORIZER_WORKERS ?? defaultWorkerCount());
-const pool = workers > 0 ? new PolicyWorkerPool({ size: workers, log }) : undefined;
+const pool = policyWorkerPoolFor(workers, log);
 const router = await loadFixtureRouter(compileFixture(identity), 'rev-1', new PolicyRouter(pool ? { pool } : {}));
 // jwt: the gate's own authentication (the policy's identity); otherwise a fixed caller. The gate
 // decides only tools a catalog lists: without one every call is refused as "catalog unavailable"

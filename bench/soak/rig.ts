@@ -204,12 +204,13 @@ export async function startRig(): Promise<Rig> {
         const { path, tokenPath } = await kubeconfigFile('toolgate-authorizer');
         // The dynamic loader ignores an LD_PRELOAD it cannot find (a warning on stderr), so a
         // host without the image's allocator would measure glibc's malloc under jemalloc's name.
-        const preload = shippedEnvLiterals('authorizer').LD_PRELOAD;
+        const shipped = shippedEnvLiterals('authorizer');
+        const preload = shipped.LD_PRELOAD;
         if (preload && !existsSync(preload)) throw new Error(`the StatefulSet preloads ${preload}, which this host lacks: run the soak with make bench-soak (it installs libjemalloc2)`);
         const authorizer = runEntryPoint('authorizer', {
           // The StatefulSet's own settings (workers, NODE_OPTIONS, log level, drain times), then
           // what differs outside a pod: addresses, files, the account.
-          ...shippedEnvLiterals('authorizer'),
+          ...shipped,
           ...(process.env.BENCH_SOAK_AUTHORIZER_WORKERS ? { AUTHORIZER_WORKERS: process.env.BENCH_SOAK_AUTHORIZER_WORKERS } : {}),
           KUBECONFIG: path, POD_NAME: 'toolgate-authorizer-0', POD_NAMESPACE: install.namespace, POLICIES: `${governed}/${policyName}`,
           BUNDLE_SERVICE_URL: `https://127.0.0.1:${bundlePort}`, BUNDLE_TOKEN_FILE: tokenPath, BUNDLE_CA_FILE: ca.certFile, BUNDLE_PUBLIC_KEY_FILE: join(keyDir, 'public.pem'),

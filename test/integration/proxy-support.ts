@@ -18,7 +18,7 @@ import type { McpProfile, McpSecurityPolicy, McpSecurityPolicySpec } from '../..
 import { ensurePolicyWasm } from '../../pkg/policy/engine/policy-wasm.ts';
 import { UpstreamToolCatalog, mcpToolLister } from '../../authorizer/src/catalog/index.ts';
 import { Gate, PolicyRouter, type GateOptions, type GatewayConfig } from '../../authorizer/src/gate/index.ts';
-import { PolicyWorkerPool } from '../../pkg/policy/pool/index.ts';
+import { policyWorkerPoolFor } from '../../pkg/policy/pool/index.ts';
 import { createTokenVerifier } from '../../authorizer/src/identity/index.ts';
 import { startMcpProxy, type McpProxy, type McpProxyOptions } from '../../authorizer/src/proxy/index.ts';
 import { compilePolicy } from '../../pkg/policy/compiler/index.ts';
@@ -165,7 +165,7 @@ export async function startRig(proxyOptions: Partial<McpProxyOptions> = {}, gate
   const tap = await startUpstreamTap(mirror.url);
   // TOOLGATE_TEST_WORKERS=N: the same rig deciding on N policy worker threads (pkg/policy/pool).
   const workers = Number(process.env.TOOLGATE_TEST_WORKERS ?? 0);
-  const pool = workers > 0 ? new PolicyWorkerPool({ size: workers }) : undefined;
+  const pool = policyWorkerPoolFor(workers);
   const router = new PolicyRouter(pool ? { pool } : {});
   const gateway = await loadPolicy(router, testPolicy({ everything: everything.url, mirror: tap.url }, issuer), 'rev-1');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

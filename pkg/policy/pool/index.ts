@@ -1,2 +1,2 @@
-export { PolicyWorkerPool, PolicyWorkerExit, defaultWorkerCount, type PolicyWorkerPoolOptions } from './pool.ts';
+export { PolicyWorkerPool, PolicyWorkerExit, defaultWorkerCount, policyWorkerPoolFor, type PolicyWorkerPoolOptions } from './pool.ts';
 export { registerPoolMetrics } from './metrics.ts';

@@ -39,6 +39,10 @@ export interface PolicyWorkerPoolOptions {
  */
 export const defaultWorkerCount = (): number => Math.max(availableParallelism() - 1, 0);
 
+/** The pool for an AUTHORIZER_WORKERS count: none for 0 (the engine evaluates in-process). */
+export const policyWorkerPoolFor = (workers: number, log?: Logger): PolicyWorkerPool | undefined =>
+  workers > 0 ? new PolicyWorkerPool({ size: workers, ...(log ? { log } : {}) }) : undefined;
+
 interface Pending {
   resolve(result: unknown): void;
   reject(err: Error): void;
