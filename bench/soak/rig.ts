@@ -44,9 +44,11 @@ export interface EntryPoint {
 /** Runs the script the container runs (the bundle of cmd/<name>/main.ts), with only the environment given. */
 function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, string>, cwd?: string): EntryPoint {
   // BENCH_SOAK_AUTHORIZER_SCRIPT=cmd/authorizer/main.ts runs the sources instead, for comparison.
-  // BENCH_SOAK_AUTHORIZER_NODE_FLAGS (space-separated) replaces the container's node flags, for A/B runs.
+  // BENCH_SOAK_AUTHORIZER_NODE_FLAGS / BENCH_SOAK_OPERATOR_NODE_FLAGS (space-separated) replace
+  // the container's node flags, for A/B runs.
   const override = name === 'authorizer' ? process.env.BENCH_SOAK_AUTHORIZER_SCRIPT : undefined;
-  const flagsOverride = name === 'authorizer' ? process.env.BENCH_SOAK_AUTHORIZER_NODE_FLAGS?.split(/\s+/).filter(Boolean) : undefined;
+  const flags = name === 'authorizer' ? process.env.BENCH_SOAK_AUTHORIZER_NODE_FLAGS : process.env.BENCH_SOAK_OPERATOR_NODE_FLAGS;
+  const flagsOverride = flags?.split(/\s+/).filter(Boolean);
   const args = shippedNodeArgs(name, flagsOverride);
   if (override) args[args.length - 1] = join(repoRoot, override);
   const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
@@ -66,6 +68,27 @@ function runEntryPoint(name: 'operator' | 'authorizer', env: Record<string, stri
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * BENCH_SOAK_OPERATOR_ENV: a JSON object of environment variables set over the Deployment's, for
+ * A/B runs of the operator (e.g. an allocator: {"LD_PRELOAD": "...", "MALLOC_CONF": "..."}).
+ */
+function operatorEnvOverride(): Record<string, string> {
+  const raw = process.env.BENCH_SOAK_OPERATOR_ENV;
+  if (raw === undefined || raw === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`BENCH_SOAK_OPERATOR_ENV is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw new Error('BENCH_SOAK_OPERATOR_ENV must be a JSON object of strings, e.g. {"MALLOC_CONF": "narenas:2"}');
+  }
+  const env = v as Record<string, string>;
+  if (env.LD_PRELOAD && !existsSync(env.LD_PRELOAD)) throw new Error(`BENCH_SOAK_OPERATOR_ENV preloads ${env.LD_PRELOAD}, which this host lacks`);
+  return env;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -161,9 +184,13 @@ export async function startRig(): Promise<Rig> {
     const bundlePort = await freePort();
     const operatorProbe = await freePort();
     const authorizerUser = `system:serviceaccount:${install.namespace}:toolgate-authorizer`;
+    // As for the authorizer: a missing preloaded allocator would be ignored, and glibc measured under its name.
+    const operatorPreload = { ...shippedEnvLiterals('operator'), ...operatorEnvOverride() }.LD_PRELOAD;
+    if (operatorPreload && !existsSync(operatorPreload)) throw new Error(`the operator Deployment preloads ${operatorPreload}, which this host lacks: run the soak with make bench-soak (it installs libjemalloc2)`);
     const operator = runEntryPoint('operator', {
       // The Deployment's own settings, then what differs outside a pod.
       ...shippedEnvLiterals('operator'),
+      ...operatorEnvOverride(),
       KUBECONFIG: (await kubeconfigFile('toolgate-operator')).path, POD_NAME: 'toolgate-operator-0', POD_NAMESPACE: install.namespace,
       APPROVAL_NAMESPACES: governed, WATCH_NAMESPACE: governed, AUTHORIZER_NAMESPACE: install.namespace, POLICY_WASM_FILE: ensurePolicyWasm(),
       BUNDLE_PORT: String(bundlePort), PROBE_PORT: String(operatorProbe), BUNDLE_TLS_CERT_FILE: serving.certFile, BUNDLE_TLS_KEY_FILE: serving.keyFile,

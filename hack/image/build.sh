@@ -25,9 +25,9 @@ npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 
 suite=bookworm
 # libstdc++6: Node links it; ca-certificates: TLS to the API server uses the pod's CA bundle, but
-# webhooks (Slack) and OIDC issuers need the public roots; libjemalloc2: the authorizer's
-# allocator (LD_PRELOAD in config/authorizer): glibc's malloc keeps what the heap took when it
-# grew, jemalloc gives it back (bench/README.md, session 10).
+# webhooks (Slack) and OIDC issuers need the public roots; libjemalloc2: the authorizer's and
+# the operator's allocator (LD_PRELOAD in config/authorizer, config/manager): glibc's malloc keeps
+# what the heap took when it grew, jemalloc gives it back (bench/README.md, sessions 10 and 13).
 packages=libstdc++6,ca-certificates,tzdata,libjemalloc2
 # What the root filesystem is made of; bump the recipe number when the mmdebstrap call changes.
 recipe="1 $suite $packages"

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bundles, external } from '../dist.ts';
-import { shippedContainer } from '../../test/support/shipped-container.ts';
+import { shippedContainer, shippedEnv } from '../../test/support/shipped-container.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const entryPoints = ['cmd/operator/main.ts', 'cmd/authorizer/main.ts', 'cmd/kubectl-mcp/main.ts'];
@@ -100,6 +100,16 @@ describe('the image holds what the entry points load', () => {
     // The image's default command is the authorizer's, flags included.
     const cmd = `CMD [${(shippedContainer('authorizer').command ?? []).map((a) => JSON.stringify(a)).join(', ')}]`;
     expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8').split('\n')).toContain(cmd);
+    // A library the pods preload must be in the image: the dynamic loader ignores a missing
+    // LD_PRELOAD with a warning, and the pod would run on glibc's malloc unnoticed.
+    const providedBy: Record<string, string> = { '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2': 'libjemalloc2' };
+    const packages = /^packages=(\S+)$/m.exec(readFileSync(path.join(root, 'hack/image/build.sh'), 'utf8'))?.[1]?.split(',') ?? [];
+    for (const component of ['operator', 'authorizer'] as const) {
+      const preload = shippedEnv(component, 'LD_PRELOAD');
+      if (preload === undefined) continue;
+      expect(providedBy[preload], `${component} preloads ${preload}: name the Debian package that provides it here`).toBeDefined();
+      expect(packages, `hack/image/build.sh installs what ${component} preloads`).toContain(providedBy[preload]);
+    }
     // What the bundles leave to node_modules must be installed there by npm ci --omit=dev.
     for (const pattern of external) {
       const scope = pattern.replace(/\/\*$/, '/');
