@@ -193,7 +193,8 @@ bench-extauthz: node_modules/.installed policy build/bin/opa $(addprefix build/b
 	@node bench/extauthz/run.ts
 
 .PHONY: bench-proxy
-bench-proxy: node_modules/.installed policy build/bin/opa ## MCP proxy: added p50/p99 per tools/call vs calling the upstream directly (→ build/bench/proxy.json).
+bench-proxy: node_modules/.installed policy build/bin/opa ## MCP proxy: added p50/p99 per tools/call vs calling the upstream directly, the proxy in its own process as the StatefulSet runs it (→ build/bench/proxy.json).
+	@hack/image/ensure-packages.sh /usr/lib/x86_64-linux-gnu/libjemalloc.so.2=libjemalloc2
 	@node bench/proxy/overhead.ts
 
 .PHONY: bench-propagation

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connectClient, startRig } from '../../test/integration/proxy-support.ts';
-import { shippedEnvLiterals, shippedNodeArgs } from '../../test/support/shipped-container.ts';
+import { shippedEnvLiterals, shippedNodeFlags } from '../../test/support/shipped-container.ts';
 import { loadNow as load } from '../report.ts';
 import { ms, summarize, table, type Summary } from '../stats.ts';
 
@@ -55,7 +55,7 @@ interface Path {
 function startProxyProcess() {
   const shipped = shippedEnvLiterals('authorizer');
   // BENCH_PROXY_NODE_FLAGS / BENCH_PROXY_NODE_OPTIONS / BENCH_PROXY_WORKERS replace the shipped ones, for A/B runs.
-  const flags = process.env.BENCH_PROXY_NODE_FLAGS !== undefined ? process.env.BENCH_PROXY_NODE_FLAGS.split(/\s+/).filter(Boolean) : shippedNodeArgs('authorizer').slice(0, -1);
+  const flags = process.env.BENCH_PROXY_NODE_FLAGS !== undefined ? process.env.BENCH_PROXY_NODE_FLAGS.split(/\s+/).filter(Boolean) : shippedNodeFlags('authorizer');
   const env: Record<string, string> = {
     ...process.env as Record<string, string>,
     NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS ?? shipped.NODE_OPTIONS ?? '',

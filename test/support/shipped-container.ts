@@ -28,14 +28,23 @@ export function shippedContainer(component: Component): Container {
  * the tests and benchmarks as it reaches the pods. `flags` replaces the shipped flags (A/B runs).
  */
 export function shippedNodeArgs(component: Component, flags?: string[]): string[] {
-  const command = shippedContainer(component).command ?? [];
-  const shippedFlags = command.slice(1, -1);
-  if (command[0] !== 'node' || command.length < 2 || !shippedFlags.every((f) => f.startsWith('--'))) {
-    throw new Error(`${manifests[component]}: expected command [node, --flag..., <script>], got ${JSON.stringify(command)}`);
-  }
+  const command = shippedCommand(component);
   const script = path.join(root, command.at(-1)!);
   if (!existsSync(script)) throw new Error(`${command.at(-1)} does not exist: run make dist (the ${component} container runs it)`);
-  return [...(flags ?? shippedFlags), script];
+  return [...(flags ?? command.slice(1, -1)), script];
+}
+
+/** The container's node/V8 flags alone, for a process that runs other code the same way (benchmarks). */
+export function shippedNodeFlags(component: Component): string[] {
+  return shippedCommand(component).slice(1, -1);
+}
+
+function shippedCommand(component: Component): string[] {
+  const command = shippedContainer(component).command ?? [];
+  if (command[0] !== 'node' || command.length < 2 || !command.slice(1, -1).every((f) => f.startsWith('--'))) {
+    throw new Error(`${manifests[component]}: expected command [node, --flag..., <script>], got ${JSON.stringify(command)}`);
+  }
+  return command;
 }
 
 /** An env value of the container, as the pods get it. */
