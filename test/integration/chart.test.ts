@@ -14,6 +14,7 @@ import { KubeClient } from '../../pkg/kube/client.ts';
 import { binDir } from '../harness/controlplane.ts';
 import { clientFor, controlPlane, uniqueName } from '../harness/kube.ts';
 import { writeKubeconformSchemas } from '../support/kube-json-schemas.ts';
+import { shippedContainer } from '../support/shipped-container.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const env = controlPlane();
@@ -125,6 +126,19 @@ describe('chart completeness', () => {
     const custom = pod(['--set', 'authorizer.shutdown.delaySeconds=10', '--set', 'authorizer.shutdown.drainSeconds=120']);
     expect(get(custom, 'terminationGracePeriodSeconds')).toBe(135);
     expect(envOf(custom)).toMatchObject({ SHUTDOWN_DELAY_SECONDS: '10', DRAIN_TIMEOUT_SECONDS: '120' });
+  });
+
+  it('with its default values each pod runs what config/ runs: the same command (node flags) and environment', () => {
+    // The chart templates some of config/'s settings from values.yaml (workers, NODE_OPTIONS, drain
+    // times): a default there that drifts from config/ would ship a pod the benchmarks never measured.
+    const rendered = objects(template('toolgate-system'));
+    for (const [component, kind] of [['operator', 'Deployment'], ['authorizer', 'StatefulSet']] as const) {
+      const spec = get(rendered.find((o) => o.kind === kind && (get(o, 'spec.template.spec.containers.0.name') === component)), 'spec.template.spec');
+      const container = get(spec, 'containers.0') as { command?: string[]; env?: unknown[] };
+      const shipped = shippedContainer(component);
+      expect(container.command, `${component}'s command`).toEqual(shipped.command);
+      expect(container.env, `${component}'s environment`).toEqual(shipped.env);
+    }
   });
 
   it('the authorizer\'s policy worker threads come from values', () => {
