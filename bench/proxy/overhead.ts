@@ -13,14 +13,15 @@
 // the audit trail config/authorizer turns on (AUDIT_FILE, fdatasync per batch; the decision
 // record written before the call goes upstream, the response record after) and info-level logs;
 // and, to tell the proxy's code from the hop between processes, the same proxy (no trail)
-// running inside this client's process, as this bench measured it until session 13.
+// running inside this client's process, as this bench measured it until session 13 (its rig
+// has its own server-everything process, started the same way).
 // Calls go in rounds of BENCH_PROXY_BLOCK per path (direct, proxied, shipped, then again), so
 // drift on a shared machine hits every path alike, and the proxy process's CPU is read around each
 // block (/proc/<pid>/task/*/schedstat, in ns): "CPU per call" is the client's plus the proxy's,
 // which unlike latency barely moves with the machine's load.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +29,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connectClient, startRig } from '../../test/integration/proxy-support.ts';
 import { shippedEnvLiterals, shippedNodeFlags } from '../../test/support/shipped-container.ts';
-import { loadNow as load } from '../report.ts';
+import { loadNow as load, processCpuNs } from '../report.ts';
 import { ms, summarize, table, type Summary } from '../stats.ts';
 
 const positive = (name: string, fallback: number) => {
@@ -86,19 +87,6 @@ function startProxyProcess() {
       await exited;
     },
   };
-}
-
-/** CPU time of every thread of a process (main, policy workers, V8's and libuv's), in ns. */
-function processCpuNs(pid: number): number {
-  let total = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // A thread that ended between the listing and the read: its time is in no later reading either.
-    }
-  }
-  return total;
 }
 
 const proxy = startProxyProcess();

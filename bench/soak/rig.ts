@@ -86,8 +86,15 @@ function operatorEnvOverride(): Record<string, string> {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
     throw new Error('BENCH_SOAK_OPERATOR_ENV must be a JSON object of strings, e.g. {"MALLOC_CONF": "narenas:2"}');
   }
-  const env = v as Record<string, string>;
-  if (env.LD_PRELOAD && !existsSync(env.LD_PRELOAD)) throw new Error(`BENCH_SOAK_OPERATOR_ENV preloads ${env.LD_PRELOAD}, which this host lacks`);
+  return v as Record<string, string>;
+}
+
+/**
+ * The dynamic loader ignores an LD_PRELOAD it cannot find (a warning on stderr), so a host
+ * without the image's allocator would measure glibc's malloc under jemalloc's name: refuse it.
+ */
+function requirePreload(env: Record<string, string>, who: string): Record<string, string> {
+  if (env.LD_PRELOAD && !existsSync(env.LD_PRELOAD)) throw new Error(`the ${who} preloads ${env.LD_PRELOAD}, which this host lacks: run the soak with make bench-soak (it installs libjemalloc2)`);
   return env;
 }
 
@@ -184,13 +191,9 @@ export async function startRig(): Promise<Rig> {
     const bundlePort = await freePort();
     const operatorProbe = await freePort();
     const authorizerUser = `system:serviceaccount:${install.namespace}:toolgate-authorizer`;
-    // As for the authorizer: a missing preloaded allocator would be ignored, and glibc measured under its name.
-    const operatorPreload = { ...shippedEnvLiterals('operator'), ...operatorEnvOverride() }.LD_PRELOAD;
-    if (operatorPreload && !existsSync(operatorPreload)) throw new Error(`the operator Deployment preloads ${operatorPreload}, which this host lacks: run the soak with make bench-soak (it installs libjemalloc2)`);
     const operator = runEntryPoint('operator', {
-      // The Deployment's own settings, then what differs outside a pod.
-      ...shippedEnvLiterals('operator'),
-      ...operatorEnvOverride(),
+      // The Deployment's own settings (or an A/B run's), then what differs outside a pod.
+      ...requirePreload({ ...shippedEnvLiterals('operator'), ...operatorEnvOverride() }, 'operator Deployment'),
       KUBECONFIG: (await kubeconfigFile('toolgate-operator')).path, POD_NAME: 'toolgate-operator-0', POD_NAMESPACE: install.namespace,
       APPROVAL_NAMESPACES: governed, WATCH_NAMESPACE: governed, AUTHORIZER_NAMESPACE: install.namespace, POLICY_WASM_FILE: ensurePolicyWasm(),
       BUNDLE_PORT: String(bundlePort), PROBE_PORT: String(operatorProbe), BUNDLE_TLS_CERT_FILE: serving.certFile, BUNDLE_TLS_KEY_FILE: serving.keyFile,
@@ -229,11 +232,7 @@ export async function startRig(): Promise<Rig> {
       approve: (name) => kubectlMcp(['approve', name, '-n', governed, `--kubeconfig=${approver}`, '--wait=0'], nullSink(), nullSink()),
       async startAuthorizer(ports) {
         const { path, tokenPath } = await kubeconfigFile('toolgate-authorizer');
-        // The dynamic loader ignores an LD_PRELOAD it cannot find (a warning on stderr), so a
-        // host without the image's allocator would measure glibc's malloc under jemalloc's name.
-        const shipped = shippedEnvLiterals('authorizer');
-        const preload = shipped.LD_PRELOAD;
-        if (preload && !existsSync(preload)) throw new Error(`the StatefulSet preloads ${preload}, which this host lacks: run the soak with make bench-soak (it installs libjemalloc2)`);
+        const shipped = requirePreload(shippedEnvLiterals('authorizer'), 'StatefulSet');
         const authorizer = runEntryPoint('authorizer', {
           // The StatefulSet's own settings (workers, NODE_OPTIONS, log level, drain times), then
           // what differs outside a pod: addresses, files, the account.
